@@ -1,0 +1,94 @@
+/**
+ * Builds the frozen `Config`: defaults, then the YAML file named by REGISTRY_CONFIG (alias
+ * DOCKER_REGISTRY_CONFIG), then environment variables. No other module reads the environment.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { settings, type Config, type SettingName, type SettingSpec } from './schema.ts';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const BYTE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+function coerce(name: string, spec: SettingSpec<unknown>, raw: unknown, from: string): unknown {
+  const bad = (why: string) => new ConfigError(`setting ${name} (from ${from}): ${why}, got ${JSON.stringify(raw)}`);
+  switch (spec.kind) {
+    case 'string':
+      if (raw === null) return '';
+      if (typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean') return String(raw);
+      throw bad('expected a string');
+    case 'enum': {
+      const v = String(raw).toLowerCase();
+      if (!spec.choices?.includes(v)) throw bad(`expected one of ${spec.choices?.join(', ')}`);
+      return v;
+    }
+    case 'bool': {
+      if (typeof raw === 'boolean') return raw;
+      const v = String(raw).trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+      if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+      throw bad('expected true or false');
+    }
+    case 'int':
+    case 'bytes': {
+      let n: number;
+      if (typeof raw === 'number') n = raw;
+      else {
+        const m = /^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$/i.exec(String(raw));
+        if (!m || (spec.kind === 'int' && (m[2] || m[3]))) throw bad('expected a whole number');
+        n = Number(m[1]) * (BYTE_UNITS[(m[2] ?? '').toLowerCase()] ?? 1);
+      }
+      if (!Number.isSafeInteger(n)) throw bad('expected a whole number');
+      if (spec.min !== undefined && n < spec.min) throw bad(`must be at least ${spec.min}`);
+      if (spec.max !== undefined && n > spec.max) throw bad(`must be at most ${spec.max}`);
+      return n;
+    }
+  }
+}
+
+export interface LoadOptions {
+  env?: Record<string, string | undefined>;
+  /** explicit overrides (tests), applied last */
+  overrides?: Partial<Record<SettingName, unknown>>;
+}
+
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const file = env.REGISTRY_CONFIG || env.DOCKER_REGISTRY_CONFIG;
+  let fromFile: Record<string, unknown> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+    }
+    let doc: unknown;
+    try {
+      doc = parseYaml(text);
+    } catch (e) {
+      throw new ConfigError(`config file ${file} is not valid YAML: ${(e as Error).message}`);
+    }
+    if (doc !== null && doc !== undefined) {
+      if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${file} must be a mapping`);
+      fromFile = doc as Record<string, unknown>;
+      const unknown = Object.keys(fromFile).filter((k) => !(k in settings));
+      if (unknown.length) throw new ConfigError(`config file ${file}: unknown setting(s) ${unknown.join(', ')}`);
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(settings) as [SettingName, SettingSpec<unknown>][]) {
+    let value: unknown = typeof spec.default === 'function' ? (spec.default as () => unknown)() : spec.default;
+    if (name in fromFile) value = coerce(name, spec, fromFile[name], file ?? 'file');
+    const envName = spec.env.find((e) => env[e] !== undefined && env[e] !== '');
+    if (envName) value = coerce(name, spec, env[envName], envName);
+    if (options.overrides && name in options.overrides) value = coerce(name, spec, options.overrides[name], 'override');
+    out[name] = value;
+  }
+  return Object.freeze(out) as Config;
+}

@@ -1,0 +1,90 @@
+/**
+ * Every setting of the registry, with its default, its YAML key and its environment variable.
+ * This table is the single definition: `load.ts` reads it, the README lists it.
+ * Names follow ../shared/settings.md (never rename; add aliases).
+ */
+import { availableParallelism } from 'node:os';
+
+export type SettingKind = 'string' | 'int' | 'bool' | 'bytes' | 'enum';
+
+export interface SettingSpec<T> {
+  kind: SettingKind;
+  /** environment variables, first one wins; later ones are aliases */
+  env: readonly string[];
+  default: T | (() => T);
+  doc: string;
+  choices?: readonly string[];
+  min?: number;
+  max?: number;
+}
+
+const GiB = 1024 ** 3;
+
+export const settings = {
+  host: { kind: 'string', env: ['REGISTRY_HOST'], default: '0.0.0.0', doc: 'address to listen on' },
+  port: { kind: 'int', env: ['REGISTRY_PORT'], default: 5000, min: 0, max: 65535, doc: 'port to listen on (0 picks a free one)' },
+  workers: {
+    kind: 'int',
+    env: ['REGISTRY_WORKERS', 'GUNICORN_WORKERS'],
+    default: () => availableParallelism(),
+    min: 1,
+    max: 512,
+    doc: 'worker processes (used by the supervisor)',
+  },
+  pidfile: { kind: 'string', env: ['REGISTRY_PIDFILE'], default: '', doc: 'where the supervisor writes its pid (empty: none)' },
+  storage_path: { kind: 'string', env: ['STORAGE_PATH'], default: './data', doc: 'local storage root; also holds the SQLite database' },
+  storage: {
+    kind: 'enum',
+    env: ['STORAGE'],
+    default: 'fs',
+    choices: ['fs', 'file', 'local', 'memory', 'inmemory'],
+    doc: 'storage driver: fs (aliases file, local) or memory (tests only; lost on exit)',
+  },
+  storage_redirect: { kind: 'bool', env: ['STORAGE_REDIRECT'], default: false, doc: 'answer layer GETs with a 302 to the driver URL where the driver has one' },
+  db: { kind: 'string', env: ['REGISTRY_DB'], default: '', doc: 'metadata database: empty for SQLite at <storage_path>/registry.db' },
+  auth: { kind: 'enum', env: ['REGISTRY_AUTH'], default: 'open', choices: ['open'], doc: 'open: the original standalone behaviour (token mode is not built yet)' },
+  standalone: { kind: 'bool', env: ['STANDALONE'], default: true, doc: 'serve the index routes (users, repository images, auth)' },
+  search: { kind: 'bool', env: ['REGISTRY_SEARCH'], default: true, doc: 'serve GET /v1/search' },
+  issue: { kind: 'string', env: ['REGISTRY_ISSUE'], default: '"docker-registry server"', doc: 'text served as a JSON string at GET /' },
+  registry_endpoints: { kind: 'string', env: ['REGISTRY_ENDPOINTS'], default: '', doc: 'X-Docker-Endpoints value (empty: the request Host header)' },
+  max_body_size: {
+    kind: 'bytes',
+    env: ['REGISTRY_MAX_BODY_SIZE'],
+    default: 64 * GiB,
+    min: 1024,
+    doc: 'largest accepted request body (a layer), bytes or with a K/M/G/T suffix',
+  },
+  max_json_size: {
+    kind: 'bytes',
+    env: ['REGISTRY_MAX_JSON_SIZE'],
+    default: 4 * 1024 * 1024,
+    min: 1024,
+    doc: 'largest accepted JSON body (image json, tags, index lists)',
+  },
+  idle_timeout: {
+    kind: 'int',
+    env: ['REGISTRY_IDLE_TIMEOUT'],
+    default: 255,
+    min: 0,
+    max: 255,
+    doc: 'seconds a connection may stay silent (Bun maximum 255; 0 disables) — a stalled upload is dropped after this',
+  },
+  loglevel: {
+    kind: 'enum',
+    env: ['REGISTRY_LOGLEVEL'],
+    default: 'info',
+    choices: ['debug', 'info', 'warning', 'error', 'critical'],
+    doc: 'log level',
+  },
+  debug: { kind: 'bool', env: ['REGISTRY_DEBUG'], default: false, doc: '_ping also reports host and versions' },
+} as const satisfies Record<string, SettingSpec<unknown>>;
+
+type Specs = typeof settings;
+type ValueOf<S> = S extends { kind: 'int' | 'bytes' }
+  ? number
+  : S extends { kind: 'bool' }
+    ? boolean
+    : string;
+
+export type Config = { readonly [K in keyof Specs]: ValueOf<Specs[K]> };
+export type SettingName = keyof Specs;

@@ -1,0 +1,96 @@
+/**
+ * The metadata store contract: dialect-neutral and async at the boundary, so a PostgreSQL
+ * implementation can replace the SQLite one without touching services or routes. One contract
+ * suite (test/db/meta.suite.ts) runs against every implementation.
+ *
+ * Conditional writes (`…IfUploading`) are atomic: they check and write in one write transaction,
+ * so concurrent workers cannot complete, overwrite or tear an image.
+ */
+
+export type ImageState = 'uploading' | 'ready';
+
+export interface ImageRecord {
+  id: string;
+  parent: string | null;
+  /** raw json bytes exactly as PUT */
+  json: Uint8Array;
+  /** self first, root last */
+  ancestry: string[];
+  state: ImageState;
+  layerSize: number | null;
+  checksums: string[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NewImage {
+  id: string;
+  parent: string | null;
+  json: Uint8Array;
+  ancestry: string[];
+}
+
+export interface RepoRef {
+  namespace: string;
+  name: string;
+}
+
+export interface RepositoryRecord extends RepoRef {
+  id: number;
+  description: string;
+  private: boolean;
+  /** raw JSON text of the index image list, or null if none was ever pushed */
+  indexImages: string | null;
+}
+
+export interface TagRecord {
+  name: string;
+  imageId: string;
+  metadata: string;
+}
+
+export interface SearchHit {
+  name: string;
+  description: string;
+}
+
+export interface SearchPage {
+  total: number;
+  results: SearchHit[];
+}
+
+export interface MetaStore {
+  /** Creates or resets an image to `uploading`. Returns false (writes nothing) if it is `ready`. */
+  putImageIfUploading(image: NewImage): Promise<boolean>;
+  getImage(id: string): Promise<ImageRecord | null>;
+  /** Records the stored layer. Returns false if the image is missing or no longer uploading. */
+  setLayerIfUploading(id: string, layerSize: number, checksums: string[]): Promise<boolean>;
+  /** uploading → ready. Returns false if the image is missing or not uploading. */
+  markReady(id: string): Promise<boolean>;
+  getImageCache(id: string, kind: 'files' | 'diff'): Promise<string | null>;
+  setImageCache(id: string, kind: 'files' | 'diff', value: string): Promise<void>;
+
+  getRepository(ref: RepoRef): Promise<RepositoryRecord | null>;
+  /** Creates the repository if needed; returns it and whether it was created. */
+  ensureRepository(ref: RepoRef): Promise<{ repository: RepositoryRecord; created: boolean }>;
+  /** Deletes a repository with its tags; false if it did not exist. */
+  deleteRepository(ref: RepoRef): Promise<boolean>;
+  setPrivate(ref: RepoRef, isPrivate: boolean): Promise<void>;
+  /**
+   * Replaces the index image list, computed by `merge` from the current text (null if none)
+   * inside the write transaction; creates the repository if needed.
+   */
+  updateIndexImages(ref: RepoRef, merge: (current: string | null) => string): Promise<{ created: boolean }>;
+
+  /** null when the repository does not exist */
+  listTags(ref: RepoRef): Promise<TagRecord[] | null>;
+  getTag(ref: RepoRef, tag: string): Promise<TagRecord | null>;
+  /** Creates the repository if needed; replaces the tag atomically. */
+  putTag(ref: RepoRef, tag: TagRecord): Promise<void>;
+  deleteTag(ref: RepoRef, tag: string): Promise<boolean>;
+
+  /** Case-insensitive substring search on `namespace/name` and description, best match first. */
+  search(query: string, limit: number, offset: number): Promise<SearchPage>;
+
+  close(): void;
+}

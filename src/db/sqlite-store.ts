@@ -1,0 +1,280 @@
+/**
+ * MetaStore on SQLite through Drizzle. bun:sqlite is synchronous, so every transaction here is a
+ * sync function run with `behavior: 'immediate'` (several worker processes share the file: a
+ * deferred read-then-write transaction would fail with SQLITE_BUSY_SNAPSHOT). Hot reads are
+ * prepared once.
+ */
+import { and, asc, eq, sql } from 'drizzle-orm';
+import { openSqlite, type Db } from './client.ts';
+import type {
+  ImageRecord,
+  MetaStore,
+  NewImage,
+  RepoRef,
+  RepositoryRecord,
+  SearchPage,
+  TagRecord,
+} from './meta.ts';
+import { migrateSqlite } from './migrate.ts';
+import { images, repositories, tags } from './schema.ts';
+
+type ImageRow = typeof images.$inferSelect;
+type RepoRow = typeof repositories.$inferSelect;
+
+const fullName = (ref: RepoRef) => `${ref.namespace}/${ref.name}`;
+
+function toImage(row: ImageRow): ImageRecord {
+  return {
+    id: row.id,
+    parent: row.parent,
+    json: new Uint8Array(row.json),
+    ancestry: JSON.parse(row.ancestry) as string[],
+    state: row.state,
+    layerSize: row.layerSize,
+    checksums: row.checksums ? (JSON.parse(row.checksums) as string[]) : [],
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+function toRepo(row: RepoRow): RepositoryRecord {
+  return {
+    id: row.id,
+    namespace: row.namespace,
+    name: row.name,
+    description: row.description,
+    private: row.private,
+    indexImages: row.indexImages,
+  };
+}
+
+/** Escapes LIKE wildcards for `ESCAPE '\'`. */
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+/** A query as one FTS5 string literal (no operators can be injected). */
+const ftsPhrase = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+export class SqliteMetaStore implements MetaStore {
+  readonly db: Db;
+  readonly #q;
+
+  constructor(db: Db) {
+    this.db = db;
+    const p = sql.placeholder;
+    this.#q = {
+      image: db.select().from(images).where(eq(images.id, p('id'))).prepare(),
+      imageState: db.select({ state: images.state }).from(images).where(eq(images.id, p('id'))).prepare(),
+      repo: db.select().from(repositories).where(eq(repositories.fullName, p('fullName'))).prepare(),
+      repoId: db.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, p('fullName'))).prepare(),
+      tags: db
+        .select({ name: tags.name, imageId: tags.imageId, metadata: tags.metadata })
+        .from(tags)
+        .where(eq(tags.repositoryId, p('repoId')))
+        .orderBy(asc(tags.name))
+        .prepare(),
+      tag: db
+        .select({ name: tags.name, imageId: tags.imageId, metadata: tags.metadata })
+        .from(tags)
+        .innerJoin(repositories, eq(tags.repositoryId, repositories.id))
+        .where(and(eq(repositories.fullName, p('fullName')), eq(tags.name, p('tag'))))
+        .prepare(),
+    };
+  }
+
+  /** Opens (and migrates, unless told not to) the database file. */
+  static open(path: string, options: { migrate?: boolean } = {}): SqliteMetaStore {
+    const db = openSqlite(path);
+    if (options.migrate ?? true) migrateSqlite(db);
+    return new SqliteMetaStore(db);
+  }
+
+  #write<T>(fn: (tx: Db) => T): T {
+    return this.db.transaction((tx) => fn(tx as unknown as Db), { behavior: 'immediate' });
+  }
+
+  async putImageIfUploading(image: NewImage): Promise<boolean> {
+    const now = Date.now();
+    return this.#write((tx) => {
+      const current = tx.select({ state: images.state }).from(images).where(eq(images.id, image.id)).get();
+      if (current?.state === 'ready') return false;
+      const values = {
+        parent: image.parent,
+        json: Buffer.from(image.json),
+        ancestry: JSON.stringify(image.ancestry),
+        state: 'uploading' as const,
+        layerSize: null,
+        checksums: null,
+        files: null,
+        diff: null,
+        updatedAt: now,
+      };
+      if (current) tx.update(images).set(values).where(eq(images.id, image.id)).run();
+      else tx.insert(images).values({ id: image.id, createdAt: now, ...values }).run();
+      return true;
+    });
+  }
+
+  async getImage(id: string): Promise<ImageRecord | null> {
+    const row = this.#q.image.get({ id });
+    return row ? toImage(row) : null;
+  }
+
+  async setLayerIfUploading(id: string, layerSize: number, checksums: string[]): Promise<boolean> {
+    const res = this.#write((tx) =>
+      tx
+        .update(images)
+        .set({ layerSize, checksums: JSON.stringify(checksums), files: null, diff: null, updatedAt: Date.now() })
+        .where(and(eq(images.id, id), eq(images.state, 'uploading')))
+        .returning({ id: images.id })
+        .all(),
+    );
+    return res.length > 0;
+  }
+
+  async markReady(id: string): Promise<boolean> {
+    const res = this.#write((tx) =>
+      tx
+        .update(images)
+        .set({ state: 'ready', updatedAt: Date.now() })
+        .where(and(eq(images.id, id), eq(images.state, 'uploading')))
+        .returning({ id: images.id })
+        .all(),
+    );
+    return res.length > 0;
+  }
+
+  async getImageCache(id: string, kind: 'files' | 'diff'): Promise<string | null> {
+    const row = this.db.select({ v: images[kind] }).from(images).where(eq(images.id, id)).get();
+    return row?.v ?? null;
+  }
+
+  async setImageCache(id: string, kind: 'files' | 'diff', value: string): Promise<void> {
+    this.#write((tx) =>
+      tx
+        .update(images)
+        .set({ [kind]: value })
+        .where(and(eq(images.id, id), eq(images.state, 'ready')))
+        .run(),
+    );
+  }
+
+  async getRepository(ref: RepoRef): Promise<RepositoryRecord | null> {
+    const row = this.#q.repo.get({ fullName: fullName(ref) });
+    return row ? toRepo(row) : null;
+  }
+
+  #ensureRepo(tx: Db, ref: RepoRef): { row: RepoRow; created: boolean } {
+    const name = fullName(ref);
+    const existing = tx.select().from(repositories).where(eq(repositories.fullName, name)).get();
+    if (existing) return { row: existing, created: false };
+    const now = Date.now();
+    const row = tx
+      .insert(repositories)
+      .values({ namespace: ref.namespace, name: ref.name, fullName: name, createdAt: now, updatedAt: now })
+      .returning()
+      .get();
+    return { row, created: true };
+  }
+
+  async ensureRepository(ref: RepoRef): Promise<{ repository: RepositoryRecord; created: boolean }> {
+    const { row, created } = this.#write((tx) => this.#ensureRepo(tx, ref));
+    return { repository: toRepo(row), created };
+  }
+
+  async deleteRepository(ref: RepoRef): Promise<boolean> {
+    const res = this.#write((tx) =>
+      tx.delete(repositories).where(eq(repositories.fullName, fullName(ref))).returning({ id: repositories.id }).all(),
+    );
+    return res.length > 0;
+  }
+
+  async setPrivate(ref: RepoRef, isPrivate: boolean): Promise<void> {
+    this.#write((tx) => {
+      const { row } = this.#ensureRepo(tx, ref);
+      tx.update(repositories).set({ private: isPrivate, updatedAt: Date.now() }).where(eq(repositories.id, row.id)).run();
+    });
+  }
+
+  async updateIndexImages(ref: RepoRef, merge: (current: string | null) => string): Promise<{ created: boolean }> {
+    return this.#write((tx) => {
+      const { row } = this.#ensureRepo(tx, ref);
+      const created = row.indexImages === null;
+      tx.update(repositories)
+        .set({ indexImages: merge(row.indexImages), updatedAt: Date.now() })
+        .where(eq(repositories.id, row.id))
+        .run();
+      return { created };
+    });
+  }
+
+  async listTags(ref: RepoRef): Promise<TagRecord[] | null> {
+    const repo = this.#q.repoId.get({ fullName: fullName(ref) });
+    if (!repo) return null;
+    return this.#q.tags.all({ repoId: repo.id });
+  }
+
+  async getTag(ref: RepoRef, tag: string): Promise<TagRecord | null> {
+    return this.#q.tag.get({ fullName: fullName(ref), tag }) ?? null;
+  }
+
+  async putTag(ref: RepoRef, tag: TagRecord): Promise<void> {
+    this.#write((tx) => {
+      const { row } = this.#ensureRepo(tx, ref);
+      const values = { imageId: tag.imageId, metadata: tag.metadata, updatedAt: Date.now() };
+      tx.insert(tags)
+        .values({ repositoryId: row.id, name: tag.name, ...values })
+        .onConflictDoUpdate({ target: [tags.repositoryId, tags.name], set: values })
+        .run();
+    });
+  }
+
+  async deleteTag(ref: RepoRef, tag: string): Promise<boolean> {
+    return this.#write((tx) => {
+      const repo = tx.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, fullName(ref))).get();
+      if (!repo) return false;
+      const res = tx
+        .delete(tags)
+        .where(and(eq(tags.repositoryId, repo.id), eq(tags.name, tag)))
+        .returning({ name: tags.name })
+        .all();
+      return res.length > 0;
+    });
+  }
+
+  async search(query: string, limit: number, offset: number): Promise<SearchPage> {
+    const q = query.trim();
+    type Hit = { name: string; description: string };
+    const count = (query: ReturnType<typeof sql>) => this.db.all<{ n: number }>(query)[0]?.n ?? 0;
+    let total: number;
+    let results: Hit[];
+    if (q === '') {
+      total = count(sql`SELECT count(*) AS n FROM repositories`);
+      results = this.db.all<Hit>(
+        sql`SELECT full_name AS name, description FROM repositories ORDER BY full_name LIMIT ${limit} OFFSET ${offset}`,
+      );
+    } else if ([...q].length >= 3) {
+      // trigram FTS5: substring match, ranked by bm25 with the name weighted over the description
+      const match = ftsPhrase(q);
+      total = count(sql`SELECT count(*) AS n FROM repositories_fts WHERE repositories_fts MATCH ${match}`);
+      results = this.db.all<Hit>(sql`
+        SELECT r.full_name AS name, r.description AS description
+        FROM repositories_fts f JOIN repositories r ON r.id = f.rowid
+        WHERE repositories_fts MATCH ${match}
+        ORDER BY bm25(repositories_fts, 10.0, 1.0), r.full_name
+        LIMIT ${limit} OFFSET ${offset}`);
+    } else {
+      // trigrams need 3 characters: shorter queries use LIKE (case-insensitive for ASCII)
+      const pattern = `%${likeEscape(q)}%`;
+      const where = sql`full_name LIKE ${pattern} ESCAPE '\\' OR description LIKE ${pattern} ESCAPE '\\'`;
+      total = count(sql`SELECT count(*) AS n FROM repositories WHERE ${where}`);
+      results = this.db.all<Hit>(sql`
+        SELECT full_name AS name, description FROM repositories WHERE ${where}
+        ORDER BY (full_name LIKE ${pattern} ESCAPE '\\') DESC, full_name
+        LIMIT ${limit} OFFSET ${offset}`);
+    }
+    return { total, results };
+  }
+
+  close(): void {
+    this.db.$client.close();
+  }
+}

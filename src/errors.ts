@@ -1,0 +1,75 @@
+/**
+ * The error catalogue: every error the registry can answer with, its HTTP status and its V1
+ * message. Services throw `RegistryError`s built from here; only `src/http/errors.ts` turns them
+ * into `{"error": "..."}` bodies.
+ */
+export const catalogue = {
+  // images (v1-api.md §1 E3–E10)
+  IMAGE_UPLOADING: { status: 400, message: 'Image is being uploaded, retry later' },
+  INVALID_IMAGE_ID: { status: 404, message: 'Invalid image ID' },
+  IMAGE_NOT_FOUND: { status: 404, message: 'Image not found' },
+  IMAGE_EXISTS: { status: 409, message: 'Image already exists' },
+  DOCKER_TOO_OLD: {
+    status: 412,
+    message: 'This endpoint does not support Docker daemons older than 0.10',
+  },
+  CHECKSUM_PAYLOAD_NOT_SET: {
+    status: 412,
+    message:
+      'X-Docker-Checksum-Payload not set.  If you are using the Docker daemon, you should upgrade to version 0.10 or later',
+  },
+  CHECKSUM_MISSING: { status: 400, message: "Missing Image's checksum" },
+  CHECKSUM_CANNOT_SET: { status: 409, message: 'Cannot set this image checksum' },
+  CHECKSUM_MISMATCH: { status: 400, message: 'Checksum mismatch' },
+  LAYER_NOT_UPLOADED: { status: 400, message: 'Image layer not uploaded yet' },
+  INVALID_JSON: { status: 400, message: 'Invalid JSON' },
+  JSON_MISSING_ID: { status: 400, message: "Missing key `id' in JSON" },
+  JSON_INVALID_ID: { status: 400, message: 'JSON data contains invalid id' },
+  JSON_INVALID_PARENT: { status: 400, message: 'Invalid parent image ID' },
+  PARENT_NOT_FOUND: { status: 400, message: 'Image depends on a non existing parent' },
+  LAYER_FORMAT: { status: 400, message: 'Layer format not supported' },
+  LAYER_SIZE_MISMATCH: { status: 400, message: 'Layer size does not match Content-Length' },
+  TARSUM_MISMATCH: { status: 400, message: 'Checksum mismatch' },
+  // repositories and tags (E11–E19)
+  INVALID_DATA: { status: 400, message: 'Invalid data' },
+  INVALID_REPOSITORY_NAME: { status: 400, message: 'Invalid repository name' },
+  REPOSITORY_NOT_FOUND: { status: 404, message: 'Repository not found' },
+  TAG_NOT_FOUND: { status: 404, message: 'Tag not found' },
+  INVALID_TAG: { status: 400, message: 'Invalid tag name (must match ^[\\w][\\w.-]{0,127}$)' },
+  // index (E21–E26)
+  DECODE_JSON: { status: 400, message: 'Error Decoding JSON' },
+  INDEX_IMAGES_NOT_FOUND: { status: 404, message: 'images not found' },
+  // search
+  INVALID_SEARCH: { status: 400, message: 'Invalid search parameters' },
+  // auth
+  REQUIRES_AUTHORIZATION: { status: 401, message: 'Requires authorization' },
+  // HTTP-level
+  NOT_FOUND: { status: 404, message: 'Not found' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
+  BODY_TOO_LARGE: { status: 413, message: 'Request body too large' },
+  RANGE_NOT_SATISFIABLE: { status: 416, message: 'Requested range not satisfiable' },
+  BAD_REQUEST: { status: 400, message: 'Bad request' },
+  UPLOAD_ABORTED: { status: 400, message: 'Upload interrupted: the request body ended early' },
+  STORAGE_FAILURE: { status: 503, message: 'Storage unavailable, retry later' },
+  INTERNAL: { status: 500, message: 'Internal server error' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof catalogue;
+
+export class RegistryError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Extra headers the reply must carry (e.g. `Content-Range` on a 416). */
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, detail?: string, headers: Record<string, string> = {}) {
+    const entry = catalogue[code];
+    super(detail === undefined ? entry.message : `${entry.message}: ${detail}`);
+    this.name = 'RegistryError';
+    this.code = code;
+    this.status = entry.status;
+    this.headers = headers;
+  }
+}
+
+export const isRegistryError = (e: unknown): e is RegistryError => e instanceof RegistryError;

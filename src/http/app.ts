@@ -1,0 +1,73 @@
+/**
+ * Builds the HTTP application from its dependencies: error handling first (so it covers every
+ * route registered after it), then the OpenAPI document, then the route modules.
+ */
+import { swagger } from '@elysiajs/swagger';
+import { Elysia } from 'elysia';
+import type { Config } from '../config/schema.ts';
+import type { MetaStore } from '../db/meta.ts';
+import { ImageService } from '../services/images.ts';
+import { RepositoryService } from '../services/repositories.ts';
+import { SearchService } from '../services/search.ts';
+import type { StorageDriver } from '../storage/driver.ts';
+import { imageRoutes } from '../routes/v1/images.ts';
+import { indexRoutes } from '../routes/v1/index.ts';
+import { pingRoutes } from '../routes/v1/ping.ts';
+import { repositoryRoutes } from '../routes/v1/repositories.ts';
+import { searchRoutes } from '../routes/v1/search.ts';
+import { canonicalPath } from './canonical-path.ts';
+import { errorToResponse, type ErrorLogger } from './errors.ts';
+
+export const REGISTRY_VERSION = '0.1.0';
+
+export interface AppDeps {
+  config: Config;
+  meta: MetaStore;
+  storage: StorageDriver;
+  log?: ErrorLogger;
+}
+
+export function createApp({ config, meta, storage, log }: AppDeps) {
+  const logError: ErrorLogger = log ?? ((message, fields) => console.error(message, fields));
+  const images = new ImageService(meta, storage, { redirect: config.storage_redirect });
+  const repos = new RepositoryService(meta, (id) => images.exists(id));
+  const limits = { maxJsonSize: config.max_json_size };
+
+  const app = new Elysia({ name: 'registry' })
+    .onError({ as: 'global' }, ({ code, error }) => errorToResponse(code, error, logError))
+    .use(
+      swagger({
+        path: '/swagger',
+        documentation: {
+          info: { title: 'Docker Registry V1', version: REGISTRY_VERSION },
+          tags: [
+            { name: 'images', description: 'Image json, layers and checksums' },
+            { name: 'repositories', description: 'Tags, properties, repository deletion' },
+            { name: 'index', description: 'Standalone index emulation' },
+            { name: 'search', description: 'Repository search' },
+            { name: 'ping', description: 'Liveness' },
+          ],
+        },
+      }),
+    )
+    .use(pingRoutes({ standalone: config.standalone, debug: config.debug, issue: config.issue, version: REGISTRY_VERSION }))
+    .use(imageRoutes(images, limits))
+    .use(repositoryRoutes(repos, limits));
+  // Elysia's `use` registers on the instance itself; the optional modules need no reassignment
+  if (config.standalone) app.use(indexRoutes(repos, { ...limits, endpoints: config.registry_endpoints }));
+  if (config.search) app.use(searchRoutes(new SearchService(meta)));
+  return app;
+}
+
+export type RegistryApp = ReturnType<typeof createApp>;
+
+/** The fetch handler servers (and route tests) use: one-part repository names → `library/`. */
+export function createFetch(app: RegistryApp): (request: Request) => Promise<Response> {
+  return (request) => {
+    const url = new URL(request.url);
+    const path = canonicalPath(url.pathname);
+    if (path === url.pathname) return app.handle(request);
+    url.pathname = path;
+    return app.handle(new Request(url.href, request));
+  };
+}

@@ -1,0 +1,41 @@
+/** Reading small request bodies (JSON) with a size limit, whatever their Content-Type. */
+import { RegistryError } from '../errors.ts';
+
+export async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
+  const declared = request.headers.get('content-length');
+  if (declared !== null && Number(declared) > limit) throw new RegistryError('BODY_TOO_LARGE', `limit is ${limit} bytes`);
+  if (!request.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of request.body) {
+      size += chunk.byteLength;
+      if (size > limit) throw new RegistryError('BODY_TOO_LARGE', `limit is ${limit} bytes`);
+      chunks.push(chunk);
+    }
+  } catch (e) {
+    if (e instanceof RegistryError) throw e;
+    throw new RegistryError('UPLOAD_ABORTED');
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+export type JsonBody = { ok: true; text: string; value: unknown } | { ok: false };
+
+/** Decodes UTF-8 then JSON; `{ok: false}` for anything that is not a JSON document. */
+export function decodeJson(bytes: Uint8Array): JsonBody {
+  try {
+    const text = decoder.decode(bytes);
+    return { ok: true, text, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false };
+  }
+}

@@ -1,0 +1,60 @@
+/** Building V1 replies: the JSON helper's headers (§0), cacheable headers, raw JSON. */
+import { v1Json } from './v1-json.ts';
+
+export const NO_CACHE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'application/json',
+  'cache-control': 'no-cache',
+  expires: '-1',
+  pragma: 'no-cache',
+});
+
+const YEAR_SECONDS = 31_536_000;
+
+/** Headers of a cacheable GET (layer, json, ancestry, files, diff) of an immutable image. */
+export function cacheHeaders(lastModified: Date, now = Date.now()): Record<string, string> {
+  return {
+    'cache-control': `public, max-age=${YEAR_SECONDS}`,
+    expires: new Date(now + YEAR_SECONDS * 1000).toUTCString(),
+    'last-modified': lastModified.toUTCString(),
+  };
+}
+
+/**
+ * True when `If-Modified-Since` allows a 304 for a resource last changed at `lastModified`
+ * (only called for an existing, complete image; an unparsable date never gives 304).
+ */
+export function notModified(ifModifiedSince: string | null | undefined, lastModified: Date): boolean {
+  if (!ifModifiedSince) return false;
+  const since = Date.parse(ifModifiedSince);
+  if (Number.isNaN(since)) return false;
+  return Math.floor(lastModified.getTime() / 1000) * 1000 <= since;
+}
+
+export function jsonReply(data: unknown = true, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(v1Json(data), { status, headers: { ...NO_CACHE_HEADERS, ...headers } });
+}
+
+/** Stored JSON sent byte-for-byte. */
+export function rawJsonReply(
+  body: string | Uint8Array,
+  status = 200,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(body, { status, headers: { ...NO_CACHE_HEADERS, ...headers } });
+}
+
+export function errorReply(status: number, message: string, headers: Record<string, string> = {}): Response {
+  return jsonReply({ error: message }, status, headers);
+}
+
+/** A cacheable JSON reply: immutable image metadata, no no-cache headers. */
+export function cachedJsonReply(body: string | Uint8Array, lastModified: Date, headers?: Headers): Response {
+  const h = headers ?? new Headers();
+  h.set('content-type', 'application/json');
+  for (const [k, v] of Object.entries(cacheHeaders(lastModified))) h.set(k, v);
+  return new Response(body, { status: 200, headers: h });
+}
+
+export function notModifiedReply(lastModified: Date): Response {
+  return new Response(null, { status: 304, headers: cacheHeaders(lastModified) });
+}

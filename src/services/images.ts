@@ -1,0 +1,195 @@
+/**
+ * Image rules: the upload state machine of v1-api.md §3–§4 (PUT json → PUT layer → PUT checksum),
+ * and the reads of a complete image. The database row's `state` replaces the `_inprogress`
+ * marker; a layer is written to a temp object and only committed when the body is complete.
+ */
+import { PayloadHasher } from '../checksum/payload.ts';
+import { tarsum } from '../checksum/tarsum.ts';
+import type { ImageRecord, MetaStore } from '../db/meta.ts';
+import { RegistryError } from '../errors.ts';
+import { computeDiff } from '../layers/diff.ts';
+import { listLayerFiles, type FileEntry } from '../layers/files.ts';
+import { PathNotFoundError, StorageError, type StorageDriver } from '../storage/driver.ts';
+import { layerKey } from '../storage/paths.ts';
+import { isImageId, requireImageId } from './names.ts';
+import { dockerTooOld } from './tag-metadata.ts';
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+export interface LayerBody {
+  stream: ReadableStream<Uint8Array> | null;
+  /** the Content-Length the client announced, if any */
+  declaredLength: number | null;
+}
+
+export type LayerSource =
+  | { kind: 'blob'; blob: Blob; size: number; lastModified: Date }
+  | { kind: 'redirect'; url: string };
+
+/** Maps storage failures at the service edge: a vanished object is a 404, the rest a 503. */
+function storageFailure(e: unknown): never {
+  if (e instanceof PathNotFoundError) throw new RegistryError('IMAGE_NOT_FOUND');
+  if (e instanceof StorageError) throw new RegistryError('STORAGE_FAILURE');
+  throw e;
+}
+
+export class ImageService {
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly storage: StorageDriver,
+    private readonly options: { redirect: boolean } = { redirect: false },
+  ) {}
+
+  /** A complete image, or the V1 error: 404 invalid id / not found, 400 still uploading. */
+  async ready(id: string): Promise<ImageRecord> {
+    requireImageId(id);
+    const image = await this.meta.getImage(id);
+    if (!image) throw new RegistryError('IMAGE_NOT_FOUND');
+    if (image.state !== 'ready') throw new RegistryError('IMAGE_UPLOADING');
+    return image;
+  }
+
+  /** E8: stores the json exactly as sent and (re)starts the upload. */
+  async putJson(id: string, body: Uint8Array): Promise<void> {
+    requireImageId(id);
+    let data: unknown;
+    try {
+      data = JSON.parse(decoder.decode(body));
+    } catch {
+      throw new RegistryError('INVALID_JSON');
+    }
+    if (typeof data !== 'object' || data === null || Array.isArray(data) || Object.keys(data).length === 0) {
+      throw new RegistryError('INVALID_JSON');
+    }
+    const obj = data as Record<string, unknown>;
+    if (!('id' in obj)) throw new RegistryError('JSON_MISSING_ID');
+    if (obj.id !== id) throw new RegistryError('JSON_INVALID_ID');
+    let parent: string | null = null;
+    let ancestry = [id];
+    if (obj.parent !== undefined && obj.parent !== null && obj.parent !== '' && obj.parent !== false) {
+      if (typeof obj.parent !== 'string') throw new RegistryError('JSON_INVALID_PARENT');
+      if (!isImageId(obj.parent)) throw new RegistryError('PARENT_NOT_FOUND');
+      const p = await this.meta.getImage(obj.parent);
+      if (!p) throw new RegistryError('PARENT_NOT_FOUND');
+      // an image cannot descend from itself (a retried PUT could otherwise build a cycle)
+      if (p.ancestry.includes(id)) throw new RegistryError('JSON_INVALID_PARENT');
+      parent = obj.parent;
+      ancestry = [id, ...p.ancestry];
+    }
+    const ok = await this.meta.putImageIfUploading({ id, parent, json: body, ancestry });
+    if (!ok) throw new RegistryError('IMAGE_EXISTS');
+  }
+
+  /** E4: streams the body into storage while computing the payload checksum. */
+  async putLayer(id: string, body: LayerBody, userAgent: string | null): Promise<void> {
+    requireImageId(id);
+    if (dockerTooOld(userAgent)) throw new RegistryError('DOCKER_TOO_OLD');
+    const image = await this.meta.getImage(id);
+    if (!image) throw new RegistryError('IMAGE_NOT_FOUND');
+    if (image.state !== 'uploading') throw new RegistryError('IMAGE_EXISTS');
+
+    const hasher = new PayloadHasher(image.json);
+    const writer = await this.storage.writer(layerKey(id)).catch(storageFailure);
+    let size = 0;
+    try {
+      if (body.stream) {
+        for await (const chunk of body.stream) {
+          hasher.update(chunk);
+          size += chunk.byteLength;
+          await writer.write(chunk);
+        }
+      }
+      if (body.declaredLength !== null && body.declaredLength !== size) {
+        throw new RegistryError('LAYER_SIZE_MISMATCH');
+      }
+      await writer.commit();
+    } catch (e) {
+      await writer.cancel().catch(() => {});
+      if (e instanceof RegistryError) throw e;
+      if (e instanceof StorageError) storageFailure(e);
+      // the client went away or the body stream failed mid-way
+      throw new RegistryError('UPLOAD_ABORTED');
+    }
+    const recorded = await this.meta.setLayerIfUploading(id, size, [hasher.digest()]);
+    if (!recorded) throw new RegistryError('IMAGE_EXISTS');
+  }
+
+  /**
+   * E5: compares the client's payload checksum (or, for clients that send none, its legacy
+   * `X-Docker-Checksum` tarsum) with the stored layer and completes the image.
+   */
+  async putChecksum(id: string, payload: string | null, legacy: string | null): Promise<void> {
+    requireImageId(id);
+    const useTarsum = payload === null && legacy !== null && legacy.startsWith('tarsum+');
+    if (payload === null && !useTarsum) throw new RegistryError('CHECKSUM_PAYLOAD_NOT_SET');
+    const expected = useTarsum ? legacy! : payload!;
+    if (expected.trim() === '') throw new RegistryError('CHECKSUM_MISSING');
+    const image = await this.meta.getImage(id);
+    if (!image) throw new RegistryError('IMAGE_NOT_FOUND');
+    if (image.state !== 'uploading') throw new RegistryError('CHECKSUM_CANNOT_SET');
+    if (image.layerSize === null) throw new RegistryError('LAYER_NOT_UPLOADED');
+    let matches: boolean;
+    if (useTarsum) {
+      const stream = await this.storage.read(layerKey(id)).catch(storageFailure);
+      let sum: string;
+      try {
+        sum = await tarsum(image.json, stream);
+      } catch (e) {
+        if (e instanceof RegistryError) throw new RegistryError('CHECKSUM_MISMATCH');
+        throw e;
+      }
+      matches = sum === expected;
+    } else {
+      matches = image.checksums.includes(expected);
+    }
+    if (!matches) throw new RegistryError('CHECKSUM_MISMATCH');
+    if (!(await this.meta.markReady(id))) throw new RegistryError('CHECKSUM_CANNOT_SET');
+  }
+
+  /** E3: the layer as a Blob (a BunFile on local disk: sendfile), or a redirect URL. */
+  async layer(id: string): Promise<LayerSource> {
+    const image = await this.ready(id);
+    const key = layerKey(id);
+    if (this.options.redirect) {
+      const url = await this.storage.redirectUrl(key).catch(storageFailure);
+      if (url) return { kind: 'redirect', url };
+    }
+    const blob = await this.storage.blob(key).catch(storageFailure);
+    return { kind: 'blob', blob, size: blob.size, lastModified: new Date(image.updatedAt) };
+  }
+
+  /** E9: the layer's file list of a complete image (see `ready`), computed once and cached. */
+  async files(image: ImageRecord): Promise<string> {
+    return JSON.stringify(await this.#files(image.id));
+  }
+
+  async #files(id: string): Promise<FileEntry[]> {
+    const cached = await this.meta.getImageCache(id, 'files');
+    if (cached !== null) return JSON.parse(cached) as FileEntry[];
+    const stream = await this.storage.read(layerKey(id)).catch(storageFailure);
+    const entries = await listLayerFiles(stream);
+    await this.meta.setImageCache(id, 'files', JSON.stringify(entries));
+    return entries;
+  }
+
+  /** E10, for a complete image: computed on demand from the ancestry's file lists (no Redis queue) and cached. */
+  async diff(image: ImageRecord): Promise<string> {
+    const id = image.id;
+    const cached = await this.meta.getImageCache(id, 'diff');
+    if (cached !== null) return cached;
+    const top = await this.#files(id);
+    const ancestors: FileEntry[][] = [];
+    for (const parentId of image.ancestry.slice(1)) {
+      await this.ready(parentId);
+      ancestors.push(await this.#files(parentId));
+    }
+    const diff = JSON.stringify(computeDiff(top, ancestors));
+    await this.meta.setImageCache(id, 'diff', diff);
+    return diff;
+  }
+
+  /** Whether an image json exists at all (tags may point at uploading images, E15). */
+  async exists(id: string): Promise<boolean> {
+    return (await this.meta.getImage(id)) !== null;
+  }
+}

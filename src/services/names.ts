@@ -1,0 +1,37 @@
+/** Validation of the names clients send (v1-api.md §2). Pure. */
+import { RegistryError } from '../errors.ts';
+import type { RepoRef } from '../db/meta.ts';
+
+const IMAGE_ID = /^(?:[a-f0-9]{16}|[a-f0-9]{64})$/;
+/** ASCII \w as in the original's tag rule; PUT only. */
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+export const isImageId = (id: string): boolean => IMAGE_ID.test(id);
+
+/** Throws 404 `Invalid image ID` unless `id` is 16 or 64 lower-case hex characters. */
+export function requireImageId(id: string): string {
+  if (!IMAGE_ID.test(id)) throw new RegistryError('INVALID_IMAGE_ID');
+  return id;
+}
+
+export function requireTagName(tag: string): string {
+  if (!TAG.test(tag)) throw new RegistryError('INVALID_TAG');
+  return tag;
+}
+
+function nameOk(part: string): boolean {
+  return part.length > 0 && part.length <= 255 && !part.includes('/') && !CONTROL.test(part);
+}
+
+/**
+ * The original accepted any non-empty text (its own test pushes `abcde%$_-test`); names never
+ * reach storage here, so we keep that, refusing only what cannot be a name: empty parts,
+ * slashes inside a part, control characters and overlong parts.
+ */
+export function repoRef(namespace: string | undefined, name: string): RepoRef {
+  const ns = namespace ?? 'library';
+  if (!nameOk(ns) || !nameOk(name)) throw new RegistryError('INVALID_REPOSITORY_NAME');
+  return { namespace: ns, name };
+}

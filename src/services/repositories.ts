@@ -1,0 +1,126 @@
+/**
+ * Repository rules: tags (E13–E16, E18), repository json (E17), properties (E11–E12),
+ * deletion (E19) and the standalone index's image lists (E23–E25).
+ */
+import type { MetaStore, RepoRef } from '../db/meta.ts';
+import { RegistryError } from '../errors.ts';
+import { requireTagName } from './names.ts';
+import { DEFAULT_REPOSITORY_JSON, tagMetadata } from './tag-metadata.ts';
+
+export interface IndexImage {
+  id: string;
+  checksum?: string;
+  [k: string]: unknown;
+}
+
+/** Validates an index image list (E23): a JSON array of objects with a string `id`. */
+export function parseIndexImages(data: unknown): IndexImage[] {
+  if (!Array.isArray(data)) throw new RegistryError('INVALID_DATA');
+  for (const item of data) {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new RegistryError('INVALID_DATA');
+    const o = item as Record<string, unknown>;
+    if (typeof o.id !== 'string' || o.id === '') throw new RegistryError('INVALID_DATA');
+    if (o.checksum !== undefined && o.checksum !== null && typeof o.checksum !== 'string') {
+      throw new RegistryError('INVALID_DATA');
+    }
+  }
+  return data as IndexImage[];
+}
+
+/** Merges by id keeping `id` and `checksum`; an entry with a checksum wins (E23). */
+export function mergeIndexImages(current: IndexImage[], incoming: IndexImage[]): IndexImage[] {
+  const merged = new Map<string, IndexImage>();
+  for (const item of [...current, ...incoming]) {
+    const prev = merged.get(item.id);
+    const next: IndexImage = { id: item.id };
+    if (typeof item.checksum === 'string' && item.checksum) next.checksum = item.checksum;
+    if (!prev?.checksum || next.checksum) merged.set(item.id, next);
+  }
+  return [...merged.values()];
+}
+
+export class RepositoryService {
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly imageExists: (id: string) => Promise<boolean>,
+  ) {}
+
+  /** E13: `{tag: imageId}`; 404 when the repository does not exist. */
+  async tags(ref: RepoRef): Promise<Record<string, string>> {
+    const list = await this.meta.listTags(ref);
+    if (!list) throw new RegistryError('REPOSITORY_NOT_FOUND');
+    const out: Record<string, string> = {};
+    for (const t of list) out[t.name] = t.imageId;
+    return out;
+  }
+
+  /** E14 */
+  async tag(ref: RepoRef, tag: string): Promise<string> {
+    const t = await this.meta.getTag(ref, tag);
+    if (!t) throw new RegistryError('TAG_NOT_FOUND');
+    return t.imageId;
+  }
+
+  /** E15: `body` is the parsed JSON body; it must be a non-empty string naming an image. */
+  async putTag(ref: RepoRef, tag: string, body: unknown, userAgent: string): Promise<void> {
+    requireTagName(tag);
+    if (typeof body !== 'string' || body === '') throw new RegistryError('INVALID_DATA');
+    if (!(await this.imageExists(body))) throw new RegistryError('IMAGE_NOT_FOUND');
+    await this.meta.putTag(ref, { name: tag, imageId: body, metadata: JSON.stringify(tagMetadata(userAgent)) });
+  }
+
+  /** E16 */
+  async deleteTag(ref: RepoRef, tag: string): Promise<void> {
+    if (!(await this.meta.deleteTag(ref, tag))) throw new RegistryError('TAG_NOT_FOUND', tag);
+  }
+
+  /** E18: the tag's metadata, or the default object. */
+  async tagJson(ref: RepoRef, tag: string): Promise<unknown> {
+    const t = await this.meta.getTag(ref, tag);
+    return t ? (JSON.parse(t.metadata) as unknown) : DEFAULT_REPOSITORY_JSON;
+  }
+
+  /** E17: the `latest` tag's metadata, or the default object. */
+  async repositoryJson(ref: RepoRef): Promise<unknown> {
+    return this.tagJson(ref, 'latest');
+  }
+
+  /** E19 */
+  async deleteRepository(ref: RepoRef): Promise<void> {
+    if (!(await this.meta.deleteRepository(ref))) throw new RegistryError('REPOSITORY_NOT_FOUND');
+  }
+
+  /** E11: `{"access": "private" | "public"}`; other values change nothing. */
+  async setProperties(ref: RepoRef, body: unknown): Promise<void> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body) || Object.keys(body).length === 0) {
+      throw new RegistryError('INVALID_DATA');
+    }
+    const access = (body as Record<string, unknown>).access;
+    if (access === undefined) throw new RegistryError('INVALID_DATA');
+    if (access === 'private') await this.meta.setPrivate(ref, true);
+    else if (access === 'public') {
+      if (await this.meta.getRepository(ref)) await this.meta.setPrivate(ref, false);
+    }
+  }
+
+  /** E12 */
+  async properties(ref: RepoRef): Promise<{ access: 'private' | 'public' }> {
+    const repo = await this.meta.getRepository(ref);
+    return { access: repo?.private ? 'private' : 'public' };
+  }
+
+  /** E23: stores the first list as sent, merges later ones. */
+  async putIndexImages(ref: RepoRef, rawText: string, data: unknown): Promise<{ created: boolean }> {
+    const incoming = parseIndexImages(data);
+    return this.meta.updateIndexImages(ref, (current) =>
+      current === null ? rawText : JSON.stringify(mergeIndexImages(JSON.parse(current) as IndexImage[], incoming)),
+    );
+  }
+
+  /** E24: the stored list as raw JSON text. */
+  async indexImages(ref: RepoRef): Promise<string> {
+    const repo = await this.meta.getRepository(ref);
+    if (!repo || repo.indexImages === null) throw new RegistryError('INDEX_IMAGES_NOT_FOUND');
+    return repo.indexImages;
+  }
+}

@@ -1,0 +1,43 @@
+/** E20: search over the repositories table's FTS5 index. */
+import type { MetaStore, SearchHit } from '../db/meta.ts';
+import { RegistryError } from '../errors.ts';
+
+export const DEFAULT_PAGE_SIZE = 25;
+export const MAX_PAGE_SIZE = 100;
+
+export interface SearchReply {
+  num_results: number;
+  num_pages: number;
+  page: number;
+  page_size: number;
+  query: string;
+  results: SearchHit[];
+}
+
+function positiveInt(raw: string | undefined, fallback: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d{1,9}$/.test(raw)) throw new RegistryError('INVALID_SEARCH', `expected a positive integer, got ${JSON.stringify(raw.slice(0, 32))}`);
+  const n = Number(raw);
+  if (n < 1 || n > max) throw new RegistryError('INVALID_SEARCH', `expected a number from 1 to ${max}`);
+  return n;
+}
+
+export class SearchService {
+  constructor(private readonly meta: MetaStore) {}
+
+  async search(q: string | undefined, n: string | undefined, page: string | undefined): Promise<SearchReply> {
+    const query = q ?? '';
+    if (query.length > 256) throw new RegistryError('INVALID_SEARCH', 'query longer than 256 characters');
+    const pageSize = positiveInt(n, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+    const pageNo = positiveInt(page, 1, 1_000_000);
+    const { total, results } = await this.meta.search(query, pageSize, (pageNo - 1) * pageSize);
+    return {
+      num_results: total,
+      num_pages: Math.max(1, Math.ceil(total / pageSize)),
+      page: pageNo,
+      page_size: pageSize,
+      query,
+      results,
+    };
+  }
+}

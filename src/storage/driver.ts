@@ -1,0 +1,99 @@
+/**
+ * The storage driver contract. A driver stores opaque byte blobs under keys built only by
+ * `src/storage/paths.ts`. Keys are `/`-separated relative paths of `[a-z0-9._-]` segments that never
+ * start with `.` (see `isValidKey`); drivers reject anything else with `InvalidKeyError`, so no
+ * client text can name a location outside the driver's root.
+ *
+ * Semantics every driver must honour (the contract suite in test/storage/driver.suite.ts checks
+ * them all):
+ * - Nothing written through a `FileWriter` is visible (stat/read/list) before `commit()`
+ *   resolves; `cancel()` discards it. A committed key is replaced atomically.
+ * - `read` with a range returns exactly bytes [start, end] inclusive, clamped to the size.
+ * - A missing key gives `PathNotFoundError` from stat/read/blob/getContent/move/delete.
+ * - `delete` of a "directory" prefix removes everything under it.
+ * - `list(prefix)` returns the immediate children of a prefix as full keys, sorted.
+ */
+export interface StatInfo {
+  size: number;
+  modTime: Date;
+  isDir: boolean;
+}
+
+export interface ByteRange {
+  /** first byte, inclusive */
+  start: number;
+  /** last byte, inclusive */
+  end: number;
+}
+
+export interface FileWriter {
+  /** Appends a chunk. Awaiting the result applies backpressure. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Bytes written so far. */
+  readonly size: number;
+  /** Makes the data visible under the key, durably (fsync where the medium has it). */
+  commit(): Promise<void>;
+  /** Discards everything written; safe to call after a failure, twice, or after commit (no-op). */
+  cancel(): Promise<void>;
+}
+
+export interface StorageDriver {
+  readonly name: string;
+  stat(key: string): Promise<StatInfo>;
+  /** Whole small object. */
+  getContent(key: string): Promise<Uint8Array>;
+  /** Atomic small write (temp + rename on disk). */
+  putContent(key: string, data: Uint8Array | string): Promise<void>;
+  /** A stream of the object's bytes, or of one inclusive range of them. */
+  read(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * The object as a Blob suitable for `new Response(blob)`. The filesystem driver returns a
+   * `BunFile` so Bun answers with sendfile(2); others may return any Blob (or an S3File).
+   * Taking `.slice(a, b)` of it is how ranged replies are built.
+   */
+  blob(key: string): Promise<Blob>;
+  writer(key: string): Promise<FileWriter>;
+  delete(key: string): Promise<void>;
+  list(prefix: string): Promise<string[]>;
+  move(from: string, to: string): Promise<void>;
+  /** A URL clients may be redirected to instead of streaming through us, or null. */
+  redirectUrl(key: string): Promise<string | null>;
+}
+
+export class StorageError extends Error {
+  constructor(
+    message: string,
+    readonly driver: string,
+    readonly key?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StorageError';
+  }
+}
+
+export class PathNotFoundError extends StorageError {
+  constructor(driver: string, key: string) {
+    super(`path not found: ${key}`, driver, key);
+    this.name = 'PathNotFoundError';
+  }
+}
+
+export class InvalidKeyError extends StorageError {
+  constructor(driver: string, key: string) {
+    super(`invalid storage key: ${JSON.stringify(key)}`, driver, key);
+    this.name = 'InvalidKeyError';
+  }
+}
+
+const SEGMENT = /^[a-z0-9_][a-z0-9._-]*$/;
+
+/** True for keys drivers accept: relative, `/`-separated, no empty/dot-leading segments. */
+export function isValidKey(key: string): boolean {
+  if (key.length === 0 || key.length > 1024) return false;
+  return key.split('/').every((s) => SEGMENT.test(s));
+}
+
+export function assertValidKey(driver: string, key: string): void {
+  if (!isValidKey(key)) throw new InvalidKeyError(driver, key);
+}

@@ -1,0 +1,415 @@
+/**
+ * Local filesystem driver. Keys map to files under `root`; uploads go to a unique temp file in
+ * `<root>/.tmp/` (a name no key can reach) and are fsynced and renamed into place on commit, so a
+ * final path only ever holds complete data. `blob()` returns a `BunFile`, which Bun serves with
+ * sendfile(2).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, readFile, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import {
+  InvalidKeyError,
+  PathNotFoundError,
+  StorageError,
+  assertValidKey,
+  isValidKey,
+} from './driver.ts';
+import type { ByteRange, FileWriter, StatInfo, StorageDriver } from './driver.ts';
+
+const DRIVER = 'fs';
+const TEMP_DIR = '.tmp';
+/** How often commit/move retry when a concurrent delete pruned the freshly made parent dir. */
+const RENAME_ATTEMPTS = 5;
+
+function errnoCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const code = (err as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** ENOENT/ENOTDIR become PathNotFoundError; typed errors pass through; the rest is wrapped. */
+function toStorageError(err: unknown, key: string, op: string): StorageError {
+  if (err instanceof StorageError) return err;
+  const code = errnoCode(err);
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new PathNotFoundError(DRIVER, key);
+  return new StorageError(`${op} failed: ${messageOf(err)}`, DRIVER, key, { cause: err });
+}
+
+/** Wraps any error as a StorageError (for write paths, where ENOENT is not "not found"). */
+function wrapWriteError(err: unknown, key: string, op: string): StorageError {
+  if (err instanceof StorageError) return err;
+  return new StorageError(`${op} failed: ${messageOf(err)}`, DRIVER, key, { cause: err });
+}
+
+function assertRange(range: ByteRange, key: string): void {
+  const { start, end } = range;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+    throw new StorageError(`invalid byte range ${start}-${end}`, DRIVER, key);
+  }
+}
+
+/** fsyncs a directory so that entries created or renamed in it survive a crash. */
+async function syncDir(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch (err) {
+    // The directory may already be gone again (a concurrent delete pruned it); nothing to sync.
+    if (errnoCode(err) !== 'ENOENT') throw err;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
+ * `mkdir -p dir`, then fsyncs every directory whose entry list changed: the parents of all the
+ * directories it created.
+ */
+async function makeDirs(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true });
+  if (first === undefined) return;
+  const top = dirname(first);
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    await syncDir(d);
+    if (d === top || d === dirname(d)) break;
+  }
+}
+
+/**
+ * Renames `src` onto `dst`, creating (and fsyncing) parent directories, then fsyncs `dst`'s
+ * directory. Retries when a concurrent delete pruned the new parent between mkdir and rename.
+ * A vanished `src` is a PathNotFoundError for `move` and a plain StorageError otherwise.
+ */
+async function renameInto(src: string, dst: string, key: string, op: string): Promise<void> {
+  const dir = dirname(dst);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await makeDirs(dir);
+      await rename(src, dst);
+      break;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') {
+        if (!(await exists(src))) {
+          if (op === 'move') throw new PathNotFoundError(DRIVER, key);
+          throw new StorageError(`${op} failed: temp file vanished`, DRIVER, key, { cause: err });
+        }
+        if (attempt < RENAME_ATTEMPTS) continue;
+      }
+      throw wrapWriteError(err, key, op);
+    }
+  }
+  try {
+    await syncDir(dir);
+  } catch (err) {
+    throw wrapWriteError(err, key, op);
+  }
+}
+
+/**
+ * Removes now-empty directories from `path`'s parent up to (not including) the root, so a prefix
+ * exists only while it holds objects, as in the memory and object-store drivers.
+ */
+async function pruneEmptyParents(path: string, rootPrefix: string): Promise<void> {
+  for (let dir = dirname(path); dir.startsWith(rootPrefix); dir = dirname(dir)) {
+    try {
+      await rmdir(dir);
+    } catch {
+      return; // not empty, or already gone: stop here
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class FsDriver implements StorageDriver {
+  readonly name = DRIVER;
+  readonly #root: string;
+  readonly #rootPrefix: string;
+  readonly #tempDir: string;
+
+  constructor(root: string) {
+    if (root === '') throw new StorageError('fs driver needs a root directory', DRIVER);
+    this.#root = resolve(root);
+    this.#rootPrefix = this.#root.endsWith(sep) ? this.#root : this.#root + sep;
+    this.#tempDir = join(this.#root, TEMP_DIR);
+  }
+
+  /** Absolute root directory. */
+  get root(): string {
+    return this.#root;
+  }
+
+  /**
+   * Absolute path a key maps to. Validates the key and checks the result stays inside root.
+   * @throws InvalidKeyError
+   */
+  pathOf(key: string): string {
+    assertValidKey(DRIVER, key);
+    const path = resolve(this.#root, key);
+    if (!path.startsWith(this.#rootPrefix)) throw new InvalidKeyError(DRIVER, key);
+    return path;
+  }
+
+  async stat(key: string): Promise<StatInfo> {
+    const path = this.pathOf(key);
+    try {
+      const st = await stat(path);
+      const isDir = st.isDirectory();
+      return { size: isDir ? 0 : st.size, modTime: st.mtime, isDir };
+    } catch (err) {
+      throw toStorageError(err, key, 'stat');
+    }
+  }
+
+  async getContent(key: string): Promise<Uint8Array> {
+    const path = this.pathOf(key);
+    try {
+      const buf = await readFile(path);
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    } catch (err) {
+      if (errnoCode(err) === 'EISDIR') throw new PathNotFoundError(DRIVER, key);
+      throw toStorageError(err, key, 'getContent');
+    }
+  }
+
+  async putContent(key: string, data: Uint8Array | string): Promise<void> {
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+    const writer = await this.writer(key);
+    try {
+      await writer.write(bytes);
+      await writer.commit();
+    } catch (err) {
+      await writer.cancel();
+      throw err;
+    }
+  }
+
+  async read(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
+    const path = this.pathOf(key);
+    if (range) assertRange(range, key);
+    const size = await this.#fileSize(path, key);
+    const file = Bun.file(path);
+    if (!range) return file.stream();
+    const end = Math.min(range.end, size - 1);
+    if (range.start > end) return new Blob([]).stream();
+    return file.slice(range.start, end + 1).stream();
+  }
+
+  /** A fresh `BunFile`, created only after the file is known to exist (sendfile-capable). */
+  async blob(key: string): Promise<Blob> {
+    const path = this.pathOf(key);
+    await this.#fileSize(path, key);
+    return Bun.file(path);
+  }
+
+  async writer(key: string): Promise<FileWriter> {
+    const target = this.pathOf(key);
+    const temp = join(this.#tempDir, `${randomUUID()}.part`);
+    try {
+      await mkdir(this.#tempDir, { recursive: true });
+      const handle = await open(temp, 'wx');
+      return new FsFileWriter(key, target, temp, handle);
+    } catch (err) {
+      throw wrapWriteError(err, key, 'writer');
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const path = this.pathOf(key);
+    try {
+      await stat(path);
+      await rm(path, { recursive: true });
+    } catch (err) {
+      throw toStorageError(err, key, 'delete');
+    }
+    await pruneEmptyParents(path, this.#rootPrefix);
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const dir = prefix === '' ? this.#root : this.pathOf(prefix);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if (prefix === '' && errnoCode(err) === 'ENOENT') return [];
+      throw toStorageError(err, prefix, 'list');
+    }
+    // Only names a key can address are listed: this hides `.tmp` and any stray files.
+    return names
+      .filter((n) => isValidKey(n))
+      .map((n) => (prefix === '' ? n : `${prefix}/${n}`))
+      .sort();
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    const src = this.pathOf(from);
+    const dst = this.pathOf(to);
+    await this.#fileSize(src, from);
+    if (src === dst) return;
+    await renameInto(src, dst, to, 'move');
+    await pruneEmptyParents(src, this.#rootPrefix);
+  }
+
+  async redirectUrl(key: string): Promise<string | null> {
+    assertValidKey(DRIVER, key);
+    return null;
+  }
+
+  /**
+   * Deletes temp files in `<root>/.tmp` whose mtime is older than `maxAgeMs` and returns how
+   * many were removed. A live upload touches its temp file on every write, so only uploads idle
+   * for longer than `maxAgeMs` are reaped; pick an age well above the request idle timeout.
+   */
+  async purgeStaleUploads(maxAgeMs: number): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.#tempDir);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return 0;
+      throw wrapWriteError(err, TEMP_DIR, 'purgeStaleUploads');
+    }
+    const cutoff = Date.now() - maxAgeMs;
+    let removed = 0;
+    for (const name of names) {
+      const path = join(this.#tempDir, name);
+      try {
+        const st = await stat(path);
+        if (st.mtimeMs >= cutoff) continue;
+        await rm(path, { recursive: true });
+        removed++;
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') continue; // committed or cancelled meanwhile
+        throw wrapWriteError(err, `${TEMP_DIR}/${name}`, 'purgeStaleUploads');
+      }
+    }
+    return removed;
+  }
+
+  /** Size of the regular file at `path`; PathNotFoundError when missing or a directory. */
+  async #fileSize(path: string, key: string): Promise<number> {
+    try {
+      const st = await stat(path);
+      if (!st.isFile()) throw new PathNotFoundError(DRIVER, key);
+      return st.size;
+    } catch (err) {
+      throw toStorageError(err, key, 'stat');
+    }
+  }
+}
+
+type WriterState = 'open' | 'committing' | 'committed' | 'cancelled';
+
+/**
+ * Writes into a private temp file with positional writes, serialised so chunks land in order;
+ * each `write` resolves once its bytes are in the file (backpressure).
+ */
+class FsFileWriter implements FileWriter {
+  readonly #key: string;
+  readonly #target: string;
+  readonly #temp: string;
+  #handle: FileHandle | undefined;
+  #size = 0;
+  #state: WriterState = 'open';
+  #tail: Promise<void> = Promise.resolve();
+  #commit: Promise<void> | undefined;
+
+  constructor(key: string, target: string, temp: string, handle: FileHandle) {
+    this.#key = key;
+    this.#target = target;
+    this.#temp = temp;
+    this.#handle = handle;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    if (this.#state !== 'open') {
+      return Promise.reject(new StorageError(`writer is ${this.#state}`, DRIVER, this.#key));
+    }
+    if (chunk.byteLength === 0) return this.#tail;
+    const handle = this.#handle;
+    if (!handle) return Promise.reject(new StorageError('writer is closed', DRIVER, this.#key));
+    const position = this.#size;
+    this.#size += chunk.byteLength;
+    const next = this.#tail.then(async () => {
+      let done = 0;
+      while (done < chunk.byteLength) {
+        const { bytesWritten } = await handle.write(
+          chunk,
+          done,
+          chunk.byteLength - done,
+          position + done,
+        );
+        done += bytesWritten;
+      }
+    });
+    this.#tail = next.catch((err: unknown) => {
+      throw wrapWriteError(err, this.#key, 'write');
+    });
+    return this.#tail;
+  }
+
+  commit(): Promise<void> {
+    if (this.#state === 'committed') return Promise.resolve();
+    if (this.#state === 'cancelled') {
+      return Promise.reject(new StorageError('commit after cancel', DRIVER, this.#key));
+    }
+    this.#commit ??= this.#doCommit();
+    return this.#commit;
+  }
+
+  async cancel(): Promise<void> {
+    if (this.#commit) {
+      // A commit in progress either lands (then cancel is a no-op) or cleans up after itself.
+      await this.#commit.catch(() => undefined);
+      return;
+    }
+    if (this.#state !== 'open') return;
+    this.#state = 'cancelled';
+    await this.#discard();
+  }
+
+  async #doCommit(): Promise<void> {
+    this.#state = 'committing';
+    try {
+      await this.#tail;
+      const handle = this.#handle;
+      if (!handle) throw new StorageError('writer is closed', DRIVER, this.#key);
+      await handle.sync();
+      this.#handle = undefined;
+      await handle.close();
+      await renameInto(this.#temp, this.#target, this.#key, 'commit');
+      this.#state = 'committed';
+    } catch (err) {
+      this.#state = 'cancelled';
+      await this.#discard();
+      throw wrapWriteError(err, this.#key, 'commit');
+    }
+  }
+
+  /** Closes and unlinks the temp file, ignoring errors (it may already be gone). */
+  async #discard(): Promise<void> {
+    await this.#tail.catch(() => undefined);
+    const handle = this.#handle;
+    this.#handle = undefined;
+    await handle?.close().catch(() => undefined);
+    await unlink(this.#temp).catch(() => undefined);
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * In-memory driver for tests and throwaway instances. Objects live in a Map keyed by storage key;
+ * "directories" exist only as prefixes of stored keys, so a prefix vanishes with its last object.
+ * A key cannot be both an object and a prefix (as on a filesystem).
+ */
+import { PathNotFoundError, StorageError, assertValidKey } from './driver.ts';
+import type { ByteRange, FileWriter, StatInfo, StorageDriver } from './driver.ts';
+
+const DRIVER = 'memory';
+
+interface Entry {
+  data: Uint8Array<ArrayBuffer>;
+  modTime: Date;
+}
+
+function copyOf(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(bytes.byteLength);
+  out.set(bytes);
+  return out;
+}
+
+export class MemoryDriver implements StorageDriver {
+  readonly name = DRIVER;
+  readonly #objects = new Map<string, Entry>();
+
+  async stat(key: string): Promise<StatInfo> {
+    assertValidKey(DRIVER, key);
+    const entry = this.#objects.get(key);
+    if (entry) return { size: entry.data.byteLength, modTime: entry.modTime, isDir: false };
+    let latest: Date | undefined;
+    for (const [k, e] of this.#objects) {
+      if (k.startsWith(`${key}/`) && (!latest || e.modTime > latest)) latest = e.modTime;
+    }
+    if (!latest) throw new PathNotFoundError(DRIVER, key);
+    return { size: 0, modTime: latest, isDir: true };
+  }
+
+  async getContent(key: string): Promise<Uint8Array> {
+    return copyOf(this.#get(key).data);
+  }
+
+  async putContent(key: string, data: Uint8Array | string): Promise<void> {
+    assertValidKey(DRIVER, key);
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : copyOf(data);
+    this.#store(key, bytes);
+  }
+
+  async read(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
+    assertValidKey(DRIVER, key);
+    if (range) {
+      const { start, end } = range;
+      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+        throw new StorageError(`invalid byte range ${start}-${end}`, DRIVER, key);
+      }
+    }
+    const { data } = this.#get(key);
+    const start = range ? range.start : 0;
+    const end = range ? Math.min(range.end, data.byteLength - 1) : data.byteLength - 1;
+    if (start > end) return new Blob([]).stream();
+    return new Blob([data.slice(start, end + 1)]).stream();
+  }
+
+  async blob(key: string): Promise<Blob> {
+    return new Blob([this.#get(key).data]);
+  }
+
+  async writer(key: string): Promise<FileWriter> {
+    assertValidKey(DRIVER, key);
+    return new MemoryFileWriter(key, (data) => this.#store(key, data));
+  }
+
+  async delete(key: string): Promise<void> {
+    assertValidKey(DRIVER, key);
+    let found = this.#objects.delete(key);
+    for (const k of [...this.#objects.keys()]) {
+      if (k.startsWith(`${key}/`)) found = this.#objects.delete(k) || found;
+    }
+    if (!found) throw new PathNotFoundError(DRIVER, key);
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    if (prefix !== '') assertValidKey(DRIVER, prefix);
+    const base = prefix === '' ? '' : `${prefix}/`;
+    const children = new Set<string>();
+    for (const k of this.#objects.keys()) {
+      if (!k.startsWith(base)) continue;
+      const slash = k.indexOf('/', base.length);
+      children.add(slash === -1 ? k : k.slice(0, slash));
+    }
+    if (prefix !== '' && children.size === 0) throw new PathNotFoundError(DRIVER, prefix);
+    return [...children].sort();
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    assertValidKey(DRIVER, to);
+    const entry = this.#get(from);
+    if (from === to) return;
+    this.#store(to, entry.data);
+    this.#objects.delete(from);
+  }
+
+  async redirectUrl(key: string): Promise<string | null> {
+    assertValidKey(DRIVER, key);
+    return null;
+  }
+
+  /**
+   * Stores `data` under an already validated key, refusing a key that is a prefix of other
+   * objects or lies under another object.
+   */
+  #store(key: string, data: Uint8Array<ArrayBuffer>): void {
+    for (let i = key.indexOf('/'); i !== -1; i = key.indexOf('/', i + 1)) {
+      if (this.#objects.has(key.slice(0, i))) {
+        throw new StorageError(`parent of ${key} is an object`, DRIVER, key);
+      }
+    }
+    for (const k of this.#objects.keys()) {
+      if (k.startsWith(`${key}/`)) throw new StorageError(`${key} is a prefix`, DRIVER, key);
+    }
+    this.#objects.set(key, { data, modTime: new Date() });
+  }
+
+  #get(key: string): Entry {
+    assertValidKey(DRIVER, key);
+    const entry = this.#objects.get(key);
+    if (!entry) throw new PathNotFoundError(DRIVER, key);
+    return entry;
+  }
+}
+
+/** Buffers chunks privately; nothing reaches the driver's map before `commit()`. */
+class MemoryFileWriter implements FileWriter {
+  readonly #key: string;
+  readonly #publish: (data: Uint8Array<ArrayBuffer>) => void;
+  #chunks: Uint8Array[] = [];
+  #size = 0;
+  #state: 'open' | 'committed' | 'cancelled' = 'open';
+
+  constructor(key: string, publish: (data: Uint8Array<ArrayBuffer>) => void) {
+    this.#key = key;
+    this.#publish = publish;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.#state !== 'open') {
+      throw new StorageError(`writer is ${this.#state}`, DRIVER, this.#key);
+    }
+    this.#chunks.push(copyOf(chunk));
+    this.#size += chunk.byteLength;
+  }
+
+  async commit(): Promise<void> {
+    if (this.#state === 'committed') return;
+    if (this.#state === 'cancelled') {
+      throw new StorageError('commit after cancel', DRIVER, this.#key);
+    }
+    const data = new Uint8Array(this.#size);
+    let offset = 0;
+    for (const c of this.#chunks) {
+      data.set(c, offset);
+      offset += c.byteLength;
+    }
+    this.#chunks = [];
+    try {
+      this.#publish(data);
+      this.#state = 'committed';
+    } catch (err) {
+      this.#state = 'cancelled';
+      throw err;
+    }
+  }
+
+  async cancel(): Promise<void> {
+    if (this.#state !== 'open') return;
+    this.#state = 'cancelled';
+    this.#chunks = [];
+  }
+}

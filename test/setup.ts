@@ -1,0 +1,4 @@
+import { setDefaultTimeout } from 'bun:test';
+
+process.env.NODE_ENV = 'test';
+setDefaultTimeout(60_000);

@@ -1,0 +1,39 @@
+import { describe, expect, test } from 'bun:test';
+import { InvalidKeyError, isValidKey } from '../../src/storage/driver.ts';
+import { IMAGE_ID_PATTERN, isValidImageId, layerKey } from '../../src/storage/paths.ts';
+
+const ID16 = '0123456789abcdef';
+const ID64 = 'a'.repeat(32) + '0123456789abcdef0123456789abcdef';
+
+describe('layerKey', () => {
+  test('builds images/<id>/layer for 16- and 64-hex ids', () => {
+    expect(layerKey(ID16)).toBe(`images/${ID16}/layer`);
+    expect(layerKey(ID64)).toBe(`images/${ID64}/layer`);
+    expect(isValidKey(layerKey(ID16))).toBe(true);
+    expect(isValidKey(layerKey(ID64))).toBe(true);
+  });
+
+  test.each([
+    ['uppercase', '0123456789ABCDEF'],
+    ['15 chars', ID16.slice(1)],
+    ['17 chars', `${ID16}0`],
+    ['63 chars', ID64.slice(1)],
+    ['65 chars', `${ID64}0`],
+    ['trailing newline', `${ID16}\n`],
+    ['leading newline', `\n${ID16}`],
+    ['path traversal', '../'],
+    ['traversal with id', `../${ID16}`],
+    ['empty', ''],
+    ['non-hex', 'g123456789abcdef'],
+    ['embedded slash', `${ID16.slice(0, 8)}/${ID16.slice(8)}`],
+  ])('rejects %s', (_label, id) => {
+    expect(isValidImageId(id)).toBe(false);
+    expect(() => layerKey(id)).toThrow(InvalidKeyError);
+  });
+
+  test('IMAGE_ID_PATTERN is anchored at both ends and has no flags', () => {
+    expect(IMAGE_ID_PATTERN.flags).toBe('');
+    expect(IMAGE_ID_PATTERN.test(`x${ID16}`)).toBe(false);
+    expect(IMAGE_ID_PATTERN.test(`${ID16}\n`)).toBe(false);
+  });
+});
