@@ -1,0 +1,7 @@
+/** `bun run bench`: every benchmark scenario in turn. */
+const scenarios = [['upload-memory.ts', process.env.BENCH_LAYER_MIB ?? '1024']];
+for (const [file, ...args] of scenarios) {
+  console.log(`\n## ${file} ${args.join(' ')}`);
+  const p = Bun.spawn([process.execPath, `${import.meta.dir}/${file}`, ...args], { stdout: 'inherit', stderr: 'inherit' });
+  if ((await p.exited) !== 0) process.exit(1);
+}

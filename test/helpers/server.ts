@@ -1,0 +1,60 @@
+/** End-to-end helpers: a free port, and `bun run start` as a real process on it. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Subprocess } from 'bun';
+
+export async function freePort(): Promise<number> {
+  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  return port;
+}
+
+export interface StartedRegistry {
+  url: string;
+  port: number;
+  storagePath: string;
+  proc: Subprocess;
+  stderr: () => string;
+  stop(): Promise<void>;
+}
+
+const ROOT = join(import.meta.dir, '..', '..');
+
+/** Runs `bun run start` with its own storage directory; resolves once `_ping` answers. */
+export async function startRegistry(env: Record<string, string> = {}): Promise<StartedRegistry> {
+  const storagePath = mkdtempSync(join(tmpdir(), 'registry-e2e-'));
+  const port = await freePort();
+  let errText = '';
+  const proc = Bun.spawn([process.execPath, 'run', 'start'], {
+    cwd: ROOT,
+    env: { ...process.env, REGISTRY_HOST: '127.0.0.1', REGISTRY_PORT: String(port), STORAGE_PATH: storagePath, ...env },
+    stdout: 'ignore',
+    stderr: 'pipe',
+  });
+  void (async () => {
+    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) errText += new TextDecoder().decode(chunk);
+  })();
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    await proc.exited;
+    clearTimeout(timer);
+    rmSync(storagePath, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) break;
+    try {
+      const r = await fetch(`${url}/_ping`);
+      if (r.ok) return { url, port, storagePath, proc, stderr: () => errText, stop };
+    } catch {
+      // not listening yet
+    }
+    await Bun.sleep(100);
+  }
+  await stop();
+  throw new Error(`registry did not start: ${errText}`);
+}
