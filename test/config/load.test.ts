@@ -1,0 +1,56 @@
+import { afterAll, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config/load.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'registry-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+test('defaults', () => {
+  const c = loadConfig({ env: {} });
+  expect(c.host).toBe('0.0.0.0');
+  expect(c.port).toBe(5000);
+  expect(c.storage_path).toBe('./data');
+  expect(c.storage).toBe('fs');
+  expect(c.standalone).toBe(true);
+  expect(c.search).toBe(true);
+  expect(c.auth).toBe('open');
+  expect(c.workers).toBe(availableParallelism());
+  expect(Object.isFrozen(c)).toBe(true);
+});
+
+test('YAML file, then environment over it', () => {
+  const file = join(dir, 'a.yml');
+  writeFileSync(file, 'port: 6000\nstorage_path: /srv/reg\nstandalone: false\nmax_body_size: 2G\n');
+  const fromFile = loadConfig({ env: { REGISTRY_CONFIG: file } });
+  expect(fromFile.port).toBe(6000);
+  expect(fromFile.storage_path).toBe('/srv/reg');
+  expect(fromFile.standalone).toBe(false);
+  expect(fromFile.max_body_size).toBe(2 * 1024 ** 3);
+  const withEnv = loadConfig({ env: { REGISTRY_CONFIG: file, REGISTRY_PORT: '7000', STANDALONE: 'true' } });
+  expect(withEnv.port).toBe(7000);
+  expect(withEnv.standalone).toBe(true);
+});
+
+test('aliases: GUNICORN_WORKERS and DOCKER_REGISTRY_CONFIG', () => {
+  expect(loadConfig({ env: { GUNICORN_WORKERS: '3' } }).workers).toBe(3);
+  expect(loadConfig({ env: { GUNICORN_WORKERS: '3', REGISTRY_WORKERS: '5' } }).workers).toBe(5);
+  const file = join(dir, 'b.yml');
+  writeFileSync(file, 'port: 6001\n');
+  expect(loadConfig({ env: { DOCKER_REGISTRY_CONFIG: file } }).port).toBe(6001);
+});
+
+test('bad values are clear errors', () => {
+  expect(() => loadConfig({ env: { REGISTRY_PORT: 'abc' } })).toThrow(ConfigError);
+  expect(() => loadConfig({ env: { REGISTRY_PORT: '70000' } })).toThrow(/at most 65535/);
+  expect(() => loadConfig({ env: { STANDALONE: 'maybe' } })).toThrow(/true or false/);
+  expect(() => loadConfig({ env: { STORAGE: 'ftp' } })).toThrow(/one of/);
+  expect(() => loadConfig({ env: { REGISTRY_CONFIG: join(dir, 'missing.yml') } })).toThrow(/cannot read/);
+  const bad = join(dir, 'bad.yml');
+  writeFileSync(bad, 'port: [1\n');
+  expect(() => loadConfig({ env: { REGISTRY_CONFIG: bad } })).toThrow(/not valid YAML/);
+  const unknown = join(dir, 'unknown.yml');
+  writeFileSync(unknown, 'prot: 1\n');
+  expect(() => loadConfig({ env: { REGISTRY_CONFIG: unknown } })).toThrow(/unknown setting/);
+});

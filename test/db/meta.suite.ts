@@ -1,0 +1,163 @@
+/**
+ * The MetaStore contract, run against every implementation (SQLite now; PostgreSQL later).
+ * Deliberately not named *.test.ts: implementation test files call `runMetaStoreSuite`.
+ */
+import { afterEach, describe, expect, test } from 'bun:test';
+import type { MetaStore, NewImage } from '../../src/db/meta.ts';
+
+const enc = new TextEncoder();
+const img = (id: string, parent: string | null = null, ancestry = [id]): NewImage => ({
+  id,
+  parent,
+  json: enc.encode(JSON.stringify(parent ? { id, parent } : { id })),
+  ancestry,
+});
+
+export function runMetaStoreSuite(name: string, make: () => Promise<{ store: MetaStore; cleanup: () => Promise<void> }>) {
+  describe(`${name} metadata store contract`, () => {
+    let cleanup: (() => Promise<void>) | undefined;
+    const open = async () => {
+      const h = await make();
+      cleanup = h.cleanup;
+      return h.store;
+    };
+    afterEach(async () => {
+      await cleanup?.();
+      cleanup = undefined;
+    });
+
+    test('image lifecycle: uploading → layer → ready; ready images are immutable', async () => {
+      const s = await open();
+      expect(await s.getImage('a')).toBeNull();
+      expect(await s.putImageIfUploading(img('a'))).toBe(true);
+      let a = await s.getImage('a');
+      expect(a?.state).toBe('uploading');
+      expect(a?.layerSize).toBeNull();
+      expect(a?.checksums).toEqual([]);
+      expect(new TextDecoder().decode(a!.json)).toBe('{"id":"a"}');
+      expect(await s.setLayerIfUploading('a', 42, ['sha256:x'])).toBe(true);
+      a = await s.getImage('a');
+      expect(a?.layerSize).toBe(42);
+      expect(a?.checksums).toEqual(['sha256:x']);
+      // a retried PUT json resets the layer
+      expect(await s.putImageIfUploading(img('a'))).toBe(true);
+      expect((await s.getImage('a'))?.layerSize).toBeNull();
+      expect(await s.setLayerIfUploading('a', 7, ['sha256:y'])).toBe(true);
+      expect(await s.markReady('a')).toBe(true);
+      expect(await s.markReady('a')).toBe(false);
+      expect(await s.putImageIfUploading(img('a'))).toBe(false);
+      expect(await s.setLayerIfUploading('a', 1, [])).toBe(false);
+      a = await s.getImage('a');
+      expect(a?.state).toBe('ready');
+      expect(a?.layerSize).toBe(7);
+      expect(await s.markReady('missing')).toBe(false);
+      expect(await s.setLayerIfUploading('missing', 1, [])).toBe(false);
+    });
+
+    test('json bytes are kept exactly, ancestry in order', async () => {
+      const s = await open();
+      const raw = enc.encode('{"id": "b",   "parent":"a", "x": "\u00e9"}\n');
+      await s.putImageIfUploading({ id: 'b', parent: 'a', json: raw, ancestry: ['b', 'a'] });
+      const b = await s.getImage('b');
+      expect(b?.json).toEqual(raw);
+      expect(b?.ancestry).toEqual(['b', 'a']);
+      expect(b?.parent).toBe('a');
+    });
+
+    test('files/diff caches only stick to ready images', async () => {
+      const s = await open();
+      await s.putImageIfUploading(img('c'));
+      await s.setImageCache('c', 'files', '[]');
+      expect(await s.getImageCache('c', 'files')).toBeNull();
+      await s.setLayerIfUploading('c', 0, []);
+      await s.markReady('c');
+      await s.setImageCache('c', 'files', '[["/x"]]');
+      await s.setImageCache('c', 'diff', '{}');
+      expect(await s.getImageCache('c', 'files')).toBe('[["/x"]]');
+      expect(await s.getImageCache('c', 'diff')).toBe('{}');
+    });
+
+    test('tags: put, replace, list sorted, get, delete; repository created on demand', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'repo' };
+      expect(await s.listTags(ref)).toBeNull();
+      expect(await s.getTag(ref, 'latest')).toBeNull();
+      await s.putTag(ref, { name: 'latest', imageId: 'a', metadata: '{"m":1}' });
+      await s.putTag(ref, { name: 'abc', imageId: 'b', metadata: '{}' });
+      await s.putTag(ref, { name: 'latest', imageId: 'c', metadata: '{"m":2}' });
+      expect(await s.listTags(ref)).toEqual([
+        { name: 'abc', imageId: 'b', metadata: '{}' },
+        { name: 'latest', imageId: 'c', metadata: '{"m":2}' },
+      ]);
+      expect(await s.getTag(ref, 'latest')).toEqual({ name: 'latest', imageId: 'c', metadata: '{"m":2}' });
+      expect(await s.getTag({ namespace: 'ns', name: 'other' }, 'latest')).toBeNull();
+      expect(await s.deleteTag(ref, 'latest')).toBe(true);
+      expect(await s.deleteTag(ref, 'latest')).toBe(false);
+      expect(await s.deleteTag({ namespace: 'x', name: 'y' }, 'latest')).toBe(false);
+      expect(await s.listTags(ref)).toEqual([{ name: 'abc', imageId: 'b', metadata: '{}' }]);
+    });
+
+    test('repositories: ensure, private flag, delete cascades tags', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'r' };
+      const first = await s.ensureRepository(ref);
+      expect(first.created).toBe(true);
+      expect(first.repository).toMatchObject({ namespace: 'ns', name: 'r', private: false, description: '', indexImages: null });
+      expect((await s.ensureRepository(ref)).created).toBe(false);
+      await s.setPrivate(ref, true);
+      expect((await s.getRepository(ref))?.private).toBe(true);
+      await s.setPrivate(ref, false);
+      expect((await s.getRepository(ref))?.private).toBe(false);
+      await s.putTag(ref, { name: 't', imageId: 'a', metadata: '{}' });
+      expect(await s.deleteRepository(ref)).toBe(true);
+      expect(await s.deleteRepository(ref)).toBe(false);
+      expect(await s.getRepository(ref)).toBeNull();
+      expect(await s.listTags(ref)).toBeNull();
+      // a new repository of the same name starts empty
+      await s.ensureRepository(ref);
+      expect(await s.listTags(ref)).toEqual([]);
+    });
+
+    test('index images: created flag, merge function sees the current text', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'idx' };
+      const seen: (string | null)[] = [];
+      expect(await s.updateIndexImages(ref, (cur) => (seen.push(cur), '[1]'))).toEqual({ created: true });
+      expect(await s.updateIndexImages(ref, (cur) => (seen.push(cur), '[1,2]'))).toEqual({ created: false });
+      expect(seen).toEqual([null, '[1]']);
+      expect((await s.getRepository(ref))?.indexImages).toBe('[1,2]');
+    });
+
+    test('search: substring, case-insensitive, ranked, paged, follows deletes', async () => {
+      const s = await open();
+      for (const [ns, name] of [
+        ['library', 'ubuntu'],
+        ['library', 'debian'],
+        ['acme', 'ubuntu-tools'],
+        ['zed', 'app'],
+      ] as const) {
+        await s.ensureRepository({ namespace: ns, name });
+      }
+      const all = await s.search('', 10, 0);
+      expect(all.total).toBe(4);
+      expect(all.results.map((r) => r.name)).toEqual(['acme/ubuntu-tools', 'library/debian', 'library/ubuntu', 'zed/app']);
+      const ubu = await s.search('UBUNT', 10, 0);
+      expect(ubu.total).toBe(2);
+      expect(ubu.results.map((r) => r.name).sort()).toEqual(['acme/ubuntu-tools', 'library/ubuntu']);
+      expect((await s.search('ub', 10, 0)).total).toBe(2);
+      expect((await s.search('z', 10, 0)).results.map((r) => r.name)).toEqual(['zed/app']);
+      const page2 = await s.search('', 1, 1);
+      expect(page2.total).toBe(4);
+      expect(page2.results.map((r) => r.name)).toEqual(['library/debian']);
+      for (const q of ['"', '*', 'a AND b', '(x', 'NEAR(', '%', '_', "'", '\\']) {
+        const r = await s.search(q, 10, 0);
+        expect(r.total).toBeGreaterThanOrEqual(0);
+      }
+      expect((await s.search('%', 10, 0)).total).toBe(0);
+      expect((await s.search('_', 10, 0)).total).toBe(0);
+      await s.deleteRepository({ namespace: 'library', name: 'ubuntu' });
+      expect((await s.search('ubuntu', 10, 0)).results.map((r) => r.name)).toEqual(['acme/ubuntu-tools']);
+      expect((await s.search('nothing-like-this', 10, 0)).total).toBe(0);
+    });
+  });
+}

@@ -1,0 +1,79 @@
+import { describe, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteMetaStore } from '../../src/db/sqlite-store.ts';
+import { runMetaStoreSuite } from './meta.suite.ts';
+
+runMetaStoreSuite('sqlite (:memory:)', async () => {
+  const store = SqliteMetaStore.open(':memory:');
+  return { store, cleanup: async () => store.close() };
+});
+
+runMetaStoreSuite('sqlite (file)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'registry-db-'));
+  const store = SqliteMetaStore.open(join(dir, 'registry.db'));
+  return {
+    store,
+    cleanup: async () => {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('sqlite settings for several processes', () => {
+  test('WAL, busy timeout and foreign keys are on; migrations are idempotent', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'registry-db-'));
+    try {
+      const path = join(dir, 'registry.db');
+      SqliteMetaStore.open(path).close();
+      const store = SqliteMetaStore.open(path);
+      const client = store.db.$client;
+      expect(client.query('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
+      expect(client.query('PRAGMA busy_timeout').get()).toEqual({ timeout: 10000 });
+      expect(client.query('PRAGMA foreign_keys').get()).toEqual({ foreign_keys: 1 });
+      const tables = client
+        .query("SELECT name FROM sqlite_master WHERE type IN ('table') AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '%fts_%' ORDER BY name")
+        .all()
+        .map((r) => (r as { name: string }).name);
+      expect(tables).toEqual(['__drizzle_migrations', 'images', 'repositories', 'repositories_fts', 'tags']);
+      store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('4 processes writing tags at once: no SQLITE_BUSY, nothing lost', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'registry-db-'));
+    try {
+      const path = join(dir, 'registry.db');
+      SqliteMetaStore.open(path).close();
+      const script = `
+        import { SqliteMetaStore } from ${JSON.stringify(join(import.meta.dir, '../../src/db/sqlite-store.ts'))};
+        const s = SqliteMetaStore.open(process.argv[2], { migrate: false });
+        const w = process.argv[3];
+        for (let i = 0; i < 200; i++) {
+          await s.putTag({ namespace: 'ns', name: 'shared' }, { name: 'w' + w + '-' + i, imageId: 'x', metadata: '{}' });
+          await s.putTag({ namespace: 'ns', name: 'shared' }, { name: 'latest', imageId: w + ':' + i, metadata: '{}' });
+        }
+        s.close();`;
+      const file = join(dir, 'writer.ts');
+      await Bun.write(file, script);
+      const procs = [0, 1, 2, 3].map((w) =>
+        Bun.spawn([process.execPath, file, path, String(w)], { stdout: 'pipe', stderr: 'pipe' }),
+      );
+      const codes = await Promise.all(procs.map((p) => p.exited));
+      const errors = await Promise.all(procs.map((p) => new Response(p.stderr).text()));
+      expect(errors.join('')).toBe('');
+      expect(codes).toEqual([0, 0, 0, 0]);
+      const store = SqliteMetaStore.open(path, { migrate: false });
+      const tags = await store.listTags({ namespace: 'ns', name: 'shared' });
+      expect(tags?.length).toBe(4 * 200 + 1);
+      expect(tags?.find((t) => t.name === 'latest')?.imageId).toMatch(/^[0-3]:199$/);
+      store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
