@@ -90,5 +90,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
     if (options.overrides && name in options.overrides) value = coerce(name, spec, options.overrides[name], 'override');
     out[name] = value;
   }
+  if (/^postgres(ql)?:/i.test(String(out.db))) {
+    throw new ConfigError('setting db: PostgreSQL metadata is not available in this version; leave REGISTRY_DB empty for SQLite');
+  }
   return Object.freeze(out) as Config;
 }

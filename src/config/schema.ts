@@ -3,8 +3,6 @@
  * This table is the single definition: `load.ts` reads it, the README lists it.
  * Names follow ../shared/settings.md (never rename; add aliases).
  */
-import { availableParallelism } from 'node:os';
-
 export type SettingKind = 'string' | 'int' | 'bool' | 'bytes' | 'enum';
 
 export interface SettingSpec<T> {
@@ -23,15 +21,6 @@ const GiB = 1024 ** 3;
 export const settings = {
   host: { kind: 'string', env: ['REGISTRY_HOST'], default: '0.0.0.0', doc: 'address to listen on' },
   port: { kind: 'int', env: ['REGISTRY_PORT'], default: 5000, min: 0, max: 65535, doc: 'port to listen on (0 picks a free one)' },
-  workers: {
-    kind: 'int',
-    env: ['REGISTRY_WORKERS', 'GUNICORN_WORKERS'],
-    default: () => availableParallelism(),
-    min: 1,
-    max: 512,
-    doc: 'worker processes (used by the supervisor)',
-  },
-  pidfile: { kind: 'string', env: ['REGISTRY_PIDFILE'], default: '', doc: 'where the supervisor writes its pid (empty: none)' },
   storage_path: { kind: 'string', env: ['STORAGE_PATH'], default: './data', doc: 'local storage root; also holds the SQLite database' },
   storage: {
     kind: 'enum',
@@ -40,8 +29,8 @@ export const settings = {
     choices: ['fs', 'file', 'local', 'memory', 'inmemory'],
     doc: 'storage driver: fs (aliases file, local) or memory (tests only; lost on exit)',
   },
-  storage_redirect: { kind: 'bool', env: ['STORAGE_REDIRECT'], default: false, doc: 'answer layer GETs with a 302 to the driver URL where the driver has one' },
-  db: { kind: 'string', env: ['REGISTRY_DB'], default: '', doc: 'metadata database: empty for SQLite at <storage_path>/registry.db' },
+  storage_redirect: { kind: 'bool', env: ['STORAGE_REDIRECT'], default: false, doc: 'answer layer GETs with a 302 to a URL from the storage driver, for drivers that can make one (fs and memory cannot: they always stream)' },
+  db: { kind: 'string', env: ['REGISTRY_DB'], default: '', doc: 'metadata database: empty for SQLite at <storage_path>/registry.db, or the path of a SQLite file (postgres:// URLs are refused until the PostgreSQL store exists)' },
   auth: { kind: 'enum', env: ['REGISTRY_AUTH'], default: 'open', choices: ['open'], doc: 'open: the original standalone behaviour (token mode is not built yet)' },
   standalone: { kind: 'bool', env: ['STANDALONE'], default: true, doc: 'serve the index routes (users, repository images, auth)' },
   search: { kind: 'bool', env: ['REGISTRY_SEARCH'], default: true, doc: 'serve GET /v1/search' },
@@ -68,13 +57,6 @@ export const settings = {
     min: 0,
     max: 255,
     doc: 'seconds a connection may stay silent (Bun maximum 255; 0 disables) — a stalled upload is dropped after this',
-  },
-  loglevel: {
-    kind: 'enum',
-    env: ['REGISTRY_LOGLEVEL'],
-    default: 'info',
-    choices: ['debug', 'info', 'warning', 'error', 'critical'],
-    doc: 'log level',
   },
   debug: { kind: 'bool', env: ['REGISTRY_DEBUG'], default: false, doc: '_ping also reports host and versions' },
 } as const satisfies Record<string, SettingSpec<unknown>>;

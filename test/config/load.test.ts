@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 
@@ -16,7 +16,6 @@ test('defaults', () => {
   expect(c.standalone).toBe(true);
   expect(c.search).toBe(true);
   expect(c.auth).toBe('open');
-  expect(c.workers).toBe(availableParallelism());
   expect(Object.isFrozen(c)).toBe(true);
 });
 
@@ -33,9 +32,7 @@ test('YAML file, then environment over it', () => {
   expect(withEnv.standalone).toBe(true);
 });
 
-test('aliases: GUNICORN_WORKERS and DOCKER_REGISTRY_CONFIG', () => {
-  expect(loadConfig({ env: { GUNICORN_WORKERS: '3' } }).workers).toBe(3);
-  expect(loadConfig({ env: { GUNICORN_WORKERS: '3', REGISTRY_WORKERS: '5' } }).workers).toBe(5);
+test('alias DOCKER_REGISTRY_CONFIG', () => {
   const file = join(dir, 'b.yml');
   writeFileSync(file, 'port: 6001\n');
   expect(loadConfig({ env: { DOCKER_REGISTRY_CONFIG: file } }).port).toBe(6001);
@@ -43,6 +40,7 @@ test('aliases: GUNICORN_WORKERS and DOCKER_REGISTRY_CONFIG', () => {
 
 test('bad values are clear errors', () => {
   expect(() => loadConfig({ env: { REGISTRY_PORT: 'abc' } })).toThrow(ConfigError);
+  expect(() => loadConfig({ env: { REGISTRY_DB: 'postgres://u@h/db' } })).toThrow(/PostgreSQL/);
   expect(() => loadConfig({ env: { REGISTRY_PORT: '70000' } })).toThrow(/at most 65535/);
   expect(() => loadConfig({ env: { STANDALONE: 'maybe' } })).toThrow(/true or false/);
   expect(() => loadConfig({ env: { STORAGE: 'ftp' } })).toThrow(/one of/);
