@@ -5,6 +5,7 @@ CREATE TABLE `images` (
 	`ancestry` text NOT NULL,
 	`state` text NOT NULL,
 	`layer_size` integer,
+	`layer_key` text,
 	`checksums` text,
 	`files` text,
 	`diff` text,

@@ -10,7 +10,9 @@
 import { readLayerTar } from '../layers/files.ts';
 import type { MemberSink, TarMember } from '../layers/files.ts';
 
-/** Computes `tarsum+sha256:<hex>`; unreadable layers reject with `RegistryError('LAYER_FORMAT')`. */
+/**
+ * Computes `tarsum+sha256:<hex>`; unreadable layers reject with `RegistryError('LAYER_FORMAT')`.
+ */
 export async function tarsum(
   json: Uint8Array | string,
   layer: ReadableStream<Uint8Array> | Uint8Array,

@@ -18,6 +18,8 @@ export interface ImageRecord {
   ancestry: string[];
   state: ImageState;
   layerSize: number | null;
+  /** storage key of the layer's bytes; may name a superseded upload while layerSize is null */
+  layerKey: string | null;
   checksums: string[];
   createdAt: number;
   updatedAt: number;
@@ -28,6 +30,12 @@ export interface NewImage {
   parent: string | null;
   json: Uint8Array;
   ancestry: string[];
+}
+
+export interface StoredLayer {
+  key: string;
+  size: number;
+  checksums: string[];
 }
 
 export interface RepoRef {
@@ -63,8 +71,12 @@ export interface MetaStore {
   /** Creates or resets an image to `uploading`. Returns false (writes nothing) if it is `ready`. */
   putImageIfUploading(image: NewImage): Promise<boolean>;
   getImage(id: string): Promise<ImageRecord | null>;
-  /** Records the stored layer. Returns false if the image is missing or no longer uploading. */
-  setLayerIfUploading(id: string, layerSize: number, checksums: string[]): Promise<boolean>;
+  /**
+   * Records a committed layer upload. Returns whether it was recorded (false if the image is
+   * missing or no longer uploading) and the key of the upload it replaced, which the caller
+   * deletes (on false: the caller deletes its own upload).
+   */
+  setLayerIfUploading(id: string, layer: StoredLayer): Promise<{ recorded: boolean; replacedKey: string | null }>;
   /** uploading → ready. Returns false if the image is missing or not uploading. */
   markReady(id: string): Promise<boolean>;
   getImageCache(id: string, kind: 'files' | 'diff'): Promise<string | null>;

@@ -18,6 +18,8 @@ export const images = sqliteTable(
     state: text('state', { enum: ['uploading', 'ready'] }).notNull(),
     /** layer size in bytes, null until the layer is stored */
     layerSize: integer('layer_size'),
+    /** storage key of the upload that holds this image's layer (see src/storage/paths.ts) */
+    layerKey: text('layer_key'),
     /** JSON array of `sha256:<hex>` payload checksums computed at PUT layer */
     checksums: text('checksums'),
     /** cached E9 listing (JSON), filled on demand */

@@ -13,6 +13,7 @@ import type {
   RepoRef,
   RepositoryRecord,
   SearchPage,
+  StoredLayer,
   TagRecord,
 } from './meta.ts';
 import { migrateSqlite } from './migrate.ts';
@@ -31,6 +32,7 @@ function toImage(row: ImageRow): ImageRecord {
     ancestry: JSON.parse(row.ancestry) as string[],
     state: row.state,
     layerSize: row.layerSize,
+    layerKey: row.layerKey,
     checksums: row.checksums ? (JSON.parse(row.checksums) as string[]) : [],
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
@@ -118,16 +120,27 @@ export class SqliteMetaStore implements MetaStore {
     return row ? toImage(row) : null;
   }
 
-  async setLayerIfUploading(id: string, layerSize: number, checksums: string[]): Promise<boolean> {
-    const res = this.#write((tx) =>
-      tx
-        .update(images)
-        .set({ layerSize, checksums: JSON.stringify(checksums), files: null, diff: null, updatedAt: Date.now() })
-        .where(and(eq(images.id, id), eq(images.state, 'uploading')))
-        .returning({ id: images.id })
-        .all(),
-    );
-    return res.length > 0;
+  async setLayerIfUploading(id: string, layer: StoredLayer): Promise<{ recorded: boolean; replacedKey: string | null }> {
+    return this.#write((tx) => {
+      const current = tx
+        .select({ state: images.state, layerKey: images.layerKey })
+        .from(images)
+        .where(eq(images.id, id))
+        .get();
+      if (current?.state !== 'uploading') return { recorded: false, replacedKey: null };
+      tx.update(images)
+        .set({
+          layerKey: layer.key,
+          layerSize: layer.size,
+          checksums: JSON.stringify(layer.checksums),
+          files: null,
+          diff: null,
+          updatedAt: Date.now(),
+        })
+        .where(eq(images.id, id))
+        .run();
+      return { recorded: true, replacedKey: current.layerKey === layer.key ? null : current.layerKey };
+    });
   }
 
   async markReady(id: string): Promise<boolean> {

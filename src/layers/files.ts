@@ -57,6 +57,7 @@ export interface MemberSink {
 export type MemberVisitor = (member: TarMember) => MemberSink | void;
 
 type EntryStream = ExtractEvents['entry'][1];
+type Gunzip = ReadableWritablePair<Uint8Array, Uint8Array>;
 
 /**
  * Streams a layer (plain tar, or gzip-compressed tar detected by magic bytes) and calls `visit`
@@ -72,7 +73,7 @@ export async function readLayerTar(
   const reader = toStream(layer).getReader();
   let sourceFailed = false;
   let sourceError: unknown;
-  const readSource = async (): Promise<ReadableStreamReadResult<Uint8Array>> => {
+  const readSource = async (): Promise<Awaited<ReturnType<typeof reader.read>>> => {
     try {
       return await reader.read();
     } catch (err) {
@@ -122,9 +123,7 @@ export async function readLayerTar(
     { highWaterMark: 0 },
   );
   const tarBytes =
-    format === 'gzip'
-      ? (raw.pipeThrough(new DecompressionStream('gzip')) as ReadableStream<Uint8Array>)
-      : raw;
+    format === 'gzip' ? raw.pipeThrough(new DecompressionStream('gzip') as unknown as Gunzip) : raw;
 
   try {
     await parseTar(tarBytes, visit);
@@ -275,7 +274,7 @@ async function parseTar(bytes: ReadableStream<Uint8Array>, visit: MemberVisitor)
         await Promise.race([new Promise<void>((resolve) => ex.once('drain', resolve)), failure]);
       }
     }
-    ex.end();
+    ex.end(undefined);
     await Promise.race([done, failure]);
   } catch (err) {
     ex.destroy();

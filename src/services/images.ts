@@ -10,8 +10,8 @@ import { RegistryError } from '../errors.ts';
 import { computeDiff } from '../layers/diff.ts';
 import { listLayerFiles, type FileEntry } from '../layers/files.ts';
 import { PathNotFoundError, StorageError, type StorageDriver } from '../storage/driver.ts';
-import { layerKey } from '../storage/paths.ts';
-import { isImageId, requireImageId } from './names.ts';
+import { isValidImageId, layerKey, newUploadId } from '../storage/paths.ts';
+import { requireImageId } from './names.ts';
 import { dockerTooOld } from './tag-metadata.ts';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -31,6 +31,12 @@ function storageFailure(e: unknown): never {
   if (e instanceof PathNotFoundError) throw new RegistryError('IMAGE_NOT_FOUND');
   if (e instanceof StorageError) throw new RegistryError('STORAGE_FAILURE');
   throw e;
+}
+
+/** A complete image always has a layer: it cannot pass PUT checksum without one. */
+function readyLayerKey(image: ImageRecord): string {
+  if (image.layerKey === null) throw new RegistryError('IMAGE_NOT_FOUND');
+  return image.layerKey;
 }
 
 export class ImageService {
@@ -68,7 +74,7 @@ export class ImageService {
     let ancestry = [id];
     if (obj.parent !== undefined && obj.parent !== null && obj.parent !== '' && obj.parent !== false) {
       if (typeof obj.parent !== 'string') throw new RegistryError('JSON_INVALID_PARENT');
-      if (!isImageId(obj.parent)) throw new RegistryError('PARENT_NOT_FOUND');
+      if (!isValidImageId(obj.parent)) throw new RegistryError('PARENT_NOT_FOUND');
       const p = await this.meta.getImage(obj.parent);
       if (!p) throw new RegistryError('PARENT_NOT_FOUND');
       // an image cannot descend from itself (a retried PUT could otherwise build a cycle)
@@ -89,7 +95,8 @@ export class ImageService {
     if (image.state !== 'uploading') throw new RegistryError('IMAGE_EXISTS');
 
     const hasher = new PayloadHasher(image.json);
-    const writer = await this.storage.writer(layerKey(id)).catch(storageFailure);
+    const key = layerKey(id, newUploadId());
+    const writer = await this.storage.writer(key).catch(storageFailure);
     let size = 0;
     try {
       if (body.stream) {
@@ -110,7 +117,10 @@ export class ImageService {
       // the client went away or the body stream failed mid-way
       throw new RegistryError('UPLOAD_ABORTED');
     }
-    const recorded = await this.meta.setLayerIfUploading(id, size, [hasher.digest()]);
+    const { recorded, replacedKey } = await this.meta.setLayerIfUploading(id, { key, size, checksums: [hasher.digest()] });
+    // whichever upload lost (ours, or the one we replaced) is garbage now; nobody reads it
+    const garbage = recorded ? replacedKey : key;
+    if (garbage) await this.storage.delete(garbage).catch(() => {});
     if (!recorded) throw new RegistryError('IMAGE_EXISTS');
   }
 
@@ -127,15 +137,17 @@ export class ImageService {
     const image = await this.meta.getImage(id);
     if (!image) throw new RegistryError('IMAGE_NOT_FOUND');
     if (image.state !== 'uploading') throw new RegistryError('CHECKSUM_CANNOT_SET');
-    if (image.layerSize === null) throw new RegistryError('LAYER_NOT_UPLOADED');
+    if (image.layerSize === null || image.layerKey === null) throw new RegistryError('LAYER_NOT_UPLOADED');
     let matches: boolean;
     if (useTarsum) {
-      const stream = await this.storage.read(layerKey(id)).catch(storageFailure);
+      const stream = await this.storage.read(image.layerKey).catch(storageFailure);
       let sum: string;
       try {
         sum = await tarsum(image.json, stream);
       } catch (e) {
-        if (e instanceof RegistryError) throw new RegistryError('CHECKSUM_MISMATCH');
+        // a layer that is not a tar cannot match any tarsum
+        if (e instanceof RegistryError && e.code === 'LAYER_FORMAT') throw new RegistryError('CHECKSUM_MISMATCH');
+        if (e instanceof StorageError) storageFailure(e);
         throw e;
       }
       matches = sum === expected;
@@ -149,7 +161,7 @@ export class ImageService {
   /** E3: the layer as a Blob (a BunFile on local disk: sendfile), or a redirect URL. */
   async layer(id: string): Promise<LayerSource> {
     const image = await this.ready(id);
-    const key = layerKey(id);
+    const key = readyLayerKey(image);
     if (this.options.redirect) {
       const url = await this.storage.redirectUrl(key).catch(storageFailure);
       if (url) return { kind: 'redirect', url };
@@ -160,15 +172,15 @@ export class ImageService {
 
   /** E9: the layer's file list of a complete image (see `ready`), computed once and cached. */
   async files(image: ImageRecord): Promise<string> {
-    return JSON.stringify(await this.#files(image.id));
+    return JSON.stringify(await this.#files(image));
   }
 
-  async #files(id: string): Promise<FileEntry[]> {
-    const cached = await this.meta.getImageCache(id, 'files');
+  async #files(image: ImageRecord): Promise<FileEntry[]> {
+    const cached = await this.meta.getImageCache(image.id, 'files');
     if (cached !== null) return JSON.parse(cached) as FileEntry[];
-    const stream = await this.storage.read(layerKey(id)).catch(storageFailure);
+    const stream = await this.storage.read(readyLayerKey(image)).catch(storageFailure);
     const entries = await listLayerFiles(stream);
-    await this.meta.setImageCache(id, 'files', JSON.stringify(entries));
+    await this.meta.setImageCache(image.id, 'files', JSON.stringify(entries));
     return entries;
   }
 
@@ -177,11 +189,10 @@ export class ImageService {
     const id = image.id;
     const cached = await this.meta.getImageCache(id, 'diff');
     if (cached !== null) return cached;
-    const top = await this.#files(id);
+    const top = await this.#files(image);
     const ancestors: FileEntry[][] = [];
     for (const parentId of image.ancestry.slice(1)) {
-      await this.ready(parentId);
-      ancestors.push(await this.#files(parentId));
+      ancestors.push(await this.#files(await this.ready(parentId)));
     }
     const diff = JSON.stringify(computeDiff(top, ancestors));
     await this.meta.setImageCache(id, 'diff', diff);

@@ -1,18 +1,16 @@
 /** Validation of the names clients send (v1-api.md §2). Pure. */
 import { RegistryError } from '../errors.ts';
 import type { RepoRef } from '../db/meta.ts';
+import { isValidImageId } from '../storage/paths.ts';
 
-const IMAGE_ID = /^(?:[a-f0-9]{16}|[a-f0-9]{64})$/;
 /** ASCII \w as in the original's tag rule; PUT only. */
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-export const isImageId = (id: string): boolean => IMAGE_ID.test(id);
-
 /** Throws 404 `Invalid image ID` unless `id` is 16 or 64 lower-case hex characters. */
 export function requireImageId(id: string): string {
-  if (!IMAGE_ID.test(id)) throw new RegistryError('INVALID_IMAGE_ID');
+  if (!isValidImageId(id)) throw new RegistryError('INVALID_IMAGE_ID');
   return id;
 }
 

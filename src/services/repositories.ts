@@ -61,7 +61,10 @@ export class RepositoryService {
     return t.imageId;
   }
 
-  /** E15: `body` is the parsed JSON body; it must be a non-empty string naming an image. */
+  /**
+   * E15, checks in the original's order: the tag name, then the body (a decoded JSON document,
+   * or undefined when the body was not JSON), which must be a non-empty string naming an image.
+   */
   async putTag(ref: RepoRef, tag: string, body: unknown, userAgent: string): Promise<void> {
     requireTagName(tag);
     if (typeof body !== 'string' || body === '') throw new RegistryError('INVALID_DATA');

@@ -6,12 +6,15 @@
  * <root>/
  * ├── images/
  * │   └── <image id>/          16 or 64 lowercase hex digits
- * │       └── layer            the layer tarball, written via temp + commit
+ * │       └── layer-<upload>   one layer upload (16 hex digits), written via temp + commit;
+ * │                            the image's database row names the one that counts
  * └── .tmp/                    driver-private temp files (fs driver); never a valid key
  * ```
  *
  * Image metadata (json, ancestry, checksums), tags and repositories live in SQLite; layers are
- * the only objects kept in storage.
+ * the only objects kept in storage. Each upload of a layer gets its own key and the database row
+ * records which key belongs to the image, so concurrent uploads of one image can never leave a
+ * row whose checksum describes another upload's bytes; superseded uploads are deleted.
  */
 import { InvalidKeyError } from './driver.ts';
 
@@ -27,11 +30,19 @@ export function isValidImageId(id: string): boolean {
   return typeof id === 'string' && IMAGE_ID_PATTERN.test(id);
 }
 
+const UPLOAD_ID_PATTERN = /^[a-f0-9]{16}$/;
+
+/** A fresh upload id: 16 random lowercase hex digits. */
+export function newUploadId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 /**
- * Key of an image's layer: `images/<id>/layer`.
- * @throws InvalidKeyError when `id` is not a valid image id (checked again here on purpose).
+ * Key of one upload of an image's layer: `images/<id>/layer-<uploadId>`.
+ * @throws InvalidKeyError when `imageId` or `uploadId` is malformed (checked again here on purpose).
  */
-export function layerKey(imageId: string): string {
-  if (!isValidImageId(imageId)) throw new InvalidKeyError('paths', `images/${imageId}/layer`);
-  return `images/${imageId}/layer`;
+export function layerKey(imageId: string, uploadId: string): string {
+  const key = `images/${imageId}/layer-${uploadId}`;
+  if (!isValidImageId(imageId) || !UPLOAD_ID_PATTERN.test(uploadId)) throw new InvalidKeyError('paths', key);
+  return key;
 }

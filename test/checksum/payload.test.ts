@@ -1,6 +1,10 @@
 import { describe, expect, test } from 'bun:test';
 import { createHash } from 'node:crypto';
-import { PayloadHasher, parseStoredChecksums, payloadChecksum } from '../../src/checksum/payload.ts';
+import {
+  PayloadHasher,
+  parseStoredChecksums,
+  payloadChecksum,
+} from '../../src/checksum/payload.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -66,7 +70,10 @@ describe('parseStoredChecksums', () => {
 
   test('JSON list', () => {
     expect(parseStoredChecksums(JSON.stringify([sum]))).toEqual([sum]);
-    expect(parseStoredChecksums(`["${sum}", "tarsum+sha256:ab"]`)).toEqual([sum, 'tarsum+sha256:ab']);
+    expect(parseStoredChecksums(`["${sum}", "tarsum+sha256:ab"]`)).toEqual([
+      sum,
+      'tarsum+sha256:ab',
+    ]);
     expect(parseStoredChecksums('[]')).toEqual([]);
   });
 

@@ -6,7 +6,15 @@
  */
 import { describe, expect, test } from 'bun:test';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, linkSync, writeFileSync, utimesSync } from 'node:fs';
+import {
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tarsum } from '../../src/checksum/tarsum.ts';
@@ -66,7 +74,8 @@ function refTarsum(json: string, members: RefMember[]): string {
 
 /** The member a `rawTar` description stands for (defaults as in the helper). */
 function ref(m: RawMember): RefMember {
-  const data = typeof m.body === 'string' ? new TextEncoder().encode(m.body) : (m.body ?? new Uint8Array(0));
+  const data =
+    typeof m.body === 'string' ? new TextEncoder().encode(m.body) : (m.body ?? new Uint8Array(0));
   return {
     name: m.name,
     mode: m.mode ?? 0o644,
@@ -191,8 +200,22 @@ async function expectLayerFormat(promise: Promise<unknown>): Promise<void> {
 }
 
 const regular: RawMember[] = [
-  { name: 'etc/hostname', body: 'registry\n', mode: 0o644, uid: 0, gid: 0, mtime: 1_400_000_000, uname: 'root', gname: 'root' },
-  { name: 'usr/bin/tool', body: crypto.getRandomValues(new Uint8Array(3000)), mode: 0o755, uid: 1000, gid: 100, mtime: 1_400_000_123 },
+  {
+    name: 'etc/hostname',
+    body: 'registry\n',
+    mode: 0o644,
+    mtime: 1_400_000_000,
+    uname: 'root',
+    gname: 'root',
+  },
+  {
+    name: 'usr/bin/tool',
+    body: crypto.getRandomValues(new Uint8Array(3000)),
+    mode: 0o755,
+    uid: 1000,
+    gid: 100,
+    mtime: 1_400_000_123,
+  },
 ];
 
 describe('tarsum (reference from §3)', () => {
@@ -208,7 +231,8 @@ describe('tarsum (reference from §3)', () => {
     const sum = await tarsum(JSON_TEXT, rawTar(members));
     expect(sum).toBe(refTarsum(JSON_TEXT, members.map(ref)));
     // the reference adds the slash to 'usr'; check against the explicit form too
-    expect(sum).toBe(refTarsum(JSON_TEXT, [ref(members[0]!), ref({ ...members[1]!, name: 'usr/' })]));
+    const explicit = [ref(members[0]!), ref({ ...members[1]!, name: 'usr/' })];
+    expect(sum).toBe(refTarsum(JSON_TEXT, explicit));
   });
 
   test('symlink and hardlink (linkname hashed, no body)', async () => {
@@ -224,7 +248,8 @@ describe('tarsum (reference from §3)', () => {
     const members: RawMember[] = [{ name: 'empty', body: '' }];
     const sum = await tarsum(JSON_TEXT, rawTar(members));
     expect(sum).toBe(refTarsum(JSON_TEXT, members.map(ref)));
-    const header = 'nameemptymode420uid0gid0size0mtime0typeflag0linknameunamegnamedevmajor0devminor0';
+    const header =
+      'nameemptymode420uid0gid0size0mtime0typeflag0linknameunamegnamedevmajor0devminor0';
     expect(sum).toBe(`tarsum+sha256:${sha256(JSON_TEXT + sha256(header))}`);
   });
 
@@ -244,7 +269,7 @@ describe('tarsum (reference from §3)', () => {
     expect(ref(members[0]!).mode).toBe(33188);
   });
 
-  test("an old-style '\\0' regular file hashes typeflag NUL, as Python's tarfile reports it", async () => {
+  test("an old-style '\\0' regular file hashes typeflag NUL (as Python does)", async () => {
     const members: RawMember[] = [{ name: 'old', typeflag: '\0', body: 'v7' }];
     const sum = await tarsum(JSON_TEXT, rawTar(members));
     expect(sum).toBe(refTarsum(JSON_TEXT, members.map(ref)));
@@ -261,7 +286,9 @@ describe('tarsum (reference from §3)', () => {
   test('a gzip-compressed tar gives the same sum', async () => {
     const plain = rawTar(regular);
     expect(await tarsum(JSON_TEXT, gzip(plain))).toBe(await tarsum(JSON_TEXT, plain));
-    expect(await tarsum(JSON_TEXT, streamOf(gzip(plain), 100))).toBe(refTarsum(JSON_TEXT, regular.map(ref)));
+    expect(await tarsum(JSON_TEXT, streamOf(gzip(plain), 100))).toBe(
+      refTarsum(JSON_TEXT, regular.map(ref)),
+    );
   });
 
   test('pax xattrs (SCHILY.xattr.*) do not change the sum', async () => {
@@ -283,19 +310,33 @@ describe('tarsum (reference from §3)', () => {
     expect(sum).toBe(refTarsum(JSON_TEXT, [ref(member)]));
   });
 
-  test('pax path, linkpath, uid, gid, uname, gname and size override the ustar fields', async () => {
+  test('pax path, uid, gid, uname, gname and size override the ustar fields', async () => {
     const longName = `${'deep/'.repeat(40)}file.txt`;
     const body = 'pax body';
     const archive = rawTar([
       {
         name: 'PaxHeaders.0/x',
         typeflag: 'x',
-        body: paxData({ path: longName, uid: '2000000', gid: '3000000', uname: 'ünï', gname: 'grp', size: String(body.length) }),
+        body: paxData({
+          path: longName,
+          uid: '2000000',
+          gid: '3000000',
+          uname: 'ünï',
+          gname: 'grp',
+          size: String(body.length),
+        }),
       },
       { name: 'short', body, size: 0 },
     ]);
     // size in the ustar header says 0, pax says 8: the body must still be hashed
-    const expected = ref({ name: longName, body, uid: 2_000_000, gid: 3_000_000, uname: 'ünï', gname: 'grp' });
+    const expected = ref({
+      name: longName,
+      body,
+      uid: 2_000_000,
+      gid: 3_000_000,
+      uname: 'ünï',
+      gname: 'grp',
+    });
     expect(await tarsum(JSON_TEXT, archive)).toBe(refTarsum(JSON_TEXT, [expected]));
   });
 
@@ -318,7 +359,8 @@ describe('tarsum (reference from §3)', () => {
 
   test('ustar prefix is joined to the name', async () => {
     const archive = rawTar([{ name: 'file', prefix: 'some/prefix', body: 'p' }]);
-    expect(await tarsum(JSON_TEXT, archive)).toBe(refTarsum(JSON_TEXT, [ref({ name: 'some/prefix/file', body: 'p' })]));
+    const expected = [ref({ name: 'some/prefix/file', body: 'p' })];
+    expect(await tarsum(JSON_TEXT, archive)).toBe(refTarsum(JSON_TEXT, expected));
   });
 
   test('member order does not matter', async () => {
@@ -330,7 +372,8 @@ describe('tarsum (reference from §3)', () => {
     ];
     const forward = await tarsum(JSON_TEXT, rawTar(members));
     const backward = await tarsum(JSON_TEXT, rawTar([...members].reverse()));
-    const shuffled = await tarsum(JSON_TEXT, rawTar([members[3]!, members[0]!, members[4]!, members[1]!, members[2]!]));
+    const shuffledMembers = [3, 0, 4, 1, 2].map((i) => members[i]!);
+    const shuffled = await tarsum(JSON_TEXT, rawTar(shuffledMembers));
     expect(backward).toBe(forward);
     expect(shuffled).toBe(forward);
     expect(forward).toBe(refTarsum(JSON_TEXT, members.map(ref)));
@@ -344,7 +387,8 @@ describe('tarsum (reference from §3)', () => {
   });
 
   test('streaming in odd-sized chunks gives the one-shot sum', async () => {
-    const archive = rawTar([...regular, { name: 'big', body: crypto.getRandomValues(new Uint8Array(200_000)) }]);
+    const big = { name: 'big', body: crypto.getRandomValues(new Uint8Array(200_000)) };
+    const archive = rawTar([...regular, big]);
     const oneShot = await tarsum(JSON_TEXT, archive);
     for (const size of [1, 511, 513, 4096, 65_537]) {
       expect(await tarsum(JSON_TEXT, streamOf(archive, size))).toBe(oneShot);
@@ -354,7 +398,7 @@ describe('tarsum (reference from §3)', () => {
   test('archives written by tar-stream pack() match the reference parser', async () => {
     const archive = await buildTar([
       { name: 'etc', type: 'directory', mtime: 1_500_000_000 },
-      { name: 'etc/passwd', body: 'root:x:0:0\n', uname: 'root', gname: 'root', mtime: 1_500_000_001 },
+      { name: 'etc/passwd', body: 'root:x:0:0\n', uname: 'root', mtime: 1_500_000_001 },
       { name: 'etc/sh', type: 'symlink', linkname: '/bin/sh' },
       { name: 'etc/hard', type: 'link', linkname: 'etc/passwd' },
       { name: 'dev/zero', type: 'character-device', devmajor: 1, devminor: 5 },
@@ -421,10 +465,13 @@ describe.skipIf(!isGnuTar)('tarsum vs archives written by GNU tar', () => {
       const root = makeTree();
       try {
         const names = format === 'ustar' ? ['--exclude', `./${'x'.repeat(120)}.txt`, '.'] : ['.'];
-        const run = Bun.spawnSync([gnuTar!, '-c', `--format=${format}`, '-f', '-', '-C', join(root, 'tree'), ...names]);
+        const tree = join(root, 'tree');
+        const args = ['-c', `--format=${format}`, '-f', '-', '-C', tree, ...names];
+        const run = Bun.spawnSync([gnuTar!, ...args]);
         expect(run.exitCode).toBe(0);
         const archive = new Uint8Array(run.stdout);
-        const listed = Bun.spawnSync([gnuTar!, '-t', '-f', '-'], { stdin: archive }).stdout.toString();
+        const listing = Bun.spawnSync([gnuTar!, '-t', '-f', '-'], { stdin: archive });
+        const listed = listing.stdout.toString();
         const members = refParse(archive);
         expect(members.map((m) => m.name.replace(/\/$/, '')).sort()).toEqual(
           listed
@@ -434,7 +481,8 @@ describe.skipIf(!isGnuTar)('tarsum vs archives written by GNU tar', () => {
             .sort(),
         );
         expect(await tarsum(JSON_TEXT, archive)).toBe(refTarsum(JSON_TEXT, members));
-        expect(await tarsum(JSON_TEXT, streamOf(gzip(archive), 1000))).toBe(refTarsum(JSON_TEXT, members));
+        const streamed = await tarsum(JSON_TEXT, streamOf(gzip(archive), 1000));
+        expect(streamed).toBe(refTarsum(JSON_TEXT, members));
       } finally {
         rmSync(root, { recursive: true, force: true });
       }

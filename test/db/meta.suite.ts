@@ -35,23 +35,39 @@ export function runMetaStoreSuite(name: string, make: () => Promise<{ store: Met
       expect(a?.layerSize).toBeNull();
       expect(a?.checksums).toEqual([]);
       expect(new TextDecoder().decode(a!.json)).toBe('{"id":"a"}');
-      expect(await s.setLayerIfUploading('a', 42, ['sha256:x'])).toBe(true);
+      expect(await s.setLayerIfUploading('a', { key: 'k1', size: 42, checksums: ['sha256:x'] })).toEqual({
+        recorded: true,
+        replacedKey: null,
+      });
       a = await s.getImage('a');
       expect(a?.layerSize).toBe(42);
+      expect(a?.layerKey).toBe('k1');
       expect(a?.checksums).toEqual(['sha256:x']);
+      // a second upload replaces the first and hands back its key for deletion
+      expect(await s.setLayerIfUploading('a', { key: 'k2', size: 43, checksums: ['sha256:z'] })).toEqual({
+        recorded: true,
+        replacedKey: 'k1',
+      });
       // a retried PUT json resets the layer
       expect(await s.putImageIfUploading(img('a'))).toBe(true);
       expect((await s.getImage('a'))?.layerSize).toBeNull();
-      expect(await s.setLayerIfUploading('a', 7, ['sha256:y'])).toBe(true);
+      expect(await s.setLayerIfUploading('a', { key: 'k3', size: 7, checksums: ['sha256:y'] })).toEqual({
+        recorded: true,
+        replacedKey: 'k2',
+      });
       expect(await s.markReady('a')).toBe(true);
       expect(await s.markReady('a')).toBe(false);
       expect(await s.putImageIfUploading(img('a'))).toBe(false);
-      expect(await s.setLayerIfUploading('a', 1, [])).toBe(false);
+      expect(await s.setLayerIfUploading('a', { key: 'k4', size: 1, checksums: [] })).toEqual({
+        recorded: false,
+        replacedKey: null,
+      });
       a = await s.getImage('a');
       expect(a?.state).toBe('ready');
       expect(a?.layerSize).toBe(7);
+      expect(a?.layerKey).toBe('k3');
       expect(await s.markReady('missing')).toBe(false);
-      expect(await s.setLayerIfUploading('missing', 1, [])).toBe(false);
+      expect((await s.setLayerIfUploading('missing', { key: 'k', size: 1, checksums: [] })).recorded).toBe(false);
     });
 
     test('json bytes are kept exactly, ancestry in order', async () => {
@@ -69,7 +85,7 @@ export function runMetaStoreSuite(name: string, make: () => Promise<{ store: Met
       await s.putImageIfUploading(img('c'));
       await s.setImageCache('c', 'files', '[]');
       expect(await s.getImageCache('c', 'files')).toBeNull();
-      await s.setLayerIfUploading('c', 0, []);
+      await s.setLayerIfUploading('c', { key: 'kc', size: 0, checksums: [] });
       await s.markReady('c');
       await s.setImageCache('c', 'files', '[["/x"]]');
       await s.setImageCache('c', 'diff', '{}');

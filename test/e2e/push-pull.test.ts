@@ -4,7 +4,7 @@
  * way a client pulls (index images, tags, ancestry, json, layer) and check every byte.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTar, gzip } from '../helpers/tar.ts';
 import { startRegistry, type StartedRegistry } from '../helpers/server.ts';
@@ -25,7 +25,7 @@ afterAll(async () => {
 
 describe('bun run start', () => {
   test('pushes then pulls a two-layer image over HTTP', async () => {
-    const call = (method: string, path: string, init: { body?: BodyInit; headers?: Record<string, string> } = {}) =>
+    const call = (method: string, path: string, init: { body?: string | Uint8Array | ReadableStream; headers?: Record<string, string> } = {}) =>
       fetch(`${reg.url}${path}`, { method, body: init.body, headers: { 'user-agent': UA, ...init.headers } });
     const repo = `e2e${hex(8)}/app`;
     const base = hex(64);
@@ -68,7 +68,10 @@ describe('bun run start', () => {
     expect(r.status).toBe(204);
 
     // the layers are on disk under STORAGE_PATH, the database beside them
-    expect(existsSync(join(reg.storagePath, 'images', top, 'layer'))).toBe(true);
+    const stored = readdirSync(join(reg.storagePath, 'images', top));
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatch(/^layer-[0-9a-f]{16}$/);
+    expect(statSync(join(reg.storagePath, 'images', top, stored[0]!)).size).toBe(layers[top]!.byteLength);
     expect(existsSync(join(reg.storagePath, 'registry.db'))).toBe(true);
 
     // pull

@@ -13,6 +13,9 @@
 import { pack } from 'tar-stream';
 import type { Header } from 'tar-stream';
 
+/** ArrayBuffer-backed bytes (usable directly as a fetch/Response body). */
+export type Bytes = Uint8Array<ArrayBuffer>;
+
 /** One member for `buildTar`. Times are integer seconds. */
 export interface TarEntry {
   name: string;
@@ -36,7 +39,7 @@ export interface TarEntry {
 }
 
 /** Writes `entries` with tar-stream's pack() and returns the archive bytes. */
-export async function buildTar(entries: readonly TarEntry[]): Promise<Uint8Array> {
+export async function buildTar(entries: readonly TarEntry[]): Promise<Bytes> {
   const archive = pack();
   const chunks: Uint8Array[] = [];
   const collected = (async () => {
@@ -95,7 +98,7 @@ export interface RawMember {
 const encoder = new TextEncoder();
 
 /** A single 512-byte header block for `member`, checksum included. */
-export function rawHeader(member: RawMember): Uint8Array {
+export function rawHeader(member: RawMember): Bytes {
   const block = new Uint8Array(512);
   const body = toBytes(member.body ?? '');
   const put = (text: string, offset: number, length: number) => {
@@ -131,7 +134,7 @@ export function rawHeader(member: RawMember): Uint8Array {
 }
 
 /** Header + padded body for each member, then two zero blocks (set `end: false` to omit them). */
-export function rawTar(members: readonly RawMember[], options: { end?: boolean } = {}): Uint8Array {
+export function rawTar(members: readonly RawMember[], options: { end?: boolean } = {}): Bytes {
   const parts: Uint8Array[] = [];
   for (const member of members) {
     const body = toBytes(member.body ?? '');
@@ -142,7 +145,7 @@ export function rawTar(members: readonly RawMember[], options: { end?: boolean }
 }
 
 /** Pax extended header body: `"<len> <key>=<value>\n"` records. */
-export function paxData(records: Record<string, string>): Uint8Array {
+export function paxData(records: Record<string, string>): Bytes {
   let out = '';
   for (const [key, value] of Object.entries(records)) {
     const record = ` ${key}=${value}\n`;
@@ -155,12 +158,15 @@ export function paxData(records: Record<string, string>): Uint8Array {
 }
 
 /** gzip-compresses `bytes`. */
-export function gzip(bytes: Uint8Array): Uint8Array {
-  return Bun.gzipSync(bytes);
+export function gzip(bytes: Uint8Array): Bytes {
+  return Bun.gzipSync(bytes as Bytes);
 }
 
 /** A ReadableStream delivering `bytes` in chunks of `chunkSize` (default: one chunk). */
-export function streamOf(bytes: Uint8Array, chunkSize = bytes.byteLength): ReadableStream<Uint8Array> {
+export function streamOf(
+  bytes: Uint8Array,
+  chunkSize = bytes.byteLength,
+): ReadableStream<Uint8Array> {
   let offset = 0;
   return new ReadableStream<Uint8Array>({
     pull(controller) {
@@ -175,7 +181,8 @@ export function streamOf(bytes: Uint8Array, chunkSize = bytes.byteLength): Reada
   });
 }
 
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+/** Concatenates byte arrays into one new array. */
+export function concatBytes(parts: readonly Uint8Array[]): Bytes {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let offset = 0;
   for (const part of parts) {

@@ -2,7 +2,16 @@ import { describe, expect, test } from 'bun:test';
 import { computeDiff } from '../../src/layers/diff.ts';
 import type { FileEntry } from '../../src/layers/files.ts';
 
-const file = (path: string, deleted = false, size = 0): FileEntry => [path, 'f', deleted, size, 0, 420, 0, 0];
+const file = (path: string, deleted = false, size = 0): FileEntry => [
+  path,
+  'f',
+  deleted,
+  size,
+  0,
+  420,
+  0,
+  0,
+];
 
 describe('computeDiff (§5, §7 item 52)', () => {
   test('deleted, changed and created land in their groups', () => {
@@ -19,7 +28,9 @@ describe('computeDiff (§5, §7 item 52)', () => {
     const top = [file('/back')];
     const parent = [file('/back', true)];
     const grandparent = [file('/back')];
-    expect(computeDiff(top, [parent, grandparent]).created).toEqual({ '/back': ['f', false, 0, 0, 420, 0, 0] });
+    expect(computeDiff(top, [parent, grandparent]).created).toEqual({
+      '/back': ['f', false, 0, 0, 420, 0, 0],
+    });
   });
 
   test('the newest ancestor holding the path decides', () => {
@@ -29,7 +40,8 @@ describe('computeDiff (§5, §7 item 52)', () => {
     const root = [file('/c'), file('/d')];
     const diff = computeDiff(top, [parent, grandparent, root]);
     expect(Object.keys(diff.changed)).toEqual(['/a', '/d']); // parent has /a; only root has /d
-    expect(Object.keys(diff.created)).toEqual(['/b', '/c']); // parent deleted /b; grandparent deleted /c
+    // parent deleted /b; grandparent deleted /c
+    expect(Object.keys(diff.created)).toEqual(['/b', '/c']);
     expect(Object.keys(diff.deleted)).toEqual([]);
   });
 
@@ -50,7 +62,8 @@ describe('computeDiff (§5, §7 item 52)', () => {
   test('the info is the top layer row without its path', () => {
     const top: FileEntry[] = [['/bin', 'd', false, 0, 1_400_000_000, 493, 0, 0]];
     const parent: FileEntry[] = [['/bin', 'd', false, 0, 1, 448, 5, 5]];
-    expect(computeDiff(top, [parent]).changed['/bin']).toEqual(['d', false, 0, 1_400_000_000, 493, 0, 0]);
+    const info = computeDiff(top, [parent]).changed['/bin'];
+    expect(info).toEqual(['d', false, 0, 1_400_000_000, 493, 0, 0]);
   });
 
   test('a repeated path: the last row of a listing wins', () => {
@@ -64,7 +77,8 @@ describe('computeDiff (§5, §7 item 52)', () => {
   test('empty top layer gives empty groups; JSON shape is E10', () => {
     const diff = computeDiff([], [[file('/a')]]);
     expect(JSON.stringify(diff)).toBe('{"deleted":{},"changed":{},"created":{}}');
-    const full = computeDiff([file('/__proto__'), file('/constructor', true)], [[file('/__proto__')]]);
+    const top = [file('/__proto__'), file('/constructor', true)];
+    const full = computeDiff(top, [[file('/__proto__')]]);
     expect(JSON.parse(JSON.stringify(full))).toEqual({
       deleted: { '/constructor': ['f', true, 0, 0, 420, 0, 0] },
       changed: { '/__proto__': ['f', false, 0, 0, 420, 0, 0] },

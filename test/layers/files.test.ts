@@ -1,5 +1,14 @@
 import { describe, expect, test } from 'bun:test';
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, linkSync, writeFileSync, utimesSync, chmodSync } from 'node:fs';
+import {
+  chmodSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RegistryError } from '../../src/errors.ts';
@@ -29,7 +38,9 @@ describe('listLayerFiles: serialisation (§7 item 44)', () => {
     const tar = await buildTar([
       { name: 'usr/bin/tool', body: 'abc', mode: 0o4755, uid: 1000, gid: 50, mtime: 1_400_000_000 },
     ]);
-    expect(await list(tar)).toEqual([['/usr/bin/tool', 'f', false, 3, 1_400_000_000, 0o4755, 1000, 50]]);
+    expect(await list(tar)).toEqual([
+      ['/usr/bin/tool', 'f', false, 3, 1_400_000_000, 0o4755, 1000, 50],
+    ]);
   });
 
   test('"." and "./" become "/"', async () => {
@@ -44,7 +55,12 @@ describe('listLayerFiles: serialisation (§7 item 44)', () => {
   });
 
   test('"./ab" becomes "/ab"; relative and absolute names are made absolute', async () => {
-    const tar = rawTar([{ name: './ab' }, { name: 'cd' }, { name: '/ef' }, { name: './dir/', typeflag: '5' }]);
+    const tar = rawTar([
+      { name: './ab' },
+      { name: 'cd' },
+      { name: '/ef' },
+      { name: './dir/', typeflag: '5' },
+    ]);
     expect((await list(tar)).map((e) => e[0])).toEqual(['/ab', '/cd', '/ef', '/dir']);
   });
 
@@ -69,7 +85,11 @@ describe('listLayerFiles: serialisation (§7 item 44)', () => {
   });
 
   test('whiteouts at the root and in subdirectories', async () => {
-    const tar = rawTar([{ name: './.wh.gone' }, { name: 'etc/.wh.passwd' }, { name: './usr/bin/.wh.ls' }]);
+    const tar = rawTar([
+      { name: './.wh.gone' },
+      { name: 'etc/.wh.passwd' },
+      { name: './usr/bin/.wh.ls' },
+    ]);
     expect(await list(tar)).toEqual([
       ['/gone', 'f', true, 0, 0, 420, 0, 0],
       ['/etc/passwd', 'f', true, 0, 0, 420, 0, 0],
@@ -107,7 +127,9 @@ describe('listLayerFiles: serialisation (§7 item 44)', () => {
       },
       { name: 'short', body: 'data' },
     ]);
-    expect(await list(tar)).toEqual([['/really/long/path/name', 'f', false, 4, 1_400_000_000, 420, 70_000, 80_000]]);
+    expect(await list(tar)).toEqual([
+      ['/really/long/path/name', 'f', false, 4, 1_400_000_000, 420, 70_000, 80_000],
+    ]);
   });
 });
 
@@ -181,7 +203,9 @@ describe('listLayerFiles: formats and streaming', () => {
 
   test('plain tar in chunks of any size', async () => {
     const tar = await buildTar(members);
-    for (const size of [1, 100, 512, 4097, 1 << 20]) expect(await list(tar, size)).toEqual(expected);
+    for (const size of [1, 100, 512, 4097, 1 << 20]) {
+      expect(await list(tar, size)).toEqual(expected);
+    }
   });
 
   test('gzip layer', async () => {
@@ -193,7 +217,8 @@ describe('listLayerFiles: formats and streaming', () => {
 
   test('an empty layer lists as []', async () => {
     expect(await listLayerFiles(streamOf(new Uint8Array(0)))).toEqual([]);
-    expect(await listLayerFiles(new ReadableStream<Uint8Array>({ start: (c) => c.close() }))).toEqual([]);
+    const closed = new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+    expect(await listLayerFiles(closed)).toEqual([]);
     expect(await listLayerFiles(new Uint8Array(0))).toEqual([]);
   });
 
@@ -231,7 +256,8 @@ describe('listLayerFiles: formats and streaming', () => {
 
 describe('listLayerFiles: unreadable layers reject with LAYER_FORMAT', () => {
   test('bzip2, xz and zstd magic', async () => {
-    await expectLayerFormat(list(new TextEncoder().encode('BZh91AY&SY\x01\x02\x03 rest of a bzip2 stream')));
+    const bzip2 = new TextEncoder().encode('BZh91AY&SY\x01\x02\x03 rest of a bzip2 stream');
+    await expectLayerFormat(list(bzip2));
     await expectLayerFormat(list(new Uint8Array([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1, 2, 3])));
     await expectLayerFormat(list(new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0])));
   });
@@ -306,6 +332,20 @@ describe('listLayerFiles: input stream errors', () => {
     await expect(listLayerFiles(stream)).rejects.toBe(boom);
   });
 
+  test('an error from the input stream of a gzip layer is rethrown unchanged', async () => {
+    const boom = new RegistryError('STORAGE_FAILURE');
+    const body = crypto.getRandomValues(new Uint8Array(50_000));
+    const compressed = gzip(await buildTar([{ name: 'a', body }]));
+    let step = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (step++ === 0) controller.enqueue(compressed.subarray(0, 20_000));
+        else controller.error(boom);
+      },
+    });
+    await expect(listLayerFiles(stream)).rejects.toBe(boom);
+  });
+
   test('an error before the first byte is rethrown unchanged', async () => {
     const boom = new RegistryError('STORAGE_FAILURE');
     const stream = new ReadableStream<Uint8Array>({ pull: (c) => c.error(boom) });
@@ -333,6 +373,9 @@ const gnuTar = Bun.which('tar');
 const isGnuTar =
   gnuTar !== null && Bun.spawnSync([gnuTar, '--version']).stdout.toString().includes('GNU tar');
 
+/** One `tar -tv --numeric-owner --full-time` line: kind, perms, uid, gid, size, time, name. */
+const LINE = /^(\S)(\S{9}) (\d+)\/(\d+)\s+(\d+) (\S+ \S+) (.*?)(?: link to .*| -> .*)?$/;
+
 describe.skipIf(!isGnuTar)('listLayerFiles vs GNU tar --list --verbose', () => {
   test('types, sizes, modes, owners and times agree', async () => {
     const root = mkdtempSync(join(tmpdir(), 'files-'));
@@ -350,24 +393,37 @@ describe.skipIf(!isGnuTar)('listLayerFiles vs GNU tar --list --verbose', () => {
       for (const p of ['etc/hosts', 'run.sh', 'etc/sub/.wh.removed', 'etc/sub', 'etc', '.']) {
         utimesSync(join(tree, p), when, when);
       }
-      const archive = new Uint8Array(Bun.spawnSync([gnuTar!, '-c', '-f', '-', '-C', tree, '.']).stdout);
+      const created = Bun.spawnSync([gnuTar!, '-c', '-f', '-', '-C', tree, '.']);
+      const archive = new Uint8Array(created.stdout);
       const verbose = Bun.spawnSync(
         [gnuTar!, '--list', '--verbose', '--numeric-owner', '--full-time', '-f', '-'],
         { stdin: archive, env: { ...process.env, TZ: 'UTC' } },
       ).stdout.toString();
-      const letters: Record<string, string> = { '-': 'f', d: 'd', l: 's', h: 'l', p: 'i', c: 'c', b: 'b' };
+      const letters: Record<string, string> = {
+        '-': 'f',
+        d: 'd',
+        l: 's',
+        h: 'l',
+        p: 'i',
+        c: 'c',
+        b: 'b',
+      };
       const expected = verbose
         .split('\n')
         .filter((line) => line !== '')
         .map((line) => {
-          const m = /^(\S)(\S{9}) (\d+)\/(\d+)\s+(\d+) (\S+ \S+) (.*?)(?: link to .*| -> .*)?$/.exec(line);
+          const m = LINE.exec(line);
           if (m === null) throw new Error(`unparsed: ${line}`);
           const [, kind, perms, uid, gid, size, time, name] = m as unknown as string[];
-          const mode = [...perms!].reduce((acc, ch, i) => (ch === '-' ? acc : acc | (1 << (8 - i))), 0);
+          const mode = [...perms!].reduce(
+            (acc, ch, i) => (ch === '-' ? acc : acc | (1 << (8 - i))),
+            0,
+          );
+          const where = layerPath(name!)!;
           return {
-            path: layerPath(name!)?.path,
-            deleted: layerPath(name!)?.deleted,
-            type: letters[kind!],
+            path: where.path,
+            deleted: where.deleted,
+            type: letters[kind!]!,
             size: Number(size),
             mtime: Math.floor(Date.parse(`${time!.replace(' ', 'T').slice(0, 19)}Z`) / 1000),
             mode,
@@ -376,7 +432,9 @@ describe.skipIf(!isGnuTar)('listLayerFiles vs GNU tar --list --verbose', () => {
           };
         });
       const actual = (await listLayerFiles(streamOf(gzip(archive), 777))).map(
-        ([path, type, deleted, size, mtime, mode, uid, gid]) => ({ path, deleted, type, size, mtime, mode, uid, gid }),
+        ([path, type, deleted, size, mtime, mode, uid, gid]) => {
+          return { path, deleted, type, size, mtime, mode, uid, gid };
+        },
       );
       expect(actual).toEqual(expected);
       expect(actual.find((e) => e.path === '/etc/sub/removed')?.deleted).toBe(true);

@@ -1,16 +1,26 @@
 import { describe, expect, test } from 'bun:test';
 import { InvalidKeyError, isValidKey } from '../../src/storage/driver.ts';
-import { IMAGE_ID_PATTERN, isValidImageId, layerKey } from '../../src/storage/paths.ts';
+import { IMAGE_ID_PATTERN, isValidImageId, layerKey, newUploadId } from '../../src/storage/paths.ts';
 
 const ID16 = '0123456789abcdef';
 const ID64 = 'a'.repeat(32) + '0123456789abcdef0123456789abcdef';
+const UP = 'fedcba9876543210';
 
 describe('layerKey', () => {
-  test('builds images/<id>/layer for 16- and 64-hex ids', () => {
-    expect(layerKey(ID16)).toBe(`images/${ID16}/layer`);
-    expect(layerKey(ID64)).toBe(`images/${ID64}/layer`);
-    expect(isValidKey(layerKey(ID16))).toBe(true);
-    expect(isValidKey(layerKey(ID64))).toBe(true);
+  test('builds images/<id>/layer-<upload> for 16- and 64-hex ids', () => {
+    expect(layerKey(ID16, UP)).toBe(`images/${ID16}/layer-${UP}`);
+    expect(layerKey(ID64, UP)).toBe(`images/${ID64}/layer-${UP}`);
+    expect(isValidKey(layerKey(ID16, UP))).toBe(true);
+    expect(isValidKey(layerKey(ID64, UP))).toBe(true);
+  });
+
+  test('upload ids are fresh 16-hex strings and are validated', () => {
+    const a = newUploadId();
+    expect(a).toMatch(/^[a-f0-9]{16}$/);
+    expect(newUploadId()).not.toBe(a);
+    for (const bad of ['', 'FEDCBA9876543210', `${UP}0`, '../x', `${UP}\n`]) {
+      expect(() => layerKey(ID16, bad)).toThrow(InvalidKeyError);
+    }
   });
 
   test.each([
@@ -28,7 +38,7 @@ describe('layerKey', () => {
     ['embedded slash', `${ID16.slice(0, 8)}/${ID16.slice(8)}`],
   ])('rejects %s', (_label, id) => {
     expect(isValidImageId(id)).toBe(false);
-    expect(() => layerKey(id)).toThrow(InvalidKeyError);
+    expect(() => layerKey(id, UP)).toThrow(InvalidKeyError);
   });
 
   test('IMAGE_ID_PATTERN is anchored at both ends and has no flags', () => {

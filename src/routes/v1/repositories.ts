@@ -3,7 +3,6 @@
  * one-part names reach them as `library/<name>` (src/http/canonical-path.ts).
  */
 import { Elysia } from 'elysia';
-import { RegistryError } from '../../errors.ts';
 import { decodeJson, readLimited } from '../../http/body.ts';
 import { jsonReply } from '../../http/reply.ts';
 import { repoRef } from '../../services/names.ts';
@@ -18,12 +17,6 @@ const refOf = (p: RepoParams) => repoRef(p.namespace, p.repository);
 
 export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRouteOptions) {
   const detail = (summary: string) => ({ detail: { tags: ['repositories'], summary } });
-  /** A JSON body, whatever its Content-Type; `error` when it is not JSON. */
-  const jsonBody = async (request: Request, error: 'INVALID_DATA' | 'DECODE_JSON' = 'INVALID_DATA') => {
-    const body = decodeJson(await readLimited(request, opts.maxJsonSize));
-    if (!body.ok) throw new RegistryError(error);
-    return body;
-  };
   const deleteRepository = async ({ params }: { params: RepoParams }) => {
     await repos.deleteRepository(refOf(params));
     return jsonReply();
@@ -40,8 +33,8 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
       '/tags/:tag',
       async ({ params, request }) => {
         const ref = refOf(params);
-        const { value } = await jsonBody(request);
-        await repos.putTag(ref, params.tag, value, request.headers.get('user-agent') ?? '');
+        const body = decodeJson(await readLimited(request, opts.maxJsonSize));
+        await repos.putTag(ref, params.tag, body.ok ? body.value : undefined, request.headers.get('user-agent') ?? '');
         return jsonReply();
       },
       { parse: 'none', ...detail('Point a tag at an image') },
@@ -65,8 +58,8 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
       '/properties',
       async ({ params, request }) => {
         const ref = refOf(params);
-        const { value } = await jsonBody(request);
-        await repos.setProperties(ref, value);
+        const body = decodeJson(await readLimited(request, opts.maxJsonSize));
+        await repos.setProperties(ref, body.ok ? body.value : undefined);
         return jsonReply();
       },
       { parse: 'none', ...detail('Set repository properties (access: private | public)') },
