@@ -49,6 +49,7 @@ export const catalogue = {
   BODY_TOO_LARGE: { status: 413, message: 'Request body too large' },
   RANGE_NOT_SATISFIABLE: { status: 416, message: 'Requested range not satisfiable' },
   BAD_REQUEST: { status: 400, message: 'Bad request' },
+  BAD_PATH_ENCODING: { status: 400, message: 'Invalid percent-encoding in the request path' },
   UPLOAD_ABORTED: { status: 400, message: 'Upload interrupted: the request body ended early' },
   STORAGE_FAILURE: { status: 503, message: 'Storage unavailable, retry later' },
   INTERNAL: { status: 500, message: 'Internal server error' },

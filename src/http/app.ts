@@ -16,7 +16,9 @@ import { pingRoutes } from '../routes/v1/ping.ts';
 import { repositoryRoutes } from '../routes/v1/repositories.ts';
 import { searchRoutes } from '../routes/v1/search.ts';
 import { canonicalPath } from './canonical-path.ts';
+import { catalogue } from '../errors.ts';
 import { errorToResponse, type ErrorLogger } from './errors.ts';
+import { errorReply } from './reply.ts';
 
 export const REGISTRY_VERSION = '0.1.0';
 
@@ -61,10 +63,28 @@ export function createApp({ config, meta, storage, log }: AppDeps) {
 
 export type RegistryApp = ReturnType<typeof createApp>;
 
-/** The fetch handler servers (and route tests) use: one-part repository names → `library/`. */
+/** True when every `%XX` escape in the path decodes to valid UTF-8. */
+function decodablePath(pathname: string): boolean {
+  try {
+    decodeURIComponent(pathname);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The fetch handler servers (and route tests) use. Before routing it refuses paths whose
+ * percent-encoding does not decode (the router would otherwise hand handlers a null parameter),
+ * and rewrites one-part repository names to `library/<name>`.
+ */
 export function createFetch(app: RegistryApp): (request: Request) => Promise<Response> {
-  return (request) => {
+  return async (request) => {
     const url = new URL(request.url);
+    if (!decodablePath(url.pathname)) {
+      const reply = errorReply(400, catalogue.BAD_PATH_ENCODING.message);
+      return request.method === 'HEAD' ? new Response(null, reply) : reply;
+    }
     const path = canonicalPath(url.pathname);
     if (path === url.pathname) return app.handle(request);
     url.pathname = path;

@@ -28,8 +28,20 @@ function nameOk(part: string): boolean {
  * reach storage here, so we keep that, refusing only what cannot be a name: empty parts,
  * slashes inside a part, control characters and overlong parts.
  */
-export function repoRef(namespace: string | undefined, name: string): RepoRef {
-  const ns = namespace ?? 'library';
-  if (!nameOk(ns) || !nameOk(name)) throw new RegistryError('INVALID_REPOSITORY_NAME');
-  return { namespace: ns, name };
+export function repoRef(namespace: string, name: string): RepoRef {
+  if (!nameOk(namespace) || !nameOk(name)) throw new RegistryError('INVALID_REPOSITORY_NAME');
+  return { namespace, name };
 }
+
+/**
+ * A repository name as the original wrote it in tokens: each part percent-encoded like Python's
+ * `quote_plus` (letters, digits and `_.-` kept, space as `+`), so any name fits in a header.
+ */
+export function encodedRepoName(ref: RepoRef): string {
+  return `${quotePlus(ref.namespace)}/${quotePlus(ref.name)}`;
+}
+
+const quotePlus = (s: string) =>
+  encodeURIComponent(s)
+    .replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, '+');

@@ -30,11 +30,13 @@ export function makeApp(overrides: Partial<Record<SettingName, unknown>> = {}, s
     meta,
     storage,
     req(method, path, init = {}) {
-      const headers: Record<string, string> = { 'user-agent': TEST_UA, ...init.headers };
+      // Headers merge names case-insensitively: a test's `User-Agent` replaces the default
+      const headers = new Headers({ 'user-agent': TEST_UA });
+      for (const [k, v] of Object.entries(init.headers ?? {})) headers.set(k, v);
       let body = init.body ?? null;
       if (init.json !== undefined) {
         body = JSON.stringify(init.json);
-        headers['content-type'] ??= 'application/json';
+        if (!headers.has('content-type')) headers.set('content-type', 'application/json');
       }
       return fetch(new Request(`http://localhost${path}`, { method, headers, body }));
     },

@@ -98,4 +98,4 @@ export function expectCacheHeaders(res: Response): void {
   expect(res.headers.get('pragma')).toBeNull();
 }
 
-export const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+export const bytes = (s: string): Uint8Array<ArrayBuffer> => new TextEncoder().encode(s);

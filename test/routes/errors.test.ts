@@ -188,8 +188,11 @@ for (const [label, name] of badNames) {
 // --- bad tag names ------------------------------------------------------------------------------
 for (const tag of ['%00', 'a%0ab', '%ff', '%zz', '.x', '-x', 'a'.repeat(129), '%24%3Cinvalid%3E', 'a%2fb', '%E2%98%83']) {
   rows.push({ what: `PUT tag ${tag}`, method: 'PUT', path: (c) => `/v1/repositories/${c.repo}/tags/${tag}`, body: (c) => JSON.stringify(c.id), status: 400 });
-  rows.push({ what: `GET tag ${tag}`, method: 'GET', path: (c) => `/v1/repositories/${c.repo}/tags/${tag}`, status: 404 });
-  rows.push({ what: `DELETE tag ${tag}`, method: 'DELETE', path: (c) => `/v1/repositories/${c.repo}/tags/${tag}`, status: 404 });
+  // tags are not validated on GET/DELETE (E14, E16): unknown ones are 404, but a path that does not
+  // percent-decode is refused before routing with 400
+  const readStatus = tag === '%ff' || tag === '%zz' ? 400 : 404;
+  rows.push({ what: `GET tag ${tag}`, method: 'GET', path: (c) => `/v1/repositories/${c.repo}/tags/${tag}`, status: readStatus });
+  rows.push({ what: `DELETE tag ${tag}`, method: 'DELETE', path: (c) => `/v1/repositories/${c.repo}/tags/${tag}`, status: readStatus });
 }
 
 // --- bodies -------------------------------------------------------------------------------------
@@ -251,10 +254,11 @@ for (const r of jsonRoutes) {
     ['empty body', () => ''],
     ['binary', binary],
     ['non-UTF-8 bytes', nonUtf8],
-    ['a UTF-8 BOM then JSON', () => new Uint8Array([0xef, 0xbb, 0xbf, 0x7b, 0x7d])],
   ] as const) {
     rows.push({ what: `${r.label}: ${kind}`, method: r.method, path: r.path, body, status: r.invalid });
   }
+  // a UTF-8 BOM before the JSON may be accepted or refused (RFC 8259 §8.1), but never a 5xx
+  rows.push({ what: `${r.label}: a UTF-8 BOM then JSON (lenient)`, method: r.method, path: r.path, body: () => new Uint8Array([0xef, 0xbb, 0xbf, 0x7b, 0x7d]), lenient: true });
   rows.push({ what: `${r.label}: huge body (> 4 MiB)`, method: r.method, path: r.path, body: hugeJson, status: 413 });
   rows.push({ what: `${r.label}: huge streamed body (> 4 MiB, no Content-Length)`, method: r.method, path: r.path, body: hugeStream, status: 413 });
   for (const w of r.wrongTypes) {
@@ -381,11 +385,10 @@ describe('HEAD on bad requests', () => {
         '/v1/images/NOTANID/json',
         '/v1/images/..%2f..%2fetc/layer',
         `/v1/images/${newId()}/ancestry`,
-        '/v1/repositories/%2e%2e/%2e%2e/tags',
+        `/v1/repositories/ns/${randomName()}/tags`,
         '/v1/repositories/ns/a%00b/tags',
-        '/v1/repositories/ns/a%ffb/tags',
-        '/v1/nope',
         '/v1/search?n=0',
+        '/v1/repositories/ns/a%ffb/tags',
       ]) {
         const g = await app.req('GET', path);
         await g.text();
@@ -395,6 +398,23 @@ describe('HEAD on bad requests', () => {
         expect(h.status).toBeLessThan(500);
         expect(h.headers.get('content-type')).toBe('application/json');
         expect(await h.text()).toBe('');
+      }
+    } finally {
+      app.close();
+    }
+  });
+
+  test('unknown paths: HEAD gets the same 404 JSON status as GET', async () => {
+    const app = makeApp();
+    try {
+      for (const path of ['/v1/nope', '/v1/repositories/%2e%2e/%2e%2e/tags', '/nope']) {
+        const g = await app.req('GET', path);
+        await g.text();
+        const h = await app.req('HEAD', path);
+        expect(`${path}: ${h.status}`).toBe(`${path}: ${g.status}`);
+        expect(h.status).toBe(404);
+        expect(h.headers.get('content-type')).toBe('application/json');
+        await h.text(); // (through app.handle the body is not stripped; Bun.serve drops it for HEAD)
       }
     } finally {
       app.close();
@@ -434,14 +454,50 @@ describe('specific messages', () => {
     }
   });
 
+  test('undecodable percent-encoding in a namespace, name or tag → 400, and nothing is written elsewhere', async () => {
+    const app = makeApp();
+    try {
+      const id = newId();
+      await upload(app, id, null, 'x');
+      const name = randomName();
+      for (const path of [
+        `/v1/repositories/a%ffb/${name}/tags/latest`,
+        `/v1/repositories/a%zzb/${name}/tags/latest`,
+        `/v1/repositories/ns/${name}%ff/tags/latest`,
+        `/v1/repositories/ns/${name}/tags/%ff`,
+        `/v1/repositories/ns/${name}/tags/%zz`,
+      ]) {
+        const r = await app.req('PUT', path, { body: JSON.stringify(id) });
+        const text = await r.text();
+        expect(`${path} → ${r.status}`).toBe(`${path} → 400`);
+        expect(typeof (JSON.parse(text) as { error?: unknown }).error).toBe('string');
+      }
+      // the undecodable namespace must not fall back to library/<name>
+      const lib = await app.req('GET', `/v1/repositories/library/${name}/tags`);
+      expect(`${lib.status} ${await lib.text()}`).toBe('404 {"error": "Repository not found"}');
+      // nor may an undecodable tag become a tag named "null"
+      const ns = await app.req('GET', `/v1/repositories/ns/${name}/tags`);
+      expect(`${ns.status} ${await ns.text()}`).toBe('404 {"error": "Repository not found"}');
+    } finally {
+      app.close();
+    }
+  });
+
   test('bad image ids → 404 Invalid image ID on every image route', async () => {
     const app = makeApp();
     try {
-      for (const [, makeId] of badIds) {
+      for (const [label, makeId] of badIds) {
+        // traversal / dot-dot ids do not reach an image route (URL normalisation, %2f): plain 404
+        if (label === 'traversal' || label === 'dot-dot') continue;
+        // a path that does not percent-decode is refused before routing
+        const want =
+          label === 'invalid utf-8' || label === 'bad escape'
+            ? '400 {"error": "Invalid percent-encoding in the request path"}'
+            : '404 {"error": "Invalid image ID"}';
         for (const route of ['json', 'layer', 'ancestry', 'files', 'diff']) {
           const r = await app.req('GET', `/v1/images/${makeId()}/${route}`);
           const text = await r.text();
-          expect(`${route} ${r.status} ${text}`).toBe(`${route} 404 {"error": "Invalid image ID"}`);
+          expect(`${route} ${r.status} ${text}`).toBe(`${route} ${want}`);
         }
       }
     } finally {

@@ -6,7 +6,7 @@ import { Elysia } from 'elysia';
 import { RegistryError } from '../../errors.ts';
 import { decodeJson, readLimited } from '../../http/body.ts';
 import { jsonReply, rawJsonReply } from '../../http/reply.ts';
-import { repoRef } from '../../services/names.ts';
+import { encodedRepoName, repoRef } from '../../services/names.ts';
 import type { RepositoryService } from '../../services/repositories.ts';
 
 export interface IndexRouteOptions {
@@ -28,7 +28,8 @@ function randomSignature(): string {
 export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
   const detail = (summary: string) => ({ detail: { tags: ['index'], summary } });
   const indexHeaders = (request: Request, p: RepoParams, access: Access): Record<string, string> => {
-    const token = `Token signature=${randomSignature()},repository="${p.namespace}/${p.repository}",access=${access}`;
+    const repository = encodedRepoName(repoRef(p.namespace, p.repository));
+    const token = `Token signature=${randomSignature()},repository="${repository}",access=${access}`;
     return {
       'x-docker-endpoints': opts.endpoints || request.headers.get('host') || 'localhost',
       'x-docker-token': token,
