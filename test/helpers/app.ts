@@ -85,3 +85,16 @@ export async function uploadImage(
   expect(r.headers.get('x-docker-checksum-payload') === checksum, 'X-Docker-Checksum-Payload');
   return checksum;
 }
+
+/** Runs `fn` with a fresh app (config overrides optional) and closes it afterwards. */
+export async function withApp<T>(
+  fn: (app: TestApp) => Promise<T>,
+  overrides: Partial<Record<SettingName, unknown>> = {},
+): Promise<T> {
+  const app = makeApp(overrides);
+  try {
+    return await fn(app);
+  } finally {
+    app.close();
+  }
+}

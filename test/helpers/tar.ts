@@ -10,7 +10,9 @@
  * - `gzip(bytes)`: Bun.gzipSync.
  * - `streamOf(bytes, chunkSize)`: a ReadableStream that delivers `bytes` in chunks.
  */
+import { expect } from 'bun:test';
 import { pack } from 'tar-stream';
+import { RegistryError } from '../../src/errors.ts';
 import type { Header } from 'tar-stream';
 
 /** ArrayBuffer-backed bytes (usable directly as a fetch/Response body). */
@@ -195,3 +197,20 @@ export function concatBytes(parts: readonly Uint8Array[]): Bytes {
 function toBytes(body: string | Uint8Array): Uint8Array {
   return typeof body === 'string' ? encoder.encode(body) : body;
 }
+
+/** Asserts that `promise` rejects with the catalogue's 400 `Layer format not supported`. */
+export async function expectLayerFormat(promise: Promise<unknown>): Promise<void> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(RegistryError);
+  expect((error as RegistryError).code).toBe('LAYER_FORMAT');
+  expect((error as RegistryError).status).toBe(400);
+}
+
+/** GNU tar on this machine, for cross-checks against a real tar writer (null when absent). */
+export const gnuTar: string | null = (() => {
+  const path = Bun.which('tar');
+  return path !== null && Bun.spawnSync([path, '--version']).stdout.toString().includes('GNU tar') ? path : null;
+})();

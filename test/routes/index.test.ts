@@ -4,17 +4,8 @@
  * depends on the same setting).
  */
 import { describe, expect, test } from 'bun:test';
-import { makeApp, type TestApp } from '../helpers/app.ts';
+import { makeApp, withApp, type TestApp } from '../helpers/app.ts';
 import { expectError, expectNoCacheHeaders, newId, randomName, upload } from '../helpers/layers.ts';
-
-async function withApp<T>(fn: (app: TestApp) => Promise<T>, overrides = {}): Promise<T> {
-  const app = makeApp(overrides);
-  try {
-    return await fn(app);
-  } finally {
-    app.close();
-  }
-}
 
 const tokenRe = (repo: string, access: string) =>
   new RegExp(`^Token signature=[A-Z0-9]{16},repository="${repo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}",access=${access}$`);

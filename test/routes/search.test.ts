@@ -4,17 +4,8 @@
  * FTS syntax in the query.
  */
 import { describe, expect, test } from 'bun:test';
-import { makeApp, type TestApp } from '../helpers/app.ts';
+import { makeApp, withApp, type TestApp } from '../helpers/app.ts';
 import { expectError, expectNoCacheHeaders, newId, randomName, upload } from '../helpers/layers.ts';
-
-async function withApp<T>(fn: (app: TestApp) => Promise<T>, overrides = {}): Promise<T> {
-  const app = makeApp(overrides);
-  try {
-    return await fn(app);
-  } finally {
-    app.close();
-  }
-}
 
 interface SearchReply {
   num_results: number;

@@ -7,7 +7,7 @@
  * overrides are written in lower case.
  */
 import { describe, expect, test } from 'bun:test';
-import { makeApp, TEST_UA, type TestApp } from '../helpers/app.ts';
+import { makeApp, TEST_UA, withApp, type TestApp } from '../helpers/app.ts';
 import { expectError, expectNoCacheHeaders, newId, putJson, randomName, upload } from '../helpers/layers.ts';
 
 const DEFAULT_JSON_TEXT =
@@ -15,15 +15,6 @@ const DEFAULT_JSON_TEXT =
 const INVALID_TAG = 'Invalid tag name (must match ^[\\w][\\w.-]{0,127}$)';
 const UA_TEST = 'docker/0.7.2-dev go/go1.2 os/ostest arch/archtest';
 const UA_CHANGED = 'docker/0.7.2-dev go/go1.2 os/ostest arch/changedarch';
-
-async function withApp<T>(fn: (app: TestApp) => Promise<T>, overrides = {}): Promise<T> {
-  const app = makeApp(overrides);
-  try {
-    return await fn(app);
-  } finally {
-    app.close();
-  }
-}
 
 const randomLayer = (n = 1024) => crypto.getRandomValues(new Uint8Array(n));
 
