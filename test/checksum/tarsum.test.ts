@@ -18,7 +18,6 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tarsum } from '../../src/checksum/tarsum.ts';
-import { RegistryError } from '../../src/errors.ts';
 import { buildTar, gzip, paxData, rawTar, streamOf, expectLayerFormat, gnuTar } from '../helpers/tar.ts';
 import type { RawMember } from '../helpers/tar.ts';
 

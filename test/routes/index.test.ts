@@ -4,7 +4,7 @@
  * depends on the same setting).
  */
 import { describe, expect, test } from 'bun:test';
-import { makeApp, withApp, type TestApp } from '../helpers/app.ts';
+import { withApp } from '../helpers/app.ts';
 import { expectError, expectNoCacheHeaders, newId, randomName, upload } from '../helpers/layers.ts';
 
 const tokenRe = (repo: string, access: string) =>

@@ -4,7 +4,7 @@
  * FTS syntax in the query.
  */
 import { describe, expect, test } from 'bun:test';
-import { makeApp, withApp, type TestApp } from '../helpers/app.ts';
+import { withApp, type TestApp } from '../helpers/app.ts';
 import { expectError, expectNoCacheHeaders, newId, randomName, upload } from '../helpers/layers.ts';
 
 interface SearchReply {

@@ -7,7 +7,7 @@
  * overrides are written in lower case.
  */
 import { describe, expect, test } from 'bun:test';
-import { makeApp, TEST_UA, withApp, type TestApp } from '../helpers/app.ts';
+import { TEST_UA, withApp, type TestApp } from '../helpers/app.ts';
 import { expectError, expectNoCacheHeaders, newId, putJson, randomName, upload } from '../helpers/layers.ts';
 
 const DEFAULT_JSON_TEXT =
