@@ -31,7 +31,10 @@ export interface AppDeps {
 
 export function createApp({ config, meta, storage, log }: AppDeps) {
   const logError: ErrorLogger = log ?? ((message, fields) => console.error(message, fields));
-  const images = new ImageService(meta, storage, { redirect: config.storage_redirect });
+  const images = new ImageService(meta, storage, {
+    redirect: config.storage_redirect,
+    maxLayerSize: config.max_body_size,
+  });
   const repos = new RepositoryService(meta, (id) => images.exists(id));
   const limits = { maxJsonSize: config.max_json_size };
 

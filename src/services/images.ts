@@ -43,7 +43,10 @@ export class ImageService {
   constructor(
     private readonly meta: MetaStore,
     private readonly storage: StorageDriver,
-    private readonly options: { redirect: boolean } = { redirect: false },
+    private readonly options: { redirect: boolean; maxLayerSize: number } = {
+      redirect: false,
+      maxLayerSize: Number.MAX_SAFE_INTEGER,
+    },
   ) {}
 
   /** A complete image, or the V1 error: 404 invalid id / not found, 400 still uploading. */
@@ -94,6 +97,10 @@ export class ImageService {
     if (!image) throw new RegistryError('IMAGE_NOT_FOUND');
     if (image.state !== 'uploading') throw new RegistryError('IMAGE_EXISTS');
 
+    const limit = this.options.maxLayerSize;
+    if (body.declaredLength !== null && body.declaredLength > limit) {
+      throw new RegistryError('BODY_TOO_LARGE', `limit is ${limit} bytes`);
+    }
     const hasher = new PayloadHasher(image.json);
     const key = layerKey(id, newUploadId());
     const writer = await this.storage.writer(key).catch(storageFailure);
@@ -101,8 +108,9 @@ export class ImageService {
     try {
       if (body.stream) {
         for await (const chunk of body.stream) {
-          hasher.update(chunk);
           size += chunk.byteLength;
+          if (size > limit) throw new RegistryError('BODY_TOO_LARGE', `limit is ${limit} bytes`);
+          hasher.update(chunk);
           await writer.write(chunk);
         }
       }

@@ -27,7 +27,9 @@ export function startServer(config: Config, options: { migrate?: boolean; reuseP
     port: config.port,
     reusePort: options.reusePort ?? false,
     development: false,
-    maxRequestBodySize: config.max_body_size,
+    // Body limits are enforced by the routes (a layer against max_body_size, JSON against
+    // max_json_size) so that an oversized body gets a V1 JSON 413, not Bun's empty one.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     idleTimeout: config.idle_timeout,
     fetch,
     error: () =>

@@ -139,3 +139,57 @@ describe('bun run start', () => {
     expect(new Uint8Array(await r.arrayBuffer())).toEqual(data);
   });
 });
+
+describe('body limits over a real socket', () => {
+  let small: StartedRegistry;
+  beforeAll(async () => {
+    small = await startRegistry({ REGISTRY_MAX_BODY_SIZE: '64K', REGISTRY_MAX_JSON_SIZE: '2K' });
+  });
+  afterAll(async () => {
+    await small?.stop();
+  });
+
+  test('oversized layers (Content-Length or chunked) and JSON bodies get a JSON 413', async () => {
+    const id = hex(16);
+    let r = await fetch(`${small.url}/v1/images/${id}/json`, { method: 'PUT', body: JSON.stringify({ id }) });
+    expect(r.status).toBe(200);
+    const big = new Uint8Array(100 * 1024);
+    r = await fetch(`${small.url}/v1/images/${id}/layer`, { method: 'PUT', body: big });
+    expect(r.status).toBe(413);
+    expect(r.headers.get('content-type')).toBe('application/json');
+    expect(await r.json()).toEqual({ error: 'Request body too large: limit is 65536 bytes' });
+    const chunked = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < 10; i++) c.enqueue(new Uint8Array(10 * 1024));
+        c.close();
+      },
+    });
+    r = await fetch(`${small.url}/v1/images/${id}/layer`, { method: 'PUT', body: chunked });
+    expect(r.status).toBe(413);
+    expect(((await r.json()) as { error: string }).error).toStartWith('Request body too large');
+    r = await fetch(`${small.url}/v1/images/${hex(16)}/json`, { method: 'PUT', body: 'x'.repeat(3000) });
+    expect(r.status).toBe(413);
+    expect(((await r.json()) as { error: string }).error).toStartWith('Request body too large');
+    // the registry keeps serving, and the image can still be uploaded within the limit
+    const layer = new Uint8Array(60 * 1024);
+    r = await fetch(`${small.url}/v1/images/${id}/layer`, { method: 'PUT', body: layer });
+    expect(r.status).toBe(200);
+  });
+
+  test('HEAD of a layer answers its headers and no body', async () => {
+    const id = hex(16);
+    const json = JSON.stringify({ id });
+    const layer = crypto.getRandomValues(new Uint8Array(5000));
+    await fetch(`${small.url}/v1/images/${id}/json`, { method: 'PUT', body: json });
+    await fetch(`${small.url}/v1/images/${id}/layer`, { method: 'PUT', body: layer });
+    await fetch(`${small.url}/v1/images/${id}/checksum`, {
+      method: 'PUT',
+      headers: { 'x-docker-checksum-payload': payload(json, layer) },
+    });
+    const r = await fetch(`${small.url}/v1/images/${id}/layer`, { method: 'HEAD' });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-length')).toBe('5000');
+    expect(r.headers.get('accept-ranges')).toBe('bytes');
+    expect((await r.arrayBuffer()).byteLength).toBe(0);
+  });
+});

@@ -116,3 +116,19 @@ test('a layer upload racing the completion of the image is refused and cleaned u
   const image = await meta.getImage(ID);
   expect(readdirSync(join(dir, 'images', ID))).toEqual([image!.layerKey!.split('/')[2]!]);
 });
+
+test('a layer over the size limit is refused with 413, announced or not, and leaves nothing', async () => {
+  const small = new ImageService(meta, storage, { redirect: false, maxLayerSize: 10_000 });
+  await small.putJson(ID, JSON_BYTES);
+  const big = new Uint8Array(20_000);
+  for (const declaredLength of [20_000, null]) {
+    const err = await small.putLayer(ID, { stream: slowStream(big), declaredLength }, null).catch((e) => e);
+    expect((err as RegistryError).code).toBe('BODY_TOO_LARGE');
+    expect((err as RegistryError).status).toBe(413);
+  }
+  expect((await meta.getImage(ID))?.layerSize).toBeNull();
+  expect(readdirSync(join(dir, '.tmp'))).toEqual([]);
+  const exact = new Uint8Array(10_000);
+  await small.putLayer(ID, { stream: slowStream(exact), declaredLength: exact.length }, null);
+  expect((await meta.getImage(ID))?.layerSize).toBe(10_000);
+});
