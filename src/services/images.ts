@@ -11,10 +11,9 @@ import { computeDiff } from '../layers/diff.ts';
 import { listLayerFiles, type FileEntry } from '../layers/files.ts';
 import { PathNotFoundError, StorageError, type StorageDriver } from '../storage/driver.ts';
 import { isValidImageId, layerKey, newUploadId } from '../storage/paths.ts';
+import { decodeJson } from './json.ts';
 import { requireImageId } from './names.ts';
 import { dockerTooOld } from './tag-metadata.ts';
-
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export interface LayerBody {
   stream: ReadableStream<Uint8Array> | null;
@@ -61,12 +60,9 @@ export class ImageService {
   /** E8: stores the json exactly as sent and (re)starts the upload. */
   async putJson(id: string, body: Uint8Array): Promise<void> {
     requireImageId(id);
-    let data: unknown;
-    try {
-      data = JSON.parse(decoder.decode(body));
-    } catch {
-      throw new RegistryError('INVALID_JSON');
-    }
+    const decoded = decodeJson(body);
+    if (!decoded.ok) throw new RegistryError('INVALID_JSON');
+    const data = decoded.value;
     if (typeof data !== 'object' || data === null || Array.isArray(data) || Object.keys(data).length === 0) {
       throw new RegistryError('INVALID_JSON');
     }

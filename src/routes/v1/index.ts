@@ -4,7 +4,8 @@
  */
 import { Elysia } from 'elysia';
 import { RegistryError } from '../../errors.ts';
-import { decodeJson, readLimited } from '../../http/body.ts';
+import { readLimited } from '../../http/body.ts';
+import { decodeJson } from '../../services/json.ts';
 import { jsonReply, rawJsonReply } from '../../http/reply.ts';
 import { encodedRepoName, repoRef } from '../../services/names.ts';
 import type { RepositoryService } from '../../services/repositories.ts';

@@ -3,7 +3,8 @@
  * one-part names reach them as `library/<name>` (src/http/canonical-path.ts).
  */
 import { Elysia } from 'elysia';
-import { decodeJson, readLimited } from '../../http/body.ts';
+import { readLimited } from '../../http/body.ts';
+import { decodeJson } from '../../services/json.ts';
 import { jsonReply } from '../../http/reply.ts';
 import { repoRef } from '../../services/names.ts';
 import type { RepositoryService } from '../../services/repositories.ts';
