@@ -3,10 +3,10 @@
  *
  *   bun bench/upload-memory.ts [sizeMiB=1024]
  *
- * Starts `bun src/main.ts` on a free loopback port with its own storage directory, streams a
- * generated layer of the given size (never held in memory by the client either), completes the
- * image, pulls the layer back, and prints wall times, throughput and the server's peak RSS
- * (VmHWM from /proc) next to its RSS when idle.
+ * Starts the registry (supervisor + one worker) on a free loopback port with its own storage
+ * directory, streams a generated layer of the given size (never held in memory by the client
+ * either), completes the image, pulls the layer back, and prints wall times, throughput and the
+ * worker's peak RSS (VmHWM from /proc) next to its RSS when idle.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -17,6 +17,14 @@ const MiB = 1024 * 1024;
 const sizeMiB = Number(process.argv[2] ?? 1024);
 const total = sizeMiB * MiB;
 
+/** The supervisor's single worker (REGISTRY_WORKERS=1): the process that serves. */
+function workerPid(master: number): number {
+  const children = readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/);
+  const pid = Number(children[0]);
+  if (!pid) throw new Error('no worker process found');
+  return pid;
+}
+
 function status(pid: number, field: string): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : NaN;
@@ -26,7 +34,14 @@ const storagePath = mkdtempSync(join(tmpdir(), 'registry-bench-'));
 const port = await freePort();
 const proc = Bun.spawn([process.execPath, 'src/main.ts'], {
   cwd: join(import.meta.dir, '..'),
-  env: { ...process.env, REGISTRY_HOST: '127.0.0.1', REGISTRY_PORT: String(port), STORAGE_PATH: storagePath },
+  env: {
+    ...process.env,
+    REGISTRY_HOST: '127.0.0.1',
+    REGISTRY_PORT: String(port),
+    STORAGE_PATH: storagePath,
+    REGISTRY_WORKERS: '1',
+    REGISTRY_ACCESSLOG: '',
+  },
   stdout: 'ignore',
   stderr: 'inherit',
 });
@@ -38,7 +53,8 @@ try {
     } catch {}
     await Bun.sleep(100);
   }
-  const idleRss = status(proc.pid, 'VmRSS');
+  const worker = workerPid(proc.pid);
+  const idleRss = status(worker, 'VmRSS');
   const id = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
   const json = JSON.stringify({ id });
   await fetch(`${url}/v1/images/${id}/json`, { method: 'PUT', body: json });
@@ -62,7 +78,7 @@ try {
   });
   const putSeconds = (performance.now() - t) / 1000;
   if (put.status !== 200) throw new Error(`PUT layer: ${put.status} ${await put.text()}`);
-  const peakAfterPut = status(proc.pid, 'VmHWM');
+  const peakAfterPut = status(worker, 'VmHWM');
   const sum = `sha256:${hasher.digest('hex')}`;
   const ck = await fetch(`${url}/v1/images/${id}/checksum`, { method: 'PUT', headers: { 'x-docker-checksum-payload': sum } });
   if (ck.status !== 200) throw new Error(`PUT checksum: ${ck.status} ${await ck.text()}`);
@@ -73,7 +89,7 @@ try {
   for await (const c of get.body!) received += c.byteLength;
   const getSeconds = (performance.now() - t) / 1000;
   if (received !== total) throw new Error(`GET layer returned ${received} bytes`);
-  const peak = status(proc.pid, 'VmHWM');
+  const peak = status(worker, 'VmHWM');
 
   const mb = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
   console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}; bun ${Bun.version}`);

@@ -1,32 +1,26 @@
 /**
- * Entry point: `bun src/main.ts` loads the configuration, migrates the database and serves.
- * (One process for now; the supervisor with REGISTRY_WORKERS workers is a separate piece.)
+ * Entry point. `bun src/main.ts` runs the supervisor, which migrates the database once and
+ * re-executes this file as `bun src/main.ts worker` for each worker process.
  */
-import { ConfigError, loadConfig } from './config/load.ts';
-import { startServer } from './worker/serve.ts';
+import { ConfigError } from './config/load.ts';
+import { Arbiter } from './supervisor/arbiter.ts';
+import { migrate } from './worker/serve.ts';
+import { runWorker } from './worker/worker.ts';
 
-function main(): void {
-  let config;
+const role = process.argv[2] ?? 'supervise';
+
+if (role === 'worker') {
+  runWorker();
+} else if (role === 'supervise') {
+  let arbiter: Arbiter;
   try {
-    config = loadConfig();
+    arbiter = new Arbiter({ workerCommand: [process.execPath, Bun.main, 'worker'], prepare: migrate });
   } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`registry: ${e.message}`);
-      process.exit(2);
-    }
-    throw e;
+    console.error(`registry: ${e instanceof ConfigError ? e.message : String(e)}`);
+    process.exit(2);
   }
-  const running = startServer(config);
-  console.error(
-    `registry: listening on http://${config.host}:${running.server.port} (storage ${config.storage} at ${config.storage_path})`,
-  );
-  const stop = async (signal: string) => {
-    console.error(`registry: ${signal} received, finishing in-flight requests`);
-    await running.stop();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  await arbiter.start();
+} else {
+  console.error(`registry: unknown role ${JSON.stringify(role)} (expected no argument, or "worker")`);
+  process.exit(2);
 }
-
-main();

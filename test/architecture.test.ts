@@ -1,7 +1,7 @@
 /**
  * Layering (../shared/style.md): a module imports only from its own layer or the layers below.
  * errors < config < checksum, layers < storage, db < services < http helpers < routes <
- * http/app < worker < main. Type-only imports are erased and do not count.
+ * http/app < worker, supervisor < main; log sits with config. Type-only imports are erased and do not count.
  */
 import { expect, test } from 'bun:test';
 import { Glob } from 'bun';
@@ -12,14 +12,14 @@ const SRC = join(import.meta.dir, '..', 'src');
 function rank(file: string): number {
   const rel = relative(SRC, file);
   if (rel === 'errors.ts') return 0;
-  if (rel.startsWith('config/')) return 1;
+  if (rel.startsWith('config/') || rel.startsWith('log/')) return 1;
   if (rel.startsWith('checksum/') || rel.startsWith('layers/')) return 2;
   if (rel.startsWith('storage/') || rel.startsWith('db/')) return 3;
   if (rel.startsWith('services/')) return 4;
   if (rel === 'http/app.ts') return 7;
   if (rel.startsWith('http/')) return 5;
   if (rel.startsWith('routes/')) return 6;
-  if (rel.startsWith('worker/')) return 8;
+  if (rel.startsWith('worker/') || rel.startsWith('supervisor/')) return 8;
   if (rel === 'main.ts') return 9;
   throw new Error(`no layer assigned to src/${rel}: add it to test/architecture.test.ts`);
 }
@@ -40,6 +40,19 @@ test('no module imports from a layer above it', async () => {
       if (!imp.path.startsWith('.')) continue;
       const target = resolve(dirname(file), imp.path);
       if (rank(target) > rank(file)) violations.push(`${relative(SRC, file)} → ${relative(SRC, target)}`);
+    }
+  }
+  expect(violations).toEqual([]);
+});
+
+test('the supervisor never imports the HTTP stack or the stores', async () => {
+  const violations: string[] = [];
+  for (const file of files.filter((f) => relative(SRC, f).startsWith('supervisor/'))) {
+    for (const imp of transpiler.scanImports(await Bun.file(file).text())) {
+      const target = imp.path.startsWith('.') ? relative(SRC, resolve(dirname(file), imp.path)) : imp.path;
+      if (/^(http|routes|services|storage|db|worker)\//.test(target) || imp.path === 'elysia') {
+        violations.push(`${relative(SRC, file)} → ${imp.path}`);
+      }
     }
   }
   expect(violations).toEqual([]);

@@ -16,11 +16,77 @@ export interface SettingSpec<T> {
   max?: number;
 }
 
+import { availableParallelism } from 'node:os';
+
 const GiB = 1024 ** 3;
 
 export const settings = {
   host: { kind: 'string', env: ['REGISTRY_HOST'], default: '0.0.0.0', doc: 'address to listen on' },
   port: { kind: 'int', env: ['REGISTRY_PORT'], default: 5000, min: 0, max: 65535, doc: 'port to listen on (0 picks a free one)' },
+  workers: {
+    kind: 'int',
+    env: ['REGISTRY_WORKERS', 'GUNICORN_WORKERS'],
+    default: () => availableParallelism(),
+    min: 1,
+    max: 256,
+    doc: 'worker processes the supervisor keeps running',
+  },
+  pidfile: { kind: 'string', env: ['REGISTRY_PIDFILE'], default: '', doc: "file the supervisor writes its pid to, like gunicorn's --pid (empty: none)" },
+  timeout: {
+    kind: 'int',
+    env: ['REGISTRY_TIMEOUT'],
+    default: 30,
+    min: 0,
+    max: 86_400,
+    doc: 'seconds a worker may go without a heartbeat before it is killed and replaced (0 disables)',
+  },
+  graceful_timeout: {
+    kind: 'int',
+    env: ['REGISTRY_GRACEFUL_TIMEOUT'],
+    default: 30,
+    min: 0,
+    max: 86_400,
+    doc: 'seconds a stopping worker may spend finishing in-flight requests (uploads included) before it is killed',
+  },
+  boot_timeout: {
+    kind: 'int',
+    env: ['REGISTRY_BOOT_TIMEOUT'],
+    default: 30,
+    min: 1,
+    max: 3600,
+    doc: 'seconds a new worker may take to start listening before it counts as a boot failure',
+  },
+  max_boot_failures: {
+    kind: 'int',
+    env: ['REGISTRY_MAX_BOOT_FAILURES'],
+    default: 5,
+    min: 1,
+    max: 1000,
+    doc: 'boot failures in a row after which the supervisor halts (exit code 3)',
+  },
+  max_requests: {
+    kind: 'int',
+    env: ['REGISTRY_MAX_REQUESTS'],
+    default: 0,
+    min: 0,
+    doc: 'requests after which a worker is recycled (0: never); its replacement starts first',
+  },
+  max_requests_jitter: {
+    kind: 'int',
+    env: ['REGISTRY_MAX_REQUESTS_JITTER'],
+    default: 0,
+    min: 0,
+    doc: 'random extra requests (0..jitter) added to max_requests per worker, so workers do not recycle together',
+  },
+  errorlog: { kind: 'string', env: ['REGISTRY_ERRORLOG'], default: '-', doc: 'error log file (- for stderr); reopened on SIGUSR1' },
+  accesslog: { kind: 'string', env: ['REGISTRY_ACCESSLOG'], default: '-', doc: 'access log file (- for stdout, empty to disable); reopened on SIGUSR1' },
+  loglevel: {
+    kind: 'enum',
+    env: ['REGISTRY_LOGLEVEL'],
+    default: 'info',
+    choices: ['debug', 'info', 'warning', 'error', 'critical'],
+    doc: 'lowest level written to the error log',
+  },
   storage_path: { kind: 'string', env: ['STORAGE_PATH'], default: './data', doc: 'local storage root; also holds the SQLite database' },
   storage: {
     kind: 'enum',

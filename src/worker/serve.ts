@@ -1,31 +1,46 @@
-/** One registry server process: open the stores, build the app, listen. */
+/** One registry server: open the stores, build the app, listen. Used by every worker process. */
 import type { Server } from 'bun';
+import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
-import { SqliteMetaStore } from '../db/sqlite-store.ts';
 import type { MetaStore } from '../db/meta.ts';
+import { SqliteMetaStore } from '../db/sqlite-store.ts';
 import { createApp, createFetch } from '../http/app.ts';
 import { createStorage } from '../storage/factory.ts';
-import { join } from 'node:path';
 
 export interface RunningServer {
   server: Server<undefined>;
   meta: MetaStore;
-  stop(): Promise<void>;
+  /** Graceful: stop accepting, let in-flight requests finish. */
+  stop(force?: boolean): Promise<void>;
 }
 
 export function sqlitePath(config: Config): string {
   return config.db || join(config.storage_path, 'registry.db');
 }
 
-export function startServer(config: Config, options: { migrate?: boolean; reusePort?: boolean } = {}): RunningServer {
-  const meta = SqliteMetaStore.open(sqlitePath(config), { migrate: options.migrate ?? true });
+/** Applies the database migrations once (the supervisor does this before starting workers). */
+export function migrate(config: Config): void {
+  SqliteMetaStore.open(sqlitePath(config), { migrate: true }).close();
+}
+
+export interface ServeOptions {
+  reusePort: boolean;
+  /** wraps the app's fetch handler (request counting, access log) */
+  wrap?: (
+    fetch: (request: Request) => Promise<Response>,
+  ) => (request: Request, server: Server<undefined>) => Promise<Response>;
+  onError?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+export function startServer(config: Config, options: ServeOptions): RunningServer {
+  const meta = SqliteMetaStore.open(sqlitePath(config), { migrate: false });
   const storage = createStorage({ storage: config.storage, storagePath: config.storage_path });
-  const app = createApp({ config, meta, storage });
-  const fetch = createFetch(app);
+  const appFetch = createFetch(createApp({ config, meta, storage, log: options.onError }));
+  const fetch = options.wrap ? options.wrap(appFetch) : appFetch;
   const server = Bun.serve({
     hostname: config.host,
     port: config.port,
-    reusePort: options.reusePort ?? false,
+    reusePort: options.reusePort,
     development: false,
     // Body limits are enforced by the routes (a layer against max_body_size, JSON against
     // max_json_size) so that an oversized body gets a V1 JSON 413, not Bun's empty one.
@@ -38,8 +53,8 @@ export function startServer(config: Config, options: { migrate?: boolean; reuseP
   return {
     server,
     meta,
-    async stop() {
-      await server.stop();
+    async stop(force = false) {
+      await server.stop(force);
       meta.close();
     },
   };

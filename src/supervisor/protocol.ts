@@ -1,0 +1,21 @@
+/** Messages between the supervisor and its workers over Bun's IPC channel (JSON). */
+
+export type WorkerMessage =
+  /** the server is bound and listening */
+  | { t: 'ready'; port: number }
+  /** liveness, every max(1, timeout/2) seconds; also carries cheap metrics */
+  | { t: 'hb'; nr: number; inflight: number; rss: number }
+  /** max_requests reached: replace me (I keep serving until told to stop) */
+  | { t: 'retire'; reason: string };
+
+/** Environment variables the supervisor sets for its workers. */
+export const WORKER_ENV = {
+  /** the port every worker binds (resolved by the supervisor, so port 0 means one port) */
+  port: 'REGISTRY_PORT',
+  /** this worker's request limit, jitter already applied (0: none) */
+  maxRequests: 'REGISTRY_WORKER_MAX_REQUESTS',
+  /** set to '1' in workers; a worker refuses to start without a supervisor */
+  role: 'REGISTRY_ROLE',
+} as const;
+
+export const EXIT_BOOT_FAILURE = 3;

@@ -1,0 +1,133 @@
+/**
+ * A worker process, started by the supervisor (never on its own). It registers its IPC and
+ * signal handlers before anything slow, boots the server on the shared port with reusePort,
+ * reports `ready`, heartbeats, counts requests for max_requests, writes the access log, and
+ * stops the way gunicorn workers do:
+ * - TERM: stop accepting, finish in-flight requests (uploads too) for up to graceful_timeout,
+ *   then force-close, exit 0;
+ * - INT, QUIT: force-close at once, exit 0;
+ * - the supervisor gone (IPC disconnect, or a changed parent pid): stop accepting at once and
+ *   exit within 2 s, so no orphan keeps serving the port;
+ * - HUP, USR2, WINCH: ignored; USR1: reopen log files.
+ * A failure before the server listens exits with code 3 (boot failure).
+ */
+import type { Server } from 'bun';
+import { loadConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { accessLine, Logger } from '../log/logger.ts';
+import { EXIT_BOOT_FAILURE, WORKER_ENV, type WorkerMessage } from '../supervisor/protocol.ts';
+import { startServer, type RunningServer } from './serve.ts';
+
+const PARENT_GONE_GRACE_MS = 1500;
+
+export function runWorker(): void {
+  const parentPid = process.ppid;
+  let running: RunningServer | null = null;
+  let logger: Logger | null = null;
+  let stopping = false;
+  let config: Config | null = null;
+
+  const send = (m: WorkerMessage) => {
+    try {
+      process.send?.(m);
+    } catch {
+      // the channel is gone: the disconnect handler takes over
+    }
+  };
+
+  const exit = (code: number) => {
+    logger?.info(`Worker exiting (pid: ${process.pid})`);
+    process.exit(code);
+  };
+
+  /** Stops accepting, gives in-flight requests `graceMs`, then force-closes and exits. */
+  const stop = async (graceMs: number) => {
+    if (stopping) return;
+    stopping = true;
+    if (!running) exit(0);
+    const graceful = running!.stop(false);
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs));
+    if ((await Promise.race([graceful.then(() => 'done' as const), timer])) === 'timeout') {
+      logger?.warning(`Worker graceful timeout (pid:${process.pid})`);
+      await running!.stop(true).catch(() => {});
+    }
+    exit(0);
+  };
+  const quick = () => {
+    stopping = true;
+    void (running?.stop(true) ?? Promise.resolve()).finally(() => exit(0));
+  };
+  const parentGone = () => {
+    logger?.info('Parent changed, shutting down');
+    void stop(Math.min(PARENT_GONE_GRACE_MS, (config?.graceful_timeout ?? 30) * 1000));
+  };
+
+  // 1. handlers first: a signal or the master's death during boot must not be missed
+  process.on('SIGTERM', () => void stop((config?.graceful_timeout ?? 30) * 1000));
+  process.on('SIGINT', quick);
+  process.on('SIGQUIT', quick);
+  process.on('SIGUSR1', () => logger?.reopen());
+  for (const sig of ['SIGHUP', 'SIGUSR2', 'SIGWINCH'] as const) process.on(sig, () => {});
+  process.on('disconnect', parentGone);
+  process.on('message', () => {});
+
+  // 2. boot
+  let maxRequests = 0;
+  let nr = 0;
+  let retired = false;
+  try {
+    config = loadConfig();
+    logger = new Logger(config);
+    maxRequests = Number(process.env[WORKER_ENV.maxRequests] ?? 0) || 0;
+    const log = logger;
+    running = startServer(config, {
+      reusePort: true,
+      onError: (message, fields) => log.error(`${message} ${JSON.stringify(fields)}`),
+      wrap: (appFetch) => async (request: Request, server: Server<undefined>) => {
+        const started = performance.now();
+        nr++;
+        const response = await appFetch(request);
+        if (log.accessEnabled) {
+          const url = new URL(request.url);
+          log.access(
+            accessLine({
+              remote: server.requestIP(request)?.address ?? '-',
+              method: request.method,
+              path: url.pathname + url.search,
+              status: response.status,
+              bytes: response.headers.has('content-length') ? Number(response.headers.get('content-length')) : null,
+              durationMs: performance.now() - started,
+              dockerSize: response.headers.get('x-docker-size'),
+              userAgent: request.headers.get('user-agent'),
+            }),
+          );
+        }
+        if (maxRequests > 0 && nr >= maxRequests && !retired) {
+          retired = true;
+          log.info('Autorestarting worker after current request.');
+          send({ t: 'retire', reason: `max_requests (${maxRequests})` });
+        }
+        return response;
+      },
+    });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (logger) logger.error(`Exception in worker process: ${message}`);
+    else console.error(`Exception in worker process: ${message}`);
+    process.exit(EXIT_BOOT_FAILURE);
+  }
+  if (stopping) return;
+  logger.info(`Booting worker with pid: ${process.pid}`);
+  send({ t: 'ready', port: running.server.port ?? config.port });
+
+  // 3. heartbeat (and the parent check, which the disconnect event normally beats)
+  const beatEvery = config.timeout > 0 ? Math.max(1, config.timeout / 2) * 1000 : 5000;
+  let lastBeat = 0;
+  setInterval(() => {
+    if (process.ppid !== parentPid) return parentGone();
+    const now = performance.now();
+    if (now - lastBeat < beatEvery - 50) return;
+    lastBeat = now;
+    send({ t: 'hb', nr, inflight: running?.server.pendingRequests ?? 0, rss: process.memoryUsage.rss() });
+  }, 1000);
+}
