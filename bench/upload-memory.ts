@@ -40,7 +40,7 @@ const proc = Bun.spawn([process.execPath, 'src/main.ts'], {
     REGISTRY_PORT: String(port),
     STORAGE_PATH: storagePath,
     REGISTRY_WORKERS: '1',
-    REGISTRY_ACCESSLOG: '',
+    REGISTRY_ACCESSLOG: 'off',
   },
   stdout: 'ignore',
   stderr: 'inherit',

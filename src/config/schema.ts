@@ -78,8 +78,14 @@ export const settings = {
     min: 0,
     doc: 'random extra requests (0..jitter) added to max_requests per worker, so workers do not recycle together',
   },
+  tcp_migrate_req: {
+    kind: 'bool',
+    env: ['REGISTRY_TCP_MIGRATE_REQ'],
+    default: true,
+    doc: 'at startup, turn on the net.ipv4.tcp_migrate_req sysctl where allowed (root), so connections queued on a stopping worker move to another instead of being reset',
+  },
   errorlog: { kind: 'string', env: ['REGISTRY_ERRORLOG'], default: '-', doc: 'error log file (- for stderr); reopened on SIGUSR1' },
-  accesslog: { kind: 'string', env: ['REGISTRY_ACCESSLOG'], default: '-', doc: 'access log file (- for stdout, empty to disable); reopened on SIGUSR1' },
+  accesslog: { kind: 'string', env: ['REGISTRY_ACCESSLOG'], default: '-', doc: 'access log file (- for stdout, off to disable); reopened on SIGUSR1' },
   loglevel: {
     kind: 'enum',
     env: ['REGISTRY_LOGLEVEL'],

@@ -67,7 +67,7 @@ export class Logger {
 
   constructor(options: LogOptions) {
     this.#error = new Sink(options.errorlog, 2);
-    this.#access = options.accesslog === '' ? null : new Sink(options.accesslog, 1);
+    this.#access = options.accesslog === 'off' || options.accesslog === '' ? null : new Sink(options.accesslog, 1);
     this.#min = LEVELS[options.loglevel as Level] ?? LEVELS.info;
   }
 

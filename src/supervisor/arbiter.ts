@@ -9,6 +9,7 @@
  * It never imports the HTTP stack.
  */
 import type { Subprocess } from 'bun';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { Logger } from '../log/logger.ts';
@@ -113,6 +114,7 @@ export class Arbiter {
     } catch (e) {
       return this.#halt(`Startup failed: ${(e as Error).message}`, 1);
     }
+    this.#checkMigrateReq();
     this.log.info(`Listening at: http://${c.host}:${port} (${process.pid})`);
     this.log.info('Using worker: bun (Bun.serve, reusePort)');
     for (const sig of SIGNALS) process.on(sig, () => this.#onSignal(sig));
@@ -138,6 +140,34 @@ export class Arbiter {
       }
     }
     return null;
+  }
+
+  /**
+   * Closing a worker's reusePort listener resets the connections still in its accept queue
+   * unless net.ipv4.tcp_migrate_req is 1 (Linux ≥ 5.14, per network namespace); with it, reloads
+   * and recycling lose no request. Turn it on where we may, and say so either way.
+   */
+  #checkMigrateReq(): void {
+    const path = '/proc/sys/net/ipv4/tcp_migrate_req';
+    let value: string;
+    try {
+      value = readFileSync(path, 'utf8').trim();
+    } catch {
+      this.log.warning('net.ipv4.tcp_migrate_req is not available (Linux < 5.14?): a reload may reset queued connections');
+      return;
+    }
+    if (value === '1') return this.log.info('net.ipv4.tcp_migrate_req=1: reloads keep queued connections');
+    if (this.config.tcp_migrate_req) {
+      try {
+        writeFileSync(path, '1');
+        return this.log.info('Set net.ipv4.tcp_migrate_req=1: reloads keep queued connections');
+      } catch {
+        // not allowed (not root, or a read-only /proc in a container): fall through to the warning
+      }
+    }
+    this.log.warning(
+      'net.ipv4.tcp_migrate_req=0: a reload or worker recycle may reset connections queued on the stopping worker; set it to 1 (sysctl, or --sysctl in a container)',
+    );
   }
 
   #onSignal(sig: (typeof SIGNALS)[number]): void {
