@@ -30,8 +30,12 @@ export function notModified(ifModifiedSince: string | null | undefined, lastModi
   return Math.floor(lastModified.getTime() / 1000) * 1000 <= since;
 }
 
+/** Content-Length of a body we hold (so access logs and HEAD know it before it is sent). */
+const byteLength = (body: string | Uint8Array) => String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+
 export function jsonReply(data: unknown = true, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(v1Json(data), { status, headers: { ...NO_CACHE_HEADERS, ...headers } });
+  const body = v1Json(data);
+  return new Response(body, { status, headers: { ...NO_CACHE_HEADERS, 'content-length': byteLength(body), ...headers } });
 }
 
 /** Stored JSON sent byte-for-byte. */
@@ -40,7 +44,7 @@ export function rawJsonReply(
   status = 200,
   headers: Record<string, string> = {},
 ): Response {
-  return new Response(body, { status, headers: { ...NO_CACHE_HEADERS, ...headers } });
+  return new Response(body, { status, headers: { ...NO_CACHE_HEADERS, 'content-length': byteLength(body), ...headers } });
 }
 
 export function errorReply(status: number, message: string, headers: Record<string, string> = {}): Response {
@@ -51,6 +55,7 @@ export function errorReply(status: number, message: string, headers: Record<stri
 export function cachedJsonReply(body: string | Uint8Array, lastModified: Date, headers?: Headers): Response {
   const h = headers ?? new Headers();
   h.set('content-type', 'application/json');
+  h.set('content-length', byteLength(body));
   for (const [k, v] of Object.entries(cacheHeaders(lastModified))) h.set(k, v);
   return new Response(body, { status: 200, headers: h });
 }

@@ -1,0 +1,451 @@
+/**
+ * Reload under load: how many requests a rolling reload (HUP), a killed worker, and max_requests
+ * recycling cost clients that open a new connection per request, with and without the
+ * net.ipv4.tcp_migrate_req sysctl.
+ *
+ *   bun bench/reload.ts
+ *
+ * Every scenario gets a fresh registry (supervisor + 2 workers) on a free loopback port with its
+ * own storage directory, and `bench/lib/load.ts` drives `GET /v1/_ping` from 127.0.0.1 with
+ * 32 closed loops for 6 s:
+ *   baseline     no disturbance
+ *   hup          SIGHUP to the master at 1.5, 3.0 and 4.5 s
+ *   kill         SIGKILL to one current worker at 1.5, 3.0 and 4.5 s
+ *   max_requests REGISTRY_MAX_REQUESTS=2000, REGISTRY_MAX_REQUESTS_JITTER=500
+ * The master's children are sampled every 100 ms to count the distinct workers seen (recycles =
+ * workers seen - 2), together with the sysctl value. As root, every scenario runs twice: with
+ * tcp_migrate_req=1 and with it forced to 0 (and REGISTRY_TCP_MIGRATE_REQ=false, so the
+ * supervisor leaves it alone); the original value is restored at the end. Otherwise only the
+ * current value is measured. Prints a markdown table and writes `.bench-out/reload.json`.
+ *
+ * The sysctl is per network namespace: a registry started elsewhere in the same namespace during
+ * a `0` run (a test suite, say) turns it back on. The value is therefore sampled during the run
+ * and every value seen is reported.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Subprocess } from 'bun';
+import { freePort } from '../test/helpers/server.ts';
+import { percentile, runLoad, type LoadResult } from './lib/load.ts';
+
+const ROOT = join(import.meta.dir, '..');
+const OUT_DIR = join(ROOT, '.bench-out');
+const SYSCTL = '/proc/sys/net/ipv4/tcp_migrate_req';
+const HOST = '127.0.0.1';
+const PATH = '/v1/_ping';
+const WORKERS = 2;
+const CONCURRENCY = Number(process.env.BENCH_RELOAD_CONCURRENCY ?? 32);
+const DURATION_MS = Number(process.env.BENCH_RELOAD_SECONDS ?? 6) * 1000;
+const MAX_REQUESTS = 1_000_000;
+const DISTURB_AT_MS = [1500, 3000, 4500];
+const SAMPLE_EVERY_MS = 100;
+/** runs of one scenario when the sysctl was changed under it by someone else */
+const MAX_ATTEMPTS = 3;
+/** marks every process of this run (the registry's env is inherited by its workers) */
+const RUN_MARK = `BENCH_RELOAD_RUN=${crypto.randomUUID()}`;
+
+/** the sysctl's value when the benchmark started: restored after every forced run and at the end */
+const original = readSysctl();
+
+type ScenarioName = 'baseline' | 'hup' | 'kill' | 'max_requests';
+const SCENARIOS: { name: ScenarioName; what: string; env?: Record<string, string> }[] = [
+  { name: 'baseline', what: 'no disturbance' },
+  { name: 'hup', what: 'SIGHUP to the master ×3, 1.5 s apart' },
+  { name: 'kill', what: 'SIGKILL to one worker ×3, 1.5 s apart' },
+  {
+    name: 'max_requests',
+    what: 'max_requests 2000 + jitter 0–500',
+    env: { REGISTRY_MAX_REQUESTS: '2000', REGISTRY_MAX_REQUESTS_JITTER: '500' },
+  },
+];
+
+interface Row {
+  scenario: ScenarioName;
+  what: string;
+  /** the sysctl value this run asked for */
+  migrateReq: string;
+  /** every value sampled during the load window */
+  migrateReqSeen: string[];
+  requests: number;
+  ok: number;
+  failures: number;
+  reasons: Record<string, number>;
+  failureRatePct: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  elapsedMs: number;
+  reqPerSec: number;
+  /** the load generator's own CPU time (user + system) during the window */
+  generatorCpuMs: number;
+  disturbances: { atMs: number; action: string }[];
+  workersSeen: number;
+  recycles: number;
+  /** supervisor log lines worth knowing about, counted */
+  logCounts: Record<string, number>;
+  leftovers: number[];
+  /** runs needed to get one during which the sysctl kept its value (at most MAX_ATTEMPTS) */
+  attempts: number;
+}
+
+const clean = (r: Row) => r.migrateReqSeen.every((v) => v === r.migrateReq);
+
+// ---------------------------------------------------------------- processes of this run
+
+const live = new Set<Subprocess>();
+
+/** Pids of every process that carries this run's mark (registry masters and their workers). */
+function markedPids(): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${d}/environ`, 'utf8').split('\0');
+      if (env.includes(RUN_MARK)) pids.push(Number(d));
+    } catch {
+      // gone, or not readable
+    }
+  }
+  return pids;
+}
+
+function children(master: number): number[] {
+  try {
+    return readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function readSysctl(): string | null {
+  try {
+    return readFileSync(SYSCTL, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+function writeSysctl(value: string): boolean {
+  try {
+    writeFileSync(SYSCTL, value);
+    return readSysctl() === value;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, SIGKILL after 5 s; then makes sure no marked process (an orphaned worker) is left. */
+async function stopRegistry(proc: Subprocess): Promise<number[]> {
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+  await proc.exited;
+  clearTimeout(timer);
+  live.delete(proc);
+  // workers leave within ~2 s of their master; give them 3 s, then kill by pid
+  let left = markedPids();
+  for (let i = 0; i < 30 && left.length > 0; i++) {
+    await Bun.sleep(100);
+    left = markedPids();
+  }
+  for (const pid of left) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  return left;
+}
+
+interface Registry {
+  proc: Subprocess;
+  port: number;
+  storagePath: string;
+  log: () => string;
+}
+
+async function startRegistry(env: Record<string, string>): Promise<Registry> {
+  const storagePath = mkdtempSync(join(tmpdir(), 'registry-bench-reload-'));
+  const port = await freePort();
+  let log = '';
+  const [markKey, markValue] = RUN_MARK.split('=') as [string, string];
+  const proc = Bun.spawn([process.execPath, 'src/main.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      REGISTRY_HOST: HOST,
+      REGISTRY_PORT: String(port),
+      STORAGE_PATH: storagePath,
+      REGISTRY_WORKERS: String(WORKERS),
+      REGISTRY_ACCESSLOG: 'off',
+      [markKey]: markValue,
+      ...env,
+    },
+    stdout: 'ignore',
+    stderr: 'pipe',
+  });
+  live.add(proc);
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) {
+      if (log.length < 4 * 1024 * 1024) log += decoder.decode(chunk, { stream: true });
+    }
+  })().catch(() => {});
+  const reg: Registry = { proc, port, storagePath, log: () => log };
+  // ready: both workers are running and _ping answers (bounded: 20 s)
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline && proc.exitCode === null) {
+    const ready = (log.match(/Booting worker with pid/g) ?? []).length >= WORKERS;
+    if (ready && children(proc.pid).length === WORKERS) {
+      try {
+        if ((await fetch(`http://${HOST}:${port}${PATH}`)).ok) return reg;
+      } catch {
+        // not yet
+      }
+    }
+    await Bun.sleep(100);
+  }
+  await stopRegistry(proc);
+  rmSync(storagePath, { recursive: true, force: true });
+  throw new Error(`registry did not start on ${HOST}:${port}:\n${log}`);
+}
+
+// ---------------------------------------------------------------- one scenario
+
+const LOG_PATTERNS: [string, RegExp][] = [
+  ['Handling signal: hup', /Handling signal: hup/g],
+  ['Booting worker', /Booting worker with pid/g],
+  ['Autorestarting worker', /Autorestarting worker/g],
+  ['was sent SIGTERM', /was sent SIGTERM/g],
+  ['was sent SIGKILL', /was sent SIGKILL/g],
+  ['exited with code', /exited with code/g],
+  ['graceful timeout', /graceful timeout|overran graceful_timeout/g],
+  ['WORKER TIMEOUT', /WORKER TIMEOUT/g],
+  ['Next worker start', /Next worker start/g],
+];
+
+async function runScenario(s: (typeof SCENARIOS)[number], migrateReq: string, canWrite: boolean): Promise<Row> {
+  if (canWrite && !writeSysctl(migrateReq)) throw new Error(`could not set ${SYSCTL}=${migrateReq}`);
+  const reg = await startRegistry({
+    REGISTRY_TCP_MIGRATE_REQ: migrateReq === '1' ? 'true' : 'false',
+    ...s.env,
+  });
+  const master = reg.proc.pid;
+  const pidsSeen = new Set(children(master));
+  const sysctlSeen = new Set<string>([readSysctl() ?? 'n/a']);
+  const disturbances: Row['disturbances'] = [];
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  let row: Row | undefined;
+  let sampling = true;
+  try {
+    // sampler: children of the master and the sysctl, every 100 ms, bounded in count
+    const maxSamples = Math.ceil((DURATION_MS + 10_000) / SAMPLE_EVERY_MS);
+    const sampler = (async () => {
+      for (let i = 0; i < maxSamples && sampling; i++) {
+        for (const pid of children(master)) pidsSeen.add(pid);
+        sysctlSeen.add(readSysctl() ?? 'n/a');
+        await Bun.sleep(SAMPLE_EVERY_MS);
+      }
+    })();
+
+    const t0 = performance.now();
+    if (s.name === 'hup' || s.name === 'kill') {
+      for (const at of DISTURB_AT_MS) {
+        timers.push(
+          setTimeout(() => {
+            const atMs = Math.round(performance.now() - t0);
+            if (s.name === 'hup') {
+              reg.proc.kill('SIGHUP');
+              disturbances.push({ atMs, action: `SIGHUP master ${master}` });
+            } else {
+              const current = children(master);
+              // a current worker: any child that is still there (random, not always the oldest)
+              const victim = current[Math.floor(Math.random() * current.length)];
+              if (victim === undefined) {
+                disturbances.push({ atMs, action: 'SIGKILL skipped: no worker' });
+                return;
+              }
+              try {
+                process.kill(victim, 'SIGKILL');
+                disturbances.push({ atMs, action: `SIGKILL worker ${victim} (of ${current.join(',')})` });
+              } catch (e) {
+                disturbances.push({ atMs, action: `SIGKILL worker ${victim} failed: ${(e as Error).message}` });
+              }
+            }
+          }, at),
+        );
+      }
+    }
+    const cpu0 = process.cpuUsage();
+    const load: LoadResult = await runLoad({
+      host: HOST,
+      port: reg.port,
+      path: PATH,
+      concurrency: CONCURRENCY,
+      durationMs: DURATION_MS,
+      maxRequests: MAX_REQUESTS,
+    });
+    const cpu = process.cpuUsage(cpu0);
+    sampling = false;
+    await sampler;
+    for (const pid of children(master)) pidsSeen.add(pid);
+    sysctlSeen.add(readSysctl() ?? 'n/a');
+
+    const log = reg.log();
+    const logCounts: Record<string, number> = {};
+    for (const [label, re] of LOG_PATTERNS) {
+      const n = (log.match(re) ?? []).length;
+      if (n > 0) logCounts[label] = n;
+    }
+    row = {
+      scenario: s.name,
+      what: s.what,
+      migrateReq,
+      migrateReqSeen: [...sysctlSeen].sort(),
+      requests: load.requests,
+      ok: load.ok,
+      failures: load.failures,
+      reasons: load.reasons,
+      failureRatePct: load.requests ? (100 * load.failures) / load.requests : 0,
+      p50Ms: percentile(load.latenciesMs, 50),
+      p99Ms: percentile(load.latenciesMs, 99),
+      maxMs: load.latenciesMs.reduce((a, b) => Math.max(a, b), 0),
+      elapsedMs: load.elapsedMs,
+      reqPerSec: load.requests / (load.elapsedMs / 1000),
+      generatorCpuMs: (cpu.user + cpu.system) / 1000,
+      disturbances,
+      workersSeen: pidsSeen.size,
+      recycles: Math.max(0, pidsSeen.size - WORKERS),
+      logCounts,
+      leftovers: [],
+      attempts: 1,
+    };
+    return row;
+  } finally {
+    sampling = false;
+    for (const t of timers) clearTimeout(t);
+    const leftovers = await stopRegistry(reg.proc);
+    if (row) row.leftovers = leftovers;
+    if (leftovers.length > 0) console.error(`warning: killed leftover registry processes ${leftovers.join(', ')}`);
+    rmSync(reg.storagePath, { recursive: true, force: true });
+    // the sysctl is shared by the whole network namespace: keep the forced value no longer than needed
+    if (canWrite && original !== null && readSysctl() !== original) writeSysctl(original);
+  }
+}
+
+// ---------------------------------------------------------------- output
+
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+const reasonsText = (r: Record<string, number>) =>
+  Object.entries(r)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ×${v}`)
+    .join(', ') || '–';
+
+function table(rows: Row[]): string {
+  const lines = [
+    '| scenario | tcp_migrate_req (seen) | requests | req/s | failures | failure rate | reasons | p50 ms | p99 ms | max ms | workers seen (recycles) | generator CPU / elapsed |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.scenario} | ${r.migrateReq}${r.migrateReqSeen.join(',') !== r.migrateReq ? ` (${r.migrateReqSeen.join(',')}!)` : ''} | ${r.requests} | ${fmt(r.reqPerSec, 0)} | ${r.failures} | ${fmt(r.failureRatePct, 2)} % | ${reasonsText(r.reasons)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.maxMs)} | ${r.workersSeen} (${r.recycles}) | ${fmt(r.generatorCpuMs / 1000, 2)} s / ${fmt(r.elapsedMs / 1000, 2)} s (${fmt((100 * r.generatorCpuMs) / r.elapsedMs, 0)} %) |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------- main
+
+let restored = false;
+const restore = () => {
+  if (restored) return;
+  restored = true;
+  if (original !== null && readSysctl() !== original) writeSysctl(original);
+};
+/** Ctrl-C / TERM of the benchmark: the finally blocks would not run, so clean up here. */
+const onSignal = (sig: NodeJS.Signals) => {
+  for (const p of live) p.kill('SIGKILL');
+  for (const pid of markedPids()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  restore();
+  console.error(`interrupted (${sig}); registry processes killed, sysctl restored to ${original}`);
+  process.exit(130);
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+const cpuList = cpus();
+const machine = `${cpuList.length} × ${cpuList[0]?.model ?? '?'}`;
+const canWrite = original !== null && writeSysctl(original);
+const modes = canWrite ? ['1', '0'] : [original ?? 'n/a'];
+const rows: Row[] = [];
+let exitCode = 0;
+try {
+  console.log(`machine: ${machine}; bun ${Bun.version}; ${process.platform} ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}`);
+  console.log(
+    canWrite
+      ? `tcp_migrate_req: originally ${original}; every scenario runs with 1 and with 0`
+      : original === null
+        ? 'tcp_migrate_req: not available (Linux < 5.14?); one run per scenario'
+        : `tcp_migrate_req: ${original}, not writable (not root?); one run per scenario with the current value`,
+  );
+  console.log(`load: GET ${PATH} from ${HOST}, ${CONCURRENCY} loops, ${DURATION_MS / 1000} s, new connection per request; ${WORKERS} workers\n`);
+  for (const mode of modes) {
+    for (const s of SCENARIOS) {
+      // another registry in this network namespace may turn the sysctl on during a 0 run: retry
+      let row = await runScenario(s, mode, canWrite);
+      for (let attempt = 2; attempt <= MAX_ATTEMPTS && !clean(row); attempt++) {
+        console.error(`  ${s.name} tcp_migrate_req=${mode}: the sysctl changed during the run (${row.migrateReqSeen.join(',')}); attempt ${attempt}`);
+        row = await runScenario(s, mode, canWrite);
+        row.attempts = attempt;
+      }
+      rows.push(row);
+      console.error(
+        `  ${row.scenario} tcp_migrate_req=${row.migrateReq}: ${row.requests} requests, ${row.failures} failures (${reasonsText(row.reasons)}), workers seen ${row.workersSeen}; log ${JSON.stringify(row.logCounts)}${row.disturbances.length ? `; ${row.disturbances.map((d) => `${d.atMs} ms ${d.action}`).join('; ')}` : ''}`,
+      );
+    }
+  }
+  console.log(table(rows));
+  const contaminated = rows.filter((r) => !clean(r));
+  if (contaminated.length) {
+    console.log(
+      `\nwarning: the sysctl changed during ${contaminated.map((r) => `${r.scenario}/${r.migrateReq}`).join(', ')} (another registry in this network namespace?); those rows are not clean`,
+    );
+  }
+  mkdirSync(OUT_DIR, { recursive: true });
+  writeFileSync(
+    join(OUT_DIR, 'reload.json'),
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine: { cpus: cpuList.length, model: cpuList[0]?.model ?? null, bun: Bun.version },
+        tcpMigrateReq: { original, writable: canWrite, modes },
+        load: { host: HOST, path: PATH, concurrency: CONCURRENCY, durationMs: DURATION_MS, workers: WORKERS },
+        rows,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  console.log(`\nwritten: ${join(OUT_DIR, 'reload.json')}`);
+} catch (e) {
+  console.error(e);
+  exitCode = 1;
+} finally {
+  for (const p of live) await stopRegistry(p);
+  restore();
+  const left = markedPids();
+  if (left.length > 0) {
+    console.error(`error: registry processes of this run still alive: ${left.join(', ')}`);
+    exitCode = 1;
+  }
+  console.log(`tcp_migrate_req restored to ${readSysctl()}; no src/main.ts process of this run left: ${left.length === 0}`);
+}
+process.exit(exitCode);

@@ -1,0 +1,115 @@
+/**
+ * Runs a supervisor as a real process (by default `bun src/main.ts`, i.e. what `bun run start`
+ * runs) on a free port with its own storage, and watches its error log and worker processes.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Subprocess } from 'bun';
+import { freePort } from './server.ts';
+
+const ROOT = join(import.meta.dir, '..', '..');
+export const MAIN = join(ROOT, 'src', 'main.ts');
+export const HARNESS = join(ROOT, 'test', 'fixtures', 'supervisor-harness.ts');
+
+export interface Supervisor {
+  proc: Subprocess;
+  pid: number;
+  port: number;
+  url: string;
+  dir: string;
+  /** the error log so far */
+  log(): string;
+  /** the current worker pids (children of the master) */
+  workers(): number[];
+  waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs?: number): Promise<void>;
+  /** SIGTERM (then SIGKILL after 10 s); removes the storage dir; checks no worker survived */
+  stop(): Promise<number | null>;
+}
+
+export function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    // a zombie still answers kill 0: look at its state
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (await cond()) return;
+    await Bun.sleep(50);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+}
+
+export async function startSupervisor(
+  env: Record<string, string> = {},
+  options: { command?: string[]; waitWorkers?: number; expectExit?: boolean } = {},
+): Promise<Supervisor> {
+  const dir = mkdtempSync(join(tmpdir(), 'registry-sup-'));
+  const port = await freePort();
+  let err = '';
+  const proc = Bun.spawn(options.command ?? [process.execPath, MAIN], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      REGISTRY_HOST: '127.0.0.1',
+      REGISTRY_PORT: String(port),
+      STORAGE_PATH: join(dir, 'data'),
+      REGISTRY_WORKERS: '2',
+      REGISTRY_ACCESSLOG: 'off',
+      ...env,
+    },
+    stdout: 'ignore',
+    stderr: 'pipe',
+  });
+  const decoder = new TextDecoder();
+  void (async () => {
+    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) err += decoder.decode(chunk);
+  })();
+  const sup: Supervisor = {
+    proc,
+    pid: proc.pid,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    dir,
+    log: () => err,
+    workers: () => childrenOf(proc.pid),
+    waitFor,
+    async stop() {
+      const workers = childrenOf(proc.pid);
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      const code = await proc.exited;
+      clearTimeout(timer);
+      for (const w of workers) if (alive(w)) process.kill(w, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+  if (options.expectExit) return sup;
+  const want = options.waitWorkers ?? Number(env.REGISTRY_WORKERS ?? 2);
+  try {
+    await waitFor(`${want} workers booted`, () => (err.match(/Booting worker with pid/g)?.length ?? 0) >= want && proc.exitCode === null);
+  } catch (e) {
+    await sup.stop();
+    throw new Error(`${(e as Error).message}\n--- supervisor log ---\n${err}`);
+  }
+  return sup;
+}
