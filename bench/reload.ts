@@ -384,7 +384,11 @@ process.on('SIGTERM', onSignal);
 const cpuList = cpus();
 const machine = `${cpuList.length} × ${cpuList[0]?.model ?? '?'}`;
 const canWrite = original !== null && writeSysctl(original);
-const modes = canWrite ? ['1', '0'] : [original ?? 'n/a'];
+const modes = (canWrite ? ['1', '0'] : [original ?? 'n/a']).filter(
+  (m) => !canWrite || !process.env.BENCH_RELOAD_MODES || process.env.BENCH_RELOAD_MODES.split(',').includes(m),
+);
+const only = process.env.BENCH_RELOAD_ONLY?.split(',');
+const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name));
 const rows: Row[] = [];
 let exitCode = 0;
 try {
@@ -398,7 +402,7 @@ try {
   );
   console.log(`load: GET ${PATH} from ${HOST}, ${CONCURRENCY} loops, ${DURATION_MS / 1000} s, new connection per request; ${WORKERS} workers\n`);
   for (const mode of modes) {
-    for (const s of SCENARIOS) {
+    for (const s of scenarios) {
       // another registry in this network namespace may turn the sysctl on during a 0 run: retry
       let row = await runScenario(s, mode, canWrite);
       for (let attempt = 2; attempt <= MAX_ATTEMPTS && !clean(row); attempt++) {

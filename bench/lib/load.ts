@@ -54,7 +54,9 @@ export function getOnce(host: string, port: number, path: string, timeoutMs = 50
         data(_s, chunk) {
           buf += new TextDecoder().decode(chunk);
         },
-        close() {
+        close(_s, err) {
+          // Bun hands a reset to `close`, not to `error`
+          if (err) return finish(new Error((err as NodeJS.ErrnoException).code ?? err.message));
           const m = /^HTTP\/1\.1 (\d{3})/.exec(buf);
           if (m) finish(null, Number(m[1]));
           else finish(new Error(buf.length ? 'malformed' : 'closed without reply'));
