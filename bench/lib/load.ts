@@ -24,6 +24,8 @@ export interface LoadResult {
   /** failure reasons and their counts */
   reasons: Record<string, number>;
   latenciesMs: number[];
+  /** when each failure happened, in ms since the start */
+  failureAtMs: number[];
   elapsedMs: number;
 }
 
@@ -74,7 +76,7 @@ export function getOnce(host: string, port: number, path: string, timeoutMs = 50
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const max = o.maxRequests ?? 1_000_000;
-  const result: LoadResult = { requests: 0, ok: 0, failures: 0, reasons: {}, latenciesMs: [], elapsedMs: 0 };
+  const result: LoadResult = { requests: 0, ok: 0, failures: 0, reasons: {}, latenciesMs: [], failureAtMs: [], elapsedMs: 0 };
   const start = performance.now();
   const end = start + o.durationMs;
   const loop = async () => {
@@ -87,10 +89,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         if (status >= 200 && status < 300) result.ok++;
         else {
           result.failures++;
+          result.failureAtMs.push(performance.now() - start);
           result.reasons[`HTTP ${status}`] = (result.reasons[`HTTP ${status}`] ?? 0) + 1;
         }
       } catch (e) {
         result.failures++;
+        result.failureAtMs.push(performance.now() - start);
         const reason = (e as Error).message;
         result.reasons[reason] = (result.reasons[reason] ?? 0) + 1;
       }

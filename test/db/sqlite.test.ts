@@ -42,7 +42,7 @@ describe('sqlite settings for several processes', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 
   test('4 processes writing tags at once: no SQLITE_BUSY, nothing lost', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'registry-db-'));
@@ -75,5 +75,5 @@ describe('sqlite settings for several processes', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 });

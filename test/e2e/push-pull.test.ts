@@ -114,7 +114,7 @@ describe('bun run start', () => {
 
     r = await call('GET', `/v1/search?q=${encodeURIComponent(repo.slice(0, 8))}`);
     expect(((await r.json()) as { results: { name: string }[] }).results.map((x) => x.name)).toEqual([repo]);
-  });
+  }, 60_000);
 
   test('a chunked layer upload works', async () => {
     const id = hex(16);
@@ -137,7 +137,7 @@ describe('bun run start', () => {
     expect(r.status).toBe(200);
     r = await fetch(`${reg.url}/v1/images/${id}/layer`);
     expect(new Uint8Array(await r.arrayBuffer())).toEqual(data);
-  });
+  }, 60_000);
 });
 
 describe('body limits over a real socket', () => {
@@ -174,7 +174,7 @@ describe('body limits over a real socket', () => {
     const layer = new Uint8Array(60 * 1024);
     r = await fetch(`${small.url}/v1/images/${id}/layer`, { method: 'PUT', body: layer });
     expect(r.status).toBe(200);
-  });
+  }, 60_000);
 
   test('HEAD of a layer answers its headers and no body', async () => {
     const id = hex(16);
@@ -191,5 +191,5 @@ describe('body limits over a real socket', () => {
     expect(r.headers.get('content-length')).toBe('5000');
     expect(r.headers.get('accept-ranges')).toBe('bytes');
     expect((await r.arrayBuffer()).byteLength).toBe(0);
-  });
+  }, 60_000);
 });

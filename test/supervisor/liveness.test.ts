@@ -27,7 +27,7 @@ describe('supervisor liveness', () => {
     expect(s.log()).toMatch(/Worker \(pid:\d+\) exited with code 3\./);
     expect(s.log()).toContain('Shutting down: Master');
     expect(s.log()).toContain('Reason: Worker failed to boot.');
-  });
+  }, 60_000);
 
   test('a worker silent for `timeout` seconds is killed and replaced', async () => {
     const s = await harness({ FAKE_WORKER_MODE: 'silent', REGISTRY_WORKERS: '1', REGISTRY_TIMEOUT: '2' }, { waitWorkers: 0 });
@@ -38,7 +38,7 @@ describe('supervisor liveness', () => {
     expect(s.log()).toMatch(/\[CRITICAL\] WORKER TIMEOUT/);
     // the supervisor killed it on purpose: no "Perhaps out of memory?"
     expect(s.log()).not.toContain(`Worker (pid:${first}) was sent SIGKILL! Perhaps`);
-  });
+  }, 60_000);
 
   test('K boot failures in a row after a good start: backoff, then halt with exit code 3', async () => {
     const state = join(tmpdir(), `fake-worker-${process.pid}-${Date.now()}`);

@@ -41,12 +41,12 @@ describe('supervisor', () => {
     expect((await fetch(`${s.url}/v1/_ping`)).status).toBe(200);
     expect(s.log()).toContain('Handling signal: ttin');
     expect(s.log()).toContain('Handling signal: ttou');
-  });
+  }, 60_000);
 
   test('GUNICORN_WORKERS is accepted as an alias', async () => {
     const s = await start({ REGISTRY_WORKERS: '', GUNICORN_WORKERS: '3' }, { waitWorkers: 3 });
     expect(s.workers()).toHaveLength(3);
-  });
+  }, 60_000);
 
   test('kill -9 of a worker: it is replaced, and the log says so', async () => {
     const s = await start({ REGISTRY_WORKERS: '2' });
@@ -56,7 +56,7 @@ describe('supervisor', () => {
     expect(s.log()).toContain(`Worker (pid:${victim}) was sent SIGKILL! Perhaps out of memory?`);
     await waitFor('3 boots', () => (s.log().match(/Booting worker/g)?.length ?? 0) >= 3);
     expect((await fetch(`${s.url}/v1/_ping`)).status).toBe(200);
-  });
+  }, 60_000);
 
   test('SIGKILL of the master: its workers exit within 2 s and nothing serves the port', async () => {
     const s = await start({ REGISTRY_WORKERS: '2' });
@@ -67,7 +67,7 @@ describe('supervisor', () => {
     await waitFor('workers gone', () => workers.every((w) => !alive(w)), 2000);
     expect(performance.now() - t).toBeLessThan(2000);
     await expect(fetch(`${s.url}/v1/_ping`)).rejects.toThrow();
-  });
+  }, 60_000);
 
   test('a busy port: a clear error and exit 1, after gunicorn-style retries', async () => {
     const s = await start({ REGISTRY_WORKERS: '1' });
@@ -108,7 +108,7 @@ describe('supervisor', () => {
     expect(workers.every((w) => !alive(w))).toBe(true);
     expect(s.log()).toContain('Handling signal: term');
     expect(s.log()).toContain('Shutting down: Master');
-  });
+  }, 60_000);
 
   test('INT: quick stop', async () => {
     const s = await start({ REGISTRY_WORKERS: '2' });
@@ -118,7 +118,7 @@ describe('supervisor', () => {
     expect(await s.proc.exited).toBe(0);
     expect(performance.now() - t).toBeLessThan(3000);
     expect(workers.every((w) => !alive(w))).toBe(true);
-  });
+  }, 60_000);
 
   test('the master migrates the database before any worker starts', async () => {
     const s = await start({ REGISTRY_WORKERS: '2', REGISTRY_LOGLEVEL: 'debug' });
@@ -129,7 +129,7 @@ describe('supervisor', () => {
     db.close();
     expect(rows.n).toBeGreaterThan(0);
     expect(childrenOf(s.pid)).toHaveLength(2);
-  });
+  }, 60_000);
 });
 
 describe('access log', () => {
@@ -155,5 +155,5 @@ describe('access log', () => {
     );
     expect(lines[4]).toMatch(/"GET \/v1\/images\/nope\/json" 404 \d+ "-" "[^"]*" \d+\.\dms size=-$/);
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 60_000);
 });
