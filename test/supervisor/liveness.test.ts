@@ -59,4 +59,12 @@ describe('supervisor liveness', () => {
     expect(log).toContain('Reason: 3 workers in a row failed to boot.');
     rmSync(state, { force: true });
   }, 30_000);
+
+  test('a worker that keeps crashing after boot is replaced each time, with backoff once crashes come in a burst', async () => {
+    const s = await harness({ FAKE_WORKER_MODE: 'crash', REGISTRY_WORKERS: '1' }, { waitWorkers: 0 });
+    await waitFor('11 crashes', () => (s.log().match(/exited with code 1\./g)?.length ?? 0) >= 11, 20_000);
+    await waitFor('backoff', () => s.log().includes('Next worker start in'), 5000);
+    // still running: crashes after boot never halt the supervisor
+    expect(s.proc.exitCode).toBeNull();
+  }, 60_000);
 });

@@ -110,15 +110,18 @@ describe('supervisor', () => {
     expect(s.log()).toContain('Shutting down: Master');
   }, 60_000);
 
-  test('INT: quick stop', async () => {
-    const s = await start({ REGISTRY_WORKERS: '2' });
-    const workers = s.workers();
-    const t = performance.now();
-    process.kill(s.pid, 'SIGINT');
-    expect(await s.proc.exited).toBe(0);
-    expect(performance.now() - t).toBeLessThan(3000);
-    expect(workers.every((w) => !alive(w))).toBe(true);
-  }, 60_000);
+  for (const sig of ['SIGINT', 'SIGQUIT'] as const) {
+    test(`${sig.slice(3)}: quick stop`, async () => {
+      const s = await start({ REGISTRY_WORKERS: '2' });
+      const workers = s.workers();
+      const t = performance.now();
+      process.kill(s.pid, sig);
+      expect(await s.proc.exited).toBe(0);
+      expect(performance.now() - t).toBeLessThan(3000);
+      expect(workers.every((w) => !alive(w))).toBe(true);
+      expect(s.log()).toContain(`Handling signal: ${sig.slice(3).toLowerCase()}`);
+    }, 60_000);
+  }
 
   test('the master migrates the database before any worker starts', async () => {
     const s = await start({ REGISTRY_WORKERS: '2', REGISTRY_LOGLEVEL: 'debug' });
