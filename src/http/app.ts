@@ -1,6 +1,7 @@
 /**
  * Builds the HTTP application from its dependencies: error handling first (so it covers every
- * route registered after it), then the OpenAPI document, then the route modules.
+ * route registered after it), then the OpenAPI document (`/swagger/json`) and Swagger UI
+ * (`/swagger`), then the route modules.
  */
 import { swagger } from '@elysiajs/swagger';
 import { Elysia } from 'elysia';
@@ -18,9 +19,15 @@ import { searchRoutes } from '../routes/v1/search.ts';
 import { canonicalPath } from './canonical-path.ts';
 import { catalogue } from '../errors.ts';
 import { errorToResponse, type ErrorLogger } from './errors.ts';
+import { openapiDocumentation } from './openapi.ts';
 import { errorReply } from './reply.ts';
+import { swaggerUi } from './swagger-ui.ts';
 
 export const REGISTRY_VERSION = '0.1.0';
+/** Where the OpenAPI document is served (the committed openapi.json is a copy of it). */
+export const SPEC_PATH = '/swagger/json';
+/** The swagger-ui-dist version installed (the one /swagger serves). */
+const SWAGGER_UI_VERSION = '5.35.0';
 
 export interface AppDeps {
   config: Config;
@@ -42,19 +49,16 @@ export function createApp({ config, meta, storage, log }: AppDeps) {
     .onError({ as: 'global' }, ({ code, error }) => errorToResponse(code, error, logError))
     .use(
       swagger({
-        path: '/swagger',
-        documentation: {
-          info: { title: 'Docker Registry V1', version: REGISTRY_VERSION },
-          tags: [
-            { name: 'images', description: 'Image json, layers and checksums' },
-            { name: 'repositories', description: 'Tags, properties, repository deletion' },
-            { name: 'index', description: 'Standalone index emulation' },
-            { name: 'search', description: 'Repository search' },
-            { name: 'ping', description: 'Liveness' },
-          ],
-        },
+        // The plugin's own page loads Swagger UI from unpkg.com, unreachable offline: it is moved
+        // aside (it cannot be turned off) and `/swagger` is served locally by swaggerUi() below.
+        provider: 'swagger-ui',
+        version: SWAGGER_UI_VERSION,
+        path: '/swagger/cdn',
+        specPath: SPEC_PATH,
+        documentation: openapiDocumentation(REGISTRY_VERSION),
       }),
     )
+    .use(swaggerUi({ title: 'Docker Registry V1', specUrl: SPEC_PATH }))
     .use(pingRoutes({ standalone: config.standalone, debug: config.debug, issue: config.issue, version: REGISTRY_VERSION }))
     .use(imageRoutes(images, limits))
     .use(repositoryRoutes(repos, limits));

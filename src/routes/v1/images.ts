@@ -11,6 +11,22 @@ import {
   notModified,
   notModifiedReply,
 } from '../../http/reply.ts';
+import {
+  binaryBody,
+  cacheableGetHeaders,
+  cacheHeaderDocs,
+  checksumHeaders,
+  imageParams,
+  jsonBody,
+  layerGetHeaders,
+  layerPutHeaders,
+  notModifiedDoc,
+  ok,
+  openapiModels,
+  operation,
+  v1Error,
+  type Reply,
+} from '../../http/openapi.ts';
 import type { ImageRecord } from '../../db/meta.ts';
 import type { ImageService } from '../../services/images.ts';
 
@@ -18,6 +34,15 @@ export interface ImageRouteOptions {
   maxJsonSize: number;
 }
 
+const notFound = v1Error(['INVALID_IMAGE_ID', 'IMAGE_NOT_FOUND']);
+const uploading = v1Error(['IMAGE_UPLOADING']);
+/** The replies every GET of a complete image's metadata can give besides its 200. */
+const metadataReplies = (extra: Record<number, Reply> = {}): Record<number, Reply> => ({
+  304: notModifiedDoc,
+  400: uploading,
+  404: notFound,
+  ...extra,
+});
 
 function declaredLength(request: Request): number | null {
   if (request.headers.has('transfer-encoding')) return null;
@@ -26,7 +51,6 @@ function declaredLength(request: Request): number | null {
 }
 
 export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
-  const detail = (summary: string) => ({ detail: { tags: ['images'], summary } });
   /** A GET of a complete image's immutable metadata: 304 when the client has it already. */
   const cacheable =
     (build: (image: ImageRecord) => Promise<string | Uint8Array> | string | Uint8Array, headers?: (image: ImageRecord) => Headers) =>
@@ -37,6 +61,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
       return cachedJsonReply(await build(image), lastModified, headers?.(image));
     };
   return new Elysia({ name: 'routes.images', prefix: '/v1/images' })
+    .use(openapiModels)
     .get(
       '/:id/layer',
       async ({ params, request }) => {
@@ -69,7 +94,47 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
         if (size === 0) return new Response(new Uint8Array(0), { status: 200, headers });
         return new Response(request.headers.has('range') ? blob.slice(0, size) : blob, { status: 200, headers });
       },
-      detail('Download an image layer (ranges supported)'),
+      {
+        params: imageParams,
+        headers: layerGetHeaders,
+        ...operation({
+          operationId: 'getImageLayer',
+          tag: 'images',
+          summary: 'Download an image layer (ranges supported)',
+          description:
+            'The layer bytes of a complete image, sent as stored (zero-copy from disk). One byte range gives a 206; ' +
+            'malformed or multiple ranges give the whole layer. With storage redirects on and a driver that can ' +
+            'sign URLs, the reply is a 302 to the storage URL instead.',
+          responses: {
+            200: {
+              description: 'The whole layer',
+              body: 'binary',
+              headers: {
+                ...cacheHeaderDocs,
+                'Content-Length': { description: 'Layer size in bytes', schema: { type: 'integer' } },
+                'Accept-Ranges': { description: '`bytes`' },
+              },
+            },
+            206: {
+              description: 'The requested byte range',
+              body: 'binary',
+              headers: { ...cacheHeaderDocs, 'Content-Range': { description: '`bytes <first>-<last>/<size>`' } },
+            },
+            302: {
+              description: 'Redirect to the storage URL (storage_redirect on, driver with URLs)',
+              headers: { Location: { description: 'Where to download the layer' } },
+            },
+            304: notModifiedDoc,
+            400: uploading,
+            404: notFound,
+            416: {
+              ...v1Error(['RANGE_NOT_SATISFIABLE']),
+              headers: { 'Content-Range': { description: '`bytes */<size>`' } },
+            },
+            503: v1Error(['STORAGE_FAILURE']),
+          },
+        }),
+      },
     )
     .put(
       '/:id/layer',
@@ -81,7 +146,29 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
         );
         return jsonReply();
       },
-      { parse: 'none', ...detail('Upload an image layer (raw body, streamed)') },
+      {
+        parse: 'none',
+        params: imageParams,
+        headers: layerPutHeaders,
+        ...operation({
+          operationId: 'putImageLayer',
+          tag: 'images',
+          summary: 'Upload an image layer (raw body, streamed)',
+          description:
+            'Second step of a push, after PUT json: the body is streamed to storage while its payload checksum is ' +
+            'computed, and committed only once complete. The Content-Type is ignored.',
+          requestBody: binaryBody('The layer (a tar archive, possibly compressed), sent as is; chunked or with Content-Length'),
+          responses: {
+            200: ok('Layer stored'),
+            400: v1Error(['LAYER_SIZE_MISMATCH', 'UPLOAD_ABORTED']),
+            404: notFound,
+            409: v1Error(['IMAGE_EXISTS'], 'the image is complete'),
+            412: v1Error(['DOCKER_TOO_OLD'], 'from the User-Agent'),
+            413: v1Error(['BODY_TOO_LARGE'], 'beyond max_body_size'),
+            503: v1Error(['STORAGE_FAILURE']),
+          },
+        }),
+      },
     )
     .put(
       '/:id/checksum',
@@ -93,7 +180,27 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
         );
         return jsonReply();
       },
-      { parse: 'none', ...detail('Verify the payload checksum and complete the image') },
+      {
+        parse: 'none',
+        params: imageParams,
+        headers: checksumHeaders,
+        ...operation({
+          operationId: 'putImageChecksum',
+          tag: 'images',
+          summary: 'Verify the payload checksum and complete the image',
+          description:
+            'Last step of a push: compares X-Docker-Checksum-Payload (or, for old clients, the X-Docker-Checksum ' +
+            'tarsum) with the uploaded layer and makes the image visible. No body.',
+          responses: {
+            200: ok('Image complete'),
+            400: v1Error(['CHECKSUM_MISSING', 'CHECKSUM_MISMATCH', 'LAYER_NOT_UPLOADED']),
+            404: notFound,
+            409: v1Error(['CHECKSUM_CANNOT_SET'], 'the image is complete'),
+            412: v1Error(['CHECKSUM_PAYLOAD_NOT_SET'], 'and no tarsum+ X-Docker-Checksum'),
+            503: v1Error(['STORAGE_FAILURE']),
+          },
+        }),
+      },
     )
     .get(
       '/:id/json',
@@ -106,7 +213,27 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
           return h;
         },
       ),
-      detail('Get an image json, exactly as uploaded'),
+      {
+        params: imageParams,
+        headers: cacheableGetHeaders,
+        ...operation({
+          operationId: 'getImageJson',
+          tag: 'images',
+          summary: 'Get an image json, exactly as uploaded',
+          responses: {
+            200: {
+              description: 'The image json, byte for byte',
+              body: 'ImageJson',
+              headers: {
+                ...cacheHeaderDocs,
+                'X-Docker-Size': { description: 'Layer size in bytes', schema: { type: 'integer' } },
+                'X-Docker-Checksum-Payload': { description: 'Payload checksum of the image (`sha256:<hex>`)' },
+              },
+            },
+            ...metadataReplies(),
+          },
+        }),
+      },
     )
     .put(
       '/:id/json',
@@ -114,21 +241,79 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
         await images.putJson(params.id, await readLimited(request, opts.maxJsonSize));
         return jsonReply();
       },
-      { parse: 'none', ...detail('Upload an image json (starts the upload)') },
+      {
+        parse: 'none',
+        params: imageParams,
+        ...operation({
+          operationId: 'putImageJson',
+          tag: 'images',
+          summary: 'Upload an image json (starts the upload)',
+          description: 'First step of a push: stores the json as sent and (re)starts the upload of an image that is not complete.',
+          requestBody: jsonBody('ImageJson', 'The image json, stored byte for byte'),
+          responses: {
+            200: ok('Upload started'),
+            400: v1Error(['INVALID_JSON', 'JSON_MISSING_ID', 'JSON_INVALID_ID', 'JSON_INVALID_PARENT', 'PARENT_NOT_FOUND', 'UPLOAD_ABORTED']),
+            404: v1Error(['INVALID_IMAGE_ID']),
+            409: v1Error(['IMAGE_EXISTS'], 'the image is complete'),
+            413: v1Error(['BODY_TOO_LARGE'], 'beyond max_json_size'),
+          },
+        }),
+      },
     )
     .get(
       '/:id/ancestry',
       cacheable((image) => v1Json(image.ancestry)),
-      detail('Get the ids of an image and its parents, newest first'),
+      {
+        params: imageParams,
+        headers: cacheableGetHeaders,
+        ...operation({
+          operationId: 'getImageAncestry',
+          tag: 'images',
+          summary: 'Get the ids of an image and its parents, newest first',
+          responses: { 200: { description: 'The ancestry', body: 'Ancestry', headers: cacheHeaderDocs }, ...metadataReplies() },
+        }),
+      },
     )
     .get(
       '/:id/files',
       cacheable((image) => images.files(image)),
-      detail("List the files of an image's layer"),
+      {
+        params: imageParams,
+        headers: cacheableGetHeaders,
+        ...operation({
+          operationId: 'getImageFiles',
+          tag: 'images',
+          summary: "List the files of an image's layer",
+          description: 'Computed from the layer tar on first request, then cached.',
+          responses: {
+            200: { description: 'The file list', body: 'FileList', headers: cacheHeaderDocs },
+            ...metadataReplies({
+              400: v1Error(['IMAGE_UPLOADING', 'LAYER_FORMAT']),
+              503: v1Error(['STORAGE_FAILURE']),
+            }),
+          },
+        }),
+      },
     )
     .get(
       '/:id/diff',
       cacheable((image) => images.diff(image)),
-      detail("Compare an image's files with its ancestors'"),
+      {
+        params: imageParams,
+        headers: cacheableGetHeaders,
+        ...operation({
+          operationId: 'getImageDiff',
+          tag: 'images',
+          summary: "Compare an image's files with its ancestors'",
+          description: 'Computed on demand from the file lists of the image and its ancestors, then cached.',
+          responses: {
+            200: { description: 'The diff', body: 'LayerDiff', headers: cacheHeaderDocs },
+            ...metadataReplies({
+              400: v1Error(['IMAGE_UPLOADING', 'LAYER_FORMAT'], 'for the image or an ancestor'),
+              503: v1Error(['STORAGE_FAILURE']),
+            }),
+          },
+        }),
+      },
     );
 }

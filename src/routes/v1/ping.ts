@@ -1,6 +1,7 @@
 /** E1 `_ping` and E2 `/`. */
-import { Elysia } from 'elysia';
+import { Elysia, t } from 'elysia';
 import { hostname, release, type as osType } from 'node:os';
+import { openapiModels, operation } from '../../http/openapi.ts';
 import { jsonReply } from '../../http/reply.ts';
 
 export interface PingOptions {
@@ -26,8 +27,34 @@ export function pingRoutes(opts: PingOptions) {
       headers,
     );
   };
+  const pingDoc = (operationId: string, summary: string) =>
+    operation({
+      operationId,
+      tag: 'ping',
+      summary,
+      responses: {
+        200: {
+          description: 'Alive',
+          body: 'Ping',
+          headers: {
+            'X-Docker-Registry-Standalone': { description: '`True` when the registry acts as its own index, else `False`' },
+            'X-Docker-Registry-Config': { description: 'Configuration flavour (debug only)' },
+          },
+        },
+      },
+    });
   return new Elysia({ name: 'routes.ping' })
-    .get('/_ping', ping, { detail: { tags: ['ping'], summary: 'Registry liveness and mode' } })
-    .get('/v1/_ping', ping, { detail: { tags: ['ping'], summary: 'Registry liveness and mode' } })
-    .get('/', () => jsonReply(opts.issue), { detail: { tags: ['ping'], summary: 'Registry banner' } });
+    .use(openapiModels)
+    .get('/_ping', ping, pingDoc('ping', 'Registry liveness and mode'))
+    .get('/v1/_ping', ping, pingDoc('pingV1', 'Registry liveness and mode (V1 path)'))
+    .get(
+      '/',
+      () => jsonReply(opts.issue),
+      operation({
+        operationId: 'getRoot',
+        tag: 'ping',
+        summary: 'Registry banner',
+        responses: { 200: { description: 'The configured banner, as a JSON string', body: t.String() } },
+      }),
+    );
 }

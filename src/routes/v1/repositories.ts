@@ -4,6 +4,7 @@
  */
 import { Elysia } from 'elysia';
 import { readLimited } from '../../http/body.ts';
+import { jsonBody, ok, openapiModels, operation, repoParams, tagParams, userAgentHeaders, v1Error } from '../../http/openapi.ts';
 import { decodeJson } from '../../services/json.ts';
 import { jsonReply } from '../../http/reply.ts';
 import { repoRef } from '../../services/names.ts';
@@ -16,20 +17,47 @@ export interface RepositoryRouteOptions {
 type RepoParams = { namespace: string; repository: string };
 const refOf = (p: RepoParams) => repoRef(p.namespace, p.repository);
 
+const badName = v1Error(['INVALID_REPOSITORY_NAME']);
+const deleteReplies = {
+  200: ok('Repository and its tags deleted'),
+  400: badName,
+  404: v1Error(['REPOSITORY_NOT_FOUND']),
+};
+
 export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRouteOptions) {
-  const detail = (summary: string) => ({ detail: { tags: ['repositories'], summary } });
   const deleteRepository = async ({ params }: { params: RepoParams }) => {
     await repos.deleteRepository(refOf(params));
     return jsonReply();
   };
 
   return new Elysia({ name: 'routes.repositories', prefix: '/v1/repositories/:namespace/:repository' })
-    .get('/tags', async ({ params }) => jsonReply(await repos.tags(refOf(params))), detail('List the tags of a repository'))
-    .get(
-      '/tags/:tag',
-      async ({ params }) => jsonReply(await repos.tag(refOf(params), params.tag)),
-      detail('Get the image id a tag points at'),
-    )
+    .use(openapiModels)
+    .get('/tags', async ({ params }) => jsonReply(await repos.tags(refOf(params))), {
+      params: repoParams,
+      ...operation({
+        operationId: 'listTags',
+        tag: 'repositories',
+        summary: 'List the tags of a repository',
+        responses: {
+          200: { description: 'Tag name -> image id', body: 'TagMap' },
+          400: badName,
+          404: v1Error(['REPOSITORY_NOT_FOUND']),
+        },
+      }),
+    })
+    .get('/tags/:tag', async ({ params }) => jsonReply(await repos.tag(refOf(params), params.tag)), {
+      params: tagParams,
+      ...operation({
+        operationId: 'getTag',
+        tag: 'repositories',
+        summary: 'Get the image id a tag points at',
+        responses: {
+          200: { description: 'The image id, as a JSON string', body: 'ImageId' },
+          400: badName,
+          404: v1Error(['TAG_NOT_FOUND']),
+        },
+      }),
+    })
     .put(
       '/tags/:tag',
       async ({ params, request }) => {
@@ -38,7 +66,27 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         await repos.putTag(ref, params.tag, body.ok ? body.value : undefined, request.headers.get('user-agent') ?? '');
         return jsonReply();
       },
-      { parse: 'none', ...detail('Point a tag at an image') },
+      {
+        parse: 'none',
+        params: tagParams,
+        headers: userAgentHeaders('its docker/go/kernel/os/arch tokens become the tag metadata'),
+        ...operation({
+          operationId: 'putTag',
+          tag: 'repositories',
+          summary: 'Point a tag at an image',
+          description: 'Creates the repository if needed. The image must exist (it may still be uploading).',
+          requestBody: jsonBody('ImageId', 'The image id, as a JSON string'),
+          responses: {
+            200: ok('Tag set'),
+            400: v1Error(
+              ['INVALID_REPOSITORY_NAME', 'INVALID_TAG', 'INVALID_DATA', 'UPLOAD_ABORTED'],
+              'Invalid data: the body is not a non-empty JSON string',
+            ),
+            404: v1Error(['IMAGE_NOT_FOUND']),
+            413: v1Error(['BODY_TOO_LARGE'], 'beyond max_json_size'),
+          },
+        }),
+      },
     )
     .delete(
       '/tags/:tag',
@@ -46,15 +94,46 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         await repos.deleteTag(refOf(params), params.tag);
         return jsonReply();
       },
-      detail('Delete a tag'),
+      {
+        params: tagParams,
+        ...operation({
+          operationId: 'deleteTag',
+          tag: 'repositories',
+          summary: 'Delete a tag',
+          responses: { 200: ok('Tag deleted'), 400: badName, 404: v1Error(['TAG_NOT_FOUND']) },
+        }),
+      },
     )
-    .get(
-      '/tags/:tag/json',
-      async ({ params }) => jsonReply(await repos.tagJson(refOf(params), params.tag)),
-      detail('Get the metadata of a tag'),
-    )
-    .get('/json', async ({ params }) => jsonReply(await repos.repositoryJson(refOf(params))), detail('Get the repository json (deprecated)'))
-    .get('/properties', async ({ params }) => jsonReply(await repos.properties(refOf(params))), detail('Get repository properties'))
+    .get('/tags/:tag/json', async ({ params }) => jsonReply(await repos.tagJson(refOf(params), params.tag)), {
+      params: tagParams,
+      ...operation({
+        operationId: 'getTagJson',
+        tag: 'repositories',
+        summary: 'Get the metadata of a tag',
+        description: 'An unknown tag gives the default metadata (amd64/linux, other fields null), not a 404.',
+        responses: { 200: { description: 'The tag metadata', body: 'TagMetadata' }, 400: badName },
+      }),
+    })
+    .get('/json', async ({ params }) => jsonReply(await repos.repositoryJson(refOf(params))), {
+      params: repoParams,
+      ...operation({
+        operationId: 'getRepositoryJson',
+        tag: 'repositories',
+        summary: 'Get the repository json (deprecated)',
+        description: "The `latest` tag's metadata, or the defaults.",
+        responses: { 200: { description: 'The repository json', body: 'RepositoryJson' }, 400: badName },
+      }),
+    })
+    .get('/properties', async ({ params }) => jsonReply(await repos.properties(refOf(params))), {
+      params: repoParams,
+      ...operation({
+        operationId: 'getRepositoryProperties',
+        tag: 'repositories',
+        summary: 'Get repository properties',
+        description: 'An unknown repository is public.',
+        responses: { 200: { description: 'The properties', body: 'Properties' }, 400: badName },
+      }),
+    })
     .put(
       '/properties',
       async ({ params, request }) => {
@@ -63,8 +142,43 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         await repos.setProperties(ref, body.ok ? body.value : undefined);
         return jsonReply();
       },
-      { parse: 'none', ...detail('Set repository properties (access: private | public)') },
+      {
+        parse: 'none',
+        params: repoParams,
+        ...operation({
+          operationId: 'putRepositoryProperties',
+          tag: 'repositories',
+          summary: 'Set repository properties (access: private | public)',
+          description: 'Other `access` values are accepted and change nothing.',
+          requestBody: jsonBody('Properties', 'The new properties'),
+          responses: {
+            200: ok('Properties set'),
+            400: v1Error(
+              ['INVALID_REPOSITORY_NAME', 'INVALID_DATA', 'UPLOAD_ABORTED'],
+              'Invalid data: the body is not an object with `access`',
+            ),
+            413: v1Error(['BODY_TOO_LARGE'], 'beyond max_json_size'),
+          },
+        }),
+      },
     )
-    .delete('/', deleteRepository, detail('Delete a repository and its tags'))
-    .delete('/tags', deleteRepository, detail('Delete a repository and its tags'));
+    .delete('/', deleteRepository, {
+      params: repoParams,
+      ...operation({
+        operationId: 'deleteRepository',
+        tag: 'repositories',
+        summary: 'Delete a repository and its tags',
+        description: 'Removes the repository with its tags, properties and index image list; images are kept (they may be shared).',
+        responses: deleteReplies,
+      }),
+    })
+    .delete('/tags', deleteRepository, {
+      params: repoParams,
+      ...operation({
+        operationId: 'deleteRepositoryTags',
+        tag: 'repositories',
+        summary: 'Delete a repository and its tags (same as deleteRepository)',
+        responses: deleteReplies,
+      }),
+    });
 }

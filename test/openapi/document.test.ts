@@ -1,0 +1,217 @@
+/**
+ * The OpenAPI document served at /swagger/json: valid OpenAPI, identical to the committed
+ * openapi.json (so every contract change is reviewed), complete (every route, with its
+ * operationId, tag, parameters and V1 error replies), and the Swagger UI page at /swagger served
+ * from local assets only.
+ */
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { beforeAll, describe, expect, test } from 'bun:test';
+import { SWAGGER_ASSETS } from '../../src/http/swagger-ui.ts';
+import { OPENAPI_FILE, formatDocument, servedDocument, withDocumentApp } from '../../scripts/openapi.ts';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
+const TAGS = ['images', 'repositories', 'index', 'search', 'ping'];
+/** Routes that cannot fail (no V1 error reply to document). */
+const INFALLIBLE = new Set(['ping', 'pingV1', 'getRoot', 'getUsers', 'putUser']);
+const OPERATION_IDS = [
+  'getImageJson', 'putImageJson', 'getImageLayer', 'putImageLayer', 'putImageChecksum', 'getImageAncestry',
+  'getImageFiles', 'getImageDiff', 'listTags', 'getTag', 'putTag', 'deleteTag', 'getTagJson', 'getRepositoryJson',
+  'getRepositoryProperties', 'putRepositoryProperties', 'deleteRepository', 'deleteRepositoryTags', 'putRepository',
+  'putRepositoryImages', 'getRepositoryImages', 'deleteRepositoryImages', 'putRepositoryAuth', 'getUsers', 'postUsers',
+  'putUser', 'search', 'ping', 'pingV1', 'getRoot',
+];
+const V1_ERROR_REF = '#/components/schemas/V1Error';
+
+let doc: Json;
+const operations: { method: string; path: string; op: Json }[] = [];
+
+beforeAll(async () => {
+  doc = await servedDocument();
+  for (const [path, item] of Object.entries(doc.paths as Json)) {
+    for (const [method, op] of Object.entries(item as Json)) {
+      if (METHODS.includes(method)) operations.push({ method, path, op: op as Json });
+    }
+  }
+});
+
+const byId = (id: string) => {
+  const found = operations.find((o) => o.op.operationId === id);
+  if (!found) throw new Error(`no operation ${id}`);
+  return found;
+};
+
+describe('the served document', () => {
+  test('is valid OpenAPI', async () => {
+    const result = await new Validator().validate(doc);
+    if (!result.valid) console.error(JSON.stringify(result.errors, null, 2));
+    expect(result.valid).toBe(true);
+  });
+
+  test('equals the committed openapi.json (run `bun run openapi` and review the diff if not)', async () => {
+    const file = Bun.file(OPENAPI_FILE);
+    if (!(await file.exists())) throw new Error('openapi.json is missing: run `bun run openapi` and commit it');
+    const text = await file.text();
+    if (!Bun.deepEquals(JSON.parse(text), doc)) {
+      throw new Error('openapi.json differs from the document served at /swagger/json: run `bun run openapi`, review the diff, commit it');
+    }
+    if (text !== formatDocument(doc)) {
+      throw new Error('openapi.json is not formatted as `bun run openapi` writes it (key order, indentation): run `bun run openapi`');
+    }
+  });
+
+  test('lists every route of the app, and nothing else', async () => {
+    const routes = await withDocumentApp(async (app) =>
+      app.routes
+        .filter((r) => (r.hooks as Json | undefined)?.detail?.hide !== true)
+        .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:([^/]+)/g, '{$1}')}`),
+    );
+    const documented = operations.map((o) => `${o.method} ${o.path}`);
+    expect(routes.length).toBeGreaterThan(25);
+    expect([...documented].sort()).toEqual([...routes].sort());
+    for (const hidden of ['/swagger', '/swagger/json', '/swagger/cdn']) expect(Object.keys(doc.paths)).not.toContain(hidden);
+  });
+
+  test('operationIds are the stable, unique, camelCase names', () => {
+    const ids = operations.map((o) => o.op.operationId as string);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[a-z][A-Za-z0-9]*$/);
+    expect([...ids].sort()).toEqual([...OPERATION_IDS].sort());
+  });
+
+  test('every operation has exactly one of the five tags, a summary, and the tags are declared', () => {
+    expect((doc.tags as Json[]).map((t) => t.name)).toEqual(TAGS);
+    for (const { op } of operations) {
+      expect(`${op.operationId}: ${JSON.stringify(op.tags)}`).toMatch(/: \["[a-z]+"\]$/);
+      expect(TAGS).toContain(op.tags[0]);
+      expect(typeof op.summary).toBe('string');
+    }
+    for (const tag of TAGS) expect(operations.some((o) => o.op.tags[0] === tag)).toBe(true);
+  });
+
+  test('every fallible operation documents its 4xx replies with the V1Error model; every error reply uses it', () => {
+    for (const { op } of operations) {
+      const responses = op.responses as Json;
+      const errors = Object.entries(responses).filter(([status]) => /^[45]\d\d$/.test(status));
+      if (!INFALLIBLE.has(op.operationId)) {
+        expect(`${op.operationId}: ${errors.some(([s]) => s.startsWith('4'))}`).toBe(`${op.operationId}: true`);
+      }
+      for (const [status, reply] of errors) {
+        expect(`${op.operationId} ${status}: ${reply.content?.['application/json']?.schema?.$ref}`).toBe(
+          `${op.operationId} ${status}: ${V1_ERROR_REF}`,
+        );
+      }
+      for (const [status, reply] of Object.entries(responses)) {
+        expect(`${op.operationId} ${status}: ${typeof (reply as Json).description}`).toBe(`${op.operationId} ${status}: string`);
+      }
+    }
+  });
+
+  test('every path parameter is declared and required', () => {
+    for (const { path, op } of operations) {
+      const names = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
+      const declared = ((op.parameters ?? []) as Json[]).filter((p) => p.in === 'path');
+      expect(declared.map((p) => p.name).sort()).toEqual(names.sort());
+      for (const p of declared) expect(p.required).toBe(true);
+    }
+  });
+
+  test('X-Docker-* request headers are declared where they are read, optional', () => {
+    const header = (id: string, name: string) =>
+      ((byId(id).op.parameters ?? []) as Json[]).find((p) => p.in === 'header' && p.name === name);
+    for (const name of ['x-docker-checksum-payload', 'x-docker-checksum']) {
+      expect(header('putImageChecksum', name)?.required).toBe(false);
+    }
+    expect(header('putRepository', 'x-docker-token')?.required).toBe(false);
+    expect(header('getImageLayer', 'range')?.required).toBe(false);
+  });
+
+  test('layer bodies are binary streams; JSON bodies reference models and accept any media type', () => {
+    expect(byId('putImageLayer').op.requestBody.content).toEqual({
+      'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+    });
+    for (const status of ['200', '206']) {
+      expect(byId('getImageLayer').op.responses[status].content).toEqual({
+        'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+      });
+    }
+    const jsonBodies: Record<string, string> = {
+      putImageJson: 'ImageJson',
+      putTag: 'ImageId',
+      putRepositoryProperties: 'Properties',
+      putRepository: 'IndexImageList',
+      putRepositoryImages: 'IndexImageList',
+      postUsers: 'User',
+    };
+    for (const [id, model] of Object.entries(jsonBodies)) {
+      const content = byId(id).op.requestBody.content as Json;
+      expect(Object.keys(content)).toEqual(['application/json', '*/*']);
+      for (const media of Object.values(content)) expect(media.schema).toEqual({ $ref: `#/components/schemas/${model}` });
+    }
+  });
+
+  test('every $ref points at a component schema', () => {
+    const schemas = doc.components.schemas as Json;
+    const refs: string[] = [];
+    const walk = (node: unknown) => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node && typeof node === 'object') {
+        for (const [k, v] of Object.entries(node)) {
+          if (k === '$ref') refs.push(v as string);
+          else walk(v);
+        }
+      }
+    };
+    walk(doc);
+    expect(refs.length).toBeGreaterThan(50);
+    for (const ref of refs) {
+      expect(ref).toStartWith('#/components/schemas/');
+      expect(Object.keys(schemas)).toContain(ref.slice('#/components/schemas/'.length));
+    }
+    expect(schemas.V1Error).toMatchObject({ type: 'object', required: ['error'], properties: { error: { type: 'string' } } });
+  });
+});
+
+describe('Swagger UI page', () => {
+  test('/swagger references local assets only, each served with its content type', async () => {
+    await withDocumentApp(async (_app, fetch) => {
+      const res = await fetch(new Request('http://localhost/swagger'));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toStartWith('text/html');
+      const html = await res.text();
+      expect(html).not.toMatch(/https?:\/\//);
+      const urls = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+      expect(urls.length).toBeGreaterThan(3);
+      for (const url of urls) expect(url).toStartWith('/swagger/assets/');
+      const expected: Record<string, RegExp> = {
+        '.css': /^text\/css/,
+        '.js': /^text\/javascript/,
+        '.png': /^image\/png$/,
+      };
+      const served = new Set<string>();
+      for (const name of SWAGGER_ASSETS) {
+        const asset = await fetch(new Request(`http://localhost/swagger/assets/${name}`));
+        const type = expected[name.slice(name.lastIndexOf('.'))]!;
+        expect(`${name}: ${asset.status}`).toBe(`${name}: 200`);
+        expect(asset.headers.get('content-type') ?? '').toMatch(type);
+        expect((await asset.arrayBuffer()).byteLength).toBeGreaterThan(100);
+        served.add(`/swagger/assets/${name}`);
+      }
+      for (const url of urls) expect(served).toContain(url);
+      const init = await (await fetch(new Request('http://localhost/swagger/assets/swagger-initializer.js'))).text();
+      expect(init).toContain('"url":"/swagger/json"');
+      expect(init).not.toMatch(/https?:\/\//);
+    });
+  });
+
+  test('an unknown asset is a V1 404', async () => {
+    await withDocumentApp(async (_app, fetch) => {
+      for (const name of ['nope.js', 'constructor', '..%2Fpackage.json', 'swagger-ui.js.map']) {
+        const res = await fetch(new Request(`http://localhost/swagger/assets/${name}`));
+        expect(`${name}: ${res.status}`).toBe(`${name}: 404`);
+        expect(await res.json()).toEqual({ error: 'Not found' });
+      }
+    });
+  });
+});
