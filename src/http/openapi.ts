@@ -143,6 +143,13 @@ export const models = {
 
 export type ModelName = keyof typeof models;
 
+/**
+ * The models as written, taken before Elysia sees them: compiling a response validator mutates
+ * the schema objects in place (it adds `additionalProperties: false`), which would make the
+ * document depend on whether an app has already answered a request in this process.
+ */
+const pristineModels = JSON.parse(JSON.stringify(models)) as Record<ModelName, unknown>;
+
 /** Registers the models; every route module that names one `.use()`s this (Elysia resolves names per instance). */
 export const openapiModels = new Elysia({ name: 'http.openapi.models' }).model(models);
 
@@ -164,7 +171,7 @@ export function componentSchemas(): Record<string, JsonSchema> {
     return out;
   };
   return Object.fromEntries(
-    Object.entries(models).map(([name, schema]) => [name, fix(JSON.parse(JSON.stringify(schema))) as JsonSchema]),
+    Object.entries(pristineModels).map(([name, schema]) => [name, fix(schema) as JsonSchema]),
   );
 }
 

@@ -6,6 +6,7 @@
  *   USR1 reopen logs · USR2/WINCH ignored.
  * Where gunicorn loses capacity (HUP, max_requests, TTOU of a retiring worker), a replacement is
  * started first and the old worker is only told to drain once the new one is listening.
+ * It also answers the workers' metrics scrapes (src/metrics/supervisor.ts) and counts restarts.
  * It never imports the HTTP stack.
  */
 import type { Subprocess } from 'bun';
@@ -13,8 +14,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { Logger } from '../log/logger.ts';
+import { SupervisorMetrics } from '../metrics/supervisor.ts';
 import { Pidfile } from './pidfile.ts';
-import { EXIT_BOOT_FAILURE, WORKER_ENV, type WorkerMessage } from './protocol.ts';
+import { EXIT_BOOT_FAILURE, WORKER_ENV, type MasterMessage, type WorkerMessage } from './protocol.ts';
 
 type State = 'booting' | 'ready' | 'draining';
 
@@ -69,6 +71,13 @@ export class Arbiter {
   #bootFailuresInRow = 0;
   #crashTimes: number[] = [];
   #nextSpawnAt = 0;
+  /**
+   * Serving slots emptied by a death or a recycling and not refilled yet: the spawns that fill
+   * them are restarts (registry_worker_restarts_total). Never more than the slots missing, so
+   * a slot given up (TTOU) is not refilled later as a "restart".
+   */
+  #replacementsOwed = 0;
+  readonly metrics = new SupervisorMetrics(() => ({ live: this.workers.size, desired: this.numWorkers }));
   /** when a stopping supervisor SIGKILLs the workers that are left */
   #deadline = 0;
   #tick: ReturnType<typeof setInterval> | null = null;
@@ -224,7 +233,7 @@ export class Arbiter {
     } catch (e) {
       this.log.error(`Reload failed, keeping the previous configuration: ${(e as Error).message}`);
     }
-    for (const w of this.workers.values()) if (w.state !== 'draining') w.retiring = true;
+    for (const w of this.workers.values()) this.#retire(w);
     this.#manage();
   }
 
@@ -258,6 +267,7 @@ export class Arbiter {
     const live = [...this.workers.values()];
     const slots = live.filter((w) => w.state !== 'draining' && !w.retiring);
     const missing = this.numWorkers - slots.length;
+    this.#replacementsOwed = Math.min(this.#replacementsOwed, Math.max(0, missing));
     if (missing > 0 && now() >= this.#nextSpawnAt) {
       for (let i = 0; i < missing; i++) this.#spawn();
     } else if (missing < 0) {
@@ -269,6 +279,13 @@ export class Arbiter {
     if (fresh >= this.numWorkers) {
       for (const w of live) if (w.retiring && w.state !== 'draining') this.#drain(w);
     }
+  }
+
+  /** Marks a serving worker for replacement (it keeps serving until a new one is ready). */
+  #retire(w: WorkerRec): void {
+    if (w.state === 'draining' || w.retiring) return;
+    w.retiring = true;
+    this.#replacementsOwed++;
   }
 
   #spawn(): void {
@@ -300,6 +317,9 @@ export class Arbiter {
       killedByUs: false,
       nr: 0,
     });
+    const replacement = this.#replacementsOwed > 0;
+    if (replacement) this.#replacementsOwed--;
+    this.metrics.workerStarted(replacement);
     this.log.debug(`${this.workers.size} workers`);
   }
 
@@ -326,10 +346,39 @@ export class Arbiter {
         break;
       case 'retire':
         if (w.state === 'ready' && !w.retiring) {
-          w.retiring = true;
+          this.#retire(w);
           this.#manage();
         }
         break;
+      case 'metrics?': {
+        const serving = [...this.workers.values()].filter((o) => o.state !== 'booting').map((o) => o.pid);
+        void this.metrics
+          .scrape(serving, (to, id) => this.#send(to, { t: 'collect', id }))
+          .then((text) => this.#send(pid, { t: 'metrics', id: m.id, text }))
+          // unanswered, the worker falls back to its own metrics
+          .catch((e: unknown) => this.log.error(`Metrics aggregation failed: ${(e as Error).message}`));
+        break;
+      }
+      case 'collected':
+        this.metrics.collected(pid, m.id, m.json);
+        break;
+      case 'last':
+        this.metrics.final(pid, m.json);
+        this.#send(pid, { t: 'kept', id: m.id });
+        break;
+    }
+  }
+
+  /** Sends to a worker over IPC; false when it cannot be reached. */
+  #send(pid: number, m: MasterMessage): boolean {
+    const w = this.workers.get(pid);
+    if (!w) return false;
+    try {
+      w.proc.send(m);
+      return true;
+    } catch {
+      // the channel is closed: the worker is exiting
+      return false;
     }
   }
 
@@ -337,6 +386,10 @@ export class Arbiter {
     const w = this.workers.get(pid);
     if (!w) return;
     this.workers.delete(pid);
+    this.metrics.gone(pid);
+    if (w.state === 'booting' && !this.#stopping) this.metrics.bootFailed();
+    // a worker holding a serving slot died (crash, kill, timeout, boot failure): its slot is refilled by a restart
+    if (!this.#stopping && w.state !== 'draining' && !w.retiring) this.#replacementsOwed++;
     const expected = w.state === 'draining' || this.#stopping;
     if (signal) {
       const unexpectedKill = signal === 'SIGKILL' && !w.killedByUs;

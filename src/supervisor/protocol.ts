@@ -1,4 +1,5 @@
 /** Messages between the supervisor and its workers over Bun's IPC channel (JSON). */
+import type { MetricsJson } from '../metrics/registry.ts';
 
 export type WorkerMessage =
   /** the server is bound and listening */
@@ -6,7 +7,21 @@ export type WorkerMessage =
   /** liveness, every max(1, timeout/2) seconds; also carries cheap metrics */
   | { t: 'hb'; nr: number; inflight: number; rss: number }
   /** max_requests reached: replace me (I keep serving until told to stop) */
-  | { t: 'retire'; reason: string };
+  | { t: 'retire'; reason: string }
+  /** GET /metrics came in: send me the metrics of all workers (answered with `metrics`) */
+  | { t: 'metrics?'; id: number }
+  /** the answer to `collect`: this worker's registry */
+  | { t: 'collected'; id: number; json: MetricsJson }
+  /** I am exiting (no request in flight any more): my final registry (answered with `kept`) */
+  | { t: 'last'; id: number; json: MetricsJson };
+
+export type MasterMessage =
+  /** send me your registry (answered with `collected`, same id) */
+  | { t: 'collect'; id: number }
+  /** the answer to `metrics?`: all workers' metrics summed, plus the supervisor's, as text */
+  | { t: 'metrics'; id: number; text: string }
+  /** the answer to `last`: your counts are kept, you may exit */
+  | { t: 'kept'; id: number };
 
 /** Environment variables the supervisor sets for its workers. */
 export const WORKER_ENV = {

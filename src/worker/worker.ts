@@ -1,8 +1,9 @@
 /**
  * A worker process, started by the supervisor (never on its own). It registers its IPC and
  * signal handlers before anything slow, boots the server on the shared port with reusePort,
- * reports `ready`, heartbeats, counts requests for max_requests, writes the access log, and
- * stops the way gunicorn workers do:
+ * reports `ready`, heartbeats, counts requests for max_requests, writes the access log, records
+ * request metrics and answers `GET /metrics` with the sum over all workers (asked of the
+ * supervisor; src/metrics/registry.ts), and stops the way gunicorn workers do:
  * - TERM: stop accepting, finish in-flight requests (uploads too) for up to graceful_timeout,
  *   then force-close, exit 0;
  * - INT, QUIT: force-close at once, exit 0;
@@ -15,7 +16,9 @@ import type { Server } from 'bun';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { accessLine, Logger } from '../log/logger.ts';
-import { EXIT_BOOT_FAILURE, WORKER_ENV, type WorkerMessage } from '../supervisor/protocol.ts';
+import { Replies } from '../metrics/client.ts';
+import { METRICS_CONTENT_TYPE, WorkerMetrics } from '../metrics/registry.ts';
+import { EXIT_BOOT_FAILURE, WORKER_ENV, type MasterMessage, type WorkerMessage } from '../supervisor/protocol.ts';
 import { startServer, type RunningServer } from './serve.ts';
 
 const PARENT_GONE_GRACE_MS = 1500;
@@ -27,17 +30,55 @@ export function runWorker(): void {
   let stopping = false;
   let config: Config | null = null;
 
-  const send = (m: WorkerMessage) => {
+  const metrics = new WorkerMetrics();
+  /** answers to `metrics?` (the sums over all workers) */
+  const sums = new Replies<string>(2000);
+  /** answers to `last` */
+  const kept = new Replies<true>(500);
+
+  /** false when the message could not be sent (a false from process.send only means a backlog) */
+  const send = (m: WorkerMessage): boolean => {
+    if (!process.send || process.connected === false) return false;
     try {
-      process.send?.(m);
+      process.send(m);
+      return true;
     } catch {
       // the channel is gone: the disconnect handler takes over
+      return false;
     }
+  };
+  const onMessage = (m: MasterMessage) => {
+    if (m?.t === 'collect') {
+      void metrics.registry
+        .getMetricsAsJSON()
+        .then((json) => send({ t: 'collected', id: m.id, json }))
+        .catch((e: unknown) => logger?.error(`Metrics collection failed: ${(e as Error).message}`));
+    } else if (m?.t === 'metrics') {
+      sums.answer(m.id, m.text);
+    } else if (m?.t === 'kept') {
+      kept.answer(m.id, true);
+    }
+  };
+  /** GET /metrics: the sum over all workers, or this worker's own when the supervisor is silent */
+  const metricsResponse = async () => {
+    const text =
+      (await sums.request((id) => send({ t: 'metrics?', id }))) ??
+      (await metrics.ownText(`registry: the sum over workers is unavailable (no answer from the supervisor); metrics of worker ${process.pid} only`));
+    return new Response(text, { headers: { 'content-type': METRICS_CONTENT_TYPE } });
   };
 
   const exit = (code: number) => {
     logger?.info(`Worker exiting (pid: ${process.pid})`);
     process.exit(code);
+  };
+  /**
+   * Hands the final counts to the supervisor, which keeps them in the sums once this worker is
+   * gone (else what it counted since the last scrape would be lost); waits for the
+   * acknowledgement, at most 500 ms.
+   */
+  const handOver = async () => {
+    const json = await metrics.registry.getMetricsAsJSON().catch(() => null);
+    if (json) await kept.request((id) => send({ t: 'last', id, json }));
   };
 
   /** Stops accepting, gives in-flight requests `graceMs`, then force-closes and exits. */
@@ -51,11 +92,15 @@ export function runWorker(): void {
       logger?.warning(`Worker graceful timeout (pid:${process.pid})`);
       await running!.stop(true).catch(() => {});
     }
+    await handOver();
     exit(0);
   };
   const quick = () => {
     stopping = true;
-    void (running?.stop(true) ?? Promise.resolve()).finally(() => exit(0));
+    void (running?.stop(true) ?? Promise.resolve())
+      .catch(() => {})
+      .then(handOver)
+      .finally(() => exit(0));
   };
   const parentGone = () => {
     logger?.info('Parent changed, shutting down');
@@ -69,7 +114,7 @@ export function runWorker(): void {
   process.on('SIGUSR1', () => logger?.reopen());
   for (const sig of ['SIGHUP', 'SIGUSR2', 'SIGWINCH'] as const) process.on(sig, () => {});
   process.on('disconnect', parentGone);
-  process.on('message', () => {});
+  process.on('message', onMessage);
 
   // 2. boot
   let maxRequests = 0;
@@ -86,9 +131,22 @@ export function runWorker(): void {
       wrap: (appFetch) => async (request: Request, server: Server<undefined>) => {
         const started = performance.now();
         nr++;
-        const response = await appFetch(request);
+        const url = new URL(request.url);
+        let response: Response;
+        if (url.pathname === '/metrics' && request.method === 'GET') {
+          // scrapes are not counted in the request metrics
+          response = await metricsResponse();
+        } else {
+          const measured = metrics.begin(request, url.pathname);
+          try {
+            response = await appFetch(measured.request);
+          } catch (e) {
+            measured.finish(null);
+            throw e;
+          }
+          measured.finish(response);
+        }
         if (log.accessEnabled) {
-          const url = new URL(request.url);
           log.access(
             accessLine({
               remote: server.requestIP(request)?.address ?? '-',
