@@ -43,6 +43,8 @@ export const catalogue = {
   INVALID_SEARCH: { status: 400, message: 'Invalid search parameters' },
   // auth
   REQUIRES_AUTHORIZATION: { status: 401, message: 'Requires authorization' },
+  // operations
+  METRICS_UNAVAILABLE: { status: 404, message: 'Metrics are served by the workers of a running supervisor' },
   // HTTP-level
   NOT_FOUND: { status: 404, message: 'Not found' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },

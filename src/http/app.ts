@@ -34,9 +34,11 @@ export interface AppDeps {
   meta: MetaStore;
   storage: StorageDriver;
   log?: ErrorLogger;
+  /** GET /metrics: the Prometheus text over all workers (a worker process provides it) */
+  metrics?: () => Promise<Response>;
 }
 
-export function createApp({ config, meta, storage, log }: AppDeps) {
+export function createApp({ config, meta, storage, log, metrics }: AppDeps) {
   const logError: ErrorLogger = log ?? ((message, fields) => console.error(message, fields));
   const images = new ImageService(meta, storage, {
     redirect: config.storage_redirect,
@@ -59,7 +61,9 @@ export function createApp({ config, meta, storage, log }: AppDeps) {
       }),
     )
     .use(swaggerUi({ title: 'Docker Registry V1', specUrl: SPEC_PATH }))
-    .use(pingRoutes({ standalone: config.standalone, debug: config.debug, issue: config.issue, version: REGISTRY_VERSION }))
+    .use(
+      pingRoutes({ standalone: config.standalone, debug: config.debug, issue: config.issue, version: REGISTRY_VERSION, metrics }),
+    )
     .use(imageRoutes(images, limits))
     .use(repositoryRoutes(repos, limits));
   // Elysia's `use` registers on the instance itself; the optional modules need no reassignment

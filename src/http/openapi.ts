@@ -250,6 +250,8 @@ export interface Reply {
   description: string;
   /** a named model, an inline schema, `binary` (octet-stream), or nothing for an empty body */
   body?: ModelName | TSchema | 'binary';
+  /** the body's media type when it is not JSON (binary bodies default to application/octet-stream) */
+  mediaType?: string;
   headers?: Record<string, HeaderDoc>;
   /** for a V1 error reply: the catalogue entries it stands for (shown as examples) */
   errors?: readonly ErrorCode[];
@@ -292,7 +294,14 @@ function responseObject(reply: Reply): Responses[string] {
         }
       : {}),
     ...(schema
-      ? { content: { [body === 'binary' ? 'application/octet-stream' : 'application/json']: { schema, ...(examples ? { examples } : {}) } } }
+      ? {
+          content: {
+            [reply.mediaType ?? (body === 'binary' ? 'application/octet-stream' : 'application/json')]: {
+              schema,
+              ...(examples ? { examples } : {}),
+            },
+          },
+        }
       : {}),
   };
 }

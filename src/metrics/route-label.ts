@@ -18,6 +18,7 @@ const ROUTES: Record<string, readonly string[]> = {
     '/',
     '/_ping',
     '/v1/_ping',
+    '/metrics',
     // the API documentation (src/http/app.ts, src/http/swagger-ui.ts)
     '/swagger',
     '/swagger/json',

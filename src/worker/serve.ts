@@ -30,12 +30,14 @@ export interface ServeOptions {
     fetch: (request: Request) => Promise<Response>,
   ) => (request: Request, server: Server<undefined>) => Promise<Response>;
   onError?: (message: string, fields: Record<string, unknown>) => void;
+  /** GET /metrics (see AppDeps.metrics) */
+  metrics?: () => Promise<Response>;
 }
 
 export function startServer(config: Config, options: ServeOptions): RunningServer {
   const meta = SqliteMetaStore.open(sqlitePath(config), { migrate: false });
   const storage = createStorage({ storage: config.storage, storagePath: config.storage_path });
-  const appFetch = createFetch(createApp({ config, meta, storage, log: options.onError }));
+  const appFetch = createFetch(createApp({ config, meta, storage, log: options.onError, metrics: options.metrics }));
   const fetch = options.wrap ? options.wrap(appFetch) : appFetch;
   const server = Bun.serve({
     hostname: config.host,

@@ -128,14 +128,15 @@ export function runWorker(): void {
     running = startServer(config, {
       reusePort: true,
       onError: (message, fields) => log.error(`${message} ${JSON.stringify(fields)}`),
+      metrics: metricsResponse,
       wrap: (appFetch) => async (request: Request, server: Server<undefined>) => {
         const started = performance.now();
         nr++;
         const url = new URL(request.url);
         let response: Response;
         if (url.pathname === '/metrics' && request.method === 'GET') {
-          // scrapes are not counted in the request metrics
-          response = await metricsResponse();
+          // scrapes are not counted in the request metrics (the app's route calls metricsResponse)
+          response = await appFetch(request);
         } else {
           const measured = metrics.begin(request, url.pathname);
           try {

@@ -20,7 +20,7 @@ const OPERATION_IDS = [
   'getImageFiles', 'getImageDiff', 'listTags', 'getTag', 'putTag', 'deleteTag', 'getTagJson', 'getRepositoryJson',
   'getRepositoryProperties', 'putRepositoryProperties', 'deleteRepository', 'deleteRepositoryTags', 'putRepository',
   'putRepositoryImages', 'getRepositoryImages', 'deleteRepositoryImages', 'putRepositoryAuth', 'getUsers', 'postUsers',
-  'putUser', 'search', 'ping', 'pingV1', 'getRoot',
+  'putUser', 'search', 'ping', 'pingV1', 'getRoot', 'getMetrics',
 ];
 const V1_ERROR_REF = '#/components/schemas/V1Error';
 

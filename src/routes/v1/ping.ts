@@ -1,14 +1,17 @@
 /** E1 `_ping` and E2 `/`. */
 import { Elysia, t } from 'elysia';
 import { hostname, release, type as osType } from 'node:os';
-import { openapiModels, operation } from '../../http/openapi.ts';
-import { jsonReply } from '../../http/reply.ts';
+import { catalogue } from '../../errors.ts';
+import { openapiModels, operation, v1Error } from '../../http/openapi.ts';
+import { errorReply, jsonReply } from '../../http/reply.ts';
 
 export interface PingOptions {
   standalone: boolean;
   debug: boolean;
   issue: string;
   version: string;
+  /** the Prometheus text summed over all workers (given by the worker process); absent: 404 */
+  metrics?: () => Promise<Response>;
 }
 
 export function pingRoutes(opts: PingOptions) {
@@ -55,6 +58,27 @@ export function pingRoutes(opts: PingOptions) {
         tag: 'ping',
         summary: 'Registry banner',
         responses: { 200: { description: 'The configured banner, as a JSON string', body: t.String() } },
+      }),
+    )
+    .get(
+      '/metrics',
+      async () => (opts.metrics ? await opts.metrics() : errorReply(404, catalogue.METRICS_UNAVAILABLE.message)),
+      operation({
+        operationId: 'getMetrics',
+        tag: 'ping',
+        summary: 'Prometheus metrics, summed over all workers',
+        description:
+          'Requests by route and status, latency histograms, bytes in and out, uploads in progress, live workers and ' +
+          'worker restarts, in the Prometheus text format. Whichever worker answers, the numbers cover every worker ' +
+          '(the supervisor collects them); counts of workers that stopped are kept.',
+        responses: {
+          200: {
+            description: 'Prometheus text exposition format 0.0.4',
+            body: t.String(),
+            mediaType: 'text/plain; version=0.0.4',
+          },
+          404: v1Error(['METRICS_UNAVAILABLE']),
+        },
       }),
     );
 }
