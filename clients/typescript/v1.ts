@@ -310,7 +310,7 @@ export interface paths {
         get?: never;
         /**
          * Create or update a repository with its image list
-         * @description The first list is stored as sent; later ones are merged by id. Issues a write token.
+         * @description The first list is stored as sent; later ones are merged by id. Issues a write token (token mode: Basic credentials of the namespace owner or an admin).
          */
         put: operations["putRepository"];
         post?: never;
@@ -331,10 +331,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Login check (always OK in open mode) */
+        /** Login check (always OK in open mode; Basic credentials checked in token mode) */
         get: operations["getUsers"];
         put?: never;
-        /** Sign up (accepted without an account store in open mode) */
+        /**
+         * Sign up (accepted without an account store in open mode)
+         * @description Open mode: any JSON document is accepted and nothing is stored. Token mode: `{username, password, email}` creates an account (username ^[a-z0-9_]{4,30}$, password 1 to 1024 characters, email with @, at most 254).
+         */
         post: operations["postUsers"];
         delete?: never;
         options?: never;
@@ -351,8 +354,8 @@ export interface paths {
         };
         get?: never;
         /**
-         * Update a user (accepted in open mode)
-         * @description The body (an account update) is not read.
+         * Update a user (accepted in open mode; your own email/password in token mode)
+         * @description Open mode: the body is not read. Token mode: Basic credentials of that same user, body `{email?, password?}`.
          */
         put: operations["putUser"];
         post?: never;
@@ -371,7 +374,7 @@ export interface paths {
         };
         /**
          * Get a repository's image list
-         * @description Issues a read token.
+         * @description Issues a read token (token mode: Basic credentials, or none for a public repository when anonymous reads are on; a private repository only for its owner and admins).
          */
         get: operations["getRepositoryImages"];
         /**
@@ -674,6 +677,8 @@ export interface operations {
                 "if-modified-since"?: string;
                 /** @description One byte range (`bytes=a-b`, `bytes=a-`, `bytes=-n`) for a 206; others get the whole layer */
                 range?: string;
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
             };
             path: {
                 /** @description Image id (16 or 64 lower-case hexadecimal digits; anything else answers 404 Invalid image ID) */
@@ -748,6 +753,17 @@ export interface operations {
                     "application/json": components["schemas"]["V1Error"];
                 };
             };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
             /** @description Invalid image ID; Image not found */
             404: {
                 headers: {
@@ -787,6 +803,8 @@ export interface operations {
                 "user-agent"?: string;
                 /** @description Layer size; the body must match it (400) and stay within the size limit (413) */
                 "content-length"?: string;
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
             };
             path: {
                 /** @description Image id (16 or 64 lower-case hexadecimal digits; anything else answers 404 Invalid image ID) */
@@ -813,6 +831,17 @@ export interface operations {
             /** @description Layer size does not match Content-Length; Upload interrupted: the request body ended early */
             400: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -874,6 +903,8 @@ export interface operations {
                 "x-docker-checksum-payload"?: string;
                 /** @description Legacy `tarsum+sha256:<hex>` checksum, used by clients that send no payload checksum */
                 "x-docker-checksum"?: string;
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
             };
             path: {
                 /** @description Image id (16 or 64 lower-case hexadecimal digits; anything else answers 404 Invalid image ID) */
@@ -895,6 +926,17 @@ export interface operations {
             /** @description Missing Image's checksum; Checksum mismatch; Image layer not uploaded yet */
             400: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -945,6 +987,8 @@ export interface operations {
             header?: {
                 /** @description HTTP date: 304 when the image has not changed since */
                 "if-modified-since"?: string;
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
             };
             path: {
                 /** @description Image id (16 or 64 lower-case hexadecimal digits; anything else answers 404 Invalid image ID) */
@@ -993,6 +1037,17 @@ export interface operations {
                     "application/json": components["schemas"]["V1Error"];
                 };
             };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
             /** @description Invalid image ID; Image not found */
             404: {
                 headers: {
@@ -1007,7 +1062,10 @@ export interface operations {
     putImageJson: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
+            };
             path: {
                 /** @description Image id (16 or 64 lower-case hexadecimal digits; anything else answers 404 Invalid image ID) */
                 id: string;
@@ -1031,9 +1089,20 @@ export interface operations {
                     "application/json": boolean;
                 };
             };
-            /** @description Invalid JSON; Missing key `id' in JSON; JSON data contains invalid id; Invalid parent image ID; Image depends on a non existing parent; Upload interrupted: the request body ended early */
+            /** @description Invalid JSON; Missing key `id' in JSON; JSON data contains invalid id; Invalid parent image ID; Image depends on a non existing parent; Upload interrupted: the request body ended early; This image does not belong to the repository */
             400: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1075,6 +1144,8 @@ export interface operations {
             header?: {
                 /** @description HTTP date: 304 when the image has not changed since */
                 "if-modified-since"?: string;
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
             };
             path: {
                 /** @description Image id (16 or 64 lower-case hexadecimal digits; anything else answers 404 Invalid image ID) */
@@ -1119,6 +1190,17 @@ export interface operations {
                     "application/json": components["schemas"]["V1Error"];
                 };
             };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
             /** @description Invalid image ID; Image not found */
             404: {
                 headers: {
@@ -1136,6 +1218,8 @@ export interface operations {
             header?: {
                 /** @description HTTP date: 304 when the image has not changed since */
                 "if-modified-since"?: string;
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
             };
             path: {
                 /** @description Image id (16 or 64 lower-case hexadecimal digits; anything else answers 404 Invalid image ID) */
@@ -1180,6 +1264,17 @@ export interface operations {
                     "application/json": components["schemas"]["V1Error"];
                 };
             };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
             /** @description Invalid image ID; Image not found */
             404: {
                 headers: {
@@ -1206,6 +1301,8 @@ export interface operations {
             header?: {
                 /** @description HTTP date: 304 when the image has not changed since */
                 "if-modified-since"?: string;
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
             };
             path: {
                 /** @description Image id (16 or 64 lower-case hexadecimal digits; anything else answers 404 Invalid image ID) */
@@ -1250,6 +1347,17 @@ export interface operations {
                     "application/json": components["schemas"]["V1Error"];
                 };
             };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
             /** @description Invalid image ID; Image not found */
             404: {
                 headers: {
@@ -1273,7 +1381,10 @@ export interface operations {
     listTags: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
+            };
             path: {
                 /** @description Namespace (`library` for one-part names) */
                 namespace: string;
@@ -1302,6 +1413,17 @@ export interface operations {
                     "application/json": components["schemas"]["V1Error"];
                 };
             };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
             /** @description Repository not found */
             404: {
                 headers: {
@@ -1316,7 +1438,10 @@ export interface operations {
     deleteRepositoryTags: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
+            };
             path: {
                 /** @description Namespace (`library` for one-part names) */
                 namespace: string;
@@ -1345,6 +1470,17 @@ export interface operations {
                     "application/json": components["schemas"]["V1Error"];
                 };
             };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
             /** @description Repository not found */
             404: {
                 headers: {
@@ -1359,7 +1495,10 @@ export interface operations {
     getTag: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
+            };
             path: {
                 /** @description Namespace (`library` for one-part names) */
                 namespace: string;
@@ -1390,6 +1529,17 @@ export interface operations {
                     "application/json": components["schemas"]["V1Error"];
                 };
             };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
             /** @description Tag not found */
             404: {
                 headers: {
@@ -1407,6 +1557,8 @@ export interface operations {
             header?: {
                 /** @description Client User-Agent: its docker/go/kernel/os/arch tokens become the tag metadata */
                 "user-agent"?: string;
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
             };
             path: {
                 /** @description Namespace (`library` for one-part names) */
@@ -1444,6 +1596,17 @@ export interface operations {
                     "application/json": components["schemas"]["V1Error"];
                 };
             };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
             /** @description Image not found */
             404: {
                 headers: {
@@ -1467,7 +1630,10 @@ export interface operations {
     deleteTag: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
+            };
             path: {
                 /** @description Namespace (`library` for one-part names) */
                 namespace: string;
@@ -1498,6 +1664,17 @@ export interface operations {
                     "application/json": components["schemas"]["V1Error"];
                 };
             };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
             /** @description Tag not found */
             404: {
                 headers: {
@@ -1512,7 +1689,10 @@ export interface operations {
     getTagJson: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
+            };
             path: {
                 /** @description Namespace (`library` for one-part names) */
                 namespace: string;
@@ -1543,12 +1723,26 @@ export interface operations {
                     "application/json": components["schemas"]["V1Error"];
                 };
             };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
         };
     };
     getRepositoryJson: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
+            };
             path: {
                 /** @description Namespace (`library` for one-part names) */
                 namespace: string;
@@ -1577,12 +1771,26 @@ export interface operations {
                     "application/json": components["schemas"]["V1Error"];
                 };
             };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
         };
     };
     getRepositoryProperties: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
+            };
             path: {
                 /** @description Namespace (`library` for one-part names) */
                 namespace: string;
@@ -1611,12 +1819,26 @@ export interface operations {
                     "application/json": components["schemas"]["V1Error"];
                 };
             };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
         };
     };
     putRepositoryProperties: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
+            };
             path: {
                 /** @description Namespace (`library` for one-part names) */
                 namespace: string;
@@ -1651,6 +1873,17 @@ export interface operations {
                     "application/json": components["schemas"]["V1Error"];
                 };
             };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
             /** @description Request body too large (beyond max_json_size) */
             413: {
                 headers: {
@@ -1668,6 +1901,8 @@ export interface operations {
             header?: {
                 /** @description `true` to ask for a token; a token is always issued in open mode */
                 "x-docker-token"?: string;
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
             };
             path: {
                 /** @description Namespace (`library` for one-part names) */
@@ -1690,7 +1925,7 @@ export interface operations {
                 headers: {
                     /** @description Registry endpoints for the client (configured, or the request Host) */
                     "X-Docker-Endpoints"?: string;
-                    /** @description Token signature=...,repository="ns/name",access=read|write|delete (issued, never checked in open mode) */
+                    /** @description Token signature=...,repository="ns/name",access=read|write|delete: in open mode a random signature, never checked; in token mode an HMAC-SHA256 signature with an extra `expires=<unix time>`, required by the registry routes */
                     "X-Docker-Token"?: string;
                     /** @description The same token */
                     "WWW-Authenticate"?: string;
@@ -1702,6 +1937,26 @@ export interface operations {
             };
             /** @description Invalid repository name; Error Decoding JSON; Invalid data; Upload interrupted: the request body ended early (Invalid data: not a list of objects with a string `id`) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
+            /** @description Login required; Wrong login/password (auth: token: Basic credentials missing or wrong) */
+            401: {
+                headers: {
+                    /** @description `Basic realm="registry"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
+            /** @description Access denied (auth: token: the login may not use this repository) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1723,7 +1978,10 @@ export interface operations {
     deleteRepository: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
+            };
             path: {
                 /** @description Namespace (`library` for one-part names) */
                 namespace: string;
@@ -1752,6 +2010,17 @@ export interface operations {
                     "application/json": components["schemas"]["V1Error"];
                 };
             };
+            /** @description Requires authorization (auth: token: missing, forged, expired or mismatched token) */
+            401: {
+                headers: {
+                    /** @description `Token` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
             /** @description Repository not found */
             404: {
                 headers: {
@@ -1766,7 +2035,10 @@ export interface operations {
     getUsers: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1781,6 +2053,17 @@ export interface operations {
                     "application/json": string;
                 };
             };
+            /** @description Login required; Wrong login/password (auth: token: Basic credentials missing or wrong) */
+            401: {
+                headers: {
+                    /** @description `Basic realm="registry"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
         };
     };
     postUsers: {
@@ -1790,7 +2073,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description The account (any JSON document is accepted). Read as JSON whatever the Content-Type; at most the JSON size limit (413 beyond). */
+        /** @description The account. Read as JSON whatever the Content-Type; at most the JSON size limit (413 beyond). */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["User"];
@@ -1807,7 +2090,7 @@ export interface operations {
                     "application/json": string;
                 };
             };
-            /** @description Error Decoding JSON; Upload interrupted: the request body ended early */
+            /** @description Error Decoding JSON; Upload interrupted: the request body ended early; Invalid account data (token mode: Invalid account data with a detail; a taken name is instead the bare JSON string "Username or email already exists", which `docker login` expects before it logs in with Basic credentials) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1830,14 +2113,23 @@ export interface operations {
     putUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
+            };
             path: {
                 /** @description Account name */
                 username: string;
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description The changes (token mode): email and/or password. Read as JSON whatever the Content-Type; at most the JSON size limit (413 beyond). */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["User"];
+                "*/*": components["schemas"]["User"];
+            };
+        };
         responses: {
             /** @description Accepted (empty body) */
             204: {
@@ -1845,6 +2137,44 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Error Decoding JSON; Invalid account data; Upload interrupted: the request body ended early (token mode) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
+            /** @description Login required; Wrong login/password (auth: token: Basic credentials missing or wrong) */
+            401: {
+                headers: {
+                    /** @description `Basic realm="registry"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
+            /** @description Access denied (token mode: another user) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
+            /** @description Request body too large (beyond max_json_size) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
             };
         };
     };
@@ -1854,6 +2184,8 @@ export interface operations {
             header?: {
                 /** @description `true` to ask for a token; a token is always issued in open mode */
                 "x-docker-token"?: string;
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
             };
             path: {
                 /** @description Namespace (`library` for one-part names) */
@@ -1870,7 +2202,7 @@ export interface operations {
                 headers: {
                     /** @description Registry endpoints for the client (configured, or the request Host) */
                     "X-Docker-Endpoints"?: string;
-                    /** @description Token signature=...,repository="ns/name",access=read|write|delete (issued, never checked in open mode) */
+                    /** @description Token signature=...,repository="ns/name",access=read|write|delete: in open mode a random signature, never checked; in token mode an HMAC-SHA256 signature with an extra `expires=<unix time>`, required by the registry routes */
                     "X-Docker-Token"?: string;
                     /** @description The same token */
                     "WWW-Authenticate"?: string;
@@ -1882,6 +2214,26 @@ export interface operations {
             };
             /** @description Invalid repository name */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
+            /** @description Login required; Wrong login/password (auth: token: Basic credentials missing or wrong) */
+            401: {
+                headers: {
+                    /** @description `Basic realm="registry"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
+            /** @description Access denied (auth: token: the login may not use this repository) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1906,6 +2258,8 @@ export interface operations {
             header?: {
                 /** @description `true` to ask for a token; a token is always issued in open mode */
                 "x-docker-token"?: string;
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
             };
             path: {
                 /** @description Namespace (`library` for one-part names) */
@@ -1928,7 +2282,7 @@ export interface operations {
                 headers: {
                     /** @description Registry endpoints for the client (configured, or the request Host) */
                     "X-Docker-Endpoints"?: string;
-                    /** @description Token signature=...,repository="ns/name",access=read|write|delete (issued, never checked in open mode) */
+                    /** @description Token signature=...,repository="ns/name",access=read|write|delete: in open mode a random signature, never checked; in token mode an HMAC-SHA256 signature with an extra `expires=<unix time>`, required by the registry routes */
                     "X-Docker-Token"?: string;
                     /** @description The same token */
                     "WWW-Authenticate"?: string;
@@ -1938,6 +2292,26 @@ export interface operations {
             };
             /** @description Invalid repository name; Error Decoding JSON; Invalid data; Upload interrupted: the request body ended early (Invalid data: not a list of objects with a string `id`) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
+            /** @description Login required; Wrong login/password (auth: token: Basic credentials missing or wrong) */
+            401: {
+                headers: {
+                    /** @description `Basic realm="registry"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
+            /** @description Access denied (auth: token: the login may not use this repository) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1962,6 +2336,8 @@ export interface operations {
             header?: {
                 /** @description `true` to ask for a token; a token is always issued in open mode */
                 "x-docker-token"?: string;
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
             };
             path: {
                 /** @description Namespace (`library` for one-part names) */
@@ -1978,7 +2354,7 @@ export interface operations {
                 headers: {
                     /** @description Registry endpoints for the client (configured, or the request Host) */
                     "X-Docker-Endpoints"?: string;
-                    /** @description Token signature=...,repository="ns/name",access=read|write|delete (issued, never checked in open mode) */
+                    /** @description Token signature=...,repository="ns/name",access=read|write|delete: in open mode a random signature, never checked; in token mode an HMAC-SHA256 signature with an extra `expires=<unix time>`, required by the registry routes */
                     "X-Docker-Token"?: string;
                     /** @description The same token */
                     "WWW-Authenticate"?: string;
@@ -1988,6 +2364,26 @@ export interface operations {
             };
             /** @description Invalid repository name */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
+            /** @description Login required; Wrong login/password (auth: token: Basic credentials missing or wrong) */
+            401: {
+                headers: {
+                    /** @description `Basic realm="registry"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
+            /** @description Access denied (auth: token: the login may not use this repository) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2041,7 +2437,10 @@ export interface operations {
                 /** @description Page number from 1 (default 1) */
                 page?: string;
             };
-            header?: never;
+            header?: {
+                /** @description auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories. */
+                authorization?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2059,6 +2458,17 @@ export interface operations {
             /** @description Invalid search parameters (q over 256 characters, n not 1 to 100, or page not a positive integer) */
             400: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V1Error"];
+                };
+            };
+            /** @description Wrong login/password (auth: token: Basic credentials missing or wrong) */
+            401: {
+                headers: {
+                    /** @description `Basic realm="registry"` */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {

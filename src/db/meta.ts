@@ -62,6 +62,25 @@ export interface SearchHit {
   description: string;
 }
 
+/** Which private repositories a search may list: all, or those of these namespaces (public ones always). */
+export type PrivateVisibility = 'all' | { namespaces: string[] };
+
+export interface UserRecord {
+  username: string;
+  /** PHC string (Bun.password) */
+  passwordHash: string;
+  email: string;
+  admin: boolean;
+  createdAt: number;
+}
+
+export interface NewUser {
+  username: string;
+  passwordHash: string;
+  email: string;
+  admin?: boolean;
+}
+
 export interface SearchPage {
   total: number;
   results: SearchHit[];
@@ -101,8 +120,24 @@ export interface MetaStore {
   putTag(ref: RepoRef, tag: TagRecord): Promise<void>;
   deleteTag(ref: RepoRef, tag: string): Promise<boolean>;
 
-  /** Case-insensitive substring search on `namespace/name` and description, best match first. */
-  search(query: string, limit: number, offset: number): Promise<SearchPage>;
+  /** The repositories whose index image list names this image id. */
+  repositoriesListingImage(id: string): Promise<RepositoryRecord[]>;
+
+  /**
+   * Case-insensitive substring search on `namespace/name` and description, best match first.
+   * `visible` limits which private repositories are listed (default: all).
+   */
+  search(query: string, limit: number, offset: number, visible?: PrivateVisibility): Promise<SearchPage>;
+
+  /** Creates an account; false (nothing written) when the username is taken. */
+  createUser(user: NewUser): Promise<boolean>;
+  getUser(username: string): Promise<UserRecord | null>;
+  /** Changes the email and/or password hash; false when the user does not exist. */
+  updateUser(username: string, changes: { email?: string; passwordHash?: string }): Promise<boolean>;
+  /** false when the user does not exist */
+  setUserAdmin(username: string, admin: boolean): Promise<boolean>;
+  /** false when the user did not exist */
+  deleteUser(username: string): Promise<boolean>;
 
   close(): void;
 }

@@ -65,3 +65,12 @@ export const tags = sqliteTable(
   (t) => [primaryKey({ columns: [t.repositoryId, t.name] }), index('tags_image_idx').on(t.imageId)],
 );
 
+
+/** Accounts (auth: token). `password_hash` is a PHC string from Bun.password (argon2id). */
+export const users = sqliteTable('users', {
+  username: text('username').primaryKey(),
+  passwordHash: text('password_hash').notNull(),
+  email: text('email').notNull(),
+  admin: integer('admin', { mode: 'boolean' }).notNull().default(false),
+  createdAt: integer('created_at').notNull(),
+});

@@ -4,20 +4,23 @@
  * deferred read-then-write transaction would fail with SQLITE_BUSY_SNAPSHOT). Hot reads are
  * prepared once.
  */
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import { openSqlite, type Db } from './client.ts';
 import type {
   ImageRecord,
   MetaStore,
   NewImage,
+  NewUser,
+  PrivateVisibility,
   RepoRef,
   RepositoryRecord,
   SearchPage,
   StoredLayer,
   TagRecord,
+  UserRecord,
 } from './meta.ts';
 import { migrateSqlite } from './migrate.ts';
-import { images, repositories, tags } from './schema.ts';
+import { images, repositories, tags, users } from './schema.ts';
 
 type ImageRow = typeof images.$inferSelect;
 type RepoRow = typeof repositories.$inferSelect;
@@ -54,6 +57,15 @@ function toRepo(row: RepoRow): RepositoryRecord {
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 /** A query as one FTS5 string literal (no operators can be injected). */
 const ftsPhrase = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+/** The search condition that hides private repositories outside `visible` (`r` is the table alias or ''). */
+function visibility(visible: PrivateVisibility, alias: string): SQL {
+  if (visible === 'all') return sql`1`;
+  const col = (c: string) => sql.raw(alias ? `${alias}.${c}` : c);
+  if (visible.namespaces.length === 0) return sql`${col('private')} = 0`;
+  const list = sql.join(visible.namespaces.map((n) => sql`${n}`), sql`, `);
+  return sql`(${col('private')} = 0 OR ${col('namespace')} IN (${list}))`;
+}
 
 export class SqliteMetaStore implements MetaStore {
   readonly db: Db;
@@ -253,31 +265,49 @@ export class SqliteMetaStore implements MetaStore {
     });
   }
 
-  async search(query: string, limit: number, offset: number): Promise<SearchPage> {
+  async repositoriesListingImage(id: string): Promise<RepositoryRecord[]> {
+    const rows = this.db
+      .select()
+      .from(repositories)
+      .where(
+        sql`${repositories.indexImages} IS NOT NULL AND instr(${repositories.indexImages}, ${id}) > 0
+          AND json_valid(${repositories.indexImages})
+          AND EXISTS (SELECT 1 FROM json_each(${repositories.indexImages}) j WHERE json_extract(j.value, '$.id') = ${id})`,
+      )
+      .orderBy(asc(repositories.fullName))
+      .all();
+    return rows.map(toRepo);
+  }
+
+  async search(query: string, limit: number, offset: number, visible: PrivateVisibility = 'all'): Promise<SearchPage> {
     const q = query.trim();
     type Hit = { name: string; description: string };
     const count = (query: ReturnType<typeof sql>) => this.db.all<{ n: number }>(query)[0]?.n ?? 0;
     let total: number;
     let results: Hit[];
+    const vis = visibility(visible, '');
     if (q === '') {
-      total = count(sql`SELECT count(*) AS n FROM repositories`);
+      total = count(sql`SELECT count(*) AS n FROM repositories WHERE ${vis}`);
       results = this.db.all<Hit>(
-        sql`SELECT full_name AS name, description FROM repositories ORDER BY full_name LIMIT ${limit} OFFSET ${offset}`,
+        sql`SELECT full_name AS name, description FROM repositories WHERE ${vis} ORDER BY full_name LIMIT ${limit} OFFSET ${offset}`,
       );
     } else if ([...q].length >= 3) {
       // trigram FTS5: substring match, ranked by bm25 with the name weighted over the description
       const match = ftsPhrase(q);
-      total = count(sql`SELECT count(*) AS n FROM repositories_fts WHERE repositories_fts MATCH ${match}`);
+      const rvis = visibility(visible, 'r');
+      total = count(sql`
+        SELECT count(*) AS n FROM repositories_fts f JOIN repositories r ON r.id = f.rowid
+        WHERE repositories_fts MATCH ${match} AND ${rvis}`);
       results = this.db.all<Hit>(sql`
         SELECT r.full_name AS name, r.description AS description
         FROM repositories_fts f JOIN repositories r ON r.id = f.rowid
-        WHERE repositories_fts MATCH ${match}
+        WHERE repositories_fts MATCH ${match} AND ${rvis}
         ORDER BY bm25(repositories_fts, 10.0, 1.0), r.full_name
         LIMIT ${limit} OFFSET ${offset}`);
     } else {
       // trigrams need 3 characters: shorter queries use LIKE (case-insensitive for ASCII)
       const pattern = `%${likeEscape(q)}%`;
-      const where = sql`full_name LIKE ${pattern} ESCAPE '\\' OR description LIKE ${pattern} ESCAPE '\\'`;
+      const where = sql`(full_name LIKE ${pattern} ESCAPE '\\' OR description LIKE ${pattern} ESCAPE '\\') AND ${vis}`;
       total = count(sql`SELECT count(*) AS n FROM repositories WHERE ${where}`);
       results = this.db.all<Hit>(sql`
         SELECT full_name AS name, description FROM repositories WHERE ${where}
@@ -285,6 +315,53 @@ export class SqliteMetaStore implements MetaStore {
         LIMIT ${limit} OFFSET ${offset}`);
     }
     return { total, results };
+  }
+
+  async createUser(user: NewUser): Promise<boolean> {
+    const res = this.#write((tx) =>
+      tx
+        .insert(users)
+        .values({
+          username: user.username,
+          passwordHash: user.passwordHash,
+          email: user.email,
+          admin: user.admin ?? false,
+          createdAt: Date.now(),
+        })
+        .onConflictDoNothing()
+        .returning({ username: users.username })
+        .all(),
+    );
+    return res.length > 0;
+  }
+
+  async getUser(username: string): Promise<UserRecord | null> {
+    return this.db.select().from(users).where(eq(users.username, username)).get() ?? null;
+  }
+
+  async updateUser(username: string, changes: { email?: string; passwordHash?: string }): Promise<boolean> {
+    const set: { email?: string; passwordHash?: string } = {};
+    if (changes.email !== undefined) set.email = changes.email;
+    if (changes.passwordHash !== undefined) set.passwordHash = changes.passwordHash;
+    if (Object.keys(set).length === 0) return (await this.getUser(username)) !== null;
+    const res = this.#write((tx) =>
+      tx.update(users).set(set).where(eq(users.username, username)).returning({ username: users.username }).all(),
+    );
+    return res.length > 0;
+  }
+
+  async setUserAdmin(username: string, admin: boolean): Promise<boolean> {
+    const res = this.#write((tx) =>
+      tx.update(users).set({ admin }).where(eq(users.username, username)).returning({ username: users.username }).all(),
+    );
+    return res.length > 0;
+  }
+
+  async deleteUser(username: string): Promise<boolean> {
+    const res = this.#write((tx) =>
+      tx.delete(users).where(eq(users.username, username)).returning({ username: users.username }).all(),
+    );
+    return res.length > 0;
   }
 
   close(): void {

@@ -229,6 +229,31 @@ export const indexTokenHeaders = t.Object({
   'x-docker-token': t.Optional(t.String({ description: '`true` to ask for a token; a token is always issued in open mode' })),
 });
 
+const authorizationHeader = t.Optional(
+  t.String({
+    description:
+      'auth: token only (ignored in open mode). `Token signature=...,repository="ns/name",access=...,expires=...` as issued ' +
+      'by the index routes; or, for reads, `Basic <base64 user:password>`; none for anonymous reads of public repositories.',
+  }),
+);
+
+/** A route's header parameters with the (optional) Authorization header of token mode added. */
+export function withAuthorization<P extends Record<string, TSchema>>(headers?: { properties: P }) {
+  return t.Object({ ...(headers?.properties ?? ({} as P)), authorization: authorizationHeader });
+}
+
+/** The 401 of a registry route in token mode. */
+export const tokenRequired: Reply = {
+  ...v1Error(['REQUIRES_AUTHORIZATION'], 'auth: token: missing, forged, expired or mismatched token'),
+  headers: { 'WWW-Authenticate': { description: '`Token`' } },
+};
+
+/** A 401 of the index and account routes in token mode (Basic credentials). */
+export const basicRequired = (codes: readonly ['LOGIN_REQUIRED' | 'BAD_CREDENTIALS', ...('LOGIN_REQUIRED' | 'BAD_CREDENTIALS')[]]): Reply => ({
+  ...v1Error(codes, 'auth: token: Basic credentials missing or wrong'),
+  headers: { 'WWW-Authenticate': { description: '`Basic realm="registry"`' } },
+});
+
 // --- operations ---------------------------------------------------------------------------------
 
 export type Tag = 'images' | 'repositories' | 'index' | 'search' | 'ping';
@@ -236,7 +261,7 @@ export type Tag = 'images' | 'repositories' | 'index' | 'search' | 'ping';
 export const TAGS: readonly { name: Tag; description: string }[] = [
   { name: 'images', description: 'Image json, layers, checksums, ancestry, files and diffs' },
   { name: 'repositories', description: 'Tags, repository json, properties and deletion' },
-  { name: 'index', description: 'Standalone index emulation: users, image lists and tokens (open mode)' },
+  { name: 'index', description: 'Standalone index emulation: users, image lists and tokens (checked accounts in token mode)' },
   { name: 'search', description: 'Repository search' },
   { name: 'ping', description: 'Liveness, mode and banner' },
 ];
@@ -396,7 +421,11 @@ export const cacheHeaderDocs: Record<string, HeaderDoc> = {
 /** The token headers of the index routes. */
 export const tokenHeaders: Record<string, HeaderDoc> = {
   'X-Docker-Endpoints': { description: 'Registry endpoints for the client (configured, or the request Host)' },
-  'X-Docker-Token': { description: 'Token signature=...,repository="ns/name",access=read|write|delete (issued, never checked in open mode)' },
+  'X-Docker-Token': {
+    description:
+      'Token signature=...,repository="ns/name",access=read|write|delete: in open mode a random signature, never checked; ' +
+      'in token mode an HMAC-SHA256 signature with an extra `expires=<unix time>`, required by the registry routes',
+  },
   'WWW-Authenticate': { description: 'The same token' },
 };
 
@@ -409,7 +438,11 @@ export const API_DESCRIPTION = [
     '`/v1/repositories/library/<name>/...` before routing, so only the two-part paths `{namespace}/{repository}` are listed.',
   '- JSON request bodies are read as JSON whatever their Content-Type; layer bodies are streamed raw.',
   '- Every error reply is a JSON object `{"error": "<message>"}` (model `V1Error`).',
-  '- Authentication is open: index tokens are issued but never checked.',
+  '- Authentication: with `auth: open` (the default) index tokens are issued but never checked. With `auth: token` ' +
+    'the index and account routes take Basic credentials and hand out signed, expiring repository tokens ' +
+    '(`X-Docker-Token`), which the registry routes require (`Authorization: Token ...`): a user pushes only to ' +
+    '`<username>/*` (admins anywhere); public repositories are readable anonymously when `anonymous_read` is on; ' +
+    'private ones only with their own read token.',
 ].join('\n');
 
 /** The `documentation` option of the swagger plugin. */

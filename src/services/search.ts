@@ -1,5 +1,5 @@
 /** E20: search over the repositories table's FTS5 index. */
-import type { MetaStore, SearchHit } from '../db/meta.ts';
+import type { MetaStore, PrivateVisibility, SearchHit } from '../db/meta.ts';
 import { RegistryError } from '../errors.ts';
 
 export const DEFAULT_PAGE_SIZE = 25;
@@ -25,12 +25,18 @@ function positiveInt(raw: string | undefined, fallback: number, max: number): nu
 export class SearchService {
   constructor(private readonly meta: MetaStore) {}
 
-  async search(q: string | undefined, n: string | undefined, page: string | undefined): Promise<SearchReply> {
+  /** `visible`: which private repositories may be listed (token mode narrows it to the caller's). */
+  async search(
+    q: string | undefined,
+    n: string | undefined,
+    page: string | undefined,
+    visible: PrivateVisibility = 'all',
+  ): Promise<SearchReply> {
     const query = q ?? '';
     if (query.length > 256) throw new RegistryError('INVALID_SEARCH', 'query longer than 256 characters');
     const pageSize = positiveInt(n, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
     const pageNo = positiveInt(page, 1, 1_000_000);
-    const { total, results } = await this.meta.search(query, pageSize, (pageNo - 1) * pageSize);
+    const { total, results } = await this.meta.search(query, pageSize, (pageNo - 1) * pageSize, visible);
     return {
       num_results: total,
       num_pages: Math.max(1, Math.ceil(total / pageSize)),

@@ -144,6 +144,73 @@ export function runMetaStoreSuite(name: string, make: () => Promise<{ store: Met
       expect((await s.getRepository(ref))?.indexImages).toBe('[1,2]');
     });
 
+    test('users: create (false when taken), get, update, admin flag, delete', async () => {
+      const s = await open();
+      expect(await s.getUser('alice')).toBeNull();
+      expect(await s.createUser({ username: 'alice', passwordHash: 'h1', email: 'a@x' })).toBe(true);
+      expect(await s.createUser({ username: 'alice', passwordHash: 'h2', email: 'b@x' })).toBe(false);
+      let a = await s.getUser('alice');
+      expect(a).toMatchObject({ username: 'alice', passwordHash: 'h1', email: 'a@x', admin: false });
+      expect(typeof a?.createdAt).toBe('number');
+      expect(await s.updateUser('alice', { email: 'c@x' })).toBe(true);
+      expect(await s.updateUser('alice', { passwordHash: 'h3' })).toBe(true);
+      expect(await s.updateUser('alice', {})).toBe(true);
+      expect(await s.updateUser('nobody', { email: 'z@x' })).toBe(false);
+      expect(await s.updateUser('nobody', {})).toBe(false);
+      a = await s.getUser('alice');
+      expect(a).toMatchObject({ passwordHash: 'h3', email: 'c@x' });
+      expect(await s.setUserAdmin('alice', true)).toBe(true);
+      expect((await s.getUser('alice'))?.admin).toBe(true);
+      expect(await s.setUserAdmin('alice', false)).toBe(true);
+      expect((await s.getUser('alice'))?.admin).toBe(false);
+      expect(await s.setUserAdmin('nobody', true)).toBe(false);
+      expect(await s.createUser({ username: 'root', passwordHash: 'h', email: 'r@x', admin: true })).toBe(true);
+      expect((await s.getUser('root'))?.admin).toBe(true);
+      expect(await s.deleteUser('alice')).toBe(true);
+      expect(await s.deleteUser('alice')).toBe(false);
+      expect(await s.getUser('alice')).toBeNull();
+    });
+
+    test('repositories listing an image: by id in the index image list', async () => {
+      const s = await open();
+      const a = { namespace: 'ns', name: 'a' };
+      const b = { namespace: 'ns', name: 'b' };
+      await s.updateIndexImages(a, () => '[{"id": "i1"}, {"id": "i2", "checksum": "x"}]');
+      await s.updateIndexImages(b, () => '[{"id":"i2"}]');
+      await s.ensureRepository({ namespace: 'ns', name: 'c' });
+      expect((await s.repositoriesListingImage('i1')).map((r) => r.name)).toEqual(['a']);
+      expect((await s.repositoriesListingImage('i2')).map((r) => r.name)).toEqual(['a', 'b']);
+      expect(await s.repositoriesListingImage('i')).toEqual([]);
+      expect(await s.repositoriesListingImage('x')).toEqual([]);
+      await s.setPrivate(b, true);
+      const listing = await s.repositoriesListingImage('i2');
+      expect(listing.map((r) => [r.name, r.private])).toEqual([
+        ['a', false],
+        ['b', true],
+      ]);
+    });
+
+    test('search visibility: private repositories only for the namespaces given', async () => {
+      const s = await open();
+      for (const [ns, name] of [
+        ['alice', 'secret'],
+        ['alice', 'open'],
+        ['bob', 'secret'],
+      ] as const) {
+        await s.ensureRepository({ namespace: ns, name });
+      }
+      await s.setPrivate({ namespace: 'alice', name: 'secret' }, true);
+      await s.setPrivate({ namespace: 'bob', name: 'secret' }, true);
+      const names = async (q: string, v?: Parameters<typeof s.search>[3]) => (await s.search(q, 10, 0, v)).results.map((r) => r.name).sort();
+      for (const q of ['', 'se', 'secret']) {
+        expect(await names(q)).toEqual(q === '' ? ['alice/open', 'alice/secret', 'bob/secret'] : ['alice/secret', 'bob/secret']);
+        expect(await names(q, 'all')).toEqual(await names(q));
+        expect(await names(q, { namespaces: [] })).toEqual(q === '' ? ['alice/open'] : []);
+        expect(await names(q, { namespaces: ['alice'] })).toEqual(q === '' ? ['alice/open', 'alice/secret'] : ['alice/secret']);
+        expect((await s.search(q, 10, 0, { namespaces: ['bob'] })).total).toBe(q === '' ? 2 : 1);
+      }
+    });
+
     test('search: substring, case-insensitive, ranked, paged, follows deletes', async () => {
       const s = await open();
       for (const [ns, name] of [

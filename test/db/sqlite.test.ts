@@ -37,7 +37,7 @@ describe('sqlite settings for several processes', () => {
         .query("SELECT name FROM sqlite_master WHERE type IN ('table') AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '%fts_%' ORDER BY name")
         .all()
         .map((r) => (r as { name: string }).name);
-      expect(tables).toEqual(['__drizzle_migrations', 'images', 'repositories', 'repositories_fts', 'tags']);
+      expect(tables).toEqual(['__drizzle_migrations', 'images', 'repositories', 'repositories_fts', 'tags', 'users']);
       store.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 /** E3–E10: image json, layer, checksum, ancestry, files, diff. Routes shape replies only. */
 import { Elysia } from 'elysia';
 import { RegistryError } from '../../errors.ts';
+import { imageGuard } from '../../http/auth.ts';
 import { readLimited } from '../../http/body.ts';
 import { parseRange } from '../../http/range.ts';
 import { v1Json } from '../../http/v1-json.ts';
@@ -24,10 +25,13 @@ import {
   ok,
   openapiModels,
   operation,
+  tokenRequired,
   v1Error,
+  withAuthorization,
   type Reply,
 } from '../../http/openapi.ts';
 import type { ImageRecord } from '../../db/meta.ts';
+import type { AuthService } from '../../services/auth.ts';
 import type { ImageService } from '../../services/images.ts';
 
 export interface ImageRouteOptions {
@@ -40,6 +44,7 @@ const uploading = v1Error(['IMAGE_UPLOADING']);
 const metadataReplies = (extra: Record<number, Reply> = {}): Record<number, Reply> => ({
   304: notModifiedDoc,
   400: uploading,
+  401: tokenRequired,
   404: notFound,
   ...extra,
 });
@@ -50,7 +55,7 @@ function declaredLength(request: Request): number | null {
   return v !== null && /^\d+$/.test(v) ? Number(v) : null;
 }
 
-export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
+export function imageRoutes(images: ImageService, opts: ImageRouteOptions, auth: AuthService | null = null) {
   /** A GET of a complete image's immutable metadata: 304 when the client has it already. */
   const cacheable =
     (build: (image: ImageRecord) => Promise<string | Uint8Array> | string | Uint8Array, headers?: (image: ImageRecord) => Headers) =>
@@ -62,6 +67,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
     };
   return new Elysia({ name: 'routes.images', prefix: '/v1/images' })
     .use(openapiModels)
+    .use(imageGuard(auth))
     .get(
       '/:id/layer',
       async ({ params, request }) => {
@@ -96,7 +102,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
       },
       {
         params: imageParams,
-        headers: layerGetHeaders,
+        headers: withAuthorization(layerGetHeaders),
         ...operation({
           operationId: 'getImageLayer',
           tag: 'images',
@@ -126,6 +132,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
             },
             304: notModifiedDoc,
             400: uploading,
+            401: tokenRequired,
             404: notFound,
             416: {
               ...v1Error(['RANGE_NOT_SATISFIABLE']),
@@ -149,7 +156,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
       {
         parse: 'none',
         params: imageParams,
-        headers: layerPutHeaders,
+        headers: withAuthorization(layerPutHeaders),
         ...operation({
           operationId: 'putImageLayer',
           tag: 'images',
@@ -161,6 +168,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
           responses: {
             200: ok('Layer stored'),
             400: v1Error(['LAYER_SIZE_MISMATCH', 'UPLOAD_ABORTED']),
+            401: tokenRequired,
             404: notFound,
             409: v1Error(['IMAGE_EXISTS'], 'the image is complete'),
             412: v1Error(['DOCKER_TOO_OLD'], 'from the User-Agent'),
@@ -183,7 +191,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
       {
         parse: 'none',
         params: imageParams,
-        headers: checksumHeaders,
+        headers: withAuthorization(checksumHeaders),
         ...operation({
           operationId: 'putImageChecksum',
           tag: 'images',
@@ -194,6 +202,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
           responses: {
             200: ok('Image complete'),
             400: v1Error(['CHECKSUM_MISSING', 'CHECKSUM_MISMATCH', 'LAYER_NOT_UPLOADED']),
+            401: tokenRequired,
             404: notFound,
             409: v1Error(['CHECKSUM_CANNOT_SET'], 'the image is complete'),
             412: v1Error(['CHECKSUM_PAYLOAD_NOT_SET'], 'and no tarsum+ X-Docker-Checksum'),
@@ -215,7 +224,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
       ),
       {
         params: imageParams,
-        headers: cacheableGetHeaders,
+        headers: withAuthorization(cacheableGetHeaders),
         ...operation({
           operationId: 'getImageJson',
           tag: 'images',
@@ -244,6 +253,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
       {
         parse: 'none',
         params: imageParams,
+        headers: withAuthorization(),
         ...operation({
           operationId: 'putImageJson',
           tag: 'images',
@@ -252,7 +262,16 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
           requestBody: jsonBody('ImageJson', 'The image json, stored byte for byte'),
           responses: {
             200: ok('Upload started'),
-            400: v1Error(['INVALID_JSON', 'JSON_MISSING_ID', 'JSON_INVALID_ID', 'JSON_INVALID_PARENT', 'PARENT_NOT_FOUND', 'UPLOAD_ABORTED']),
+            400: v1Error([
+              'INVALID_JSON',
+              'JSON_MISSING_ID',
+              'JSON_INVALID_ID',
+              'JSON_INVALID_PARENT',
+              'PARENT_NOT_FOUND',
+              'UPLOAD_ABORTED',
+              'IMAGE_NOT_IN_REPOSITORY',
+            ]),
+            401: tokenRequired,
             404: v1Error(['INVALID_IMAGE_ID']),
             409: v1Error(['IMAGE_EXISTS'], 'the image is complete'),
             413: v1Error(['BODY_TOO_LARGE'], 'beyond max_json_size'),
@@ -265,7 +284,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
       cacheable((image) => v1Json(image.ancestry)),
       {
         params: imageParams,
-        headers: cacheableGetHeaders,
+        headers: withAuthorization(cacheableGetHeaders),
         ...operation({
           operationId: 'getImageAncestry',
           tag: 'images',
@@ -279,7 +298,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
       cacheable((image) => images.files(image)),
       {
         params: imageParams,
-        headers: cacheableGetHeaders,
+        headers: withAuthorization(cacheableGetHeaders),
         ...operation({
           operationId: 'getImageFiles',
           tag: 'images',
@@ -300,7 +319,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions) {
       cacheable((image) => images.diff(image)),
       {
         params: imageParams,
-        headers: cacheableGetHeaders,
+        headers: withAuthorization(cacheableGetHeaders),
         ...operation({
           operationId: 'getImageDiff',
           tag: 'images',

@@ -1,11 +1,14 @@
 /**
- * E21–E26: the standalone index (users, repository image lists, auth), as the original emulated
- * it: every account call succeeds and tokens are issued but never checked (auth: open).
+ * E21–E26: the standalone index (users, repository image lists, auth). With `auth: open` as the
+ * original emulated it: every account call succeeds and tokens are issued but never checked.
+ * With `auth: token` accounts are real (Basic credentials) and the tokens come signed from the
+ * AuthService, which also decides who may read or write a repository.
  */
 import { Elysia, t } from 'elysia';
-import { RegistryError } from '../../errors.ts';
+import { catalogue, RegistryError } from '../../errors.ts';
 import { readLimited } from '../../http/body.ts';
 import {
+  basicRequired,
   indexTokenHeaders,
   jsonBody,
   openapiModels,
@@ -14,16 +17,20 @@ import {
   tokenHeaders,
   userParams,
   v1Error,
+  withAuthorization,
 } from '../../http/openapi.ts';
 import { decodeJson } from '../../services/json.ts';
 import { jsonReply, rawJsonReply } from '../../http/reply.ts';
 import { encodedRepoName, repoRef } from '../../services/names.ts';
+import type { AuthService } from '../../services/auth.ts';
 import type { RepositoryService } from '../../services/repositories.ts';
 
 export interface IndexRouteOptions {
   maxJsonSize: number;
   /** X-Docker-Endpoints; empty means the request's Host header */
   endpoints: string;
+  /** auth: token; null (open mode) keeps the original's behaviour */
+  auth?: AuthService | null;
 }
 
 type Access = 'read' | 'write' | 'delete';
@@ -36,6 +43,13 @@ const badList = v1Error(
 );
 const tooLarge = v1Error(['BODY_TOO_LARGE'], 'beyond max_json_size');
 const text = (description: string) => t.String({ description });
+const forbidden = v1Error(['FORBIDDEN'], 'auth: token: the login may not use this repository');
+const loginHeaders = withAuthorization(indexTokenHeaders);
+const signUpRefused = v1Error(
+  ['DECODE_JSON', 'UPLOAD_ABORTED', 'INVALID_USER'],
+  `token mode: ${catalogue.INVALID_USER.message} with a detail; a taken name is instead the bare JSON string ` +
+    `"${catalogue.USERNAME_TAKEN.message}", which \`docker login\` expects before it logs in with Basic credentials`,
+);
 
 const TOKEN_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
@@ -45,9 +59,13 @@ function randomSignature(): string {
 }
 
 export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
-  const indexHeaders = (request: Request, p: RepoParams, access: Access): Record<string, string> => {
-    const repository = encodedRepoName(repoRef(p.namespace, p.repository));
-    const token = `Token signature=${randomSignature()},repository="${repository}",access=${access}`;
+  const auth = opts.auth ?? null;
+  /** Checks the caller (token mode) and builds generate_headers(access). */
+  const indexHeaders = async (request: Request, p: RepoParams, access: Access): Promise<Record<string, string>> => {
+    const ref = repoRef(p.namespace, p.repository);
+    const token = auth
+      ? await auth.indexToken(request.headers.get('authorization'), ref, access)
+      : `Token signature=${randomSignature()},repository="${encodedRepoName(ref)}",access=${access}`;
     return {
       'x-docker-endpoints': opts.endpoints || request.headers.get('host') || 'localhost',
       'x-docker-token': token,
@@ -62,19 +80,39 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
 
   return new Elysia({ name: 'routes.index' })
     .use(openapiModels)
-    .get('/v1/users', () => jsonReply('OK'), {
-      ...operation({
-        operationId: 'getUsers',
-        tag: 'index',
-        summary: 'Login check (always OK in open mode)',
-        responses: { 200: { description: 'The JSON string "OK"', body: text('"OK"') } },
-      }),
-    })
+    .get(
+      '/v1/users',
+      async ({ request }) => {
+        if (auth) await auth.requireUser(request.headers.get('authorization'));
+        return jsonReply('OK');
+      },
+      {
+        headers: withAuthorization(),
+        ...operation({
+          operationId: 'getUsers',
+          tag: 'index',
+          summary: 'Login check (always OK in open mode; Basic credentials checked in token mode)',
+          responses: {
+            200: { description: 'The JSON string "OK"', body: text('"OK"') },
+            401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
+          },
+        }),
+      },
+    )
     .post(
       '/v1/users',
       async ({ request }) => {
         const body = decodeJson(await readLimited(request, opts.maxJsonSize));
         if (!body.ok) throw new RegistryError('DECODE_JSON');
+        if (auth) {
+          try {
+            await auth.signUp(body.value);
+          } catch (e) {
+            // docker login treats exactly this JSON string as "the account exists: log in"
+            if (e instanceof RegistryError && e.code === 'USERNAME_TAKEN') return jsonReply(catalogue.USERNAME_TAKEN.message, 400);
+            throw e;
+          }
+        }
         return jsonReply('User Created', 201);
       },
       {
@@ -83,47 +121,77 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
           operationId: 'postUsers',
           tag: 'index',
           summary: 'Sign up (accepted without an account store in open mode)',
-          requestBody: jsonBody('User', 'The account (any JSON document is accepted)'),
+          description:
+            'Open mode: any JSON document is accepted and nothing is stored. Token mode: `{username, password, email}` ' +
+            'creates an account (username ^[a-z0-9_]{4,30}$, password 1 to 1024 characters, email with @, at most 254).',
+          requestBody: jsonBody('User', 'The account'),
           responses: {
             201: { description: 'The JSON string "User Created"', body: text('"User Created"') },
-            400: v1Error(['DECODE_JSON', 'UPLOAD_ABORTED']),
+            400: signUpRefused,
             413: tooLarge,
           },
         }),
       },
     )
-    .put('/v1/users/:username', () => new Response(null, { status: 204 }), {
-      parse: 'none',
-      params: userParams,
-      ...operation({
-        operationId: 'putUser',
-        tag: 'index',
-        summary: 'Update a user (accepted in open mode)',
-        description: 'The body (an account update) is not read.',
-        responses: { 204: { description: 'Accepted (empty body)' } },
-      }),
-    })
+    .put(
+      '/v1/users/:username',
+      async ({ params, request }) => {
+        if (auth) {
+          const caller = await auth.requireUser(request.headers.get('authorization'));
+          const body = decodeJson(await readLimited(request, opts.maxJsonSize));
+          if (!body.ok) throw new RegistryError('DECODE_JSON');
+          await auth.updateAccount(caller, params.username, body.value);
+        }
+        return new Response(null, { status: 204 });
+      },
+      {
+        parse: 'none',
+        params: userParams,
+        headers: withAuthorization(),
+        ...operation({
+          operationId: 'putUser',
+          tag: 'index',
+          summary: 'Update a user (accepted in open mode; your own email/password in token mode)',
+          description:
+            'Open mode: the body is not read. Token mode: Basic credentials of that same user, body `{email?, password?}`.',
+          requestBody: jsonBody('User', 'The changes (token mode): email and/or password'),
+          responses: {
+            204: { description: 'Accepted (empty body)' },
+            400: v1Error(['DECODE_JSON', 'INVALID_USER', 'UPLOAD_ABORTED'], 'token mode'),
+            401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
+            403: v1Error(['FORBIDDEN'], 'token mode: another user'),
+            413: tooLarge,
+          },
+        }),
+      },
+    )
     .group('/v1/repositories/:namespace/:repository', (app) =>
       app
         .put(
           '/',
           async ({ params, request }) => {
+            // token mode checks the caller before reading the body; open mode keeps the original order
+            const checked = auth ? await indexHeaders(request, params, 'write') : null;
             await putImages(params, request);
-            return jsonReply('', 200, indexHeaders(request, params, 'write'));
+            return jsonReply('', 200, checked ?? (await indexHeaders(request, params, 'write')));
           },
           {
             parse: 'none',
             params: repoParams,
-            headers: indexTokenHeaders,
+            headers: loginHeaders,
             ...operation({
               operationId: 'putRepository',
               tag: 'index',
               summary: 'Create or update a repository with its image list',
-              description: 'The first list is stored as sent; later ones are merged by id. Issues a write token.',
+              description:
+                'The first list is stored as sent; later ones are merged by id. Issues a write token (token mode: Basic ' +
+                'credentials of the namespace owner or an admin).',
               requestBody: jsonBody('IndexImageList', 'The image list'),
               responses: {
                 200: { description: 'The empty JSON string ""', body: text('""'), headers: tokenHeaders },
                 400: badList,
+                401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
+                403: forbidden,
                 413: tooLarge,
               },
             }),
@@ -132,13 +200,14 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
         .put(
           '/images',
           async ({ params, request }) => {
+            const checked = auth ? await indexHeaders(request, params, 'write') : null;
             await putImages(params, request);
-            return new Response(null, { status: 204, headers: indexHeaders(request, params, 'write') });
+            return new Response(null, { status: 204, headers: checked ?? (await indexHeaders(request, params, 'write')) });
           },
           {
             parse: 'none',
             params: repoParams,
-            headers: indexTokenHeaders,
+            headers: loginHeaders,
             ...operation({
               operationId: 'putRepositoryImages',
               tag: 'index',
@@ -148,6 +217,8 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
               responses: {
                 204: { description: 'Updated (empty body)', headers: tokenHeaders },
                 400: badList,
+                401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
+                403: forbidden,
                 413: tooLarge,
               },
             }),
@@ -155,23 +226,25 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
         )
         .get(
           '/images',
-          async ({ params, request }) =>
-            rawJsonReply(
-              await repos.indexImages(repoRef(params.namespace, params.repository)),
-              200,
-              indexHeaders(request, params, 'read'),
-            ),
+          async ({ params, request }) => {
+            const headers = await indexHeaders(request, params, 'read');
+            return rawJsonReply(await repos.indexImages(repoRef(params.namespace, params.repository)), 200, headers);
+          },
           {
             params: repoParams,
-            headers: indexTokenHeaders,
+            headers: loginHeaders,
             ...operation({
               operationId: 'getRepositoryImages',
               tag: 'index',
               summary: "Get a repository's image list",
-              description: 'Issues a read token.',
+              description:
+                'Issues a read token (token mode: Basic credentials, or none for a public repository when anonymous reads are on; ' +
+                'a private repository only for its owner and admins).',
               responses: {
                 200: { description: 'The stored image list', body: 'IndexImageList', headers: tokenHeaders },
                 400: badName,
+                401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
+                403: forbidden,
                 404: v1Error(['INDEX_IMAGES_NOT_FOUND'], 'no list was ever PUT'),
               },
             }),
@@ -179,19 +252,22 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
         )
         .delete(
           '/images',
-          ({ params, request }) => {
-            repoRef(params.namespace, params.repository);
-            return new Response(null, { status: 204, headers: indexHeaders(request, params, 'delete') });
-          },
+          async ({ params, request }) =>
+            new Response(null, { status: 204, headers: await indexHeaders(request, params, 'delete') }),
           {
             params: repoParams,
-            headers: indexTokenHeaders,
+            headers: loginHeaders,
             ...operation({
               operationId: 'deleteRepositoryImages',
               tag: 'index',
               summary: 'Delete an image list (no effect, as in the original)',
               description: 'Issues a delete token; the client then deletes the repository on the registry.',
-              responses: { 204: { description: 'Accepted (empty body)', headers: tokenHeaders }, 400: badName },
+              responses: {
+                204: { description: 'Accepted (empty body)', headers: tokenHeaders },
+                400: badName,
+                401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
+                403: forbidden,
+              },
             }),
           },
         )

@@ -3,11 +3,24 @@
  * one-part names reach them as `library/<name>` (src/http/canonical-path.ts).
  */
 import { Elysia } from 'elysia';
+import { repositoryGuard } from '../../http/auth.ts';
 import { readLimited } from '../../http/body.ts';
-import { jsonBody, ok, openapiModels, operation, repoParams, tagParams, userAgentHeaders, v1Error } from '../../http/openapi.ts';
+import {
+  jsonBody,
+  ok,
+  openapiModels,
+  operation,
+  repoParams,
+  tagParams,
+  tokenRequired,
+  userAgentHeaders,
+  v1Error,
+  withAuthorization,
+} from '../../http/openapi.ts';
 import { decodeJson } from '../../services/json.ts';
 import { jsonReply } from '../../http/reply.ts';
 import { repoRef } from '../../services/names.ts';
+import type { AuthService } from '../../services/auth.ts';
 import type { RepositoryService } from '../../services/repositories.ts';
 
 export interface RepositoryRouteOptions {
@@ -18,13 +31,15 @@ type RepoParams = { namespace: string; repository: string };
 const refOf = (p: RepoParams) => repoRef(p.namespace, p.repository);
 
 const badName = v1Error(['INVALID_REPOSITORY_NAME']);
+const authHeaders = withAuthorization();
 const deleteReplies = {
   200: ok('Repository and its tags deleted'),
   400: badName,
+  401: tokenRequired,
   404: v1Error(['REPOSITORY_NOT_FOUND']),
 };
 
-export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRouteOptions) {
+export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRouteOptions, auth: AuthService | null = null) {
   const deleteRepository = async ({ params }: { params: RepoParams }) => {
     await repos.deleteRepository(refOf(params));
     return jsonReply();
@@ -32,8 +47,10 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
 
   return new Elysia({ name: 'routes.repositories', prefix: '/v1/repositories/:namespace/:repository' })
     .use(openapiModels)
+    .use(repositoryGuard(auth))
     .get('/tags', async ({ params }) => jsonReply(await repos.tags(refOf(params))), {
       params: repoParams,
+      headers: authHeaders,
       ...operation({
         operationId: 'listTags',
         tag: 'repositories',
@@ -41,12 +58,14 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         responses: {
           200: { description: 'Tag name -> image id', body: 'TagMap' },
           400: badName,
+          401: tokenRequired,
           404: v1Error(['REPOSITORY_NOT_FOUND']),
         },
       }),
     })
     .get('/tags/:tag', async ({ params }) => jsonReply(await repos.tag(refOf(params), params.tag)), {
       params: tagParams,
+      headers: authHeaders,
       ...operation({
         operationId: 'getTag',
         tag: 'repositories',
@@ -54,6 +73,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         responses: {
           200: { description: 'The image id, as a JSON string', body: 'ImageId' },
           400: badName,
+          401: tokenRequired,
           404: v1Error(['TAG_NOT_FOUND']),
         },
       }),
@@ -69,7 +89,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
       {
         parse: 'none',
         params: tagParams,
-        headers: userAgentHeaders('its docker/go/kernel/os/arch tokens become the tag metadata'),
+        headers: withAuthorization(userAgentHeaders('its docker/go/kernel/os/arch tokens become the tag metadata')),
         ...operation({
           operationId: 'putTag',
           tag: 'repositories',
@@ -82,6 +102,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
               ['INVALID_REPOSITORY_NAME', 'INVALID_TAG', 'INVALID_DATA', 'UPLOAD_ABORTED'],
               'Invalid data: the body is not a non-empty JSON string',
             ),
+            401: tokenRequired,
             404: v1Error(['IMAGE_NOT_FOUND']),
             413: v1Error(['BODY_TOO_LARGE'], 'beyond max_json_size'),
           },
@@ -96,42 +117,46 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
       },
       {
         params: tagParams,
+        headers: authHeaders,
         ...operation({
           operationId: 'deleteTag',
           tag: 'repositories',
           summary: 'Delete a tag',
-          responses: { 200: ok('Tag deleted'), 400: badName, 404: v1Error(['TAG_NOT_FOUND']) },
+          responses: { 200: ok('Tag deleted'), 400: badName, 401: tokenRequired, 404: v1Error(['TAG_NOT_FOUND']) },
         }),
       },
     )
     .get('/tags/:tag/json', async ({ params }) => jsonReply(await repos.tagJson(refOf(params), params.tag)), {
       params: tagParams,
+      headers: authHeaders,
       ...operation({
         operationId: 'getTagJson',
         tag: 'repositories',
         summary: 'Get the metadata of a tag',
         description: 'An unknown tag gives the default metadata (amd64/linux, other fields null), not a 404.',
-        responses: { 200: { description: 'The tag metadata', body: 'TagMetadata' }, 400: badName },
+        responses: { 200: { description: 'The tag metadata', body: 'TagMetadata' }, 400: badName, 401: tokenRequired },
       }),
     })
     .get('/json', async ({ params }) => jsonReply(await repos.repositoryJson(refOf(params))), {
       params: repoParams,
+      headers: authHeaders,
       ...operation({
         operationId: 'getRepositoryJson',
         tag: 'repositories',
         summary: 'Get the repository json (deprecated)',
         description: "The `latest` tag's metadata, or the defaults.",
-        responses: { 200: { description: 'The repository json', body: 'RepositoryJson' }, 400: badName },
+        responses: { 200: { description: 'The repository json', body: 'RepositoryJson' }, 400: badName, 401: tokenRequired },
       }),
     })
     .get('/properties', async ({ params }) => jsonReply(await repos.properties(refOf(params))), {
       params: repoParams,
+      headers: authHeaders,
       ...operation({
         operationId: 'getRepositoryProperties',
         tag: 'repositories',
         summary: 'Get repository properties',
         description: 'An unknown repository is public.',
-        responses: { 200: { description: 'The properties', body: 'Properties' }, 400: badName },
+        responses: { 200: { description: 'The properties', body: 'Properties' }, 400: badName, 401: tokenRequired },
       }),
     })
     .put(
@@ -145,6 +170,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
       {
         parse: 'none',
         params: repoParams,
+        headers: authHeaders,
         ...operation({
           operationId: 'putRepositoryProperties',
           tag: 'repositories',
@@ -157,6 +183,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
               ['INVALID_REPOSITORY_NAME', 'INVALID_DATA', 'UPLOAD_ABORTED'],
               'Invalid data: the body is not an object with `access`',
             ),
+            401: tokenRequired,
             413: v1Error(['BODY_TOO_LARGE'], 'beyond max_json_size'),
           },
         }),
@@ -164,6 +191,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
     )
     .delete('/', deleteRepository, {
       params: repoParams,
+      headers: authHeaders,
       ...operation({
         operationId: 'deleteRepository',
         tag: 'repositories',
@@ -174,6 +202,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
     })
     .delete('/tags', deleteRepository, {
       params: repoParams,
+      headers: authHeaders,
       ...operation({
         operationId: 'deleteRepositoryTags',
         tag: 'repositories',

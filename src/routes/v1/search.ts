@@ -1,13 +1,19 @@
 /** E20: GET /v1/search?q=&n=&page= */
 import { Elysia, t } from 'elysia';
-import { openapiModels, operation, v1Error } from '../../http/openapi.ts';
+import { basicRequired, openapiModels, operation, v1Error, withAuthorization } from '../../http/openapi.ts';
 import { jsonReply } from '../../http/reply.ts';
+import type { AuthService } from '../../services/auth.ts';
 import type { SearchService } from '../../services/search.ts';
 
-export function searchRoutes(search: SearchService) {
+/** Token mode: private repositories are listed only to their owner (Basic credentials) and admins. */
+export function searchRoutes(search: SearchService, auth: AuthService | null = null) {
   return new Elysia({ name: 'routes.search' })
     .use(openapiModels)
-    .get('/v1/search', async ({ query }) => jsonReply(await search.search(query.q, query.n, query.page)), {
+    .get('/v1/search', async ({ query, request }) => {
+      const visible = auth ? auth.searchVisibility(await auth.basicPrincipal(request.headers.get('authorization'))) : 'all';
+      return jsonReply(await search.search(query.q, query.n, query.page, visible));
+    }, {
+      headers: withAuthorization(),
       // strings on purpose: the service answers bad numbers with the V1 400, not a validation error
       query: t.Object({
         q: t.Optional(t.String({ description: 'Words to find in repository names and descriptions (at most 256 characters)' })),
@@ -21,6 +27,7 @@ export function searchRoutes(search: SearchService) {
         responses: {
           200: { description: 'A page of results', body: 'SearchResults' },
           400: v1Error(['INVALID_SEARCH'], 'q over 256 characters, n not 1 to 100, or page not a positive integer'),
+          401: basicRequired(['BAD_CREDENTIALS']),
         },
       }),
     });

@@ -1,0 +1,132 @@
+/**
+ * `bun run admin -- <command>`: account administration for `auth: token`, on the database the
+ * server uses (STORAGE_PATH / REGISTRY_DB / REGISTRY_CONFIG, read by loadConfig like the server).
+ *
+ *   user add NAME [--password P] [--email E] [--admin]
+ *   user del NAME
+ *   user passwd NAME [--password P]
+ *   user admin NAME [--off]
+ *
+ * Without --password the password is read from standard input (one line) when it is not a
+ * terminal. Exit status: 0 done, 1 refused (unknown user, taken name, invalid data), 2 usage.
+ */
+import { loadConfig } from '../src/config/load.ts';
+import { databasePath } from '../src/db/location.ts';
+import { SqliteMetaStore } from '../src/db/sqlite-store.ts';
+import { isRegistryError } from '../src/errors.ts';
+import { createAccount, setPassword } from '../src/services/auth.ts';
+
+const USAGE = `usage: bun run admin -- user add NAME [--password P] [--email E] [--admin]
+       bun run admin -- user del NAME
+       bun run admin -- user passwd NAME [--password P]
+       bun run admin -- user admin NAME [--off]`;
+
+class UsageError extends Error {}
+class Refused extends Error {}
+
+interface Parsed {
+  positional: string[];
+  flags: Map<string, string | true>;
+}
+
+function parse(argv: string[], valued: string[], booleans: string[]): Parsed {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (valued.includes(name)) {
+      const value = inline ?? argv[++i];
+      if (value === undefined) throw new UsageError(`--${name} needs a value`);
+      flags.set(name, value);
+    } else if (booleans.includes(name) && inline === undefined) {
+      flags.set(name, true);
+    } else {
+      throw new UsageError(`unknown option --${name}`);
+    }
+  }
+  return { positional, flags };
+}
+
+async function passwordFrom(flags: Map<string, string | true>): Promise<string> {
+  const flag = flags.get('password');
+  if (typeof flag === 'string') return flag;
+  if (process.stdin.isTTY) throw new UsageError('--password is required');
+  const text = await Bun.stdin.text();
+  const line = text.split(/\r?\n/)[0] ?? '';
+  if (line === '') throw new UsageError('--password is required (or one line on standard input)');
+  return line;
+}
+
+async function run(argv: string[], out: (line: string) => void): Promise<void> {
+  const [group, command, ...rest] = argv;
+  if (group !== 'user' || !command) throw new UsageError('expected: user add|del|passwd|admin NAME');
+  const spec: Record<string, { valued: string[]; booleans: string[] }> = {
+    add: { valued: ['password', 'email'], booleans: ['admin'] },
+    del: { valued: [], booleans: [] },
+    passwd: { valued: ['password'], booleans: [] },
+    admin: { valued: [], booleans: ['off'] },
+  };
+  const options = spec[command];
+  if (!options) throw new UsageError(`unknown command: user ${command}`);
+  const { positional, flags } = parse(rest, options.valued, options.booleans);
+  if (positional.length !== 1) throw new UsageError(`user ${command} takes exactly one NAME`);
+  const name = positional[0]!;
+
+  const config = loadConfig();
+  const path = databasePath(config);
+  const meta = SqliteMetaStore.open(path);
+  try {
+    switch (command) {
+      case 'add': {
+        const email = flags.get('email');
+        const admin = flags.get('admin') === true;
+        const created = await createAccount(meta, {
+          username: name,
+          password: await passwordFrom(flags),
+          email: typeof email === 'string' ? email : `${name}@localhost`,
+          admin,
+        });
+        if (!created) throw new Refused(`user ${name} already exists`);
+        out(`user ${name} created${admin ? ' (admin)' : ''} in ${path}`);
+        break;
+      }
+      case 'del':
+        if (!(await meta.deleteUser(name))) throw new Refused(`no user ${name}`);
+        out(`user ${name} deleted`);
+        break;
+      case 'passwd':
+        if (!(await meta.getUser(name))) throw new Refused(`no user ${name}`);
+        if (!(await setPassword(meta, name, await passwordFrom(flags)))) throw new Refused(`no user ${name}`);
+        out(`password of ${name} changed`);
+        break;
+      case 'admin': {
+        const on = flags.get('off') !== true;
+        if (!(await meta.setUserAdmin(name, on))) throw new Refused(`no user ${name}`);
+        out(`user ${name} is ${on ? 'now' : 'no longer'} an admin`);
+        break;
+      }
+    }
+  } finally {
+    meta.close();
+  }
+}
+
+try {
+  await run(process.argv.slice(2), (line) => console.log(line));
+} catch (e) {
+  if (e instanceof UsageError) {
+    console.error(`error: ${e.message}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (e instanceof Refused || isRegistryError(e)) {
+    console.error(`error: ${e.message}`);
+    process.exit(1);
+  }
+  console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+}
