@@ -223,7 +223,7 @@ export class FsDriver implements StorageDriver {
     try {
       await mkdir(this.#tempDir, { recursive: true });
       const handle = await open(temp, 'wx');
-      return new FsFileWriter(key, target, temp, handle);
+      return new FsFileWriter(key, target, temp, handle, this.#rootPrefix);
     } catch (err) {
       throw wrapWriteError(err, key, 'writer');
     }
@@ -322,17 +322,19 @@ class FsFileWriter implements FileWriter {
   readonly #key: string;
   readonly #target: string;
   readonly #temp: string;
+  readonly #rootPrefix: string;
   #handle: FileHandle | undefined;
   #size = 0;
   #state: WriterState = 'open';
   #tail: Promise<void> = Promise.resolve();
   #commit: Promise<void> | undefined;
 
-  constructor(key: string, target: string, temp: string, handle: FileHandle) {
+  constructor(key: string, target: string, temp: string, handle: FileHandle, rootPrefix: string) {
     this.#key = key;
     this.#target = target;
     this.#temp = temp;
     this.#handle = handle;
+    this.#rootPrefix = rootPrefix;
   }
 
   get size(): number {
@@ -400,6 +402,9 @@ class FsFileWriter implements FileWriter {
     } catch (err) {
       this.#state = 'cancelled';
       await this.#discard();
+      // the rename may have failed after creating the target's directories (the temp file was
+      // purged as abandoned): remove them again if empty, so no prefix exists without objects
+      await pruneEmptyParents(this.#target, this.#rootPrefix);
       throw wrapWriteError(err, this.#key, 'commit');
     }
   }

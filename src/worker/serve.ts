@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.ts';
 import type { MetaStore } from '../db/meta.ts';
 import { SqliteMetaStore } from '../db/sqlite-store.ts';
 import { createApp, createFetch } from '../http/app.ts';
+import type { StorageDriver } from '../storage/driver.ts';
 import { createStorage } from '../storage/factory.ts';
 
 export interface RunningServer {
@@ -30,8 +31,47 @@ export interface ServeOptions {
     fetch: (request: Request) => Promise<Response>,
   ) => (request: Request, server: Server<undefined>) => Promise<Response>;
   onError?: (message: string, fields: Record<string, unknown>) => void;
+  /** informational messages (the purge of abandoned uploads) */
+  onInfo?: (message: string) => void;
   /** GET /metrics (see AppDeps.metrics) */
   metrics?: () => Promise<Response>;
+}
+
+/** A driver whose abandoned temp uploads can be reaped by age (the fs driver's `.tmp/`). */
+interface PurgingStorage {
+  purgeStaleUploads(maxAgeMs: number): Promise<number>;
+}
+
+function canPurge(storage: StorageDriver): storage is StorageDriver & PurgingStorage {
+  return 'purgeStaleUploads' in storage && typeof storage.purgeStaleUploads === 'function';
+}
+
+/**
+ * Deletes temp uploads idle for longer than `upload_purge_age` now and then every
+ * `upload_purge_interval` seconds. A live upload refreshes its temp file's mtime on every write,
+ * so only stalled ones go. Runs never overlap; every worker purges (a file another worker removed
+ * first is skipped). Returns a function that stops the periodic runs.
+ */
+function startPurging(storage: StorageDriver, config: Config, options: ServeOptions): () => void {
+  if (!canPurge(storage)) return () => {};
+  const ageMs = config.upload_purge_age * 1000;
+  let busy = false;
+  const run = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const removed = await storage.purgeStaleUploads(ageMs);
+      if (removed > 0) options.onInfo?.(`Purged ${removed} abandoned uploads`);
+    } catch (e) {
+      options.onError?.('Purge of abandoned uploads failed', { error: e instanceof Error ? e.message : String(e) });
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void run(), config.upload_purge_interval * 1000);
+  timer.unref();
+  void run();
+  return () => clearInterval(timer);
 }
 
 export function startServer(config: Config, options: ServeOptions): RunningServer {
@@ -52,10 +92,13 @@ export function startServer(config: Config, options: ServeOptions): RunningServe
     error: () =>
       new Response('{"error": "Internal server error"}', { status: 500, headers: { 'content-type': 'application/json' } }),
   });
+  // after listening: a worker that fails to boot touches nothing
+  const stopPurging = startPurging(storage, config, options);
   return {
     server,
     meta,
     async stop(force = false) {
+      stopPurging();
       await server.stop(force);
       meta.close();
     },

@@ -1,9 +1,10 @@
 /**
  * A worker process, started by the supervisor (never on its own). It registers its IPC and
  * signal handlers before anything slow, boots the server on the shared port with reusePort,
- * reports `ready`, heartbeats, counts requests for max_requests, writes the access log, records
- * request metrics and answers `GET /metrics` with the sum over all workers (asked of the
- * supervisor; src/metrics/registry.ts), and stops the way gunicorn workers do:
+ * reports `ready`, purges abandoned temp uploads (at boot, then every upload_purge_interval),
+ * heartbeats, counts requests for max_requests, writes the access log, records request metrics
+ * and answers `GET /metrics` with the sum over all workers (asked of the supervisor;
+ * src/metrics/registry.ts), and stops the way gunicorn workers do:
  * - TERM: stop accepting, finish in-flight requests (uploads too) for up to graceful_timeout,
  *   then force-close, exit 0;
  * - INT, QUIT: force-close at once, exit 0;
@@ -19,6 +20,7 @@ import { accessLine, Logger } from '../log/logger.ts';
 import { Replies } from '../metrics/client.ts';
 import { METRICS_CONTENT_TYPE, WorkerMetrics } from '../metrics/registry.ts';
 import { EXIT_BOOT_FAILURE, WORKER_ENV, type MasterMessage, type WorkerMessage } from '../supervisor/protocol.ts';
+import { badTargetReply, requestUrl } from '../http/app.ts';
 import { startServer, type RunningServer } from './serve.ts';
 
 const PARENT_GONE_GRACE_MS = 1500;
@@ -128,11 +130,13 @@ export function runWorker(): void {
     running = startServer(config, {
       reusePort: true,
       onError: (message, fields) => log.error(`${message} ${JSON.stringify(fields)}`),
+      onInfo: (message) => log.info(message),
       metrics: metricsResponse,
       wrap: (appFetch) => async (request: Request, server: Server<undefined>) => {
         const started = performance.now();
         nr++;
-        const url = new URL(request.url);
+        const url = requestUrl(request);
+        if (!url) return badTargetReply(request);
         let response: Response;
         if (url.pathname === '/metrics' && request.method === 'GET') {
           // scrapes are not counted in the request metrics (the app's route calls metricsResponse)
