@@ -41,8 +41,15 @@ export const catalogue = {
   INDEX_IMAGES_NOT_FOUND: { status: 404, message: 'images not found' },
   // search
   INVALID_SEARCH: { status: 400, message: 'Invalid search parameters' },
-  // auth
+  // auth (auth: token)
   REQUIRES_AUTHORIZATION: { status: 401, message: 'Requires authorization' },
+  LOGIN_REQUIRED: { status: 401, message: 'Login required' },
+  BAD_CREDENTIALS: { status: 401, message: 'Wrong login/password' },
+  FORBIDDEN: { status: 403, message: 'Access denied' },
+  /** sent as a bare JSON string: `docker login` compares the body with exactly this text */
+  USERNAME_TAKEN: { status: 400, message: 'Username or email already exists' },
+  INVALID_USER: { status: 400, message: 'Invalid account data' },
+  IMAGE_NOT_IN_REPOSITORY: { status: 400, message: 'This image does not belong to the repository' },
   // operations
   METRICS_UNAVAILABLE: { status: 404, message: 'Metrics are served by the workers of a running supervisor' },
   // HTTP-level
@@ -52,6 +59,7 @@ export const catalogue = {
   RANGE_NOT_SATISFIABLE: { status: 416, message: 'Requested range not satisfiable' },
   BAD_REQUEST: { status: 400, message: 'Bad request' },
   BAD_PATH_ENCODING: { status: 400, message: 'Invalid percent-encoding in the request path' },
+  BAD_REQUEST_TARGET: { status: 400, message: 'Invalid Host header or request target' },
   UPLOAD_ABORTED: { status: 400, message: 'Upload interrupted: the request body ended early' },
   STORAGE_FAILURE: { status: 503, message: 'Storage unavailable, retry later' },
   INTERNAL: { status: 500, message: 'Internal server error' },

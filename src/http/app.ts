@@ -7,9 +7,11 @@ import { swagger } from '@elysiajs/swagger';
 import { Elysia } from 'elysia';
 import type { Config } from '../config/schema.ts';
 import type { MetaStore } from '../db/meta.ts';
+import { AuthService } from '../services/auth.ts';
 import { ImageService } from '../services/images.ts';
 import { RepositoryService } from '../services/repositories.ts';
 import { SearchService } from '../services/search.ts';
+import { tokenSecret } from '../services/token-secret.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { imageRoutes } from '../routes/v1/images.ts';
 import { indexRoutes } from '../routes/v1/index.ts';
@@ -46,6 +48,15 @@ export function createApp({ config, meta, storage, log, metrics }: AppDeps) {
   });
   const repos = new RepositoryService(meta, (id) => images.exists(id));
   const limits = { maxJsonSize: config.max_json_size };
+  // auth: token — null leaves every route exactly as in open mode
+  const auth =
+    config.auth === 'token'
+      ? new AuthService(meta, {
+          secret: tokenSecret(config.token_secret, config.storage_path),
+          ttl: config.token_ttl,
+          anonymousRead: config.anonymous_read,
+        })
+      : null;
 
   const app = new Elysia({ name: 'registry' })
     .onError({ as: 'global' }, ({ code, error }) => errorToResponse(code, error, logError))
@@ -64,11 +75,11 @@ export function createApp({ config, meta, storage, log, metrics }: AppDeps) {
     .use(
       pingRoutes({ standalone: config.standalone, debug: config.debug, issue: config.issue, version: REGISTRY_VERSION, metrics }),
     )
-    .use(imageRoutes(images, limits))
-    .use(repositoryRoutes(repos, limits));
+    .use(imageRoutes(images, limits, auth))
+    .use(repositoryRoutes(repos, limits, auth));
   // Elysia's `use` registers on the instance itself; the optional modules need no reassignment
-  if (config.standalone) app.use(indexRoutes(repos, { ...limits, endpoints: config.registry_endpoints }));
-  if (config.search) app.use(searchRoutes(new SearchService(meta)));
+  if (config.standalone) app.use(indexRoutes(repos, { ...limits, endpoints: config.registry_endpoints, auth }));
+  if (config.search) app.use(searchRoutes(new SearchService(meta), auth));
   return app;
 }
 
@@ -84,18 +95,34 @@ function decodablePath(pathname: string): boolean {
   }
 }
 
+/** A V1 error reply to a request that cannot be routed (no body for HEAD). */
+function refuse(request: Request, message: string): Response {
+  const reply = errorReply(400, message);
+  return request.method === 'HEAD' ? new Response(null, reply) : reply;
+}
+
 /**
- * The fetch handler servers (and route tests) use. Before routing it refuses paths whose
- * percent-encoding does not decode (the router would otherwise hand handlers a null parameter),
- * and rewrites one-part repository names to `library/<name>`.
+ * The request's URL, or null when Bun could not build an absolute one: with an invalid `Host`
+ * header (`a b`, `[::1`, `x:99999`…) `request.url` is relative or unparsable, and RFC 9112 §3.2
+ * wants a 400 for it. Every entry point checks this first.
+ */
+export function requestUrl(request: Request): URL | null {
+  return URL.canParse(request.url) ? new URL(request.url) : null;
+}
+
+export const badTargetReply = (request: Request): Response => refuse(request, catalogue.BAD_REQUEST_TARGET.message);
+
+/**
+ * The fetch handler servers (and route tests) use. Before routing it refuses requests whose
+ * target does not parse and paths whose percent-encoding does not decode (the router would
+ * otherwise hand handlers a null parameter), and rewrites one-part repository names to
+ * `library/<name>`.
  */
 export function createFetch(app: RegistryApp): (request: Request) => Promise<Response> {
   return async (request) => {
-    const url = new URL(request.url);
-    if (!decodablePath(url.pathname)) {
-      const reply = errorReply(400, catalogue.BAD_PATH_ENCODING.message);
-      return request.method === 'HEAD' ? new Response(null, reply) : reply;
-    }
+    const url = requestUrl(request);
+    if (!url) return badTargetReply(request);
+    if (!decodablePath(url.pathname)) return refuse(request, catalogue.BAD_PATH_ENCODING.message);
     const path = canonicalPath(url.pathname);
     if (path === url.pathname) return app.handle(request);
     url.pathname = path;

@@ -183,7 +183,11 @@ export class ImageService {
     const cached = await this.meta.getImageCache(image.id, 'files');
     if (cached !== null) return JSON.parse(cached) as FileEntry[];
     const stream = await this.storage.read(readyLayerKey(image)).catch(storageFailure);
-    const entries = await listLayerFiles(stream);
+    // a read that breaks part-way is the storage failing too (503), not a bad layer or a 500
+    const entries = await listLayerFiles(stream).catch((e: unknown) => {
+      if (e instanceof StorageError) storageFailure(e);
+      throw e;
+    });
     await this.meta.setImageCache(image.id, 'files', JSON.stringify(entries));
     return entries;
   }
