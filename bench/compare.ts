@@ -1,0 +1,560 @@
+/**
+ * Side-by-side comparison: our registry against nginx (static files with sendfile) and the
+ * distribution registry (V2), in one run, on loopback.
+ *
+ *   bun bench/compare.ts
+ *
+ * Env: BENCH_COMPARE_REPS (3) repetitions of every measurement (the median is reported),
+ * BENCH_COMPARE_WRK_SECONDS (5), BENCH_COMPARE_BIG_MIB (1024) size of the big layer,
+ * BENCH_COMPARE_ONLY (comma list of get,pulls,ping,meta,put,pushpull) to run a subset.
+ *
+ * Setup (temp dir under $TMPDIR, removed at the end): random layer files of 10 MiB, 100 MiB,
+ * 1 GiB and 5 × 20 MiB; nginx serves them from <tmp>/www (plus a 2-byte ping.json); the same
+ * layers are pushed to our registry with the V1 protocol and to distribution with the V2 API.
+ * Measurements:
+ *  - layer GET (100 MiB, 1 GiB): curl, MiB/s; server CPU seconds per GiB from /proc/<pid>/stat
+ *  - 32 concurrent pulls of the 10 MiB layer: wrk -t2 -c32, MiB/s (2 workers, and 1 worker)
+ *  - tiny GETs: wrk -t2 -c64 --latency, /v1/_ping vs nginx /ping.json (2 workers, and 1 worker)
+ *  - metadata GETs: tags, tags/latest, image json, ancestry vs distribution's tags/list and
+ *    manifest GET (schema2 Accept)
+ *  - layer PUT (100 MiB, 1 GiB): curl -T, wall time and peak RSS (VmHWM) on a fresh server per
+ *    repetition (ours: 2 workers, the busiest worker's VmHWM; distribution: POST + PUT ?digest=)
+ *  - full V1 push and pull of a 5-layer image (sequential Bun client) vs V2 push and pull
+ * Every wrk and curl run is wrapped in /usr/bin/time: the generator's CPU is reported next to
+ * the servers' CPU (the generator check). Nothing is pinned with taskset (see bench/README.md).
+ * Output: a markdown table on stdout, .bench-out/compare.json and .bench-out/compare.svg.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { barChart, type Bar } from './lib/svg.ts';
+import { hashFile, type Layer, MANIFEST_V2, v1Chain, v1Pull, v1Push, v2Pull, v2Push } from './lib/clients.ts';
+import { median, nsSince, run, snapshot, statusBytes, ticksSince } from './lib/procs.ts';
+import { live, type Server, startDistribution, startNginx, startOurs, which } from './lib/servers.ts';
+import { wrk, type WrkResult } from './lib/wrk.ts';
+
+const ROOT = join(import.meta.dir, '..');
+const OUT_DIR = join(ROOT, '.bench-out');
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const REPS = Math.max(1, Math.min(10, Number(process.env.BENCH_COMPARE_REPS ?? 3)));
+const WRK_S = Math.max(1, Math.min(30, Number(process.env.BENCH_COMPARE_WRK_SECONDS ?? 5)));
+const BIG_MIB = Math.max(16, Math.min(4096, Number(process.env.BENCH_COMPARE_BIG_MIB ?? 1024)));
+const ONLY = process.env.BENCH_COMPARE_ONLY?.split(',');
+const want = (s: string) => !ONLY || ONLY.includes(s);
+const RUN_ID = crypto.randomUUID();
+const MARK = { BENCH_COMPARE_RUN: RUN_ID };
+
+// ---------------------------------------------------------------- environment
+
+const bins = { nginx: which('nginx'), wrk: which('wrk'), dist: which('docker-registry'), curl: which('curl') };
+if (!bins.curl) throw new Error('curl is required');
+const clk = Number((await run(['getconf', 'CLK_TCK'], 5000)).stdout.trim()) || 100;
+const firstLine = (s: string) => s.trim().split('\n')[0] ?? '';
+const versions = {
+  bun: Bun.version,
+  nginx: bins.nginx ? firstLine((await run([bins.nginx, '-v'], 5000)).stderr).replace(/^nginx version: /, '') : null,
+  wrk: bins.wrk ? (/wrk (\S+)/.exec((await run([bins.wrk, '-v'], 5000)).stdout)?.[1] ?? '?') : null,
+  distribution: bins.dist ? firstLine((await run([bins.dist, '--version'], 5000)).stdout) : null,
+  curl: firstLine((await run([bins.curl, '--version'], 5000)).stdout),
+  kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
+};
+const cpuList = cpus();
+const machine = { nproc: cpuList.length, cpu: cpuList[0]?.model ?? '?', memGiB: Math.round(Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) / MiB) };
+const loadAvg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const loadAtStart = loadAvg();
+
+console.log(`machine: ${machine.nproc} × ${machine.cpu}, ${machine.memGiB} GiB; Linux ${versions.kernel}; load average at start ${loadAtStart}`);
+console.log(`bun ${versions.bun}; nginx ${versions.nginx ?? '-'}; wrk ${versions.wrk ?? '-'}; ${versions.distribution ?? 'distribution -'}; ${versions.curl}`);
+if (!bins.nginx) console.log('SKIP: nginx not installed (apt-get install nginx-light): no nginx baselines');
+if (!bins.dist) console.log('SKIP: docker-registry not installed (apt-get install docker-registry): no distribution baselines');
+if (!bins.wrk) console.log('SKIP: wrk not installed (apt-get install wrk): no concurrent pulls, tiny GETs or metadata GETs');
+console.log(`repetitions: ${REPS} (median reported); wrk: -t2, ${WRK_S} s per run; big layer ${BIG_MIB} MiB\n`);
+
+// ---------------------------------------------------------------- results
+
+type Better = 'higher' | 'lower';
+interface Row {
+  group: string;
+  scenario: string;
+  unit: string;
+  ours: number;
+  baselineName: string | null;
+  baseline: number | null;
+  better: Better;
+  /** ours / baseline */
+  ratio: number | null;
+  /** e.g. ">= 0.9" on the ratio, or "< 80" on the absolute value */
+  target: string | null;
+  met: boolean | null;
+  samples: { ours: number[]; baseline: number[] };
+  note?: string;
+}
+const rows: Row[] = [];
+interface GenCheck {
+  scenario: string;
+  server: string;
+  tool: string;
+  elapsedS: number;
+  generatorCpuS: number;
+  serverCpuS: number;
+  generatorPct: number;
+  serverPct: number;
+  verdict: string;
+}
+const genChecks: GenCheck[] = [];
+const extra: Record<string, unknown> = {};
+
+function addRow(r: Omit<Row, 'ratio' | 'met'> & { targetCheck?: (ratio: number, ours: number) => boolean }): Row {
+  const ratio = r.baseline !== null && Number.isFinite(r.baseline) && r.baseline !== 0 ? r.ours / r.baseline : null;
+  const met = r.targetCheck ? (ratio === null && r.target?.includes('×') ? null : r.targetCheck(ratio ?? Number.NaN, r.ours)) : null;
+  const { targetCheck: _t, ...rest } = r;
+  const row: Row = { ...rest, ratio, met };
+  rows.push(row);
+  return row;
+}
+
+function genCheck(scenario: string, server: string, tool: string, elapsedS: number, generatorCpuS: number, serverCpuS: number) {
+  const generatorPct = (100 * generatorCpuS) / elapsedS;
+  const serverPct = (100 * serverCpuS) / elapsedS;
+  const verdict =
+    generatorPct >= 90
+      ? `generator-bound (generator ≥ 90 % of a core${generatorPct + serverPct >= 170 ? ', both cores busy' : ''})`
+      : generatorPct + serverPct >= 170
+        ? 'machine saturated (both cores busy), generator < 90 % of a core'
+        : serverPct >= 90
+          ? 'server ≥ 90 % of a core'
+          : 'neither saturated';
+  genChecks.push({ scenario, server, tool, elapsedS, generatorCpuS, serverCpuS, generatorPct, serverPct, verdict });
+}
+
+// ---------------------------------------------------------------- process hygiene
+
+const tmp = mkdtempSync(join(tmpdir(), 'registry-bench-compare-'));
+const allLeftovers: number[] = [];
+
+/** Pids of processes of this run: our registry (marked env) and anything whose cmdline names the temp dir. */
+function runPids(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (cmd.includes(tmp)) {
+        out.push(Number(d));
+        continue;
+      }
+      if (readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').includes(`BENCH_COMPARE_RUN=${RUN_ID}`)) out.push(Number(d));
+    } catch {
+      // gone or unreadable
+    }
+  }
+  return out;
+}
+
+async function stopServer(s: Server | null | undefined) {
+  if (!s || !live.has(s)) return;
+  const left = await s.stop();
+  if (left.length) {
+    console.error(`warning: ${s.name}: killed leftover pids ${left.join(', ')}`);
+    allLeftovers.push(...left);
+  }
+}
+
+const onSignal = (sig: NodeJS.Signals) => {
+  for (const s of live) {
+    for (const p of s.servingPids()) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+  for (const p of runPids()) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  console.error(`interrupted (${sig}); servers killed, ${tmp} removed`);
+  process.exit(130);
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+// ---------------------------------------------------------------- helpers
+
+/** A command under /usr/bin/time: its stdout, and its own CPU seconds. */
+async function timed(cmd: string[], timeoutMs: number): Promise<{ stdout: string; code: number; elapsedS: number; cpuS: number }> {
+  const f = join(tmp, `time-${Math.random().toString(36).slice(2)}`);
+  const r = await run(['/usr/bin/time', '-f', '%e %U %S', '-o', f, ...cmd], timeoutMs);
+  let elapsedS = r.ms / 1000;
+  let cpuS = Number.NaN;
+  try {
+    const [e, u, s] = readFileSync(f, 'utf8').trim().split('\n').pop()!.split(/\s+/).map(Number);
+    elapsedS = e!;
+    cpuS = u! + s!;
+  } catch {
+    // time did not write (killed)
+  }
+  rmSync(f, { force: true });
+  return { stdout: r.stdout, code: r.code, elapsedS, cpuS };
+}
+
+async function genFile(path: string, mib: number): Promise<Layer> {
+  const r = await run(['dd', 'if=/dev/urandom', `of=${path}`, 'bs=1M', `count=${mib}`, 'status=none'], 300_000);
+  if (r.code !== 0) throw new Error(`dd failed: ${r.stderr}`);
+  const { sha256 } = await hashFile(path);
+  return { path, size: mib * MiB, sha256 };
+}
+
+const fmt = (n: number | null | undefined, d = 2) => (n === null || n === undefined || !Number.isFinite(n) ? '–' : n >= 1000 ? n.toFixed(0) : n.toFixed(d));
+
+async function curlGet(url: string): Promise<{ bytesPerS: number; seconds: number; size: number; clientCpuS: number }> {
+  const r = await timed([bins.curl!, '-s', '-o', '/dev/null', '-w', '%{http_code} %{speed_download} %{time_total} %{size_download}', url], 120_000);
+  const [code, speed, total, size] = r.stdout.trim().split(' ');
+  if (code !== '200') throw new Error(`GET ${url}: HTTP ${code}`);
+  return { bytesPerS: Number(speed), seconds: Number(total), size: Number(size), clientCpuS: r.cpuS };
+}
+
+// ---------------------------------------------------------------- main
+
+let ours: Server | null = null;
+let nginx: Server | null = null;
+let dist: Server | null = null;
+let exitCode = 0;
+const t0 = performance.now();
+const wrkRuns: Record<string, WrkResult[]> = {};
+
+try {
+  // ---- layer files
+  const www = join(tmp, 'www');
+  mkdirSync(www, { recursive: true });
+  writeFileSync(join(www, 'ping.json'), '{}');
+  console.error('generating layer files…');
+  const L10 = await genFile(join(www, 'layer-10m'), 10);
+  const L100 = await genFile(join(www, 'layer-100m'), 100);
+  const LBIG = await genFile(join(www, 'layer-big'), BIG_MIB);
+  const IMG: Layer[] = [];
+  for (let i = 1; i <= 5; i++) IMG.push(await genFile(join(www, `img-${i}`), 20));
+  const bigLabel = BIG_MIB === 1024 ? '1 GiB' : `${BIG_MIB} MiB`;
+
+  // ---- servers
+  const oursStorage = join(tmp, 'ours');
+  ours = await startOurs(oursStorage, 2, join(tmp, 'ours.log'), MARK);
+  if (bins.nginx) nginx = await startNginx(bins.nginx, join(tmp, 'nginx'), www, 2);
+  if (bins.dist) dist = await startDistribution(bins.dist, join(tmp, 'dist'));
+  console.error(`servers: ours ${ours.url} (workers ${ours.servingPids().slice(1).join(',')})${nginx ? `, nginx ${nginx.url}` : ''}${dist ? `, distribution ${dist.url}` : ''}`);
+
+  // ---- content: single-layer images for the GETs, and the 5-layer image (timed push/pull)
+  const [c10] = await v1Chain([L10]);
+  const [c100] = await v1Chain([L100]);
+  const [cBig] = await v1Chain([LBIG]);
+  await v1Push(ours.url, 'bench/l10', [c10!]);
+  await v1Push(ours.url, 'bench/l100', [c100!]);
+  await v1Push(ours.url, 'bench/lbig', [cBig!]);
+
+  let appRepo = '';
+  let appTop = '';
+  if (want('pushpull') || want('meta')) {
+    const push: number[] = [];
+    const pull: number[] = [];
+    const push2: number[] = [];
+    const pull2: number[] = [];
+    for (let rep = 0; rep < REPS; rep++) {
+      const chain = await v1Chain(IMG); // fresh ids per repetition: V1 images are immutable
+      const repo = `bench/app${rep}`;
+      let t = performance.now();
+      await v1Push(ours.url, repo, chain);
+      push.push((performance.now() - t) / 1000);
+      t = performance.now();
+      const got = await v1Pull(ours.url, repo);
+      pull.push((performance.now() - t) / 1000);
+      if (got !== 5 * 20 * MiB) throw new Error(`V1 pull got ${got} bytes`);
+      if (rep === 0) {
+        appRepo = repo;
+        appTop = chain[chain.length - 1]!.id;
+      }
+      if (dist) {
+        t = performance.now();
+        await v2Push(dist.url, repo, IMG);
+        push2.push((performance.now() - t) / 1000);
+        t = performance.now();
+        const got2 = await v2Pull(dist.url, repo);
+        pull2.push((performance.now() - t) / 1000);
+        if (got2 !== 5 * 20 * MiB) throw new Error(`V2 pull got ${got2} bytes`);
+      }
+    }
+    if (want('pushpull')) {
+      addRow({ group: 'push/pull', scenario: 'V1 push, 5 × 20 MiB layers (sequential client)', unit: 's', ours: median(push), baselineName: dist ? 'distribution V2 push' : null, baseline: dist ? median(push2) : null, better: 'lower', target: null, samples: { ours: push, baseline: push2 } });
+      addRow({ group: 'push/pull', scenario: 'V1 pull, 5 × 20 MiB layers (sequential client)', unit: 's', ours: median(pull), baselineName: dist ? 'distribution V2 pull' : null, baseline: dist ? median(pull2) : null, better: 'lower', target: null, samples: { ours: pull, baseline: pull2 } });
+    }
+  }
+
+  // ---- layer GET with curl
+  if (want('get')) {
+    for (const [label, img, file] of [['100 MiB', c100!, 'layer-100m'], [bigLabel, cBig!, 'layer-big']] as const) {
+      const size = img.layer.size;
+      const res = { ours: { mibs: [] as number[], cpu: [] as number[], cpuNs: [] as number[], client: [] as number[] }, nginx: { mibs: [] as number[], cpu: [] as number[], cpuNs: [] as number[], client: [] as number[] } };
+      // warm-up: both files in the page cache, connections code paths hot
+      await curlGet(`${ours.url}/v1/images/${img.id}/layer`);
+      if (nginx) await curlGet(`${nginx.url}/${file}`);
+      for (let rep = 0; rep < REPS; rep++) {
+        for (const [who, server, url] of [
+          ['ours', ours, `${ours.url}/v1/images/${img.id}/layer`],
+          ...(nginx ? [['nginx', nginx, `${nginx.url}/${file}`] as const] : []),
+        ] as const) {
+          const before = snapshot(server.servingPids());
+          const g = await curlGet(url);
+          const serverCpuS = ticksSince(before, server.servingPids()) / clk;
+          const serverNsCpuS = nsSince(before, server.servingPids()) / 1e9;
+          if (g.size !== size) throw new Error(`${who} GET returned ${g.size} bytes`);
+          res[who].mibs.push(g.bytesPerS / MiB);
+          res[who].cpu.push(serverCpuS / (size / GiB));
+          res[who].cpuNs.push(serverNsCpuS / (size / GiB));
+          res[who].client.push(g.clientCpuS);
+          genCheck(`layer GET ${label}`, who, 'curl', g.seconds, g.clientCpuS, serverCpuS);
+        }
+      }
+      addRow({ group: 'layer GET', scenario: `layer GET ${label} (curl), throughput`, unit: 'MiB/s', ours: median(res.ours.mibs), baselineName: nginx ? 'nginx sendfile' : null, baseline: nginx ? median(res.nginx.mibs) : null, better: 'higher', target: '≥ 0.9×', targetCheck: (r) => r >= 0.9, samples: { ours: res.ours.mibs, baseline: res.nginx.mibs } });
+      addRow({ group: 'layer GET', scenario: `layer GET ${label}, server CPU per GiB (utime+stime)`, unit: 'CPU s/GiB', ours: median(res.ours.cpu), baselineName: nginx ? 'nginx sendfile' : null, baseline: nginx ? median(res.nginx.cpu) : null, better: 'lower', target: null, samples: { ours: res.ours.cpu, baseline: res.nginx.cpu } });
+      addRow({ group: 'layer GET', scenario: `layer GET ${label}, server CPU per GiB (schedstat ns)`, unit: 'CPU s/GiB', ours: median(res.ours.cpuNs), baselineName: nginx ? 'nginx sendfile' : null, baseline: nginx ? median(res.nginx.cpuNs) : null, better: 'lower', target: null, samples: { ours: res.ours.cpuNs, baseline: res.nginx.cpuNs } });
+      extra[`curlClientCpuS ${label}`] = { ours: res.ours.client, nginx: res.nginx.client };
+    }
+  }
+
+  // ---- wrk scenarios
+  const wrkRun = async (key: string, server: Server, url: string, o: Parameters<typeof wrk>[2]) => {
+    const r = await wrk(bins.wrk!, url, o, () => server.servingPids(), clk);
+    (wrkRuns[key] ??= []).push(r);
+    genCheck(key, server.name, `wrk -t${o.threads} -c${o.connections}`, r.elapsedS, r.wrkCpuS, r.serverCpuS);
+    if (r.non2xx || r.socketErrors) console.error(`  note: ${key}: ${r.non2xx} non-2xx, ${r.socketErrors} socket errors`);
+    return r;
+  };
+  const med = (key: string, f: (r: WrkResult) => number) => median((wrkRuns[key] ?? []).map(f));
+  const samples = (key: string, f: (r: WrkResult) => number) => (wrkRuns[key] ?? []).map(f);
+  const pullOpts = { threads: 2, connections: 32, seconds: WRK_S };
+  const tinyOpts = { threads: 2, connections: 64, seconds: WRK_S, latency: true };
+  const pullMiBs = (r: WrkResult) => (r.reqPerSec * L10.size) / MiB;
+
+  if (bins.wrk) {
+    const layer10 = `${ours.url}/v1/images/${c10!.id}/layer`;
+    for (let rep = 0; rep < REPS; rep++) {
+      if (want('pulls')) {
+        await wrkRun('pulls10 ours2', ours, layer10, pullOpts);
+        if (nginx) await wrkRun('pulls10 nginx', nginx, `${nginx.url}/layer-10m`, pullOpts);
+      }
+      if (want('ping')) {
+        await wrkRun('ping ours2', ours, `${ours.url}/v1/_ping`, tinyOpts);
+        if (nginx) await wrkRun('ping nginx', nginx, `${nginx.url}/ping.json`, tinyOpts);
+      }
+      if (want('meta') && appRepo) {
+        await wrkRun('meta tags', ours, `${ours.url}/v1/repositories/${appRepo}/tags`, tinyOpts);
+        await wrkRun('meta tag', ours, `${ours.url}/v1/repositories/${appRepo}/tags/latest`, tinyOpts);
+        await wrkRun('meta json', ours, `${ours.url}/v1/images/${appTop}/json`, tinyOpts);
+        await wrkRun('meta ancestry', ours, `${ours.url}/v1/images/${appTop}/ancestry`, tinyOpts);
+        if (dist) {
+          await wrkRun('meta dist tags/list', dist, `${dist.url}/v2/${appRepo}/tags/list`, tinyOpts);
+          await wrkRun('meta dist manifest', dist, `${dist.url}/v2/${appRepo}/manifests/latest`, { ...tinyOpts, headers: [`Accept: ${MANIFEST_V2}`] });
+        }
+      }
+    }
+  }
+
+  // ---- 1 worker (scaling): same storage, the 2-worker registry stopped first
+  await stopServer(ours);
+  if (bins.wrk && (want('pulls') || want('ping'))) {
+    ours = await startOurs(oursStorage, 1, join(tmp, 'ours1.log'), MARK);
+    for (let rep = 0; rep < REPS; rep++) {
+      if (want('pulls')) await wrkRun('pulls10 ours1', ours, `${ours.url}/v1/images/${c10!.id}/layer`, pullOpts);
+      if (want('ping')) await wrkRun('ping ours1', ours, `${ours.url}/v1/_ping`, tinyOpts);
+    }
+    await stopServer(ours);
+  }
+
+  if (bins.wrk) {
+    const n = nginx ? 'nginx' : null;
+    if (want('pulls')) {
+      addRow({ group: 'concurrent pulls', scenario: '32 concurrent pulls of 10 MiB (wrk -c32), 2 workers', unit: 'MiB/s', ours: med('pulls10 ours2', pullMiBs), baselineName: n && 'nginx sendfile, 2 workers', baseline: n && med('pulls10 nginx', pullMiBs), better: 'higher', target: '≥ 0.9×', targetCheck: (r) => r >= 0.9, samples: { ours: samples('pulls10 ours2', pullMiBs), baseline: samples('pulls10 nginx', pullMiBs) } });
+      addRow({ group: 'concurrent pulls', scenario: '32 concurrent pulls of 10 MiB, 1 worker', unit: 'MiB/s', ours: med('pulls10 ours1', pullMiBs), baselineName: n && 'nginx sendfile, 2 workers', baseline: n && med('pulls10 nginx', pullMiBs), better: 'higher', target: null, samples: { ours: samples('pulls10 ours1', pullMiBs), baseline: samples('pulls10 nginx', pullMiBs) } });
+    }
+    if (want('ping')) {
+      const rps = (r: WrkResult) => r.reqPerSec;
+      const p99 = (r: WrkResult) => r.p99Ms;
+      addRow({ group: 'tiny GET', scenario: 'GET /v1/_ping (wrk -c64), 2 workers', unit: 'req/s', ours: med('ping ours2', rps), baselineName: n && 'nginx /ping.json', baseline: n && med('ping nginx', rps), better: 'higher', target: '≥ 1.0×', targetCheck: (r) => r >= 1.0, samples: { ours: samples('ping ours2', rps), baseline: samples('ping nginx', rps) } });
+      addRow({ group: 'tiny GET', scenario: 'GET /v1/_ping p99 latency, 2 workers', unit: 'ms', ours: med('ping ours2', p99), baselineName: n && 'nginx /ping.json', baseline: n && med('ping nginx', p99), better: 'lower', target: null, samples: { ours: samples('ping ours2', p99), baseline: samples('ping nginx', p99) } });
+      addRow({ group: 'tiny GET', scenario: 'GET /v1/_ping, 1 worker', unit: 'req/s', ours: med('ping ours1', rps), baselineName: n && 'nginx /ping.json', baseline: n && med('ping nginx', rps), better: 'higher', target: null, samples: { ours: samples('ping ours1', rps), baseline: samples('ping nginx', rps) } });
+    }
+    if (want('pulls')) addRow({ group: 'scaling', scenario: 'scaling 1 → 2 workers: 32 × 10 MiB pulls', unit: 'MiB/s', ours: med('pulls10 ours2', pullMiBs), baselineName: 'ours, 1 worker', baseline: med('pulls10 ours1', pullMiBs), better: 'higher', target: null, samples: { ours: samples('pulls10 ours2', pullMiBs), baseline: samples('pulls10 ours1', pullMiBs) } });
+    if (want('ping')) addRow({ group: 'scaling', scenario: 'scaling 1 → 2 workers: /v1/_ping', unit: 'req/s', ours: med('ping ours2', (r) => r.reqPerSec), baselineName: 'ours, 1 worker', baseline: med('ping ours1', (r) => r.reqPerSec), better: 'higher', target: null, samples: { ours: samples('ping ours2', (r) => r.reqPerSec), baseline: samples('ping ours1', (r) => r.reqPerSec) } });
+    if (want('meta') && appRepo) {
+      const rps = (r: WrkResult) => r.reqPerSec;
+      const d = dist ? 'dist' : null;
+      const meta: [string, string, string, string, string | null, ((r: number) => boolean) | undefined][] = [
+        ['tags list GET /v1/repositories/<repo>/tags', 'meta tags', 'GET /v2/<name>/tags/list', 'meta dist tags/list', '≥ 30×', (r) => r >= 30],
+        ['tag lookup GET …/tags/latest', 'meta tag', 'GET /v2/<name>/tags/list', 'meta dist tags/list', null, undefined],
+        ['image json GET /v1/images/<id>/json', 'meta json', 'GET /v2/<name>/manifests/latest (schema2)', 'meta dist manifest', null, undefined],
+        ['ancestry GET /v1/images/<id>/ancestry', 'meta ancestry', 'GET /v2/<name>/manifests/latest (schema2)', 'meta dist manifest', null, undefined],
+      ];
+      for (const [scenario, key, bname, bkey, target, check] of meta) {
+        addRow({ group: 'metadata GET', scenario: `${scenario} (wrk -c64)`, unit: 'req/s', ours: med(key, rps), baselineName: d && `distribution ${bname}`, baseline: d && med(bkey, rps), better: 'higher', target, targetCheck: check, samples: { ours: samples(key, rps), baseline: samples(bkey, rps) } });
+      }
+    }
+  }
+
+  // ---- layer PUT: fresh servers per repetition (VmHWM is a lifetime peak)
+  await stopServer(nginx);
+  await stopServer(dist);
+  if (want('put')) {
+    for (const [label, layer] of [['100 MiB', L100], [bigLabel, LBIG]] as const) {
+      const r = { oursS: [] as number[], oursHwm: [] as number[], oursIdle: [] as number[], oursIdleRss: [] as number[], oursMaster: [] as number[], oursCpu: [] as number[], distS: [] as number[], distHwm: [] as number[], distIdle: [] as number[], distCpu: [] as number[] };
+      for (let rep = 0; rep < REPS; rep++) {
+        // ours
+        const storage = join(tmp, `put-ours-${rep}`);
+        const s = await startOurs(storage, 2, join(tmp, `put-ours-${rep}.log`), MARK);
+        try {
+          const [img] = await v1Chain([layer]);
+          const jr = await fetch(`${s.url}/v1/images/${img!.id}/json`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: img!.json });
+          if (jr.status !== 200) throw new Error(`PUT json ${jr.status}`);
+          const workers = s.servingPids().slice(1);
+          r.oursIdle.push(Math.max(...workers.map((p) => statusBytes(p, 'VmHWM'))) / MiB);
+          r.oursIdleRss.push(Math.max(...workers.map((p) => statusBytes(p, 'VmRSS'))) / MiB);
+          const before = snapshot(s.servingPids());
+          const c = await timed([bins.curl!, '-s', '-o', '/dev/null', '-w', '%{http_code} %{time_total}', '-H', 'Expect:', '-H', 'Content-Type: application/octet-stream', '-T', layer.path, '-X', 'PUT', `${s.url}/v1/images/${img!.id}/layer`], 300_000);
+          const [code, total] = c.stdout.trim().split(' ');
+          if (code !== '200') throw new Error(`ours PUT layer: HTTP ${code}`);
+          const cpuS = ticksSince(before, s.servingPids()) / clk;
+          genCheck(`layer PUT ${label}`, 'ours', 'curl -T', Number(total), c.cpuS, cpuS);
+          r.oursCpu.push(cpuS / (layer.size / GiB));
+          r.oursS.push(Number(total));
+          r.oursHwm.push(Math.max(...workers.map((p) => statusBytes(p, 'VmHWM'))) / MiB);
+          r.oursMaster.push(statusBytes(s.proc.pid, 'VmHWM') / MiB);
+        } finally {
+          await stopServer(s);
+          rmSync(storage, { recursive: true, force: true });
+        }
+        // distribution
+        if (bins.dist) {
+          const dir = join(tmp, `put-dist-${rep}`);
+          const d = await startDistribution(bins.dist, dir);
+          try {
+            r.distIdle.push(statusBytes(d.proc.pid, 'VmHWM') / MiB);
+            const before = snapshot(d.servingPids());
+            const t = performance.now();
+            const post = await fetch(`${d.url}/v2/bench/put/blobs/uploads/`, { method: 'POST' });
+            await post.arrayBuffer();
+            const postS = (performance.now() - t) / 1000;
+            if (post.status !== 202) throw new Error(`distribution POST upload: ${post.status}`);
+            const loc = new URL(post.headers.get('location')!, d.url);
+            loc.searchParams.set('digest', `sha256:${layer.sha256}`);
+            const c = await timed([bins.curl!, '-s', '-o', '/dev/null', '-w', '%{http_code} %{time_total}', '-H', 'Expect:', '-H', 'Content-Type: application/octet-stream', '-T', layer.path, '-X', 'PUT', loc.href], 300_000);
+            const [code, total] = c.stdout.trim().split(' ');
+            // the same clock as ours (curl's time_total) plus the POST that opened the upload
+            const wall = postS + Number(total);
+            if (code !== '201') throw new Error(`distribution PUT blob: HTTP ${code}`);
+            const cpuS = ticksSince(before, d.servingPids()) / clk;
+            genCheck(`layer PUT ${label}`, 'distribution', 'curl -T', wall, c.cpuS, cpuS);
+            r.distCpu.push(cpuS / (layer.size / GiB));
+            r.distS.push(wall);
+            r.distHwm.push(statusBytes(d.proc.pid, 'VmHWM') / MiB);
+          } finally {
+            await stopServer(d);
+            rmSync(dir, { recursive: true, force: true });
+          }
+        }
+      }
+      const b = bins.dist ? 'distribution POST + PUT ?digest=' : null;
+      const isBig = layer === LBIG;
+      addRow({ group: 'layer PUT', scenario: `layer PUT ${label} (curl -T), wall time`, unit: 's', ours: median(r.oursS), baselineName: b, baseline: b ? median(r.distS) : null, better: 'lower', target: isBig ? '≤ 0.5×' : null, targetCheck: isBig ? (x) => x <= 0.5 : undefined, samples: { ours: r.oursS, baseline: r.distS } });
+      addRow({ group: 'layer PUT', scenario: `layer PUT ${label}, server CPU per GiB (utime+stime)`, unit: 'CPU s/GiB', ours: median(r.oursCpu), baselineName: b, baseline: b ? median(r.distCpu) : null, better: 'lower', target: null, samples: { ours: r.oursCpu, baseline: r.distCpu } });
+      addRow({ group: 'layer PUT', scenario: `peak RSS of a worker during the ${label} PUT (VmHWM)`, unit: 'MiB', ours: median(r.oursHwm), baselineName: b && 'distribution VmHWM', baseline: b ? median(r.distHwm) : null, better: 'lower', target: isBig ? '< 80 MiB' : null, targetCheck: isBig ? (_x, o) => o < 80 : undefined, samples: { ours: r.oursHwm, baseline: r.distHwm }, note: `before the PUT (idle, after PUT json): ours VmHWM ${fmt(median(r.oursIdle), 1)} MiB, VmRSS ${fmt(median(r.oursIdleRss), 1)} MiB (largest worker), master ${fmt(median(r.oursMaster), 1)} MiB; distribution ${fmt(median(r.distIdle), 1)} MiB` });
+    }
+  }
+
+  // ---------------------------------------------------------------- output
+  const ratioText = (r: Row) => (r.ratio === null ? '–' : `${r.ratio >= 100 ? r.ratio.toFixed(0) : r.ratio.toFixed(2)}×`);
+  const metText = (r: Row) => (r.met === null ? '' : r.met ? 'yes' : '**no**');
+  const ORDER = ['layer GET', 'concurrent pulls', 'tiny GET', 'metadata GET', 'layer PUT', 'push/pull', 'scaling'];
+  rows.sort((a, b) => ORDER.indexOf(a.group) - ORDER.indexOf(b.group));
+  console.log('| scenario | unit | ours | baseline | baseline value | ratio ours/baseline | target | met? |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(`| ${r.scenario} | ${r.unit} | ${fmt(r.ours)} | ${r.baselineName ?? 'not installed'} | ${fmt(r.baseline)} | ${ratioText(r)} | ${r.target ?? ''} | ${metText(r)} |`);
+  }
+  for (const r of rows) if (r.note) console.log(`\nnote (${r.scenario}): ${r.note}`);
+
+  // generator check, aggregated per scenario and server (medians)
+  console.log('\n| generator check: scenario | server | tool | runs | generator CPU % of one core | server CPU % (of 200 %) | verdict (median run) |');
+  console.log('|---|---|---|---|---|---|---|');
+  const groups = new Map<string, GenCheck[]>();
+  for (const g of genChecks) groups.set(`${g.scenario}\0${g.server}`, [...(groups.get(`${g.scenario}\0${g.server}`) ?? []), g]);
+  const genSummary = [...groups.values()].map((gs) => {
+    const gp = median(gs.map((g) => g.generatorPct));
+    const sp = median(gs.map((g) => g.serverPct));
+    const mid = [...gs].sort((a, b) => a.generatorPct - b.generatorPct)[Math.floor(gs.length / 2)]!;
+    return { scenario: gs[0]!.scenario, server: gs[0]!.server, tool: gs[0]!.tool, runs: gs.length, generatorPct: gp, serverPct: sp, verdict: mid.verdict };
+  });
+  for (const g of genSummary) console.log(`| ${g.scenario} | ${g.server} | ${g.tool} | ${g.runs} | ${fmt(g.generatorPct, 0)} | ${fmt(g.serverPct, 0)} | ${g.verdict} |`);
+
+  const bars: Bar[] = rows
+    .filter((r) => r.ratio !== null && r.ratio > 0)
+    .map((r) => {
+      const adv = r.better === 'higher' ? r.ratio! : 1 / r.ratio!;
+      let target: number | undefined;
+      const m = r.target ? /([\d.]+)×/.exec(r.target) : null;
+      if (m) target = r.better === 'higher' ? Number(m[1]) : 1 / Number(m[1]);
+      return { label: r.scenario.replace(/ \((wrk|curl|sequential|VmHWM)[^)]*\)/g, '').slice(0, 60), value: adv, target, met: r.met ?? undefined };
+    });
+  const svg = barChart(
+    'V1 registry vs nginx / distribution (same run)',
+    `${machine.nproc} × ${machine.cpu}; Bun ${versions.bun}; nginx ${versions.nginx ?? '-'}; ${versions.distribution ?? '-'}; ${new Date().toISOString().slice(0, 16)}Z; load ${loadAtStart}`,
+    bars,
+  );
+  mkdirSync(OUT_DIR, { recursive: true });
+  writeFileSync(join(OUT_DIR, 'compare.svg'), svg);
+  writeFileSync(
+    join(OUT_DIR, 'compare.json'),
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine,
+        versions,
+        loadAverage: { start: loadAtStart, end: loadAvg() },
+        settings: { reps: REPS, wrkSeconds: WRK_S, bigMiB: BIG_MIB, clkTck: clk, only: ONLY ?? null },
+        rows,
+        generatorCheck: { summary: genSummary, runs: genChecks },
+        wrk: wrkRuns,
+        extra,
+        seconds: (performance.now() - t0) / 1000,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  console.log(`\nload average at end ${loadAvg()}; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`written: ${join(OUT_DIR, 'compare.json')}, ${join(OUT_DIR, 'compare.svg')}`);
+} catch (e) {
+  console.error(e);
+  exitCode = 1;
+} finally {
+  for (const s of [...live]) await stopServer(s);
+  await Bun.sleep(200);
+  const left = runPids();
+  for (const p of left) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  if (left.length || allLeftovers.length) {
+    console.error(`error: processes of this run were still alive and were killed: ${[...left, ...allLeftovers].join(', ')}`);
+    exitCode = 1;
+  }
+  console.log(`cleanup: servers stopped, ${tmp} removed; processes of this run left: ${left.length}`);
+}
+process.exit(exitCode);

@@ -1,0 +1,141 @@
+/**
+ * /proc helpers and bounded child processes for the comparison benchmark (bench/compare.ts):
+ * CPU ticks and peak RSS of a process tree, and `run()` for short commands (curl, wrk, getconf)
+ * with a hard timeout. Linux only.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import type { Subprocess } from 'bun';
+
+/** Direct children of `pid` (the supervisor's workers, nginx's workers). */
+export function children(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** `pid` and its direct children. */
+export function tree(pid: number): number[] {
+  return [pid, ...children(pid)];
+}
+
+/** utime + stime of one process (all its threads), in clock ticks; 0 if it is gone. */
+export function cpuTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after the `(comm)`: state is field 3, utime field 14, stime field 15
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * On-CPU nanoseconds of one process: the sum over its threads of /proc/<pid>/task/<tid>/schedstat
+ * (field 1). Finer than the 10 ms ticks of utime + stime (an nginx sendfile of 100 MiB costs less
+ * than one tick), but threads that exit between two readings are lost; 0 if the process is gone.
+ */
+export function cpuNs(pid: number): number {
+  try {
+    let sum = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        sum += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // thread gone
+      }
+    }
+    return sum;
+  } catch {
+    return 0;
+  }
+}
+
+/** Per-pid tick snapshot of a set of processes; `ticksSince` sums the deltas (new pids count from 0). */
+export interface CpuSnapshot {
+  ticks: Map<number, number>;
+  ns: Map<number, number>;
+}
+
+export function snapshot(pids: number[]): CpuSnapshot {
+  return { ticks: new Map(pids.map((p) => [p, cpuTicks(p)])), ns: new Map(pids.map((p) => [p, cpuNs(p)])) };
+}
+
+/** Sum of utime + stime deltas in clock ticks since `before` (pids new since then count from 0). */
+export function ticksSince(before: CpuSnapshot, pids: number[]): number {
+  let sum = 0;
+  for (const p of new Set([...before.ticks.keys(), ...pids])) sum += Math.max(0, cpuTicks(p) - (before.ticks.get(p) ?? 0));
+  return sum;
+}
+
+/** Sum of on-CPU nanosecond deltas (schedstat) since `before`. */
+export function nsSince(before: CpuSnapshot, pids: number[]): number {
+  let sum = 0;
+  for (const p of new Set([...before.ns.keys(), ...pids])) sum += Math.max(0, cpuNs(p) - (before.ns.get(p) ?? 0));
+  return sum;
+}
+
+/** A `/proc/<pid>/status` field in bytes (VmRSS, VmHWM); NaN if missing. */
+export function statusBytes(pid: number, field: string): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Whether `pid` is still a process whose command line contains `needle` (guards against pid reuse). */
+export function alive(pid: number, needle: string): boolean {
+  try {
+    if (!existsSync(`/proc/${pid}`)) return false;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (/\) Z /.test(stat)) return false;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle);
+  } catch {
+    return false;
+  }
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs a command to completion; killed (SIGKILL) after `timeoutMs`. */
+export async function run(cmd: string[], timeoutMs: number): Promise<RunResult> {
+  const t = performance.now();
+  const p = Bun.spawn(cmd, { stdout: 'pipe', stderr: 'pipe' });
+  const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+  try {
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(p.stdout as ReadableStream).text(),
+      new Response(p.stderr as ReadableStream).text(),
+      p.exited,
+    ]);
+    return { code, stdout, stderr, ms: performance.now() - t };
+  } finally {
+    clearTimeout(timer);
+    if (p.exitCode === null) p.kill('SIGKILL');
+  }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+export async function stop(p: Subprocess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  p.kill(signal);
+  const timer = setTimeout(() => p.kill('SIGKILL'), graceMs);
+  await p.exited;
+  clearTimeout(timer);
+}
+
+export const median = (xs: number[]): number => {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+};
