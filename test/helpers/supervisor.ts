@@ -18,8 +18,12 @@ export interface Supervisor {
   port: number;
   url: string;
   dir: string;
-  /** the error log so far */
+  /** the error log so far (lines arrive through a pipe: use waitLog or exited before asserting) */
   log(): string;
+  /** waits until the error log contains `text` (or matches it) */
+  waitLog(text: string | RegExp, timeoutMs?: number): Promise<void>;
+  /** the exit status, once the process has exited AND its error log has been read to the end */
+  exited: Promise<number>;
   /** the current worker pids (children of the master) */
   workers(): number[];
   waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs?: number): Promise<void>;
@@ -80,9 +84,10 @@ export async function startSupervisor(
     stderr: 'pipe',
   });
   const decoder = new TextDecoder();
-  void (async () => {
+  const drained = (async () => {
     for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) err += decoder.decode(chunk);
-  })();
+  })().catch(() => {});
+  const exited = Promise.all([proc.exited, drained]).then(([code]) => code);
   const sup: Supervisor = {
     proc,
     pid: proc.pid,
@@ -90,13 +95,16 @@ export async function startSupervisor(
     url: `http://127.0.0.1:${port}`,
     dir,
     log: () => err,
+    waitLog: (text, timeoutMs = 15_000) =>
+      waitFor(`log line ${String(text)}`, () => (typeof text === 'string' ? err.includes(text) : text.test(err)), timeoutMs),
+    exited,
     workers: () => childrenOf(proc.pid),
     waitFor,
     async stop() {
       const workers = childrenOf(proc.pid);
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      const code = await proc.exited;
+      const code = await exited;
       clearTimeout(timer);
       for (const w of workers) if (alive(w)) process.kill(w, 'SIGKILL');
       rmSync(dir, { recursive: true, force: true });

@@ -23,7 +23,7 @@ afterEach(async () => {
 describe('supervisor liveness', () => {
   test('a worker that never boots at startup halts the supervisor with exit code 3 and the reason', async () => {
     const s = await harness({ FAKE_WORKER_MODE: 'boot-fail', REGISTRY_WORKERS: '2' }, { expectExit: true });
-    expect(await s.proc.exited).toBe(3);
+    expect(await s.exited).toBe(3);
     expect(s.log()).toMatch(/Worker \(pid:\d+\) exited with code 3\./);
     expect(s.log()).toContain('Shutting down: Master');
     expect(s.log()).toContain('Reason: Worker failed to boot.');
@@ -35,7 +35,7 @@ describe('supervisor liveness', () => {
     const [first] = s.workers();
     await waitFor('WORKER TIMEOUT', () => s.log().includes(`WORKER TIMEOUT (pid:${first})`), 8000);
     await waitFor('replacement', () => s.workers().length === 1 && s.workers()[0] !== first, 5000);
-    expect(s.log()).toMatch(/\[CRITICAL\] WORKER TIMEOUT/);
+    await s.waitLog(/\[CRITICAL\] WORKER TIMEOUT/);
     // the supervisor killed it on purpose: no "Perhaps out of memory?"
     expect(s.log()).not.toContain(`Worker (pid:${first}) was sent SIGKILL! Perhaps`);
   }, 60_000);
@@ -50,7 +50,7 @@ describe('supervisor liveness', () => {
     await Bun.sleep(300);
     const [healthy] = s.workers();
     process.kill(healthy!, 'SIGKILL');
-    const code = await s.proc.exited;
+    const code = await s.exited;
     expect(code).toBe(3);
     const log = s.log();
     expect(log.match(/exited with code 3\./g)?.length).toBe(3);

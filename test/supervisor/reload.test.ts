@@ -58,7 +58,7 @@ describe('zero-failure worker replacement', () => {
     await waitFor('2 workers after reloads', () => s.workers().length === 2);
     expect(s.workers().some((w) => before.includes(w))).toBe(false);
     expect(bootCount(s)).toBeGreaterThanOrEqual(8);
-    expect(s.log()).toContain('Hang up: Master');
+    await s.waitLog('Hang up: Master');
   }, 60_000);
 
   test('HUP re-reads the config file (worker count) and starts the new workers before the old ones drain', async () => {
@@ -86,7 +86,7 @@ describe('zero-failure worker replacement', () => {
     const result = await runLoad({ host: '127.0.0.1', port: s.port, path: '/v1/_ping', concurrency: 8, durationMs: 4000 });
     expect(result.requests).toBeGreaterThan(1500);
     expect(result.reasons).toEqual({});
-    expect(s.log()).toContain('Autorestarting worker after current request.');
+    await s.waitLog('Autorestarting worker after current request.');
     // a retiring worker keeps serving until its replacement listens, so recycles are bounded by
     // boot time rather than by the request count; several must have happened
     expect(bootCount(s)).toBeGreaterThanOrEqual(5);
@@ -126,7 +126,7 @@ describe('zero-failure worker replacement', () => {
     const checksum = `sha256:${hasher.digest('hex')}`;
     // the worker finishes in-flight requests but accepts no new connection: the checksum PUT
     // reuses the upload's keep-alive connection only if it is still open; after the stop, restart
-    expect(await s.proc.exited).toBe(0);
+    expect(await s.exited).toBe(0);
     expect(s.log()).toContain('Shutting down: Master');
 
     const again = await start({ REGISTRY_WORKERS: '1', STORAGE_PATH: join(s.dir, 'data') });
@@ -169,7 +169,7 @@ describe('zero-failure worker replacement', () => {
       await waitFor('access line in the new file', () => read(accesslog).includes('/v1/_ping?after=rotation'));
       expect(read(`${accesslog}.1`)).not.toContain('after=rotation');
       process.kill(s.pid, 'SIGTERM');
-      await s.proc.exited;
+      await s.exited;
       expect(read(errorlog)).toContain('Shutting down: Master');
       expect(read(`${errorlog}.1`)).not.toContain('Shutting down: Master');
     } finally {

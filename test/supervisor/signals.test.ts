@@ -24,7 +24,7 @@ describe('supervisor', () => {
     const s = await start({ REGISTRY_WORKERS: '2' });
     expect(s.workers()).toHaveLength(2);
     expect((await fetch(`${s.url}/v1/_ping`)).status).toBe(200);
-    expect(s.log()).toMatch(/\[INFO\] Listening at: http:\/\/127\.0\.0\.1:\d+ \(\d+\)/);
+    await s.waitLog(/\[INFO\] Listening at: http:\/\/127\.0\.0\.1:\d+ \(\d+\)/);
 
     process.kill(s.pid, 'SIGTTIN');
     await waitFor('3 workers', () => s.workers().length === 3);
@@ -39,8 +39,8 @@ describe('supervisor', () => {
     await Bun.sleep(1500);
     expect(s.workers()).toHaveLength(1);
     expect((await fetch(`${s.url}/v1/_ping`)).status).toBe(200);
-    expect(s.log()).toContain('Handling signal: ttin');
-    expect(s.log()).toContain('Handling signal: ttou');
+    await s.waitLog('Handling signal: ttin');
+    await s.waitLog('Handling signal: ttou');
   }, 60_000);
 
   test('GUNICORN_WORKERS is accepted as an alias', async () => {
@@ -53,7 +53,7 @@ describe('supervisor', () => {
     const [victim] = s.workers();
     process.kill(victim!, 'SIGKILL');
     await waitFor('replacement', () => s.workers().length === 2 && !s.workers().includes(victim!));
-    expect(s.log()).toContain(`Worker (pid:${victim}) was sent SIGKILL! Perhaps out of memory?`);
+    await s.waitLog(`Worker (pid:${victim}) was sent SIGKILL! Perhaps out of memory?`);
     await waitFor('3 boots', () => (s.log().match(/Booting worker/g)?.length ?? 0) >= 3);
     expect((await fetch(`${s.url}/v1/_ping`)).status).toBe(200);
   }, 60_000);
@@ -73,7 +73,7 @@ describe('supervisor', () => {
     const s = await start({ REGISTRY_WORKERS: '1' });
     const other = await startSupervisor({ REGISTRY_PORT: String(s.port), REGISTRY_WORKERS: '1' }, { expectExit: true });
     running.push(other);
-    const code = await other.proc.exited;
+    const code = await other.exited;
     expect(code).toBe(1);
     expect(other.log()).toContain(`Connection in use: 127.0.0.1:${s.port}`);
     expect(other.log()).toContain(`Reason: Can't connect to 127.0.0.1:${s.port}`);
@@ -88,11 +88,11 @@ describe('supervisor', () => {
     expect(readFileSync(pidfile, 'utf8')).toBe(`${a.pid}\n`);
     const b = await startSupervisor({ REGISTRY_WORKERS: '1', REGISTRY_PIDFILE: pidfile }, { expectExit: true });
     running.push(b);
-    expect(await b.proc.exited).toBe(1);
+    expect(await b.exited).toBe(1);
     expect(b.log()).toContain(`Already running on PID ${a.pid}`);
     expect(readFileSync(pidfile, 'utf8')).toBe(`${a.pid}\n`);
     process.kill(a.pid, 'SIGTERM');
-    expect(await a.proc.exited).toBe(0);
+    expect(await a.exited).toBe(0);
     expect(existsSync(pidfile)).toBe(false);
     // a stale pidfile (dead pid) is taken over
     writeFileSync(pidfile, '999999\n');
@@ -104,7 +104,7 @@ describe('supervisor', () => {
     const s = await start({ REGISTRY_WORKERS: '2' });
     const workers = s.workers();
     process.kill(s.pid, 'SIGTERM');
-    expect(await s.proc.exited).toBe(0);
+    expect(await s.exited).toBe(0);
     expect(workers.every((w) => !alive(w))).toBe(true);
     expect(s.log()).toContain('Handling signal: term');
     expect(s.log()).toContain('Shutting down: Master');
@@ -116,7 +116,7 @@ describe('supervisor', () => {
       const workers = s.workers();
       const t = performance.now();
       process.kill(s.pid, sig);
-      expect(await s.proc.exited).toBe(0);
+      expect(await s.exited).toBe(0);
       expect(performance.now() - t).toBeLessThan(3000);
       expect(workers.every((w) => !alive(w))).toBe(true);
       expect(s.log()).toContain(`Handling signal: ${sig.slice(3).toLowerCase()}`);
