@@ -145,6 +145,9 @@ describe('zero-failure worker replacement', () => {
     }
     expect(got).toBe(total);
     expect(`sha256:${h.digest('hex')}`).toBe(checksum);
+    // `again` serves from the first supervisor's directory: stop it before that one is removed
+    await again.stop();
+    running = running.filter((r) => r !== again);
   }, 60_000);
 
   test('USR1 reopens the log files (after rotation, lines go to the new file)', async () => {
