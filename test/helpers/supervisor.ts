@@ -2,6 +2,7 @@
  * Runs a supervisor as a real process (by default `bun src/main.ts`, i.e. what `bun run start`
  * runs) on a free port with its own storage, and watches its error log and worker processes.
  */
+import { afterEach } from 'bun:test';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,4 +121,30 @@ export async function startSupervisor(
     throw new Error(`${(e as Error).message}\n--- supervisor log ---\n${err}`);
   }
   return sup;
+}
+
+/**
+ * For a test file: supervisors started through `start` (or handed to `track`) are stopped, and
+ * their directories removed, after each test.
+ */
+export function useSupervisors() {
+  let running: Supervisor[] = [];
+  afterEach(async () => {
+    const stopping = running;
+    running = [];
+    await Promise.all(stopping.map((s) => s.stop()));
+  });
+  const track = (s: Supervisor) => {
+    running.push(s);
+    return s;
+  };
+  return {
+    track,
+    start: async (...args: Parameters<typeof startSupervisor>) => track(await startSupervisor(...args)),
+    /** stops one now (e.g. before removing a directory it serves from) */
+    stop: async (s: Supervisor) => {
+      running = running.filter((r) => r !== s);
+      await s.stop();
+    },
+  };
 }

@@ -2,20 +2,13 @@
  * `GET /metrics` with real processes (`bun src/main.ts`, 2 workers): whichever worker answers,
  * the text is the sum over all workers plus the supervisor's own metrics.
  */
-import { afterEach, expect, test } from 'bun:test';
-import { startSupervisor, waitFor, type Supervisor } from '../helpers/supervisor.ts';
+import { expect, test } from 'bun:test';
+import { waitFor, type Supervisor, useSupervisors } from '../helpers/supervisor.ts';
 import { metricValue } from './prometheus-text.ts';
 
-let running: Supervisor[] = [];
-const start = async (...args: Parameters<typeof startSupervisor>) => {
-  const s = await startSupervisor(...args);
-  running.push(s);
-  return s;
-};
-afterEach(async () => {
-  await Promise.all(running.map((s) => s.stop()));
-  running = [];
-});
+const supervisors = useSupervisors();
+const start = supervisors.start;
+
 
 /** A request on a NEW connection (Bun's fetch keeps connections alive), so both workers get traffic. */
 const fresh = (url: string, init: RequestInit = {}) =>

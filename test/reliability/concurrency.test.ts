@@ -4,23 +4,16 @@
  * concurrent tag updates never expose a torn, missing or malformed tag.
  */
 import { Database } from 'bun:sqlite';
-import { afterEach, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
-import { startSupervisor, type Supervisor } from '../helpers/supervisor.ts';
+import { type Supervisor, useSupervisors } from '../helpers/supervisor.ts';
 import { client, hex, imageFiles, type CallInit, imageJson, payload, pushImage, randomBytes, tempFiles } from '../helpers/v1-push.ts';
+
+const supervisors = useSupervisors();
+const start = supervisors.start;
 
 const MiB = 1024 * 1024;
 
-let running: Supervisor[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((s) => s.stop()));
-  running = [];
-});
-const start = async (env: Record<string, string>) => {
-  const s = await startSupervisor(env);
-  running.push(s);
-  return s;
-};
 
 describe('concurrency', () => {
   test('16 concurrent pushes of one image end in one consistent image', async () => {

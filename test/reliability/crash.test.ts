@@ -5,24 +5,17 @@
  * at once after a disconnect); a retry then completes.
  */
 import { Database } from 'bun:sqlite';
-import { afterEach, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { existsSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, startSupervisor, waitFor, type Supervisor } from '../helpers/supervisor.ts';
+import { alive, waitFor, type Supervisor, useSupervisors } from '../helpers/supervisor.ts';
 import { client, hex, imageFiles, imageJson, payload, randomBytes, stallingBody, tempFiles } from '../helpers/v1-push.ts';
+
+const supervisors = useSupervisors();
+const start = supervisors.start;
 
 const MiB = 1024 * 1024;
 
-let running: Supervisor[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((s) => s.stop()));
-  running = [];
-});
-const start = async (env: Record<string, string>) => {
-  const s = await startSupervisor(env);
-  running.push(s);
-  return s;
-};
 
 const integrity = (dataDir: string): string => {
   const db = new Database(join(dataDir, 'registry.db'));

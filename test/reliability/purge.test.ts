@@ -9,14 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StorageError } from '../../src/storage/driver.ts';
 import { FsDriver } from '../../src/storage/fs.ts';
-import { startSupervisor, waitFor, type Supervisor } from '../helpers/supervisor.ts';
+import { useSupervisors, waitFor } from '../helpers/supervisor.ts';
 import { client, hex, imageJson, payload, randomBytes, tempFiles } from '../helpers/v1-push.ts';
 
-let running: Supervisor[] = [];
+const supervisors = useSupervisors();
+
 let dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(running.map((s) => s.stop()));
-  running = [];
+afterEach(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
   dirs = [];
 });
@@ -43,8 +42,7 @@ describe('purge of abandoned uploads', () => {
     const almost = new Date(Date.now() - 23 * 3_600_000);
     utimesSync(join(tmp, 'almost.part'), almost, almost);
 
-    const s = await startSupervisor({ REGISTRY_WORKERS: '2', STORAGE_PATH: data });
-    running.push(s);
+    const s = await supervisors.start({ REGISTRY_WORKERS: '2', STORAGE_PATH: data });
     await waitFor('the old uploads purged', () => tempFiles(data).length === 2, 5000);
     await waitFor('the purge logged', () => purgedInLog(s.log()) === 3, 2000);
     expect(tempFiles(data).map((f) => f.name).sort()).toEqual(['almost.part', 'fresh.part']);
@@ -55,8 +53,7 @@ describe('purge of abandoned uploads', () => {
   }, 20_000);
 
   test('periodically: an upload that stalls is purged once older than the age; the service answers 503 on commit', async () => {
-    const s = await startSupervisor({ REGISTRY_WORKERS: '1', REGISTRY_UPLOAD_PURGE_AGE: '60', REGISTRY_UPLOAD_PURGE_INTERVAL: '1' });
-    running.push(s);
+    const s = await supervisors.start({ REGISTRY_WORKERS: '1', REGISTRY_UPLOAD_PURGE_AGE: '60', REGISTRY_UPLOAD_PURGE_INTERVAL: '1' });
     const data = join(s.dir, 'data');
     const call = client(s.url);
     const id = hex(64);

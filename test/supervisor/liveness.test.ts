@@ -3,22 +3,17 @@
  * Arbiter in test/fixtures/supervisor-harness.ts): boot failures halt it with exit code 3, a
  * silent worker is killed and replaced after `timeout`.
  */
-import { afterEach, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HARNESS, startSupervisor, waitFor, type Supervisor } from '../helpers/supervisor.ts';
+import { HARNESS, waitFor, useSupervisors } from '../helpers/supervisor.ts';
 
-let running: Supervisor[] = [];
+const supervisors = useSupervisors();
+
 const harness = async (env: Record<string, string>, opts: { waitWorkers?: number; expectExit?: boolean } = {}) => {
-  const s = await startSupervisor(env, { command: [process.execPath, HARNESS], ...opts });
-  running.push(s);
-  return s;
+  return supervisors.start(env, { command: [process.execPath, HARNESS], ...opts });
 };
-afterEach(async () => {
-  await Promise.all(running.map((s) => s.stop()));
-  running = [];
-});
 
 describe('supervisor liveness', () => {
   test('a worker that never boots at startup halts the supervisor with exit code 3 and the reason', async () => {

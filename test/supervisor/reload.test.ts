@@ -2,12 +2,15 @@
  * Replacing workers without failing requests: HUP under load, max_requests recycling, TERM during
  * a long upload. Real processes and a connection-per-request load (bench/lib/load.ts).
  */
-import { afterEach, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad } from '../../bench/lib/load.ts';
-import { startSupervisor, waitFor, type Supervisor } from '../helpers/supervisor.ts';
+import { waitFor, type Supervisor, useSupervisors } from '../helpers/supervisor.ts';
+
+const supervisors = useSupervisors();
+const start = supervisors.start;
 
 const MIGRATE_REQ = '/proc/sys/net/ipv4/tcp_migrate_req';
 const migrateReq = () => {
@@ -18,16 +21,6 @@ const migrateReq = () => {
   }
 };
 
-let running: Supervisor[] = [];
-const start = async (...args: Parameters<typeof startSupervisor>) => {
-  const s = await startSupervisor(...args);
-  running.push(s);
-  return s;
-};
-afterEach(async () => {
-  await Promise.all(running.map((s) => s.stop()));
-  running = [];
-});
 
 const bootCount = (s: Supervisor) => s.log().match(/Booting worker with pid/g)?.length ?? 0;
 
@@ -146,8 +139,7 @@ describe('zero-failure worker replacement', () => {
     expect(got).toBe(total);
     expect(`sha256:${h.digest('hex')}`).toBe(checksum);
     // `again` serves from the first supervisor's directory: stop it before that one is removed
-    await again.stop();
-    running = running.filter((r) => r !== again);
+    await supervisors.stop(again);
   }, 60_000);
 
   test('USR1 reopens the log files (after rotation, lines go to the new file)', async () => {

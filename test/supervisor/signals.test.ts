@@ -2,22 +2,15 @@
  * The supervisor with real processes (`bun src/main.ts`): worker count, signals, replacement of
  * dead workers, startup refusals and the master's own death.
  */
-import { afterEach, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alive, childrenOf, startSupervisor, waitFor, type Supervisor } from '../helpers/supervisor.ts';
+import { alive, childrenOf, startSupervisor, waitFor, useSupervisors } from '../helpers/supervisor.ts';
 
-let running: Supervisor[] = [];
-const start = async (...args: Parameters<typeof startSupervisor>) => {
-  const s = await startSupervisor(...args);
-  running.push(s);
-  return s;
-};
-afterEach(async () => {
-  await Promise.all(running.map((s) => s.stop()));
-  running = [];
-});
+const supervisors = useSupervisors();
+const start = supervisors.start;
+
 
 describe('supervisor', () => {
   test('starts REGISTRY_WORKERS workers that all serve the port; TTIN adds one, TTOU removes the oldest, never below 1', async () => {
@@ -72,7 +65,7 @@ describe('supervisor', () => {
   test('a busy port: a clear error and exit 1, after gunicorn-style retries', async () => {
     const s = await start({ REGISTRY_WORKERS: '1' });
     const other = await startSupervisor({ REGISTRY_PORT: String(s.port), REGISTRY_WORKERS: '1' }, { expectExit: true });
-    running.push(other);
+    supervisors.track(other);
     const code = await other.exited;
     expect(code).toBe(1);
     expect(other.log()).toContain(`Connection in use: 127.0.0.1:${s.port}`);
@@ -87,7 +80,7 @@ describe('supervisor', () => {
     const a = await start({ REGISTRY_WORKERS: '1', REGISTRY_PIDFILE: pidfile });
     expect(readFileSync(pidfile, 'utf8')).toBe(`${a.pid}\n`);
     const b = await startSupervisor({ REGISTRY_WORKERS: '1', REGISTRY_PIDFILE: pidfile }, { expectExit: true });
-    running.push(b);
+    supervisors.track(b);
     expect(await b.exited).toBe(1);
     expect(b.log()).toContain(`Already running on PID ${a.pid}`);
     expect(readFileSync(pidfile, 'utf8')).toBe(`${a.pid}\n`);
