@@ -1,7 +1,7 @@
 /**
- * Where the SQLite database lives: `db` when set, else `<storage_path>/registry.db`. The same
- * rule as the worker's `sqlitePath` (src/worker/serve.ts), kept here so tools below the worker
- * layer (scripts/admin.ts) open the very file the server uses.
+ * Where the SQLite database lives: `db` when set, else `<storage_path>/registry.db`. The one
+ * rule for the server (src/worker/serve.ts) and the tools (scripts/admin.ts), so both open the
+ * very same file.
  */
 import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';

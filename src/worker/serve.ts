@@ -1,7 +1,7 @@
 /** One registry server: open the stores, build the app, listen. Used by every worker process. */
 import type { Server } from 'bun';
-import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
+import { databasePath } from '../db/location.ts';
 import type { MetaStore } from '../db/meta.ts';
 import { SqliteMetaStore } from '../db/sqlite-store.ts';
 import { createApp, createFetch } from '../http/app.ts';
@@ -15,13 +15,10 @@ export interface RunningServer {
   stop(force?: boolean): Promise<void>;
 }
 
-export function sqlitePath(config: Config): string {
-  return config.db || join(config.storage_path, 'registry.db');
-}
 
 /** Applies the database migrations once (the supervisor does this before starting workers). */
 export function migrate(config: Config): void {
-  SqliteMetaStore.open(sqlitePath(config), { migrate: true }).close();
+  SqliteMetaStore.open(databasePath(config), { migrate: true }).close();
 }
 
 export interface ServeOptions {
@@ -75,7 +72,7 @@ function startPurging(storage: StorageDriver, config: Config, options: ServeOpti
 }
 
 export function startServer(config: Config, options: ServeOptions): RunningServer {
-  const meta = SqliteMetaStore.open(sqlitePath(config), { migrate: false });
+  const meta = SqliteMetaStore.open(databasePath(config), { migrate: false });
   const storage = createStorage({ storage: config.storage, storagePath: config.storage_path });
   const appFetch = createFetch(createApp({ config, meta, storage, log: options.onError, metrics: options.metrics }));
   const fetch = options.wrap ? options.wrap(appFetch) : appFetch;
