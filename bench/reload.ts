@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { freePort } from '../test/helpers/server.ts';
 import { percentile, runLoad, type LoadResult } from './lib/load.ts';
+import { REGISTRY_COMMAND, REGISTRY_CWD, registryEnv } from './lib/servers.ts';
 
 const ROOT = join(import.meta.dir, '..');
 const OUT_DIR = join(ROOT, '.bench-out');
@@ -170,18 +171,9 @@ async function startRegistry(env: Record<string, string>): Promise<Registry> {
   const port = await freePort();
   let log = '';
   const [markKey, markValue] = RUN_MARK.split('=') as [string, string];
-  const proc = Bun.spawn([process.execPath, 'src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      REGISTRY_HOST: HOST,
-      REGISTRY_PORT: String(port),
-      STORAGE_PATH: storagePath,
-      REGISTRY_WORKERS: String(WORKERS),
-      REGISTRY_ACCESSLOG: 'off',
-      [markKey]: markValue,
-      ...env,
-    },
+  const proc = Bun.spawn(REGISTRY_COMMAND, {
+    cwd: REGISTRY_CWD,
+    env: registryEnv(port, storagePath, WORKERS, { [markKey]: markValue, ...env }),
     stdout: 'ignore',
     stderr: 'pipe',
   });

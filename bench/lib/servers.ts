@@ -72,19 +72,26 @@ async function stopAll(server: Server, signal: NodeJS.Signals, seen: Set<number>
   return left;
 }
 
+/** The command and environment every benchmark starts our registry with (access log off). */
+export const REGISTRY_COMMAND = [process.execPath, 'src/main.ts'];
+export const REGISTRY_CWD = ROOT;
+export function registryEnv(port: number, storagePath: string, workers: number, extra: Record<string, string> = {}) {
+  return {
+    ...process.env,
+    REGISTRY_HOST: HOST,
+    REGISTRY_PORT: String(port),
+    STORAGE_PATH: storagePath,
+    REGISTRY_WORKERS: String(workers),
+    REGISTRY_ACCESSLOG: 'off',
+    ...extra,
+  };
+}
+
 export async function startOurs(storagePath: string, workers: number, logFile: string, mark: Record<string, string> = {}): Promise<Server> {
   const port = await freePort();
-  const proc = Bun.spawn([process.execPath, 'src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      REGISTRY_HOST: HOST,
-      REGISTRY_PORT: String(port),
-      STORAGE_PATH: storagePath,
-      REGISTRY_WORKERS: String(workers),
-      REGISTRY_ACCESSLOG: 'off',
-      ...mark,
-    },
+  const proc = Bun.spawn(REGISTRY_COMMAND, {
+    cwd: REGISTRY_CWD,
+    env: registryEnv(port, storagePath, workers, mark),
     stdout: 'ignore',
     stderr: Bun.file(logFile),
   });
