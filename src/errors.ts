@@ -62,6 +62,7 @@ export const catalogue = {
   BAD_REQUEST_TARGET: { status: 400, message: 'Invalid Host header or request target' },
   UPLOAD_ABORTED: { status: 400, message: 'Upload interrupted: the request body ended early' },
   STORAGE_FAILURE: { status: 503, message: 'Storage unavailable, retry later' },
+  METADATA_UNAVAILABLE: { status: 503, message: 'Metadata store unavailable, retry later' },
   INTERNAL: { status: 500, message: 'Internal server error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -3,6 +3,12 @@
  * sync function run with `behavior: 'immediate'` (several worker processes share the file: a
  * deferred read-then-write transaction would fail with SQLITE_BUSY_SNAPSHOT). Hot reads are
  * prepared once.
+ *
+ * The reads a pull repeats (repository, tag list, tag) are also remembered, for as long as the
+ * database has not changed: SQLite's `PRAGMA data_version` changes whenever another connection
+ * (another worker process, another tool) commits, and this store counts its own commits, so one
+ * cheap pragma per read tells whether anything cached may be stale; if so, everything cached is
+ * dropped. A read therefore never returns data older than the last commit it could have seen.
  */
 import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import { openSqlite, type Db } from './client.ts';
@@ -67,12 +73,28 @@ function visibility(visible: PrivateVisibility, alias: string): SQL {
   return sql`(${col('private')} = 0 OR ${col('namespace')} IN (${list}))`;
 }
 
+/** Entries the read cache holds before it starts over (a guard against unbounded growth). */
+const READ_CACHE_ENTRIES = 10_000;
+
+/** Freezes a cached value and what it holds one level down (records, arrays of records). */
+function freeze<T>(value: T): T {
+  if (Array.isArray(value)) value.forEach((v) => Object.freeze(v));
+  return Object.freeze(value);
+}
+
 export class SqliteMetaStore implements MetaStore {
   readonly db: Db;
   readonly #q;
+  readonly #dataVersion: { values(): unknown[][] };
+  /** commits made through this connection (data_version does not count them) */
+  #commits = 0;
+  #cacheVersion = -1;
+  #cacheCommits = -1;
+  readonly #cache = new Map<string, unknown>();
 
   constructor(db: Db) {
     this.db = db;
+    this.#dataVersion = db.$client.prepare('PRAGMA data_version');
     const p = sql.placeholder;
     this.#q = {
       image: db.select().from(images).where(eq(images.id, p('id'))).prepare(),
@@ -84,6 +106,19 @@ export class SqliteMetaStore implements MetaStore {
         .from(tags)
         .where(eq(tags.repositoryId, p('repoId')))
         .orderBy(asc(tags.name))
+        .prepare(),
+      files: db.select({ v: images.files }).from(images).where(eq(images.id, p('id'))).prepare(),
+      diff: db.select({ v: images.diff }).from(images).where(eq(images.id, p('id'))).prepare(),
+      user: db.select().from(users).where(eq(users.username, p('username'))).prepare(),
+      listingImage: db
+        .select()
+        .from(repositories)
+        .where(
+          sql`${repositories.indexImages} IS NOT NULL AND instr(${repositories.indexImages}, ${p('id')}) > 0
+            AND json_valid(${repositories.indexImages})
+            AND EXISTS (SELECT 1 FROM json_each(${repositories.indexImages}) j WHERE json_extract(j.value, '$.id') = ${p('id')})`,
+        )
+        .orderBy(asc(repositories.fullName))
         .prepare(),
       tag: db
         .select({ name: tags.name, imageId: tags.imageId, metadata: tags.metadata })
@@ -102,7 +137,25 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   #write<T>(fn: (tx: Db) => T): T {
-    return this.db.transaction((tx) => fn(tx as unknown as Db), { behavior: 'immediate' });
+    try {
+      return this.db.transaction((tx) => fn(tx as unknown as Db), { behavior: 'immediate' });
+    } finally {
+      this.#commits++;
+    }
+  }
+
+  /** `load()`'s result, remembered under `key` until the database changes (see the top). */
+  #cached<T>(key: string, load: () => T): T {
+    const version = this.#dataVersion.values()[0]![0] as number;
+    if (version !== this.#cacheVersion || this.#commits !== this.#cacheCommits || this.#cache.size >= READ_CACHE_ENTRIES) {
+      this.#cache.clear();
+      this.#cacheVersion = version;
+      this.#cacheCommits = this.#commits;
+    }
+    if (this.#cache.has(key)) return this.#cache.get(key) as T;
+    const value = freeze(load());
+    this.#cache.set(key, value);
+    return value;
   }
 
   async putImageIfUploading(image: NewImage): Promise<boolean> {
@@ -168,8 +221,7 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   async getImageCache(id: string, kind: 'files' | 'diff'): Promise<string | null> {
-    const row = this.db.select({ v: images[kind] }).from(images).where(eq(images.id, id)).get();
-    return row?.v ?? null;
+    return this.#q[kind].get({ id })?.v ?? null;
   }
 
   async setImageCache(id: string, kind: 'files' | 'diff', value: string): Promise<void> {
@@ -183,8 +235,11 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   async getRepository(ref: RepoRef): Promise<RepositoryRecord | null> {
-    const row = this.#q.repo.get({ fullName: fullName(ref) });
-    return row ? toRepo(row) : null;
+    const name = fullName(ref);
+    return this.#cached(`repo\0${name}`, () => {
+      const row = this.#q.repo.get({ fullName: name });
+      return row ? toRepo(row) : null;
+    });
   }
 
   #ensureRepo(tx: Db, ref: RepoRef): { row: RepoRow; created: boolean } {
@@ -232,13 +287,16 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   async listTags(ref: RepoRef): Promise<TagRecord[] | null> {
-    const repo = this.#q.repoId.get({ fullName: fullName(ref) });
-    if (!repo) return null;
-    return this.#q.tags.all({ repoId: repo.id });
+    const name = fullName(ref);
+    return this.#cached(`tags\0${name}`, () => {
+      const repo = this.#q.repoId.get({ fullName: name });
+      return repo ? this.#q.tags.all({ repoId: repo.id }) : null;
+    });
   }
 
   async getTag(ref: RepoRef, tag: string): Promise<TagRecord | null> {
-    return this.#q.tag.get({ fullName: fullName(ref), tag }) ?? null;
+    const name = fullName(ref);
+    return this.#cached(`tag\0${name}\0${tag}`, () => this.#q.tag.get({ fullName: name, tag }) ?? null);
   }
 
   async putTag(ref: RepoRef, tag: TagRecord): Promise<void> {
@@ -266,17 +324,7 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   async repositoriesListingImage(id: string): Promise<RepositoryRecord[]> {
-    const rows = this.db
-      .select()
-      .from(repositories)
-      .where(
-        sql`${repositories.indexImages} IS NOT NULL AND instr(${repositories.indexImages}, ${id}) > 0
-          AND json_valid(${repositories.indexImages})
-          AND EXISTS (SELECT 1 FROM json_each(${repositories.indexImages}) j WHERE json_extract(j.value, '$.id') = ${id})`,
-      )
-      .orderBy(asc(repositories.fullName))
-      .all();
-    return rows.map(toRepo);
+    return this.#q.listingImage.all({ id }).map(toRepo);
   }
 
   async search(query: string, limit: number, offset: number, visible: PrivateVisibility = 'all'): Promise<SearchPage> {
@@ -336,7 +384,7 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   async getUser(username: string): Promise<UserRecord | null> {
-    return this.db.select().from(users).where(eq(users.username, username)).get() ?? null;
+    return this.#q.user.get({ username }) ?? null;
   }
 
   async updateUser(username: string, changes: { email?: string; passwordHash?: string }): Promise<boolean> {

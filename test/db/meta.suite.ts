@@ -1,9 +1,9 @@
 /**
- * The MetaStore contract, run against every implementation (SQLite now; PostgreSQL later).
+ * The MetaStore contract, run against every implementation (SQLite, PostgreSQL).
  * Deliberately not named *.test.ts: implementation test files call `runMetaStoreSuite`.
  */
 import { afterEach, describe, expect, test } from 'bun:test';
-import type { MetaStore, NewImage } from '../../src/db/meta.ts';
+import type { MetaStore, NewImage, RepoRef } from '../../src/db/meta.ts';
 
 const enc = new TextEncoder();
 const img = (id: string, parent: string | null = null, ancestry = [id]): NewImage => ({
@@ -13,14 +13,28 @@ const img = (id: string, parent: string | null = null, ancestry = [id]): NewImag
   ancestry,
 });
 
-export function runMetaStoreSuite(name: string, make: () => Promise<{ store: MetaStore; cleanup: () => Promise<void> }>) {
+export interface MetaStoreHandle {
+  store: MetaStore;
+  cleanup: () => Promise<void>;
+  /**
+   * Sets a repository's description behind the store's back: the contract has no setter (V1
+   * pushes never send one), but search matches descriptions and the suite must hold every store
+   * to that.
+   */
+  setDescription: (ref: RepoRef, description: string) => Promise<void>;
+}
+
+export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHandle>) {
   describe(`${name} metadata store contract`, () => {
     let cleanup: (() => Promise<void>) | undefined;
+    let handle: MetaStoreHandle | undefined;
     const open = async () => {
       const h = await make();
       cleanup = h.cleanup;
+      handle = h;
       return h.store;
     };
+    const setDescription = (ref: RepoRef, description: string) => handle!.setDescription(ref, description);
     afterEach(async () => {
       await cleanup?.();
       cleanup = undefined;
@@ -241,6 +255,65 @@ export function runMetaStoreSuite(name: string, make: () => Promise<{ store: Met
       await s.deleteRepository({ namespace: 'library', name: 'ubuntu' });
       expect((await s.search('ubuntu', 10, 0)).results.map((r) => r.name)).toEqual(['acme/ubuntu-tools']);
       expect((await s.search('nothing-like-this', 10, 0)).total).toBe(0);
+    });
+
+    test('search ranking: name matches above description-only matches, for short and long terms alike', async () => {
+      const s = await open();
+      const repos = [
+        { namespace: 'acme', name: 'base' },
+        { namespace: 'zed', name: 'ubuntu' },
+        { namespace: 'bob', name: 'other' },
+        { namespace: 'amy', name: 'tools' },
+      ];
+      for (const ref of repos) await s.ensureRepository(ref);
+      await setDescription({ namespace: 'acme', name: 'base' }, 'A base image for Ubuntu users');
+      await setDescription({ namespace: 'bob', name: 'other' }, 'nothing to see');
+      await setDescription({ namespace: 'amy', name: 'tools' }, 'UBUNTU TOOLS');
+      // `acme/base` and `amy/tools` sort before `zed/ubuntu`, yet only their descriptions match
+      for (const q of ['ubuntu', 'UBUNTU', 'Ubun', 'ub', 'U']) {
+        const page = await s.search(q, 10, 0);
+        const names = page.results.map((r) => r.name);
+        expect(names[0]).toBe('zed/ubuntu');
+        expect(names.slice(1).sort()).toEqual(['acme/base', 'amy/tools']);
+        expect(page.total).toBe(3);
+      }
+      // results carry the description; paging follows the ranking
+      const all = (await s.search('ubuntu', 10, 0)).results;
+      expect(all.find((r) => r.name === 'acme/base')?.description).toBe('A base image for Ubuntu users');
+      expect(all.find((r) => r.name === 'zed/ubuntu')?.description).toBe('');
+      const paged = [];
+      for (let offset = 0; offset < 4; offset++) {
+        const page = await s.search('ubuntu', 1, offset);
+        expect(page.total).toBe(3);
+        paged.push(...page.results);
+      }
+      expect(paged).toEqual(all);
+      // descriptions match as substrings too, and wildcards in them are literal
+      await setDescription({ namespace: 'bob', name: 'other' }, '100% free_software');
+      expect((await s.search('% free_', 10, 0)).results.map((r) => r.name)).toEqual(['bob/other']);
+      expect((await s.search('0%', 10, 0)).results.map((r) => r.name)).toEqual(['bob/other']);
+      expect((await s.search('e_s', 10, 0)).results.map((r) => r.name)).toEqual(['bob/other']);
+      // as wildcards these would match `100% f…` and `tools`
+      expect((await s.search('1%f', 10, 0)).total).toBe(0);
+      expect((await s.search('o_s', 10, 0)).total).toBe(0);
+    });
+
+    test('search visibility applies to description matches and to totals', async () => {
+      const s = await open();
+      const secret = { namespace: 'alice', name: 'secret' };
+      const open_ = { namespace: 'carol', name: 'open' };
+      await s.ensureRepository(secret);
+      await s.ensureRepository(open_);
+      await setDescription(secret, 'internal mirror of debian');
+      await setDescription(open_, 'debian mirror');
+      await s.setPrivate(secret, true);
+      for (const q of ['mirror', 'MIRROR', 'de']) {
+        expect((await s.search(q, 10, 0)).total).toBe(2);
+        const hidden = await s.search(q, 10, 0, { namespaces: ['bob'] });
+        expect(hidden).toEqual({ total: 1, results: [{ name: 'carol/open', description: 'debian mirror' }] });
+        const shown = await s.search(q, 10, 0, { namespaces: ['alice'] });
+        expect(shown.results.map((r) => r.name).sort()).toEqual(['alice/secret', 'carol/open']);
+      }
     });
   });
 }

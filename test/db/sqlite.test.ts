@@ -2,12 +2,19 @@ import { describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eq } from 'drizzle-orm';
+import type { RepoRef } from '../../src/db/meta.ts';
+import { repositories } from '../../src/db/schema.ts';
 import { SqliteMetaStore } from '../../src/db/sqlite-store.ts';
 import { runMetaStoreSuite } from './meta.suite.ts';
 
+const describer = (store: SqliteMetaStore) => async (ref: RepoRef, description: string) => {
+  store.db.update(repositories).set({ description }).where(eq(repositories.fullName, `${ref.namespace}/${ref.name}`)).run();
+};
+
 runMetaStoreSuite('sqlite (:memory:)', async () => {
   const store = SqliteMetaStore.open(':memory:');
-  return { store, cleanup: async () => store.close() };
+  return { store, cleanup: async () => store.close(), setDescription: describer(store) };
 });
 
 runMetaStoreSuite('sqlite (file)', async () => {
@@ -15,6 +22,7 @@ runMetaStoreSuite('sqlite (file)', async () => {
   const store = SqliteMetaStore.open(join(dir, 'registry.db'));
   return {
     store,
+    setDescription: describer(store),
     cleanup: async () => {
       store.close();
       rmSync(dir, { recursive: true, force: true });
@@ -76,4 +84,56 @@ describe('sqlite settings for several processes', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('the read cache never outlives a commit', () => {
+  const ref = { namespace: 'ns', name: 'cached' };
+  const tag = (name: string, imageId: string) => ({ name, imageId, metadata: '{}' });
+
+  test("another connection's commit (another worker) is seen by the next read", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'registry-db-'));
+    const path = join(dir, 'registry.db');
+    const a = SqliteMetaStore.open(path);
+    const b = SqliteMetaStore.open(path, { migrate: false });
+    try {
+      await b.putTag(ref, tag('latest', 'one'));
+      // a reads (and remembers) twice, then b changes everything a remembered
+      for (let i = 0; i < 2; i++) {
+        expect((await a.getTag(ref, 'latest'))?.imageId).toBe('one');
+        expect((await a.listTags(ref))?.map((t) => t.imageId)).toEqual(['one']);
+        expect((await a.getRepository(ref))?.private).toBe(false);
+      }
+      await b.putTag(ref, tag('latest', 'two'));
+      await b.putTag(ref, tag('v2', 'two'));
+      await b.setPrivate(ref, true);
+      expect((await a.getTag(ref, 'latest'))?.imageId).toBe('two');
+      expect((await a.listTags(ref))?.map((t) => `${t.name}=${t.imageId}`)).toEqual(['latest=two', 'v2=two']);
+      expect((await a.getRepository(ref))?.private).toBe(true);
+      await b.deleteRepository(ref);
+      expect(await a.listTags(ref)).toBeNull();
+      expect(await a.getTag(ref, 'latest')).toBeNull();
+      expect(await a.getRepository(ref)).toBeNull();
+    } finally {
+      a.close();
+      b.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('its own commits are seen at once, and cached records cannot be altered by a caller', async () => {
+    const store = SqliteMetaStore.open(':memory:');
+    try {
+      expect(await store.listTags(ref)).toBeNull();
+      await store.putTag(ref, tag('latest', 'one'));
+      const first = await store.listTags(ref);
+      expect(first?.map((t) => t.imageId)).toEqual(['one']);
+      expect(() => first!.push(tag('x', 'y'))).toThrow();
+      expect(() => ((first![0] as { imageId: string }).imageId = 'evil')).toThrow();
+      await store.deleteTag(ref, 'latest');
+      expect(await store.listTags(ref)).toEqual([]);
+      expect(await store.getTag(ref, 'latest')).toBeNull();
+    } finally {
+      store.close();
+    }
+  });
 });

@@ -1,0 +1,93 @@
+/**
+ * PostgreSQL schema (drizzle-kit reads this file through drizzle.pg.config.ts to generate
+ * `drizzle/pg/`). Tables and columns repeat src/db/schema.ts name for name, so both dialects hold
+ * the same data:
+ * - the image json is `bytea`: the bytes exactly as PUT (a `text` column would refuse NUL and
+ *   invalid UTF-8, and nothing may re-encode them);
+ * - times are epoch milliseconds in `bigint` columns read as JS numbers, like SQLite's integers;
+ * - JSON documents (ancestry, checksums, caches, index images, tag metadata) stay `text`: the
+ *   registry hands them back verbatim, and drizzle's bun-sql driver double-encodes `jsonb`
+ *   (drizzle-orm#4942).
+ * Search's trigram indexes and the `pg_trgm` extension come from the custom migration
+ * drizzle/pg/0001_trigram_indexes.sql (drizzle-kit cannot create extensions).
+ */
+import { bigint, boolean, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+
+/** `bytea` in and out as `Uint8Array` (Bun's client binds and returns Buffers, which are Uint8Arrays). */
+export const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+  dataType: () => 'bytea',
+  toDriver: (value) => value,
+  fromDriver: (value) => new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
+});
+
+const epochMs = (name: string) => bigint(name, { mode: 'number' });
+
+/** One row per image id. `state` replaces V1's `_inprogress` marker file. */
+export const images = pgTable(
+  'images',
+  {
+    id: text('id').primaryKey(),
+    parent: text('parent'),
+    /** the image json exactly as PUT, never re-serialized */
+    json: bytea('json').notNull(),
+    /** JSON array: self first, root last; immutable once the image is ready */
+    ancestry: text('ancestry').notNull(),
+    /** 'uploading' until PUT checksum matches, then 'ready' */
+    state: text('state', { enum: ['uploading', 'ready'] }).notNull(),
+    /** layer size in bytes, null until the layer is stored */
+    layerSize: bigint('layer_size', { mode: 'number' }),
+    /** storage key of the upload that holds this image's layer (see src/storage/paths.ts) */
+    layerKey: text('layer_key'),
+    /** JSON array of `sha256:<hex>` payload checksums computed at PUT layer */
+    checksums: text('checksums'),
+    /** cached E9 listing (JSON), filled on demand */
+    files: text('files'),
+    /** cached E10 diff (JSON), filled on demand */
+    diff: text('diff'),
+    createdAt: epochMs('created_at').notNull(),
+    updatedAt: epochMs('updated_at').notNull(),
+  },
+  (t) => [index('images_parent_idx').on(t.parent)],
+);
+
+export const repositories = pgTable(
+  'repositories',
+  {
+    id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+    namespace: text('namespace').notNull(),
+    name: text('name').notNull(),
+    /** `namespace/name`, what search matches on */
+    fullName: text('full_name').notNull(),
+    description: text('description').notNull().default(''),
+    private: boolean('private').notNull().default(false),
+    /** JSON array of {id[, checksum]} pushed through the index routes, null before any */
+    indexImages: text('index_images'),
+    createdAt: epochMs('created_at').notNull(),
+    updatedAt: epochMs('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('repositories_full_name_idx').on(t.fullName)],
+);
+
+export const tags = pgTable(
+  'tags',
+  {
+    repositoryId: integer('repository_id')
+      .notNull()
+      .references(() => repositories.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    imageId: text('image_id').notNull(),
+    /** tag metadata JSON built from the pushing client's User-Agent (§5) */
+    metadata: text('metadata').notNull(),
+    updatedAt: epochMs('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.repositoryId, t.name] }), index('tags_image_idx').on(t.imageId)],
+);
+
+/** Accounts (auth: token). `password_hash` is a PHC string from Bun.password (argon2id). */
+export const users = pgTable('users', {
+  username: text('username').primaryKey(),
+  passwordHash: text('password_hash').notNull(),
+  email: text('email').notNull(),
+  admin: boolean('admin').notNull().default(false),
+  createdAt: epochMs('created_at').notNull(),
+});
