@@ -11,8 +11,7 @@
  * terminal. Exit status: 0 done, 1 refused (unknown user, taken name, invalid data), 2 usage.
  */
 import { loadConfig } from '../src/config/load.ts';
-import { databasePath } from '../src/db/location.ts';
-import { SqliteMetaStore } from '../src/db/sqlite-store.ts';
+import { describeMetaStore, openMetaStore } from '../src/db/open.ts';
 import { isRegistryError } from '../src/errors.ts';
 import { createAccount, setPassword } from '../src/services/auth.ts';
 
@@ -78,8 +77,8 @@ async function run(argv: string[], out: (line: string) => void): Promise<void> {
   const name = positional[0]!;
 
   const config = loadConfig();
-  const path = databasePath(config);
-  const meta = SqliteMetaStore.open(path);
+  const path = describeMetaStore(config);
+  const meta = await openMetaStore(config, { migrate: true });
   try {
     switch (command) {
       case 'add': {

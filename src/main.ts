@@ -21,7 +21,7 @@ function workerCommand(): string[] {
 }
 
 if (role === 'worker') {
-  runWorker();
+  await runWorker();
 } else if (role === 'supervise') {
   let arbiter: Arbiter;
   try {

@@ -90,8 +90,15 @@ export function loadConfig(options: LoadOptions = {}): Config {
     if (options.overrides && name in options.overrides) value = coerce(name, spec, options.overrides[name], 'override');
     out[name] = value;
   }
-  if (/^postgres(ql)?:/i.test(String(out.db))) {
-    throw new ConfigError('setting db: PostgreSQL metadata is not available in this version; leave REGISTRY_DB empty for SQLite');
+  if (/^postgres(ql)?:/i.test(String(out.db).trim()) && !URL.canParse(String(out.db).trim())) {
+    throw new ConfigError('setting db: not a valid postgres:// URL');
+  }
+  if (out.storage === 's3') {
+    const missing = (['s3_bucket', 's3_region'] as const).filter((k) => String(out[k]).trim() === '');
+    if (missing.length) {
+      const names = missing.map((k) => `${k} (${settings[k].env[0]})`).join(' and ');
+      throw new ConfigError(`storage s3 needs ${names}`);
+    }
   }
   return Object.freeze(out) as Config;
 }

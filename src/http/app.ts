@@ -87,6 +87,7 @@ export type RegistryApp = ReturnType<typeof createApp>;
 
 /** True when every `%XX` escape in the path decodes to valid UTF-8. */
 function decodablePath(pathname: string): boolean {
+  if (!pathname.includes('%')) return true;
   try {
     decodeURIComponent(pathname);
     return true;
@@ -107,20 +108,26 @@ function refuse(request: Request, message: string): Response {
  * wants a 400 for it. Every entry point checks this first.
  */
 export function requestUrl(request: Request): URL | null {
-  return URL.canParse(request.url) ? new URL(request.url) : null;
+  try {
+    return new URL(request.url);
+  } catch {
+    return null;
+  }
 }
 
 export const badTargetReply = (request: Request): Response => refuse(request, catalogue.BAD_REQUEST_TARGET.message);
 
+/** Routes a request whose URL the caller has parsed already (null: it did not parse). */
+export type AppRoute = (request: Request, url: URL | null) => Promise<Response>;
+
 /**
- * The fetch handler servers (and route tests) use. Before routing it refuses requests whose
- * target does not parse and paths whose percent-encoding does not decode (the router would
- * otherwise hand handlers a null parameter), and rewrites one-part repository names to
- * `library/<name>`.
+ * The entry point servers (and route tests, through createFetch) use. Before routing it refuses
+ * requests whose target does not parse and paths whose percent-encoding does not decode (the
+ * router would otherwise hand handlers a null parameter), and rewrites one-part repository names
+ * to `library/<name>`.
  */
-export function createFetch(app: RegistryApp): (request: Request) => Promise<Response> {
-  return async (request) => {
-    const url = requestUrl(request);
+export function createRoute(app: RegistryApp): AppRoute {
+  return async (request, url) => {
     if (!url) return badTargetReply(request);
     if (!decodablePath(url.pathname)) return refuse(request, catalogue.BAD_PATH_ENCODING.message);
     const path = canonicalPath(url.pathname);
@@ -128,4 +135,10 @@ export function createFetch(app: RegistryApp): (request: Request) => Promise<Res
     url.pathname = path;
     return app.handle(new Request(url.href, request));
   };
+}
+
+/** The fetch handler (see createRoute), parsing the URL itself. */
+export function createFetch(app: RegistryApp): (request: Request) => Promise<Response> {
+  const route = createRoute(app);
+  return (request) => route(request, requestUrl(request));
 }

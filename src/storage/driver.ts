@@ -27,7 +27,12 @@ export interface ByteRange {
 }
 
 export interface FileWriter {
-  /** Appends a chunk. Awaiting the result applies backpressure. */
+  /**
+   * Appends a chunk. Awaiting the result applies backpressure. Writes may be issued without
+   * awaiting each one: they land, and resolve, in the order issued. Once a write has resolved,
+   * the writer holds no reference to its chunk (the bytes were copied or stored), so the caller
+   * may reuse or free the chunk's memory.
+   */
   write(chunk: Uint8Array): Promise<void>;
   /** Bytes written so far. */
   readonly size: number;
@@ -48,8 +53,10 @@ export interface StorageDriver {
   read(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array>>;
   /**
    * The object as a Blob suitable for `new Response(blob)`. The filesystem driver returns a
-   * `BunFile` so Bun answers with sendfile(2); others may return any Blob (or an S3File).
-   * Taking `.slice(a, b)` of it is how ranged replies are built.
+   * `BunFile` so Bun answers with sendfile(2); others may return any Blob, but not an S3File
+   * (Bun turns `new Response(s3File)` into a 302 and refuses it with a ResponseInit): the s3
+   * driver returns a stream-backed `S3ObjectBlob`, readable as a body once. Taking
+   * `.slice(a, b)` of it is how ranged replies are built.
    */
   blob(key: string): Promise<Blob>;
   writer(key: string): Promise<FileWriter>;

@@ -42,7 +42,7 @@ export interface ArbiterOptions {
   /** loads the configuration (again on HUP) */
   load?: () => Config;
   /** runs once before any worker starts (database migrations) */
-  prepare?: (config: Config) => void;
+  prepare?: (config: Config) => void | Promise<void>;
   /** exits the process; replaced in tests */
   exit?: (code: number) => never;
 }
@@ -119,7 +119,7 @@ export class Arbiter {
     if (port === null) return this.#halt(`Can't connect to ${c.host}:${c.port}`, 1);
     this.port = port;
     try {
-      this.#opts.prepare?.(c);
+      await this.#opts.prepare?.(c);
     } catch (e) {
       return this.#halt(`Startup failed: ${(e as Error).message}`, 1);
     }

@@ -1,12 +1,11 @@
 /** One registry server: open the stores, build the app, listen. Used by every worker process. */
 import type { Server } from 'bun';
 import type { Config } from '../config/schema.ts';
-import { databasePath } from '../db/location.ts';
 import type { MetaStore } from '../db/meta.ts';
-import { SqliteMetaStore } from '../db/sqlite-store.ts';
-import { createApp, createFetch } from '../http/app.ts';
+import { migrateMetaStore, openMetaStore } from '../db/open.ts';
+import { createApp, createRoute, requestUrl, type AppRoute } from '../http/app.ts';
 import type { StorageDriver } from '../storage/driver.ts';
-import { createStorage } from '../storage/factory.ts';
+import { createStorage, storageConfigOf } from '../storage/factory.ts';
 
 export interface RunningServer {
   server: Server<undefined>;
@@ -17,16 +16,12 @@ export interface RunningServer {
 
 
 /** Applies the database migrations once (the supervisor does this before starting workers). */
-export function migrate(config: Config): void {
-  SqliteMetaStore.open(databasePath(config), { migrate: true }).close();
-}
+export const migrate = (config: Config): Promise<void> => migrateMetaStore(config);
 
 export interface ServeOptions {
   reusePort: boolean;
   /** wraps the app's fetch handler (request counting, access log) */
-  wrap?: (
-    fetch: (request: Request) => Promise<Response>,
-  ) => (request: Request, server: Server<undefined>) => Promise<Response>;
+  wrap?: (route: AppRoute) => (request: Request, server: Server<undefined>) => Promise<Response>;
   onError?: (message: string, fields: Record<string, unknown>) => void;
   /** informational messages (the purge of abandoned uploads) */
   onInfo?: (message: string) => void;
@@ -71,11 +66,11 @@ function startPurging(storage: StorageDriver, config: Config, options: ServeOpti
   return () => clearInterval(timer);
 }
 
-export function startServer(config: Config, options: ServeOptions): RunningServer {
-  const meta = SqliteMetaStore.open(databasePath(config), { migrate: false });
-  const storage = createStorage({ storage: config.storage, storagePath: config.storage_path });
-  const appFetch = createFetch(createApp({ config, meta, storage, log: options.onError, metrics: options.metrics }));
-  const fetch = options.wrap ? options.wrap(appFetch) : appFetch;
+export async function startServer(config: Config, options: ServeOptions): Promise<RunningServer> {
+  const meta = await openMetaStore(config, { migrate: false });
+  const storage = createStorage(storageConfigOf(config));
+  const route = createRoute(createApp({ config, meta, storage, log: options.onError, metrics: options.metrics }));
+  const fetch = options.wrap ? options.wrap(route) : (request: Request) => route(request, requestUrl(request));
   const server = Bun.serve({
     hostname: config.host,
     port: config.port,

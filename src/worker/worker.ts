@@ -25,7 +25,7 @@ import { startServer, type RunningServer } from './serve.ts';
 
 const PARENT_GONE_GRACE_MS = 1500;
 
-export function runWorker(): void {
+export async function runWorker(): Promise<void> {
   const parentPid = process.ppid;
   let running: RunningServer | null = null;
   let logger: Logger | null = null;
@@ -127,12 +127,12 @@ export function runWorker(): void {
     logger = new Logger(config);
     maxRequests = Number(process.env[WORKER_ENV.maxRequests] ?? 0) || 0;
     const log = logger;
-    running = startServer(config, {
+    running = await startServer(config, {
       reusePort: true,
       onError: (message, fields) => log.error(`${message} ${JSON.stringify(fields)}`),
       onInfo: (message) => log.info(message),
       metrics: metricsResponse,
-      wrap: (appFetch) => async (request: Request, server: Server<undefined>) => {
+      wrap: (route) => async (request: Request, server: Server<undefined>) => {
         const started = performance.now();
         nr++;
         const url = requestUrl(request);
@@ -140,11 +140,11 @@ export function runWorker(): void {
         let response: Response;
         if (url.pathname === '/metrics' && request.method === 'GET') {
           // scrapes are not counted in the request metrics (the app's route calls metricsResponse)
-          response = await appFetch(request);
+          response = await route(request, url);
         } else {
           const measured = metrics.begin(request, url.pathname);
           try {
-            response = await appFetch(measured.request);
+            response = await route(measured.request, url);
           } catch (e) {
             measured.finish(null);
             throw e;

@@ -40,7 +40,8 @@ test('alias DOCKER_REGISTRY_CONFIG', () => {
 
 test('bad values are clear errors', () => {
   expect(() => loadConfig({ env: { REGISTRY_PORT: 'abc' } })).toThrow(ConfigError);
-  expect(() => loadConfig({ env: { REGISTRY_DB: 'postgres://u@h/db' } })).toThrow(/PostgreSQL/);
+  expect(() => loadConfig({ env: { REGISTRY_DB: 'postgres://u@h:99999/db' } })).toThrow(/postgres:\/\/ URL/);
+  expect(loadConfig({ env: { REGISTRY_DB: 'postgres://u:p@h:5432/db' } }).db).toBe('postgres://u:p@h:5432/db');
   expect(() => loadConfig({ env: { REGISTRY_PORT: '70000' } })).toThrow(/at most 65535/);
   expect(() => loadConfig({ env: { STANDALONE: 'maybe' } })).toThrow(/true or false/);
   expect(() => loadConfig({ env: { STORAGE: 'ftp' } })).toThrow(/one of/);
@@ -51,4 +52,37 @@ test('bad values are clear errors', () => {
   const unknown = join(dir, 'unknown.yml');
   writeFileSync(unknown, 'prot: 1\n');
   expect(() => loadConfig({ env: { REGISTRY_CONFIG: unknown } })).toThrow(/unknown setting/);
+});
+
+test('storage s3 needs a bucket and a region, named in the error', () => {
+  expect(() => loadConfig({ env: { STORAGE: 's3' } })).toThrow(/s3_bucket \(S3_BUCKET\) and s3_region \(S3_REGION\)/);
+  expect(() => loadConfig({ env: { STORAGE: 's3', S3_BUCKET: 'layers' } })).toThrow(/s3_region \(S3_REGION\)/);
+  expect(() => loadConfig({ env: { STORAGE: 's3', S3_REGION: 'us-east-1', S3_BUCKET: ' ' } })).toThrow(/s3_bucket/);
+  const c = loadConfig({
+    env: {
+      STORAGE: 's3',
+      S3_ENDPOINT: 'http://127.0.0.1:7480',
+      S3_BUCKET: 'layers',
+      S3_REGION: 'us-east-1',
+      S3_ACCESS_KEY_ID: 'AK',
+      S3_SECRET_ACCESS_KEY: 'SK',
+      S3_PATH_STYLE: 'false',
+      S3_PREFIX: 'registry',
+      S3_PRESIGN_EXPIRY: '60',
+    },
+  });
+  expect([c.storage, c.s3_endpoint, c.s3_bucket, c.s3_region, c.s3_access_key_id, c.s3_secret_access_key]).toEqual([
+    's3',
+    'http://127.0.0.1:7480',
+    'layers',
+    'us-east-1',
+    'AK',
+    'SK',
+  ]);
+  expect([c.s3_path_style, c.s3_prefix, c.s3_presign_expiry]).toEqual(['false', 'registry', 60]);
+  // the s3 settings are not required by the other drivers, and have defaults
+  const fs = loadConfig({ env: {} });
+  expect([fs.s3_bucket, fs.s3_region, fs.s3_path_style, fs.s3_presign_expiry]).toEqual(['', '', 'auto', 1200]);
+  expect(() => loadConfig({ env: { S3_PATH_STYLE: 'sometimes' } })).toThrow(/one of auto, true, false/);
+  expect(() => loadConfig({ env: { S3_PRESIGN_EXPIRY: '0' } })).toThrow(/at least 1/);
 });
