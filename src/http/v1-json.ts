@@ -5,8 +5,22 @@
 const escapeNonAscii = (s: string) =>
   s.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
+/** Texts of frozen values, written once (see v1Json). */
+const written = new WeakMap<object, string>();
+
+/**
+ * The text of `value`. A frozen object or array (the stores and services freeze what they cache,
+ * and freeze only values whose contents cannot change either) is serialized once and its text
+ * reused, so a repeated read of unchanged metadata costs a lookup.
+ */
 export function v1Json(value: unknown): string {
-  return escapeNonAscii(serialize(value));
+  if (typeof value !== 'object' || value === null || !Object.isFrozen(value)) return escapeNonAscii(serialize(value));
+  let text = written.get(value);
+  if (text === undefined) {
+    text = escapeNonAscii(serialize(value));
+    written.set(value, text);
+  }
+  return text;
 }
 
 function serialize(value: unknown): string {

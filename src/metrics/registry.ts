@@ -35,7 +35,7 @@
  * scrape. Gauges of a gone worker are dropped. A supervisor restart resets everything, which
  * Prometheus' rate() and increase() handle as a counter reset.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Gauge, Registry, type MetricValue, type MetricValueWithName } from 'prom-client';
 import { methodLabel, routeLabel } from './route-label.ts';
 
 /** A registry as JSON (`Registry.getMetricsAsJSON()`), the form that travels over IPC. */
@@ -53,39 +53,140 @@ export const LAYER_UPLOAD_ROUTE = '/v1/images/{id}/layer';
 /** Ends the measurement of one request: with its response, or null when the handler threw. */
 export type FinishRequest = (response: Response | null) => void;
 
+/**
+ * Counts kept as plain numbers, keyed by label values: recording a request is a few Map lookups
+ * and additions. prom-client's own Counter/Histogram validate and hash their label objects on
+ * every call, which cost about a third of a `_ping`'s CPU; here that work happens once per scrape,
+ * when `get()` hands prom-client the values in the shape its own metrics produce, so the text
+ * format, `getMetricsAsJSON` and `AggregatorRegistry.aggregate` treat them exactly alike.
+ */
+class Series<V> {
+  readonly #byKey = new Map<string, { labels: Record<string, string>; value: V }>();
+  constructor(
+    readonly labelNames: readonly string[],
+    readonly init: () => V,
+  ) {}
+  /** The entry for these label values (in `labelNames` order), created on first use. */
+  at(...values: string[]): V {
+    const key = values.join('\u0000');
+    let entry = this.#byKey.get(key);
+    if (entry === undefined) {
+      const labels: Record<string, string> = {};
+      this.labelNames.forEach((name, i) => (labels[name] = values[i]!));
+      entry = { labels, value: this.init() };
+      this.#byKey.set(key, entry);
+    }
+    return entry.value;
+  }
+  entries() {
+    return this.#byKey.values();
+  }
+}
+
+interface Cell {
+  n: number;
+}
+
+interface HistogramCell {
+  /** observations per bucket (not cumulative); the last slot counts those above every bound */
+  buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+type Collector = {
+  name: string;
+  help: string;
+  type: 'counter' | 'histogram';
+  aggregator: 'sum';
+  /** what prom-client's own metrics return from get() (its Registry reads nothing else) */
+  get(): Promise<{ name: string; help: string; type: string; aggregator: 'sum'; values: (MetricValue<string> | MetricValueWithName<string>)[] }>;
+};
+
+function counter(name: string, help: string, series: Series<Cell>): Collector {
+  return {
+    name,
+    help,
+    type: 'counter',
+    aggregator: 'sum',
+    async get() {
+      const values = [...series.entries()].map(({ labels, value }) => ({ labels: { ...labels }, value: value.n }));
+      return { name, help, type: 'counter', aggregator: 'sum', values };
+    },
+  };
+}
+
+function histogram(name: string, help: string, bounds: readonly number[], series: Series<HistogramCell>): Collector {
+  return {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    async get() {
+      const values: MetricValueWithName<string>[] = [];
+      for (const { labels, value } of series.entries()) {
+        let cumulative = 0;
+        bounds.forEach((le, i) => {
+          cumulative += value.buckets[i]!;
+          values.push({ labels: { le, ...labels } as never, value: cumulative, metricName: `${name}_bucket` });
+        });
+        values.push({ labels: { le: '+Inf', ...labels }, value: value.count, metricName: `${name}_bucket` });
+        values.push({ labels: { ...labels }, value: value.sum, metricName: `${name}_sum` });
+        values.push({ labels: { ...labels }, value: value.count, metricName: `${name}_count` });
+      }
+      return { name, help, type: 'histogram', aggregator: 'sum', values };
+    },
+  };
+}
+
+/** Remembered route labels of recent paths (a pull asks for the same few paths again and again). */
+const ROUTE_CACHE_SIZE = 4096;
+
 /** One worker's metrics. */
 export class WorkerMetrics {
   readonly registry = new Registry();
-  readonly #requests = new Counter({
-    name: 'registry_http_requests_total',
-    help: 'HTTP requests answered, by method, route template and status',
-    labelNames: ['method', 'route', 'status'] as const,
-    registers: [this.registry],
-  });
-  readonly #duration = new Histogram({
-    name: 'registry_http_request_duration_seconds',
-    help: 'Time to produce a response (for a download, until its body starts), by method and route template',
-    labelNames: ['method', 'route'] as const,
-    buckets: DURATION_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly #bytesIn = new Counter({
-    name: 'registry_http_request_bytes_total',
-    help: 'Request body bytes (Content-Length, or the bytes read of a chunked body), by method and route template',
-    labelNames: ['method', 'route'] as const,
-    registers: [this.registry],
-  });
-  readonly #bytesOut = new Counter({
-    name: 'registry_http_response_bytes_total',
-    help: 'Response body bytes (from Content-Length), by method and route template',
-    labelNames: ['method', 'route'] as const,
-    registers: [this.registry],
-  });
-  readonly #uploads = new Gauge({
-    name: 'registry_uploads_in_progress',
-    help: 'Layer uploads being received',
-    registers: [this.registry],
-  });
+  readonly #requests = new Series<Cell>(['method', 'route', 'status'], () => ({ n: 0 }));
+  readonly #duration = new Series<HistogramCell>(['method', 'route'], () => ({
+    buckets: new Float64Array(DURATION_BUCKETS.length + 1),
+    sum: 0,
+    count: 0,
+  }));
+  readonly #bytesIn = new Series<Cell>(['method', 'route'], () => ({ n: 0 }));
+  readonly #bytesOut = new Series<Cell>(['method', 'route'], () => ({ n: 0 }));
+  readonly #uploads: Gauge;
+  readonly #routes = new Map<string, string>();
+
+  constructor() {
+    const collectors = [
+      counter('registry_http_requests_total', 'HTTP requests answered, by method, route template and status', this.#requests),
+      histogram(
+        'registry_http_request_duration_seconds',
+        'Time to produce a response (for a download, until its body starts), by method and route template',
+        DURATION_BUCKETS,
+        this.#duration,
+      ),
+      counter(
+        'registry_http_request_bytes_total',
+        'Request body bytes (Content-Length, or the bytes read of a chunked body), by method and route template',
+        this.#bytesIn,
+      ),
+      counter('registry_http_response_bytes_total', 'Response body bytes (from Content-Length), by method and route template', this.#bytesOut),
+    ];
+    // prom-client's Registry formats any object with name/help/type/get(), like its own metrics
+    for (const c of collectors) this.registry.registerMetric(c as never);
+    this.#uploads = new Gauge({ name: 'registry_uploads_in_progress', help: 'Layer uploads being received', registers: [this.registry] });
+  }
+
+  #route(method: string, pathname: string): string {
+    const key = `${method} ${pathname}`;
+    let route = this.#routes.get(key);
+    if (route === undefined) {
+      route = routeLabel(method, pathname);
+      if (this.#routes.size >= ROUTE_CACHE_SIZE) this.#routes.clear();
+      this.#routes.set(key, route);
+    }
+    return route;
+  }
 
   /**
    * Starts measuring `request` (whose URL path is `pathname`). Returns the request to hand to
@@ -95,16 +196,16 @@ export class WorkerMetrics {
   begin(request: Request, pathname: string): { request: Request; finish: FinishRequest } {
     const started = performance.now();
     const method = methodLabel(request.method);
-    const route = routeLabel(request.method, pathname);
-    const bytesIn = this.#bytesIn.labels(method, route);
-    const declared = request.headers.has('transfer-encoding') ? null : request.headers.get('content-length');
-    if (declared !== null) {
+    const route = this.#route(request.method, pathname);
+    const declared = request.headers.get('content-length');
+    if (declared !== null && !request.headers.has('transfer-encoding')) {
       const n = Number(declared);
-      if (Number.isSafeInteger(n) && n > 0) bytesIn.inc(n);
+      if (Number.isSafeInteger(n) && n > 0) this.#bytesIn.at(method, route).n += n;
     } else if (request.body) {
+      const bytesIn = this.#bytesIn.at(method, route);
       const counter = new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
-          bytesIn.inc(chunk.byteLength);
+          bytesIn.n += chunk.byteLength;
           controller.enqueue(chunk);
         },
       });
@@ -118,11 +219,17 @@ export class WorkerMetrics {
       finished = true;
       if (upload) this.#uploads.dec();
       const status = response?.status ?? 500;
-      this.#requests.inc({ method, route, status: String(status) });
-      this.#duration.observe({ method, route }, (performance.now() - started) / 1000);
+      this.#requests.at(method, route, String(status)).n++;
+      const seconds = (performance.now() - started) / 1000;
+      const h = this.#duration.at(method, route);
+      let i = 0;
+      while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
+      h.buckets[i]!++;
+      h.sum += seconds;
+      h.count++;
       const length = Number(response?.headers.get('content-length') ?? 0);
       const bodiless = request.method === 'HEAD' || status === 204 || status === 304;
-      if (!bodiless && Number.isSafeInteger(length) && length > 0) this.#bytesOut.inc({ method, route }, length);
+      if (!bodiless && Number.isSafeInteger(length) && length > 0) this.#bytesOut.at(method, route).n += length;
     };
     return { request, finish };
   }

@@ -2,7 +2,7 @@
  * Repository rules: tags (E13–E16, E18), repository json (E17), properties (E11–E12),
  * deletion (E19) and the standalone index's image lists (E23–E25).
  */
-import type { MetaStore, RepoRef } from '../db/meta.ts';
+import type { MetaStore, RepoRef, TagRecord } from '../db/meta.ts';
 import { RegistryError } from '../errors.ts';
 import { requireTagName } from './names.ts';
 import { DEFAULT_REPOSITORY_JSON, tagMetadata } from './tag-metadata.ts';
@@ -40,18 +40,27 @@ export function mergeIndexImages(current: IndexImage[], incoming: IndexImage[]):
 }
 
 export class RepositoryService {
+  /** tag maps built from tag lists the store handed out frozen (unchanged since: see SqliteMetaStore) */
+  readonly #tagMaps = new WeakMap<readonly TagRecord[], Readonly<Record<string, string>>>();
+
   constructor(
     private readonly meta: MetaStore,
     private readonly imageExists: (id: string) => Promise<boolean>,
   ) {}
 
   /** E13: `{tag: imageId}`; 404 when the repository does not exist. */
-  async tags(ref: RepoRef): Promise<Record<string, string>> {
+  async tags(ref: RepoRef): Promise<Readonly<Record<string, string>>> {
     const list = await this.meta.listTags(ref);
     if (!list) throw new RegistryError('REPOSITORY_NOT_FOUND');
+    const known = this.#tagMaps.get(list);
+    if (known) return known;
     const out: Record<string, string> = {};
     for (const t of list) out[t.name] = t.imageId;
-    return out;
+    if (!Object.isFrozen(list)) return out;
+    // a frozen list never changes, so neither does its map (frozen too: v1Json writes it once)
+    const frozen = Object.freeze(out);
+    this.#tagMaps.set(list, frozen);
+    return frozen;
   }
 
   /** E14 */
