@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics (`GET /metrics`, text format 0.0.4). Every worker process records its own
- * requests in its own prom-client Registry (`WorkerMetrics`, below); on each scrape the worker
+ * requests (`WorkerMetrics`, below); on each scrape the worker
  * that got the request asks the supervisor, which collects every worker's registry over IPC,
  * sums them (prom-client's `AggregatorRegistry.aggregate`) and adds its own metrics
  * (src/metrics/supervisor.ts), so whichever worker answers, the text covers the whole server.
@@ -35,14 +35,14 @@
  * scrape. Gauges of a gone worker are dropped. A supervisor restart resets everything, which
  * Prometheus' rate() and increase() handle as a counter reset.
  */
-import { Gauge, Registry, type MetricValue, type MetricValueWithName } from 'prom-client';
+import type { MetricValue, MetricValueWithName, Registry } from 'prom-client';
 import { methodLabel, routeLabel } from './route-label.ts';
 
 /** A registry as JSON (`Registry.getMetricsAsJSON()`), the form that travels over IPC. */
 export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
-/** The Content-Type of the Prometheus text format. */
-export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
+/** The Content-Type of the Prometheus text format (prom-client's `Registry.PROMETHEUS_CONTENT_TYPE`). */
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** Seconds: from a cached ping to a multi-gigabyte layer over a slow link. */
 export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -55,10 +55,10 @@ export type FinishRequest = (response: Response | null) => void;
 
 /**
  * Counts kept as plain numbers, keyed by label values: recording a request is a few Map lookups
- * and additions. prom-client's own Counter/Histogram validate and hash their label objects on
- * every call, which cost about a third of a `_ping`'s CPU; here that work happens once per scrape,
- * when `get()` hands prom-client the values in the shape its own metrics produce, so the text
- * format, `getMetricsAsJSON` and `AggregatorRegistry.aggregate` treat them exactly alike.
+ * and additions. (prom-client's own Counter/Histogram validate and hash their label objects on
+ * every call, which cost about a third of a `_ping`'s CPU, and loading prom-client adds ~15 MiB to
+ * every worker.) A worker hands its counts over as the JSON prom-client's `getMetricsAsJSON()`
+ * produces; the supervisor sums them with prom-client (src/metrics/supervisor.ts).
  */
 class Series<V> {
   readonly #byKey = new Map<string, { labels: Record<string, string>; value: V }>();
@@ -94,49 +94,26 @@ interface HistogramCell {
   count: number;
 }
 
-type Collector = {
-  name: string;
-  help: string;
-  type: 'counter' | 'histogram';
-  aggregator: 'sum';
-  /** what prom-client's own metrics return from get() (its Registry reads nothing else) */
-  get(): Promise<{ name: string; help: string; type: string; aggregator: 'sum'; values: (MetricValue<string> | MetricValueWithName<string>)[] }>;
-};
+type MetricJson = MetricsJson[number];
 
-function counter(name: string, help: string, series: Series<Cell>): Collector {
-  return {
-    name,
-    help,
-    type: 'counter',
-    aggregator: 'sum',
-    async get() {
-      const values = [...series.entries()].map(({ labels, value }) => ({ labels: { ...labels }, value: value.n }));
-      return { name, help, type: 'counter', aggregator: 'sum', values };
-    },
-  };
+function counterJson(name: string, help: string, series: Series<Cell>): MetricJson {
+  const values: MetricValue<string>[] = [...series.entries()].map(({ labels, value }) => ({ labels: { ...labels }, value: value.n }));
+  return { name, help, type: 'counter', aggregator: 'sum', values } as unknown as MetricJson;
 }
 
-function histogram(name: string, help: string, bounds: readonly number[], series: Series<HistogramCell>): Collector {
-  return {
-    name,
-    help,
-    type: 'histogram',
-    aggregator: 'sum',
-    async get() {
-      const values: MetricValueWithName<string>[] = [];
-      for (const { labels, value } of series.entries()) {
-        let cumulative = 0;
-        bounds.forEach((le, i) => {
-          cumulative += value.buckets[i]!;
-          values.push({ labels: { le, ...labels } as never, value: cumulative, metricName: `${name}_bucket` });
-        });
-        values.push({ labels: { le: '+Inf', ...labels }, value: value.count, metricName: `${name}_bucket` });
-        values.push({ labels: { ...labels }, value: value.sum, metricName: `${name}_sum` });
-        values.push({ labels: { ...labels }, value: value.count, metricName: `${name}_count` });
-      }
-      return { name, help, type: 'histogram', aggregator: 'sum', values };
-    },
-  };
+function histogramJson(name: string, help: string, bounds: readonly number[], series: Series<HistogramCell>): MetricJson {
+  const values: MetricValueWithName<string>[] = [];
+  for (const { labels, value } of series.entries()) {
+    let cumulative = 0;
+    bounds.forEach((le, i) => {
+      cumulative += value.buckets[i]!;
+      values.push({ labels: { le, ...labels } as never, value: cumulative, metricName: `${name}_bucket` });
+    });
+    values.push({ labels: { le: '+Inf', ...labels }, value: value.count, metricName: `${name}_bucket` });
+    values.push({ labels: { ...labels }, value: value.sum, metricName: `${name}_sum` });
+    values.push({ labels: { ...labels }, value: value.count, metricName: `${name}_count` });
+  }
+  return { name, help, type: 'histogram', aggregator: 'sum', values } as unknown as MetricJson;
 }
 
 /** Remembered route labels of recent paths (a pull asks for the same few paths again and again). */
@@ -144,7 +121,6 @@ const ROUTE_CACHE_SIZE = 4096;
 
 /** One worker's metrics. */
 export class WorkerMetrics {
-  readonly registry = new Registry();
   readonly #requests = new Series<Cell>(['method', 'route', 'status'], () => ({ n: 0 }));
   readonly #duration = new Series<HistogramCell>(['method', 'route'], () => ({
     buckets: new Float64Array(DURATION_BUCKETS.length + 1),
@@ -153,29 +129,8 @@ export class WorkerMetrics {
   }));
   readonly #bytesIn = new Series<Cell>(['method', 'route'], () => ({ n: 0 }));
   readonly #bytesOut = new Series<Cell>(['method', 'route'], () => ({ n: 0 }));
-  readonly #uploads: Gauge;
+  #uploads = 0;
   readonly #routes = new Map<string, string>();
-
-  constructor() {
-    const collectors = [
-      counter('registry_http_requests_total', 'HTTP requests answered, by method, route template and status', this.#requests),
-      histogram(
-        'registry_http_request_duration_seconds',
-        'Time to produce a response (for a download, until its body starts), by method and route template',
-        DURATION_BUCKETS,
-        this.#duration,
-      ),
-      counter(
-        'registry_http_request_bytes_total',
-        'Request body bytes (Content-Length, or the bytes read of a chunked body), by method and route template',
-        this.#bytesIn,
-      ),
-      counter('registry_http_response_bytes_total', 'Response body bytes (from Content-Length), by method and route template', this.#bytesOut),
-    ];
-    // prom-client's Registry formats any object with name/help/type/get(), like its own metrics
-    for (const c of collectors) this.registry.registerMetric(c as never);
-    this.#uploads = new Gauge({ name: 'registry_uploads_in_progress', help: 'Layer uploads being received', registers: [this.registry] });
-  }
 
   #route(method: string, pathname: string): string {
     const key = `${method} ${pathname}`;
@@ -212,12 +167,12 @@ export class WorkerMetrics {
       request = new Request(request, { body: request.body.pipeThrough(counter) });
     }
     const upload = request.method === 'PUT' && route === LAYER_UPLOAD_ROUTE;
-    if (upload) this.#uploads.inc();
+    if (upload) this.#uploads++;
     let finished = false;
     const finish: FinishRequest = (response) => {
       if (finished) return;
       finished = true;
-      if (upload) this.#uploads.dec();
+      if (upload) this.#uploads--;
       const status = response?.status ?? 500;
       this.#requests.at(method, route, String(status)).n++;
       const seconds = (performance.now() - started) / 1000;
@@ -234,8 +189,40 @@ export class WorkerMetrics {
     return { request, finish };
   }
 
+  /** Everything counted so far, as prom-client's `Registry.getMetricsAsJSON()` would give it. */
+  json(): MetricsJson {
+    return [
+      counterJson('registry_http_requests_total', 'HTTP requests answered, by method, route template and status', this.#requests),
+      histogramJson(
+        'registry_http_request_duration_seconds',
+        'Time to produce a response (for a download, until its body starts), by method and route template',
+        DURATION_BUCKETS,
+        this.#duration,
+      ),
+      counterJson(
+        'registry_http_request_bytes_total',
+        'Request body bytes (Content-Length, or the bytes read of a chunked body), by method and route template',
+        this.#bytesIn,
+      ),
+      counterJson('registry_http_response_bytes_total', 'Response body bytes (from Content-Length), by method and route template', this.#bytesOut),
+      {
+        name: 'registry_uploads_in_progress',
+        help: 'Layer uploads being received',
+        type: 'gauge',
+        aggregator: 'sum',
+        values: [{ value: this.#uploads, labels: {} }],
+      } as unknown as MetricJson,
+    ];
+  }
+
+  /** This worker's metrics in the text format (prom-client loaded only now: a rare path). */
+  async text(): Promise<string> {
+    const { AggregatorRegistry } = await import('prom-client');
+    return AggregatorRegistry.aggregate([this.json()]).metrics();
+  }
+
   /** This worker's metrics alone, in the text format, after a `# ` comment line saying why. */
   async ownText(why: string): Promise<string> {
-    return `# ${why}\n${await this.registry.metrics()}`;
+    return `# ${why}\n${await this.text()}`;
   }
 }

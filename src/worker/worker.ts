@@ -51,10 +51,7 @@ export async function runWorker(): Promise<void> {
   };
   const onMessage = (m: MasterMessage) => {
     if (m?.t === 'collect') {
-      void metrics.registry
-        .getMetricsAsJSON()
-        .then((json) => send({ t: 'collected', id: m.id, json }))
-        .catch((e: unknown) => logger?.error(`Metrics collection failed: ${(e as Error).message}`));
+      send({ t: 'collected', id: m.id, json: metrics.json() });
     } else if (m?.t === 'metrics') {
       sums.answer(m.id, m.text);
     } else if (m?.t === 'kept') {
@@ -79,8 +76,8 @@ export async function runWorker(): Promise<void> {
    * acknowledgement, at most 500 ms.
    */
   const handOver = async () => {
-    const json = await metrics.registry.getMetricsAsJSON().catch(() => null);
-    if (json) await kept.request((id) => send({ t: 'last', id, json }));
+    const json = metrics.json();
+    await kept.request((id) => send({ t: 'last', id, json }));
   };
 
   /** Stops accepting, gives in-flight requests `graceMs`, then force-closes and exits. */

@@ -24,7 +24,7 @@ describe('WorkerMetrics', () => {
     }
     const miss = m.begin(new Request('http://x/nope/123'), '/nope/123');
     miss.finish(new Response('{"error": "Not found"}', { status: 404, headers: { 'content-length': '22' } }));
-    const text = await m.registry.metrics();
+    const text = await m.text();
     expect(metricValue(text, 'registry_http_requests_total', { method: 'GET', route: '/v1/_ping', status: '200' })).toBe(3);
     expect(metricValue(text, 'registry_http_requests_total', { route: 'other', status: '404' })).toBe(1);
     expect(text).not.toContain('/nope/123');
@@ -51,7 +51,7 @@ describe('WorkerMetrics', () => {
     expect(chunked.request.url).toBe('http://x/v1/images/b/layer');
     expect(await drain(chunked.request)).toBe(1234);
     chunked.finish(new Response(null));
-    const text = await m.registry.metrics();
+    const text = await m.text();
     expect(metricValue(text, 'registry_http_request_bytes_total', { route: '/v1/images/{id}/json' })).toBe(100);
     expect(metricValue(text, 'registry_http_request_bytes_total', { route: LAYER_UPLOAD_ROUTE })).toBe(1234);
   });
@@ -62,7 +62,7 @@ describe('WorkerMetrics', () => {
     m.begin(new Request('http://x/v1/images/a/json'), '/v1/images/a/json').finish(new Response(null, { status: 304, headers: { 'content-length': '9' } }));
     m.begin(new Request('http://x/v1/users/u', { method: 'PUT' }), '/v1/users/u').finish(new Response(null, { status: 204, headers: { 'content-length': '9' } }));
     m.begin(new Request('http://x/v1/search'), '/v1/search').finish(null);
-    const text = await m.registry.metrics();
+    const text = await m.text();
     expect(metricValue(text, 'registry_http_response_bytes_total', {})).toBe(0);
     expect(metricValue(text, 'registry_http_requests_total', { method: 'HEAD', route: '/v1/_ping', status: '200' })).toBe(1);
     expect(metricValue(text, 'registry_http_requests_total', { route: '/v1/search', status: '500' })).toBe(1);
@@ -70,7 +70,7 @@ describe('WorkerMetrics', () => {
 
   test('uploads in progress: layer PUTs between begin and finish', async () => {
     const m = new WorkerMetrics();
-    const uploads = async () => metricValue(await m.registry.metrics(), 'registry_uploads_in_progress', {});
+    const uploads = async () => metricValue(await m.text(), 'registry_uploads_in_progress', {});
     const a = m.begin(new Request('http://x/v1/images/a/layer', { method: 'PUT', body: 'a' }), '/v1/images/a/layer');
     const b = m.begin(new Request('http://x/v1/images/b/layer', { method: 'PUT', body: 'b' }), '/v1/images/b/layer');
     const json = m.begin(new Request('http://x/v1/images/c/json', { method: 'PUT', body: '{}' }), '/v1/images/c/json');
@@ -114,9 +114,8 @@ describe('SupervisorMetrics', () => {
       const w = workers.get(pid);
       if (!w) return false;
       if (!silent.has(pid)) {
-        void w.registry.getMetricsAsJSON().then((json) => {
-          setTimeout(() => sup.collected(pid, id, JSON.parse(JSON.stringify(json)) as MetricsJson), 5);
-        });
+        const json = w.json();
+        setTimeout(() => sup.collected(pid, id, JSON.parse(JSON.stringify(json)) as MetricsJson), 5);
       }
       return true;
     };
@@ -175,7 +174,7 @@ describe('SupervisorMetrics', () => {
     c.ping(1, 3);
     expect(pings(await c.scrape())).toBe(3);
     c.ping(1, 4);
-    c.sup.final(1, JSON.parse(JSON.stringify(await c.workers.get(1)!.registry.getMetricsAsJSON())) as MetricsJson);
+    c.sup.final(1, JSON.parse(JSON.stringify(c.workers.get(1)!.json())) as MetricsJson);
     c.kill(1);
     expect(pings(await c.scrape())).toBe(7);
   });
