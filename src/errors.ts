@@ -20,6 +20,7 @@ export const catalogue = {
   },
   CHECKSUM_MISSING: { status: 400, message: "Missing Image's checksum" },
   CHECKSUM_CANNOT_SET: { status: 409, message: 'Cannot set this image checksum' },
+  IMAGE_JSON_CHANGED: { status: 409, message: 'The image json was replaced during the upload; upload the layer again' },
   CHECKSUM_MISMATCH: { status: 400, message: 'Checksum mismatch' },
   LAYER_NOT_UPLOADED: { status: 400, message: 'Image layer not uploaded yet' },
   INVALID_JSON: { status: 400, message: 'Invalid JSON' },

@@ -857,7 +857,7 @@ export interface operations {
                     "application/json": components["schemas"]["V1Error"];
                 };
             };
-            /** @description Image already exists (the image is complete) */
+            /** @description Image already exists; The image json was replaced during the upload; upload the layer again (the image is complete, or a concurrent PUT json replaced its json) */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -36,6 +36,17 @@ export interface StoredLayer {
   key: string;
   size: number;
   checksums: string[];
+  /**
+   * The image json the checksums were computed over (they cover json + layer). When given, the
+   * layer is recorded only while the image still has exactly this json: a PUT json that replaced
+   * it during the upload leaves checksums about a json the image no longer has.
+   */
+  json?: Uint8Array;
+}
+
+/** Whether two byte strings are equal (an image json as stored against the one a layer was hashed with). */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
 }
 
 export interface RepoRef {
@@ -92,12 +103,17 @@ export interface MetaStore {
   getImage(id: string): Promise<ImageRecord | null>;
   /**
    * Records a committed layer upload. Returns whether it was recorded (false if the image is
-   * missing or no longer uploading) and the key of the upload it replaced, which the caller
-   * deletes (on false: the caller deletes its own upload).
+   * missing or no longer uploading, or no longer has `layer.json`) and the key of the upload it
+   * replaced, which the caller deletes (on false: the caller deletes its own upload).
    */
   setLayerIfUploading(id: string, layer: StoredLayer): Promise<{ recorded: boolean; replacedKey: string | null }>;
-  /** uploading → ready. Returns false if the image is missing or not uploading. */
-  markReady(id: string): Promise<boolean>;
+  /**
+   * uploading → ready. Returns false if the image is missing or not uploading, or, when
+   * `layerKey` is given (the layer the caller verified), if that is no longer the image's
+   * recorded layer: a PUT json (which clears the layer) or PUT layer since the verification
+   * changed what would be completed.
+   */
+  markReady(id: string, layerKey?: string): Promise<boolean>;
   getImageCache(id: string, kind: 'files' | 'diff'): Promise<string | null>;
   setImageCache(id: string, kind: 'files' | 'diff', value: string): Promise<void>;
 

@@ -10,8 +10,9 @@
  * cheap pragma per read tells whether anything cached may be stale; if so, everything cached is
  * dropped. A read therefore never returns data older than the last commit it could have seen.
  */
-import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, sql, type SQL } from 'drizzle-orm';
 import { openSqlite, type Db } from './client.ts';
+import { sameBytes } from './meta.ts';
 import type {
   ImageRecord,
   MetaStore,
@@ -188,11 +189,12 @@ export class SqliteMetaStore implements MetaStore {
   async setLayerIfUploading(id: string, layer: StoredLayer): Promise<{ recorded: boolean; replacedKey: string | null }> {
     return this.#write((tx) => {
       const current = tx
-        .select({ state: images.state, layerKey: images.layerKey })
+        .select({ state: images.state, layerKey: images.layerKey, json: images.json })
         .from(images)
         .where(eq(images.id, id))
         .get();
       if (current?.state !== 'uploading') return { recorded: false, replacedKey: null };
+      if (layer.json && !sameBytes(current.json, layer.json)) return { recorded: false, replacedKey: null };
       tx.update(images)
         .set({
           layerKey: layer.key,
@@ -208,12 +210,13 @@ export class SqliteMetaStore implements MetaStore {
     });
   }
 
-  async markReady(id: string): Promise<boolean> {
+  async markReady(id: string, layerKey?: string): Promise<boolean> {
+    const verified = layerKey === undefined ? [] : [eq(images.layerKey, layerKey), isNotNull(images.layerSize)];
     const res = this.#write((tx) =>
       tx
         .update(images)
         .set({ state: 'ready', updatedAt: Date.now() })
-        .where(and(eq(images.id, id), eq(images.state, 'uploading')))
+        .where(and(eq(images.id, id), eq(images.state, 'uploading'), ...verified))
         .returning({ id: images.id })
         .all(),
     );
@@ -340,7 +343,8 @@ export class SqliteMetaStore implements MetaStore {
         sql`SELECT full_name AS name, description FROM repositories WHERE ${vis} ORDER BY full_name LIMIT ${limit} OFFSET ${offset}`,
       );
     } else if ([...q].length >= 3) {
-      // trigram FTS5: substring match, ranked by bm25 with the name weighted over the description
+      // trigram FTS5 finds the substring; the ranking is the one every store gives (name matches
+      // first, then by name: deterministic, so PostgreSQL can give exactly the same pages)
       const match = ftsPhrase(q);
       const rvis = visibility(visible, 'r');
       total = count(sql`
@@ -350,7 +354,7 @@ export class SqliteMetaStore implements MetaStore {
         SELECT r.full_name AS name, r.description AS description
         FROM repositories_fts f JOIN repositories r ON r.id = f.rowid
         WHERE repositories_fts MATCH ${match} AND ${rvis}
-        ORDER BY bm25(repositories_fts, 10.0, 1.0), r.full_name
+        ORDER BY (instr(lower(r.full_name), lower(${q})) > 0) DESC, r.full_name
         LIMIT ${limit} OFFSET ${offset}`);
     } else {
       // trigrams need 3 characters: shorter queries use LIKE (case-insensitive for ASCII)

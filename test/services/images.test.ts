@@ -132,3 +132,36 @@ test('a layer over the size limit is refused with 413, announced or not, and lea
   await small.putLayer(ID, { stream: slowStream(exact), declaredLength: exact.length }, null);
   expect((await meta.getImage(ID))?.layerSize).toBe(10_000);
 });
+
+test('a PUT json during a layer upload: the upload is refused (409, retryable), never recorded against the new json', async () => {
+  await images.putJson(ID, JSON_BYTES);
+  const layer = crypto.getRandomValues(new Uint8Array(32 * 1024));
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let sent = 0;
+  const stalled = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      if (sent === 16 * 1024) await gate;
+      if (sent >= layer.length) return c.close();
+      c.enqueue(layer.slice(sent, sent + 8 * 1024));
+      sent += 8 * 1024;
+    },
+  });
+  const upload = images.putLayer(ID, { stream: stalled, declaredLength: layer.length }, null).catch((e) => e);
+  while (sent < 16 * 1024) await Bun.sleep(1);
+  const other = enc.encode(JSON.stringify({ id: ID, comment: 'another client' }));
+  await images.putJson(ID, other);
+  release();
+  const err = await upload;
+  expect(err).toBeInstanceOf(RegistryError);
+  expect((err as RegistryError).code).toBe('IMAGE_JSON_CHANGED');
+  const image = await meta.getImage(ID);
+  expect(image?.state).toBe('uploading');
+  expect(image?.layerSize).toBeNull();
+  expect(new TextDecoder().decode(image!.json)).toBe(new TextDecoder().decode(other));
+  // the retry against the json now stored completes
+  await images.putLayer(ID, { stream: slowStream(layer), declaredLength: layer.length }, null);
+  const sum = `sha256:${new Bun.CryptoHasher('sha256').update(other).update('\n').update(layer).digest('hex')}`;
+  await images.putChecksum(ID, sum, null);
+  expect((await meta.getImage(ID))?.state).toBe('ready');
+});

@@ -12,9 +12,10 @@
  *   (503) instead of hanging or answering 500.
  */
 import { SQL as BunSQL } from 'bun';
-import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, sql, type SQL } from 'drizzle-orm';
 import { drizzle, type BunSQLDatabase } from 'drizzle-orm/bun-sql';
 import { RegistryError } from '../../errors.ts';
+import { sameBytes } from '../meta.ts';
 import type {
   ImageRecord,
   MetaStore,
@@ -276,11 +277,12 @@ export class PgMetaStore implements MetaStore {
   async setLayerIfUploading(id: string, layer: StoredLayer): Promise<{ recorded: boolean; replacedKey: string | null }> {
     return this.#transaction(async (tx) => {
       const [current] = await tx
-        .select({ state: images.state, layerKey: images.layerKey })
+        .select({ state: images.state, layerKey: images.layerKey, json: images.json })
         .from(images)
         .where(eq(images.id, id))
         .for('update');
       if (current?.state !== 'uploading') return { recorded: false, replacedKey: null };
+      if (layer.json && !sameBytes(current.json, layer.json)) return { recorded: false, replacedKey: null };
       await tx
         .update(images)
         .set({
@@ -296,12 +298,13 @@ export class PgMetaStore implements MetaStore {
     });
   }
 
-  async markReady(id: string): Promise<boolean> {
+  async markReady(id: string, layerKey?: string): Promise<boolean> {
+    const verified = layerKey === undefined ? [] : [eq(images.layerKey, layerKey), isNotNull(images.layerSize)];
     const rows = await this.#run(() =>
       this.db
         .update(images)
         .set({ state: 'ready', updatedAt: Date.now() })
-        .where(and(eq(images.id, id), eq(images.state, 'uploading')))
+        .where(and(eq(images.id, id), eq(images.state, 'uploading'), ...verified))
         .returning({ id: images.id }),
     );
     return rows.length > 0;

@@ -170,7 +170,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, auth:
             400: v1Error(['LAYER_SIZE_MISMATCH', 'UPLOAD_ABORTED']),
             401: tokenRequired,
             404: notFound,
-            409: v1Error(['IMAGE_EXISTS'], 'the image is complete'),
+            409: v1Error(['IMAGE_EXISTS', 'IMAGE_JSON_CHANGED'], 'the image is complete, or a concurrent PUT json replaced its json'),
             412: v1Error(['DOCKER_TOO_OLD'], 'from the User-Agent'),
             413: v1Error(['BODY_TOO_LARGE'], 'beyond max_body_size'),
             503: v1Error(['STORAGE_FAILURE']),
