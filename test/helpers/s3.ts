@@ -254,6 +254,11 @@ export interface RecordingProxy {
   readonly requests: RecordedRequest[];
   /** Holds every UploadPart request until the returned function is called. */
   holdParts(): () => void;
+  /**
+   * Holds every request that `match` selects (before it reaches the server) until the returned
+   * function is called; `held()` counts those waiting.
+   */
+  hold(match: (method: string, url: URL) => boolean): { release: () => void; held: () => number };
   stop(): void;
 }
 
@@ -265,6 +270,7 @@ export interface RecordingProxy {
 export function recordingProxy(upstream: string): RecordingProxy {
   const requests: RecordedRequest[] = [];
   let gate: Promise<void> | null = null;
+  const holds = new Set<{ match: (method: string, url: URL) => boolean; gate: Promise<void>; waiting: number }>();
   const server = Bun.serve({
     hostname: '127.0.0.1',
     port: 0,
@@ -272,6 +278,12 @@ export function recordingProxy(upstream: string): RecordingProxy {
       const url = new URL(req.url);
       const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await req.arrayBuffer();
       if (gate && url.searchParams.has('partNumber')) await gate;
+      for (const h of holds) {
+        if (!h.match(req.method, url)) continue;
+        h.waiting++;
+        await h.gate;
+        h.waiting--;
+      }
       const headers = new Headers(req.headers);
       headers.delete('host');
       const r = await fetch(`${upstream}${url.pathname}${url.search}`, { method: req.method, headers, body, redirect: 'manual' });
@@ -289,6 +301,18 @@ export function recordingProxy(upstream: string): RecordingProxy {
       return () => {
         gate = null;
         release();
+      };
+    },
+    hold(match) {
+      let release!: () => void;
+      const h = { match, gate: new Promise<void>((resolve) => (release = resolve)), waiting: 0 };
+      holds.add(h);
+      return {
+        release() {
+          holds.delete(h);
+          release();
+        },
+        held: () => h.waiting,
       };
     },
     stop() {

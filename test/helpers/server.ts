@@ -17,13 +17,36 @@ export interface StartedRegistry {
   storagePath: string;
   proc: Subprocess;
   stderr: () => string;
+  /**
+   * Only with `{ processGroup: true }`: sends `signal` to the whole process group (`bun run`, the
+   * supervisor and its workers) at once, as a machine crash or an OOM kill of the group would.
+   */
+  killGroup(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /**
+   * Start the registry in a process group of its own (setsid), so that `killGroup` can signal
+   * the master and every worker at once. The group is killed when this process exits.
+   */
+  processGroup?: boolean;
+}
+
+/** Signals a process group; false when it is gone already. */
+function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const ROOT = join(import.meta.dir, '..', '..');
 
 /** Runs `bun run start` with its own storage directory; resolves once `_ping` answers. */
-export async function startRegistry(env: Record<string, string> = {}): Promise<StartedRegistry> {
+export async function startRegistry(env: Record<string, string> = {}, options: StartOptions = {}): Promise<StartedRegistry> {
   const storagePath = mkdtempSync(join(tmpdir(), 'registry-e2e-'));
   const port = await freePort();
   let errText = '';
@@ -32,7 +55,15 @@ export async function startRegistry(env: Record<string, string> = {}): Promise<S
     env: { ...process.env, REGISTRY_HOST: '127.0.0.1', REGISTRY_PORT: String(port), STORAGE_PATH: storagePath, ...env },
     stdout: 'ignore',
     stderr: 'pipe',
+    detached: options.processGroup === true,
   });
+  // a group of its own does not die with this process's group: never leave it behind
+  const killOnExit = () => signalGroup(proc.pid, 'SIGKILL');
+  if (options.processGroup) process.once('exit', killOnExit);
+  const killGroup = (signal: NodeJS.Signals) => {
+    if (!options.processGroup) throw new Error('killGroup needs startRegistry(env, { processGroup: true })');
+    signalGroup(proc.pid, signal);
+  };
   void (async () => {
     for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) errText += new TextDecoder().decode(chunk);
   })();
@@ -42,6 +73,11 @@ export async function startRegistry(env: Record<string, string> = {}): Promise<S
     const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
     await proc.exited;
     clearTimeout(timer);
+    if (options.processGroup) {
+      // whatever of the group outlived `bun run` (workers of a killed master) goes too
+      signalGroup(proc.pid, 'SIGKILL');
+      process.removeListener('exit', killOnExit);
+    }
     rmSync(storagePath, { recursive: true, force: true });
   };
   const deadline = Date.now() + 20_000;
@@ -49,7 +85,7 @@ export async function startRegistry(env: Record<string, string> = {}): Promise<S
     if (proc.exitCode !== null) break;
     try {
       const r = await fetch(`${url}/_ping`);
-      if (r.ok) return { url, port, storagePath, proc, stderr: () => errText, stop };
+      if (r.ok) return { url, port, storagePath, proc, stderr: () => errText, killGroup, stop };
     } catch {
       // not listening yet
     }
