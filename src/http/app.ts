@@ -15,7 +15,7 @@ import { tokenSecret } from '../services/token-secret.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { imageRoutes } from '../routes/v1/images.ts';
 import { indexRoutes } from '../routes/v1/index.ts';
-import { pingRoutes } from '../routes/v1/ping.ts';
+import { PING_PATHS, pingReply, pingRoutes } from '../routes/v1/ping.ts';
 import { repositoryRoutes } from '../routes/v1/repositories.ts';
 import { searchRoutes } from '../routes/v1/search.ts';
 import { canonicalPath } from './canonical-path.ts';
@@ -135,6 +135,18 @@ export function createRoute(app: RegistryApp): AppRoute {
     url.pathname = path;
     return app.handle(new Request(url.href, request));
   };
+}
+
+/**
+ * Routes the server dispatches natively (Bun.serve `routes`, GET and HEAD), before any JavaScript
+ * routing: `_ping`, which load balancers and clients call far more often than anything else.
+ * Each answers exactly what the app's own route answers (the same function builds the reply);
+ * other methods and spellings (a trailing slash, …) still reach the app.
+ */
+export function nativeRoutes(config: Config): Record<string, AppRoute> {
+  const ping = pingReply({ standalone: config.standalone, debug: config.debug, version: REGISTRY_VERSION });
+  const route: AppRoute = async (request, url) => (url ? ping() : badTargetReply(request));
+  return Object.fromEntries(PING_PATHS.map((path) => [path, route]));
 }
 
 /** The fetch handler (see createRoute), parsing the URL itself. */

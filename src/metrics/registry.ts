@@ -116,8 +116,18 @@ function histogramJson(name: string, help: string, bounds: readonly number[], se
   return { name, help, type: 'histogram', aggregator: 'sum', values } as unknown as MetricJson;
 }
 
-/** Remembered route labels of recent paths (a pull asks for the same few paths again and again). */
+/** Remembered slots of recent request paths (a pull asks for the same few paths again and again). */
 const ROUTE_CACHE_SIZE = 4096;
+
+/** The cells one (method, route) pair counts into, found once per distinct path. */
+interface Slot {
+  method: string;
+  route: string;
+  duration: HistogramCell;
+  /** created on the first counted byte (no zero series for routes that never send a body) */
+  bytesOut: Cell | null;
+  byStatus: Map<number, Cell>;
+}
 
 /** One worker's metrics. */
 export class WorkerMetrics {
@@ -130,17 +140,25 @@ export class WorkerMetrics {
   readonly #bytesIn = new Series<Cell>(['method', 'route'], () => ({ n: 0 }));
   readonly #bytesOut = new Series<Cell>(['method', 'route'], () => ({ n: 0 }));
   #uploads = 0;
-  readonly #routes = new Map<string, string>();
+  readonly #slots = new Map<string, Slot>();
 
-  #route(method: string, pathname: string): string {
-    const key = `${method} ${pathname}`;
-    let route = this.#routes.get(key);
-    if (route === undefined) {
-      route = routeLabel(method, pathname);
-      if (this.#routes.size >= ROUTE_CACHE_SIZE) this.#routes.clear();
-      this.#routes.set(key, route);
+  #slot(rawMethod: string, pathname: string): Slot {
+    const key = `${rawMethod} ${pathname}`;
+    let slot = this.#slots.get(key);
+    if (slot === undefined) {
+      const method = methodLabel(rawMethod);
+      const route = routeLabel(rawMethod, pathname);
+      slot = {
+        method,
+        route,
+        duration: this.#duration.at(method, route),
+        bytesOut: null,
+        byStatus: new Map(),
+      };
+      if (this.#slots.size >= ROUTE_CACHE_SIZE) this.#slots.clear();
+      this.#slots.set(key, slot);
     }
-    return route;
+    return slot;
   }
 
   /**
@@ -150,21 +168,24 @@ export class WorkerMetrics {
    */
   begin(request: Request, pathname: string): { request: Request; finish: FinishRequest } {
     const started = performance.now();
-    const method = methodLabel(request.method);
-    const route = this.#route(request.method, pathname);
-    const declared = request.headers.get('content-length');
-    if (declared !== null && !request.headers.has('transfer-encoding')) {
-      const n = Number(declared);
-      if (Number.isSafeInteger(n) && n > 0) this.#bytesIn.at(method, route).n += n;
-    } else if (request.body) {
-      const bytesIn = this.#bytesIn.at(method, route);
-      const counter = new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
-          bytesIn.n += chunk.byteLength;
-          controller.enqueue(chunk);
-        },
-      });
-      request = new Request(request, { body: request.body.pipeThrough(counter) });
+    const slot = this.#slot(request.method, pathname);
+    const { method, route } = slot;
+    const bodiless = request.method === 'GET' || request.method === 'HEAD';
+    if (!bodiless) {
+      const declared = request.headers.get('content-length');
+      if (declared !== null && !request.headers.has('transfer-encoding')) {
+        const n = Number(declared);
+        if (Number.isSafeInteger(n) && n > 0) this.#bytesIn.at(method, route).n += n;
+      } else if (request.body) {
+        const bytesIn = this.#bytesIn.at(method, route);
+        const counter = new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            bytesIn.n += chunk.byteLength;
+            controller.enqueue(chunk);
+          },
+        });
+        request = new Request(request, { body: request.body.pipeThrough(counter) });
+      }
     }
     const upload = request.method === 'PUT' && route === LAYER_UPLOAD_ROUTE;
     if (upload) this.#uploads++;
@@ -174,17 +195,22 @@ export class WorkerMetrics {
       finished = true;
       if (upload) this.#uploads--;
       const status = response?.status ?? 500;
-      this.#requests.at(method, route, String(status)).n++;
+      let count = slot.byStatus.get(status);
+      if (count === undefined) {
+        count = this.#requests.at(method, route, String(status));
+        slot.byStatus.set(status, count);
+      }
+      count.n++;
       const seconds = (performance.now() - started) / 1000;
-      const h = this.#duration.at(method, route);
+      const h = slot.duration;
       let i = 0;
       while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
       h.buckets[i]!++;
       h.sum += seconds;
       h.count++;
-      const length = Number(response?.headers.get('content-length') ?? 0);
-      const bodiless = request.method === 'HEAD' || status === 204 || status === 304;
-      if (!bodiless && Number.isSafeInteger(length) && length > 0) this.#bytesOut.at(method, route).n += length;
+      if (request.method === 'HEAD' || status === 204 || status === 304 || !response) return;
+      const length = Number(response.headers.get('content-length') ?? 0);
+      if (Number.isSafeInteger(length) && length > 0) (slot.bytesOut ??= this.#bytesOut.at(method, route)).n += length;
     };
     return { request, finish };
   }

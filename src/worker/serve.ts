@@ -3,7 +3,7 @@ import type { Server } from 'bun';
 import type { Config } from '../config/schema.ts';
 import type { MetaStore } from '../db/meta.ts';
 import { migrateMetaStore, openMetaStore } from '../db/open.ts';
-import { createApp, createRoute, requestUrl, type AppRoute } from '../http/app.ts';
+import { createApp, createRoute, nativeRoutes, requestUrl, type AppRoute } from '../http/app.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { createStorage, storageConfigOf } from '../storage/factory.ts';
 
@@ -70,7 +70,10 @@ export async function startServer(config: Config, options: ServeOptions): Promis
   const meta = await openMetaStore(config, { migrate: false });
   const storage = createStorage(storageConfigOf(config));
   const route = createRoute(createApp({ config, meta, storage, log: options.onError, metrics: options.metrics }));
-  const fetch = options.wrap ? options.wrap(route) : (request: Request) => route(request, requestUrl(request));
+  const handler = (r: AppRoute) => (options.wrap ? options.wrap(r) : (request: Request) => r(request, requestUrl(request)));
+  const fetch = handler(route);
+  // the same wrapper (metrics, access log, max_requests) around the natively dispatched routes
+  const routes = Object.fromEntries(Object.entries(nativeRoutes(config)).map(([path, r]) => [path, { GET: handler(r) }]));
   const server = Bun.serve({
     hostname: config.host,
     port: config.port,
@@ -80,6 +83,7 @@ export async function startServer(config: Config, options: ServeOptions): Promis
     // max_json_size) so that an oversized body gets a V1 JSON 413, not Bun's empty one.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     idleTimeout: config.idle_timeout,
+    routes,
     fetch,
     error: () =>
       new Response('{"error": "Internal server error"}', { status: 500, headers: { 'content-type': 'application/json' } }),

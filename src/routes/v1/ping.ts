@@ -14,11 +14,17 @@ export interface PingOptions {
   metrics?: () => Promise<Response>;
 }
 
-export function pingRoutes(opts: PingOptions) {
+/** The `_ping` reply (E1), built per request (it is a fresh Response each time). */
+export function pingReply(opts: Pick<PingOptions, 'standalone' | 'debug' | 'version'>): () => Response {
   const standalone = opts.standalone ? 'True' : 'False';
-  const ping = () => {
+  if (!opts.debug) {
+    // the same bytes and headers every time: built once (a load balancer calls this constantly)
+    const reply = jsonReply({}, 200, { 'x-docker-registry-standalone': standalone });
+    const headers = Object.fromEntries(reply.headers);
+    return () => new Response('{}', { status: 200, headers });
+  }
+  return () => {
     const headers: Record<string, string> = { 'x-docker-registry-standalone': standalone };
-    if (!opts.debug) return jsonReply({}, 200, headers);
     headers['x-docker-registry-config'] = 'default';
     return jsonReply(
       {
@@ -30,6 +36,13 @@ export function pingRoutes(opts: PingOptions) {
       headers,
     );
   };
+}
+
+/** The paths `_ping` answers on (the server also routes them natively, see http/app.ts). */
+export const PING_PATHS = ['/_ping', '/v1/_ping'] as const;
+
+export function pingRoutes(opts: PingOptions) {
+  const ping = pingReply(opts);
   const pingDoc = (operationId: string, summary: string) =>
     operation({
       operationId,
