@@ -3,7 +3,6 @@
  * DOCKER_REGISTRY_CONFIG), then environment variables. No other module reads the environment.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { settings, type Config, type SettingName, type SettingSpec } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -70,7 +69,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     }
     let doc: unknown;
     try {
-      doc = parseYaml(text);
+      doc = Bun.YAML.parse(text);
     } catch (e) {
       throw new ConfigError(`config file ${file} is not valid YAML: ${(e as Error).message}`);
     }

@@ -6,7 +6,6 @@
  * the input through an optional gunzip into tar-stream's `extract()` with backpressure, and every
  * member body is drained as it arrives.
  */
-import { extract } from 'tar-stream';
 import type { ExtractEvents, Header } from 'tar-stream';
 import { RegistryError, isRegistryError } from '../errors.ts';
 
@@ -226,6 +225,8 @@ function sniff(magic: Uint8Array): Format {
 
 /** Parses a plain tar byte stream; rejects with the parser's (or the visitor's) error. */
 async function parseTar(bytes: ReadableStream<Uint8Array>, visit: MemberVisitor): Promise<void> {
+  // loaded on first use: most workers never list a layer, and the parser adds ~9 MiB to a process
+  const { extract } = await import('tar-stream');
   const ex = extract({ allowUnknownFormat: true } as Parameters<typeof extract>[0]);
   const window = new ByteWindow();
   let firstError: unknown = null;
