@@ -92,6 +92,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (/^postgres(ql)?:/i.test(String(out.db).trim()) && !URL.canParse(String(out.db).trim())) {
     throw new ConfigError('setting db: not a valid postgres:// URL');
   }
+  // Nodes sharing one PostgreSQL database serve each other's clients: a secret generated per
+  // node (under its own storage_path) would make every node refuse the others' tokens.
+  if (out.auth === 'token' && /^postgres(ql)?:/i.test(String(out.db).trim()) && String(out.token_secret) === '') {
+    throw new ConfigError('auth token with a postgres:// db needs token_secret (REGISTRY_TOKEN_SECRET): every node must sign and check tokens with the same secret');
+  }
   if (out.storage === 's3') {
     const missing = (['s3_bucket', 's3_region'] as const).filter((k) => String(out[k]).trim() === '');
     if (missing.length) {

@@ -42,6 +42,10 @@ test('bad values are clear errors', () => {
   expect(() => loadConfig({ env: { REGISTRY_PORT: 'abc' } })).toThrow(ConfigError);
   expect(() => loadConfig({ env: { REGISTRY_DB: 'postgres://u@h:99999/db' } })).toThrow(/postgres:\/\/ URL/);
   expect(loadConfig({ env: { REGISTRY_DB: 'postgres://u:p@h:5432/db' } }).db).toBe('postgres://u:p@h:5432/db');
+  const pgToken = { REGISTRY_DB: 'postgres://u:p@h:5432/db', REGISTRY_AUTH: 'token' };
+  expect(() => loadConfig({ env: pgToken })).toThrow(/needs token_secret \(REGISTRY_TOKEN_SECRET\)/);
+  expect(loadConfig({ env: { ...pgToken, REGISTRY_TOKEN_SECRET: 's3cr3t-value' } }).auth).toBe('token');
+  expect(loadConfig({ env: { REGISTRY_AUTH: 'token' } }).token_secret).toBe(''); // one node on SQLite may generate its own
   expect(() => loadConfig({ env: { REGISTRY_PORT: '70000' } })).toThrow(/at most 65535/);
   expect(() => loadConfig({ env: { STANDALONE: 'maybe' } })).toThrow(/true or false/);
   expect(() => loadConfig({ env: { STORAGE: 'ftp' } })).toThrow(/one of/);
