@@ -529,3 +529,52 @@ describe('a node killed in the middle of a layer upload', () => {
     }
   }, 60_000);
 });
+
+describe('token auth across nodes (one token_secret, one PostgreSQL)', () => {
+  test('an account made through A logs in through B; a token issued by A is honoured by B; private repositories stay private on both', async () => {
+    const shared = await freshStores();
+    const token = { REGISTRY_AUTH: 'token', REGISTRY_TOKEN_SECRET: `multi-node-${hex(16)}`, REGISTRY_WORKERS: '1' };
+    const [a, b] = (await startNodes([nodeEnv(shared, false, token), nodeEnv(shared, false, token)])) as [StartedRegistry, StartedRegistry];
+    try {
+      const basic = `Basic ${btoa('alice:pw-alice')}`;
+      const call = (base: string, method: string, path: string, headers: Record<string, string> = {}, body?: string) =>
+        fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, body });
+      let r = await call(a.url, 'POST', '/v1/users/', {}, JSON.stringify({ username: 'alice', password: 'pw-alice', email: 'a@example.com' }));
+      expect(r.status).toBe(201);
+      expect((await call(b.url, 'GET', '/v1/users/', { authorization: basic })).status).toBe(200);
+
+      // the write token comes from A; every image write goes to B
+      const id = hex(64);
+      r = await call(a.url, 'PUT', '/v1/repositories/alice/app/', { authorization: basic, 'x-docker-token': 'true' }, JSON.stringify([{ id }]));
+      expect(r.status).toBe(200);
+      const write = r.headers.get('x-docker-token')!;
+      expect(write).toStartWith('Token signature=');
+      const json = imageJson(id);
+      const layer = randomBytes(4096);
+      expect((await call(b.url, 'PUT', `/v1/images/${id}/json`, { authorization: write }, json)).status).toBe(200);
+      r = await fetch(`${b.url}/v1/images/${id}/layer`, { method: 'PUT', headers: { authorization: write }, body: layer });
+      expect(r.status).toBe(200);
+      r = await call(b.url, 'PUT', `/v1/images/${id}/checksum`, { authorization: write, 'x-docker-checksum-payload': payload(json, layer) });
+      expect(r.status).toBe(200);
+      expect((await call(b.url, 'PUT', '/v1/repositories/alice/app/tags/latest', { authorization: write }, JSON.stringify(id))).status).toBe(200);
+      expect((await call(a.url, 'PUT', '/v1/repositories/alice/app/images', { authorization: basic }, JSON.stringify([{ id }]))).status).toBe(204);
+      // a forged token fails on both nodes
+      const forged = write.replace(/signature=[0-9a-f]{4}/, 'signature=0000');
+      for (const n of [a, b]) expect((await call(n.url, 'PUT', `/v1/images/${id}/json`, { authorization: forged }, json)).status).toBe(401);
+
+      // private through B: anonymous reads refused on A at once, the owner's read token from A works on B
+      expect((await call(b.url, 'PUT', '/v1/repositories/alice/app/properties', { authorization: write }, JSON.stringify({ access: 'private' }))).status).toBe(200);
+      r = await call(a.url, 'GET', '/v1/repositories/alice/app/tags');
+      expect([401, 404]).toContain(r.status);
+      r = await call(a.url, 'GET', '/v1/repositories/alice/app/images', { authorization: basic, 'x-docker-token': 'true' });
+      expect(r.status).toBe(200);
+      const read = r.headers.get('x-docker-token')!;
+      r = await call(b.url, 'GET', '/v1/repositories/alice/app/tags', { authorization: read });
+      expect(await r.json()).toEqual({ latest: id });
+      r = await fetch(`${b.url}/v1/images/${id}/layer`, { headers: { authorization: read } });
+      expect(Buffer.from(await r.arrayBuffer()).equals(Buffer.from(layer))).toBe(true);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  }, 60_000);
+});
