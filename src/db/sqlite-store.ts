@@ -13,6 +13,7 @@
 import { and, asc, eq, isNotNull, sql, type SQL } from 'drizzle-orm';
 import { openSqlite, type Db } from './client.ts';
 import { sameBytes } from './meta.ts';
+import { fullName, imageRecord, likeEscape, repositoryRecord } from './records.ts';
 import type {
   ImageRecord,
   MetaStore,
@@ -29,39 +30,8 @@ import type {
 import { migrateSqlite } from './migrate.ts';
 import { images, repositories, tags, users } from './schema.ts';
 
-type ImageRow = typeof images.$inferSelect;
 type RepoRow = typeof repositories.$inferSelect;
 
-const fullName = (ref: RepoRef) => `${ref.namespace}/${ref.name}`;
-
-function toImage(row: ImageRow): ImageRecord {
-  return {
-    id: row.id,
-    parent: row.parent,
-    json: new Uint8Array(row.json),
-    ancestry: JSON.parse(row.ancestry) as string[],
-    state: row.state,
-    layerSize: row.layerSize,
-    layerKey: row.layerKey,
-    checksums: row.checksums ? (JSON.parse(row.checksums) as string[]) : [],
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  };
-}
-
-function toRepo(row: RepoRow): RepositoryRecord {
-  return {
-    id: row.id,
-    namespace: row.namespace,
-    name: row.name,
-    description: row.description,
-    private: row.private,
-    indexImages: row.indexImages,
-  };
-}
-
-/** Escapes LIKE wildcards for `ESCAPE '\'`. */
-const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 /** A query as one FTS5 string literal (no operators can be injected). */
 const ftsPhrase = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
@@ -183,7 +153,7 @@ export class SqliteMetaStore implements MetaStore {
 
   async getImage(id: string): Promise<ImageRecord | null> {
     const row = this.#q.image.get({ id });
-    return row ? toImage(row) : null;
+    return row ? imageRecord(row, new Uint8Array(row.json)) : null;
   }
 
   async setLayerIfUploading(id: string, layer: StoredLayer): Promise<{ recorded: boolean; replacedKey: string | null }> {
@@ -241,7 +211,7 @@ export class SqliteMetaStore implements MetaStore {
     const name = fullName(ref);
     return this.#cached(`repo\0${name}`, () => {
       const row = this.#q.repo.get({ fullName: name });
-      return row ? toRepo(row) : null;
+      return row ? repositoryRecord(row) : null;
     });
   }
 
@@ -260,7 +230,7 @@ export class SqliteMetaStore implements MetaStore {
 
   async ensureRepository(ref: RepoRef): Promise<{ repository: RepositoryRecord; created: boolean }> {
     const { row, created } = this.#write((tx) => this.#ensureRepo(tx, ref));
-    return { repository: toRepo(row), created };
+    return { repository: repositoryRecord(row), created };
   }
 
   async deleteRepository(ref: RepoRef): Promise<boolean> {
@@ -327,7 +297,7 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   async repositoriesListingImage(id: string): Promise<RepositoryRecord[]> {
-    return this.#q.listingImage.all({ id }).map(toRepo);
+    return this.#q.listingImage.all({ id }).map(repositoryRecord);
   }
 
   async search(query: string, limit: number, offset: number, visible: PrivateVisibility = 'all'): Promise<SearchPage> {

@@ -16,6 +16,7 @@ import { and, eq, inArray, isNotNull, sql, type SQL } from 'drizzle-orm';
 import { drizzle, type BunSQLDatabase } from 'drizzle-orm/bun-sql';
 import { RegistryError } from '../../errors.ts';
 import { sameBytes } from '../meta.ts';
+import { fullName, imageRecord, likeEscape, repositoryRecord } from '../records.ts';
 import type {
   ImageRecord,
   MetaStore,
@@ -36,7 +37,6 @@ const { images, repositories, tags, users } = schema;
 
 export type PgDb = BunSQLDatabase<typeof schema> & { $client: BunSQL };
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0];
-type ImageRow = typeof images.$inferSelect;
 type RepoRow = typeof repositories.$inferSelect;
 
 export interface PgOpenOptions {
@@ -86,34 +86,6 @@ function unavailable(cause: unknown): RegistryError {
   return error;
 }
 
-const fullName = (ref: RepoRef) => `${ref.namespace}/${ref.name}`;
-
-function toImage(row: ImageRow): ImageRecord {
-  return {
-    id: row.id,
-    parent: row.parent,
-    json: row.json,
-    ancestry: JSON.parse(row.ancestry) as string[],
-    state: row.state,
-    layerSize: row.layerSize,
-    layerKey: row.layerKey,
-    checksums: row.checksums ? (JSON.parse(row.checksums) as string[]) : [],
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  };
-}
-
-function toRepo(row: RepoRow): RepositoryRecord {
-  return {
-    id: row.id,
-    namespace: row.namespace,
-    name: row.name,
-    description: row.description,
-    private: row.private,
-    indexImages: row.indexImages,
-  };
-}
-
 /**
  * The SQLite store's exact test, `json_each(index_images)` holding an object whose `id` is this
  * string. Done here rather than with jsonb: the text is stored as the client sent it, and
@@ -129,9 +101,6 @@ function listsImage(text: string, id: string): boolean {
   const items = Array.isArray(doc) ? doc : doc !== null && typeof doc === 'object' ? Object.values(doc) : [];
   return items.some((item) => item !== null && typeof item === 'object' && (item as { id?: unknown }).id === id);
 }
-
-/** Escapes LIKE wildcards for `ESCAPE '\'`. */
-const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** The search condition that hides private repositories outside `visible`. */
 function visibility(visible: PrivateVisibility): SQL {
@@ -271,7 +240,7 @@ export class PgMetaStore implements MetaStore {
 
   async getImage(id: string): Promise<ImageRecord | null> {
     const [row] = await this.#run(() => this.#q.image.execute({ id }));
-    return row ? toImage(row) : null;
+    return row ? imageRecord(row) : null;
   }
 
   async setLayerIfUploading(id: string, layer: StoredLayer): Promise<{ recorded: boolean; replacedKey: string | null }> {
@@ -326,7 +295,7 @@ export class PgMetaStore implements MetaStore {
 
   async getRepository(ref: RepoRef): Promise<RepositoryRecord | null> {
     const [row] = await this.#run(() => this.#q.repo.execute({ fullName: fullName(ref) }));
-    return row ? toRepo(row) : null;
+    return row ? repositoryRecord(row) : null;
   }
 
   /** A new repository row, or none when another transaction holds one of that name. */
@@ -361,9 +330,9 @@ export class PgMetaStore implements MetaStore {
       // read first: the common case writes nothing (and burns no identity value)
       for (let attempt = 0; attempt < ENSURE_ATTEMPTS; attempt++) {
         const [existing] = await this.#q.repo.execute({ fullName: fullName(ref) });
-        if (existing) return { repository: toRepo(existing), created: false };
+        if (existing) return { repository: repositoryRecord(existing), created: false };
         const inserted = await this.#insertRepo(this.db, ref);
-        if (inserted) return { repository: toRepo(inserted), created: true };
+        if (inserted) return { repository: repositoryRecord(inserted), created: true };
       }
       throw new Error(`repository ${fullName(ref)} was deleted ${ENSURE_ATTEMPTS} times while being created`);
     });
@@ -436,7 +405,7 @@ export class PgMetaStore implements MetaStore {
 
   async repositoriesListingImage(id: string): Promise<RepositoryRecord[]> {
     const rows = await this.#run(() => this.#q.listing.execute({ pattern: `%${likeEscape(id)}%` }));
-    return rows.filter((row) => row.indexImages !== null && listsImage(row.indexImages, id)).map(toRepo);
+    return rows.filter((row) => row.indexImages !== null && listsImage(row.indexImages, id)).map(repositoryRecord);
   }
 
   /**
