@@ -19,7 +19,7 @@ import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { recordingProxy, startFauxqs, type RecordingProxy, type S3TestServer } from '../helpers/s3.ts';
 import { buildTar } from '../helpers/tar.ts';
 import { startRegistry, type StartedRegistry, type StartOptions } from '../helpers/server.ts';
-import { client, hex, imageJson, payload, randomBytes, stallingBody } from '../helpers/v1-push.ts';
+import { client, expectImage, hex, imageJson, payload, pushSteps, randomBytes, stallingBody } from '../helpers/v1-push.ts';
 import { runPushPullSuite, type PushPullTarget } from './push-pull.suite.ts';
 
 const MiB = 1024 * 1024;
@@ -145,30 +145,11 @@ const times = (n: number, status: number, body: unknown) => Array.from({ length:
 /** Pushes a complete image through `base` and checks each step answered 200. */
 async function pushOk(base: string, id: string, json: string, layer: Uint8Array): Promise<void> {
   const call = client(base);
-  for (const [path, init] of [
-    [`/v1/images/${id}/json`, { body: json, headers: { 'content-type': 'application/json' } }],
-    [`/v1/images/${id}/layer`, { body: layer }],
-    [`/v1/images/${id}/checksum`, { headers: { 'x-docker-checksum-payload': payload(json, layer) } }],
-  ] as const) {
+  for (const [path, init] of pushSteps(id, json, layer)) {
     const r = await call('PUT', path, init);
     const text = await r.text();
     expect(`${path} ${r.status} ${text}`).toBe(`${path} 200 true`);
   }
-}
-
-/** GET json and GET layer of a complete image through `base`: exactly what was pushed. */
-async function expectImage(base: string, id: string, json: string, layer: Uint8Array): Promise<void> {
-  const call = client(base);
-  let r = await call('GET', `/v1/images/${id}/json`);
-  expect(r.status).toBe(200);
-  expect(await r.text()).toBe(json);
-  expect(r.headers.get('x-docker-size')).toBe(String(layer.byteLength));
-  expect(r.headers.get('x-docker-checksum-payload')).toBe(payload(json, layer));
-  r = await call('GET', `/v1/images/${id}/layer`);
-  expect(r.status).toBe(200);
-  const got = new Uint8Array(await r.arrayBuffer());
-  expect(got.byteLength).toBe(layer.byteLength);
-  expect(Buffer.compare(got, layer)).toBe(0);
 }
 
 describe('two nodes over one PostgreSQL database and one S3 bucket', () => {
@@ -297,11 +278,7 @@ describe('two nodes over one PostgreSQL database and one S3 bucket', () => {
         return r.status;
       };
       for (let attempt = 0; attempt < 25; attempt++) {
-        const steps = [
-          () => step(`/v1/images/${id}/json`, { body: json, headers: { 'content-type': 'application/json' } }),
-          () => step(`/v1/images/${id}/layer`, { body: layer }),
-          () => step(`/v1/images/${id}/checksum`, { headers: { 'x-docker-checksum-payload': payload(json, layer) } }),
-        ];
+        const steps = pushSteps(id, json, layer).map(([path, init]) => () => step(path, init));
         let status = 200;
         for (const s of steps) {
           status = await s();
@@ -345,6 +322,32 @@ describe('two nodes over one PostgreSQL database and one S3 bucket', () => {
   }, 60_000);
 
   /**
+   * Two clients racing on image `id`, A through node A and B through node B: `put` records every
+   * answer as `<what> <status> <body>`; `theirsCompletes` finishes B's push (layer, checksum) and
+   * checks that it went through, that no answer was a 5xx, and that both nodes serve B's image.
+   */
+  function race(id: string) {
+    const viaA = client(a.url);
+    const viaB = client(b.url);
+    const statuses: string[] = [];
+    const put = async (call: typeof viaA, what: string, init: Parameters<typeof viaA>[2]) => {
+      const r = await call('PUT', `/v1/images/${id}/${what}`, init);
+      statuses.push(`${what} ${r.status} ${await r.text()}`);
+      return r.status;
+    };
+    const theirsCompletes = async (theirs: { json: string; layer: Uint8Array }) => {
+      await put(viaB, 'layer', { body: theirs.layer });
+      await put(viaB, 'checksum', { headers: { 'x-docker-checksum-payload': payload(theirs.json, theirs.layer) } });
+      // (the whole exchange, in order, when this fails)
+      expect({ last: statuses.slice(-2), history: statuses }).toMatchObject({ last: ['layer 200 true', 'checksum 200 true'] });
+      expect(statuses.filter((s) => !/^\w+ (200|400|409) /.test(s))).toEqual([]);
+      await expectImage(a.url, id, theirs.json, theirs.layer);
+      await expectImage(b.url, id, theirs.json, theirs.layer);
+    };
+    return { viaA, viaB, put, theirsCompletes };
+  }
+
+  /**
    * Client A uploads its layer through node A while client B re-PUTs the same image's json (with
    * other content) through node B. A's layer was hashed with A's json, which is no longer the
    * image's: whatever A does next, the image must never complete as B's json with A's layer, and
@@ -354,14 +357,7 @@ describe('two nodes over one PostgreSQL database and one S3 bucket', () => {
     const id = hex(64);
     const mine = { json: JSON.stringify({ id, comment: 'client A' }), layer: randomBytes(8 * MiB) };
     const theirs = { json: JSON.stringify({ id, comment: 'client B' }), layer: randomBytes(MiB) };
-    const viaA = client(a.url);
-    const viaB = client(b.url);
-    const statuses: string[] = [];
-    const put = async (call: typeof viaA, what: string, init: Parameters<typeof viaA>[2]) => {
-      const r = await call('PUT', `/v1/images/${id}/${what}`, init);
-      statuses.push(`${what} ${r.status} ${await r.text()}`);
-      return r.status;
-    };
+    const { viaA, viaB, put, theirsCompletes } = race(id);
     expect(await put(viaA, 'json', { body: mine.json })).toBe(200);
     // A's upload is under way (a whole S3 part of it written) and then stalls
     const body = stallingBody(mine.layer, 6 * MiB);
@@ -377,13 +373,7 @@ describe('two nodes over one PostgreSQL database and one S3 bucket', () => {
     await layerPut;
     await put(viaA, 'checksum', { headers: { 'x-docker-checksum-payload': payload(mine.json, mine.layer) } });
     // B completes its push: nothing of A's may stand in the way (A never completed the image)
-    await put(viaB, 'layer', { body: theirs.layer });
-    await put(viaB, 'checksum', { headers: { 'x-docker-checksum-payload': payload(theirs.json, theirs.layer) } });
-    // (the whole exchange, in order, when this fails)
-    expect({ last: statuses.slice(-2), history: statuses }).toMatchObject({ last: ['layer 200 true', 'checksum 200 true'] });
-    expect(statuses.filter((s) => !/^\w+ (200|400|409) /.test(s))).toEqual([]);
-    await expectImage(a.url, id, theirs.json, theirs.layer);
-    await expectImage(b.url, id, theirs.json, theirs.layer);
+    await theirsCompletes(theirs);
   }, 60_000);
 
   /**
@@ -399,14 +389,7 @@ describe('two nodes over one PostgreSQL database and one S3 bucket', () => {
       layer: await buildTar([{ name: 'a.txt', body: 'from A\n' }, { name: 'blob', body: randomBytes(256 * 1024) }]),
     };
     const theirs = { json: JSON.stringify({ id, comment: 'client B' }), layer: randomBytes(MiB) };
-    const viaA = client(a.url);
-    const viaB = client(b.url);
-    const statuses: string[] = [];
-    const put = async (call: typeof viaA, what: string, init: Parameters<typeof viaA>[2]) => {
-      const r = await call('PUT', `/v1/images/${id}/${what}`, init);
-      statuses.push(`${what} ${r.status} ${await r.text()}`);
-      return r.status;
-    };
+    const { viaA, viaB, put, theirsCompletes } = race(id);
     expect(await put(viaA, 'json', { body: mine.json })).toBe(200);
     expect(await put(viaA, 'layer', { body: mine.layer })).toBe(200);
     const gate = proxyA.hold((method, url) => method === 'GET' && url.pathname.includes(`/images/${id}/`));
@@ -422,13 +405,7 @@ describe('two nodes over one PostgreSQL database and one S3 bucket', () => {
     } finally {
       gate.release();
     }
-    await put(viaB, 'layer', { body: theirs.layer });
-    await put(viaB, 'checksum', { headers: { 'x-docker-checksum-payload': payload(theirs.json, theirs.layer) } });
-    // (the whole exchange, in order, when this fails)
-    expect({ last: statuses.slice(-2), history: statuses }).toMatchObject({ last: ['layer 200 true', 'checksum 200 true'] });
-    expect(statuses.filter((s) => !/^\w+ (200|400|409) /.test(s))).toEqual([]);
-    await expectImage(a.url, id, theirs.json, theirs.layer);
-    await expectImage(b.url, id, theirs.json, theirs.layer);
+    await theirsCompletes(theirs);
   }, 60_000);
 
   test('other V1 reads agree across nodes: search, properties, index images, tag json, errors', async () => {

@@ -3,6 +3,7 @@
  * one-call image pushes, and upload bodies that stall part-way so a test can kill the worker or
  * abort the request while the server is still streaming into its temp file.
  */
+import { expect } from 'bun:test';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -42,22 +43,41 @@ export function client(base: string) {
     });
 }
 
-/** PUT json, PUT layer, PUT checksum; returns the three statuses (stops at a failure). */
-export async function pushImage(base: string, id: string, json: string, layer: Uint8Array): Promise<number[]> {
-  const call = client(base);
-  const statuses: number[] = [];
-  const steps: [string, CallInit][] = [
+/** The three PUTs of an image push, in order: json, layer, checksum (path and request). */
+export function pushSteps(id: string, json: string, layer: Uint8Array): [string, CallInit][] {
+  return [
     [`/v1/images/${id}/json`, { body: json, headers: { 'content-type': 'application/json' } }],
     [`/v1/images/${id}/layer`, { body: layer }],
     [`/v1/images/${id}/checksum`, { headers: { 'x-docker-checksum-payload': payload(json, layer) } }],
   ];
-  for (const [path, init] of steps) {
+}
+
+/** PUT json, PUT layer, PUT checksum; returns the three statuses (stops at a failure). */
+export async function pushImage(base: string, id: string, json: string, layer: Uint8Array): Promise<number[]> {
+  const call = client(base);
+  const statuses: number[] = [];
+  for (const [path, init] of pushSteps(id, json, layer)) {
     const r = await call('PUT', path, init);
     await r.arrayBuffer();
     statuses.push(r.status);
     if (r.status !== 200) break;
   }
   return statuses;
+}
+
+/** GET json and GET layer of a complete image through `base`: exactly what was pushed. */
+export async function expectImage(base: string, id: string, json: string, layer: Uint8Array): Promise<void> {
+  const call = client(base);
+  let r = await call('GET', `/v1/images/${id}/json`);
+  expect(r.status).toBe(200);
+  expect(await r.text()).toBe(json);
+  expect(r.headers.get('x-docker-size')).toBe(String(layer.byteLength));
+  expect(r.headers.get('x-docker-checksum-payload')).toBe(payload(json, layer));
+  r = await call('GET', `/v1/images/${id}/layer`);
+  expect(r.status).toBe(200);
+  const got = new Uint8Array(await r.arrayBuffer());
+  expect(got.byteLength).toBe(layer.byteLength);
+  expect(Buffer.compare(got, layer)).toBe(0);
 }
 
 /**

@@ -7,7 +7,7 @@ import { Database } from 'bun:sqlite';
 import { describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
 import { type Supervisor, useSupervisors } from '../helpers/supervisor.ts';
-import { client, hex, imageFiles, type CallInit, imageJson, payload, pushImage, randomBytes, tempFiles } from '../helpers/v1-push.ts';
+import { client, expectImage, hex, imageFiles, type CallInit, imageJson, payload, pushImage, randomBytes, tempFiles } from '../helpers/v1-push.ts';
 
 const supervisors = useSupervisors();
 const start = supervisors.start;
@@ -112,15 +112,7 @@ async function expectOneImage(s: Supervisor, id: string, json: string, layer: Ui
   const winners = results.filter((r) => r.join(',') === '200,200,200').length;
   expect(winners).toBe(1);
 
-  const call = client(s.url);
-  let r = await call('GET', `/v1/images/${id}/json`);
-  expect(r.status).toBe(200);
-  expect(await r.text()).toBe(json);
-  expect(r.headers.get('x-docker-size')).toBe(String(layer.byteLength));
-  expect(r.headers.get('x-docker-checksum-payload')).toBe(payload(json, layer));
-  r = await call('GET', `/v1/images/${id}/layer`);
-  expect(r.status).toBe(200);
-  expect(Buffer.compare(new Uint8Array(await r.arrayBuffer()), layer)).toBe(0);
+  await expectImage(s.url, id, json, layer);
 
   // exactly the recorded layer is on disk: every losing upload was deleted, no temp file left
   const files = imageFiles(data, id);
