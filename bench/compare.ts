@@ -32,14 +32,13 @@ import { hashFile, type Layer, MANIFEST_V2, v1Chain, v1Pull, v1Push, v2Pull, v2P
 import { median, nsSince, run, snapshot, statusBytes, ticksSince } from './lib/procs.ts';
 import { live, type Server, startDistribution, startNginx, startOurs, which } from './lib/servers.ts';
 import { wrk, type WrkResult } from './lib/wrk.ts';
+import { envNumber, OUT_DIR } from './lib/env.ts';
 
-const ROOT = join(import.meta.dir, '..');
-const OUT_DIR = join(ROOT, '.bench-out');
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
-const REPS = Math.max(1, Math.min(10, Number(process.env.BENCH_COMPARE_REPS ?? 3)));
-const WRK_S = Math.max(1, Math.min(30, Number(process.env.BENCH_COMPARE_WRK_SECONDS ?? 5)));
-const BIG_MIB = Math.max(16, Math.min(4096, Number(process.env.BENCH_COMPARE_BIG_MIB ?? 1024)));
+const REPS = envNumber('BENCH_COMPARE_REPS', 3, 1, 10);
+const WRK_S = envNumber('BENCH_COMPARE_WRK_SECONDS', 5, 1, 30);
+const BIG_MIB = envNumber('BENCH_COMPARE_BIG_MIB', 1024, 16, 4096);
 const ONLY = process.env.BENCH_COMPARE_ONLY?.split(',');
 const want = (s: string) => !ONLY || ONLY.includes(s);
 const RUN_ID = crypto.randomUUID();

@@ -29,9 +29,8 @@ import type { Subprocess } from 'bun';
 import { freePort } from '../test/helpers/server.ts';
 import { percentile, runLoad, type LoadResult } from './lib/load.ts';
 import { REGISTRY_COMMAND, REGISTRY_CWD, registryEnv } from './lib/servers.ts';
+import { OUT_DIR } from './lib/env.ts';
 
-const ROOT = join(import.meta.dir, '..');
-const OUT_DIR = join(ROOT, '.bench-out');
 const SYSCTL = '/proc/sys/net/ipv4/tcp_migrate_req';
 const HOST = '127.0.0.1';
 const PATH = '/v1/_ping';

@@ -36,14 +36,13 @@ import { children, run, snapshot, ticksSince } from './lib/procs.ts';
 import type { PullLoadConfig, PullLoadResult } from './lib/pull-load.ts';
 import { startBenchS3, stopCephSync, type BenchS3 } from './lib/s3-server.ts';
 import { live, type Server, startOurs } from './lib/servers.ts';
+import { envNumber, OUT_DIR } from './lib/env.ts';
 
-const ROOT = join(import.meta.dir, '..');
-const OUT_DIR = join(ROOT, '.bench-out');
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
-const SECONDS = Math.max(2, Math.min(120, Number(process.env.BENCH_SCALEOUT_SECONDS ?? 10)));
-const PULLERS = Math.max(1, Math.min(32, Number(process.env.BENCH_SCALEOUT_PULLERS ?? 4)));
-const MAX_PULLS = Math.max(1, Math.min(10_000, Number(process.env.BENCH_SCALEOUT_MAX_PULLS ?? 400)));
+const SECONDS = envNumber('BENCH_SCALEOUT_SECONDS', 10, 2, 120);
+const PULLERS = envNumber('BENCH_SCALEOUT_PULLERS', 4, 1, 32);
+const MAX_PULLS = envNumber('BENCH_SCALEOUT_MAX_PULLS', 400, 1, 10_000);
 const LAYERS = 5;
 const LAYER_MIB = 20;
 const REPO = 'bench/scaleout';

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { freePort } from '../../test/helpers/server.ts';
 import { alive, children, stop as stopProc } from './procs.ts';
+import { ROOT } from './env.ts';
 
 export const HOST = '127.0.0.1';
-const ROOT = join(import.meta.dir, '..', '..');
 
 export interface Server {
   name: string;
