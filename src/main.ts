@@ -5,7 +5,7 @@
  */
 import { ConfigError } from './config/load.ts';
 import { Arbiter } from './supervisor/arbiter.ts';
-import { migrate } from './worker/serve.ts';
+import { migrateMetaStore } from './db/open.ts';
 import { runWorker } from './worker/worker.ts';
 
 const role = process.argv[2] ?? 'supervise';
@@ -25,7 +25,7 @@ if (role === 'worker') {
 } else if (role === 'supervise') {
   let arbiter: Arbiter;
   try {
-    arbiter = new Arbiter({ workerCommand: workerCommand(), prepare: migrate });
+    arbiter = new Arbiter({ workerCommand: workerCommand(), prepare: migrateMetaStore });
   } catch (e) {
     console.error(`registry: ${e instanceof ConfigError ? e.message : String(e)}`);
     process.exit(2);

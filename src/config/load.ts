@@ -3,7 +3,7 @@
  * DOCKER_REGISTRY_CONFIG), then environment variables. No other module reads the environment.
  */
 import { readFileSync } from 'node:fs';
-import { settings, type Config, type SettingName, type SettingSpec } from './schema.ts';
+import { isPostgresUrl, settings, type Config, type SettingName, type SettingSpec } from './schema.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -89,12 +89,13 @@ export function loadConfig(options: LoadOptions = {}): Config {
     if (options.overrides && name in options.overrides) value = coerce(name, spec, options.overrides[name], 'override');
     out[name] = value;
   }
-  if (/^postgres(ql)?:/i.test(String(out.db).trim()) && !URL.canParse(String(out.db).trim())) {
+  const db = String(out.db).trim();
+  if (isPostgresUrl(db) && (!URL.canParse(db) || new URL(db).host === '')) {
     throw new ConfigError('setting db: not a valid postgres:// URL');
   }
   // Nodes sharing one PostgreSQL database serve each other's clients: a secret generated per
   // node (under its own storage_path) would make every node refuse the others' tokens.
-  if (out.auth === 'token' && /^postgres(ql)?:/i.test(String(out.db).trim()) && String(out.token_secret) === '') {
+  if (out.auth === 'token' && isPostgresUrl(db) && String(out.token_secret) === '') {
     throw new ConfigError('auth token with a postgres:// db needs token_secret (REGISTRY_TOKEN_SECRET): every node must sign and check tokens with the same secret');
   }
   if (out.storage === 's3') {

@@ -201,5 +201,11 @@ type ValueOf<S> = S extends { kind: 'int' | 'bytes' }
     ? boolean
     : string;
 
+/**
+ * Whether the `db` setting names a PostgreSQL database (`postgres://…`, `postgresql://…`) rather
+ * than a SQLite file: the one test config validation and the store opener share.
+ */
+export const isPostgresUrl = (db: string): boolean => /^postgres(ql)?:/i.test(db.trim());
+
 export type Config = { readonly [K in keyof Specs]: ValueOf<Specs[K]> };
 export type SettingName = keyof Specs;

@@ -4,16 +4,12 @@
  * rule for the supervisor (migrations), the workers and the admin CLI. The PostgreSQL modules are
  * loaded only when configured (they add ~6 MiB to every worker that would never use them).
  */
-import type { Config } from '../config/schema.ts';
+import { isPostgresUrl, type Config } from '../config/schema.ts';
 import { databasePath } from './location.ts';
 import type { MetaStore } from './meta.ts';
 import { SqliteMetaStore } from './sqlite-store.ts';
 
 type DbConfig = Pick<Config, 'db' | 'storage_path'>;
-
-export function isPostgresUrl(db: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(db.trim());
-}
 
 /** Where the metadata lives, for messages: the SQLite path, or the PostgreSQL URL without its password. */
 export function describeMetaStore(config: DbConfig): string {

@@ -2,7 +2,7 @@
 import type { Server } from 'bun';
 import type { Config } from '../config/schema.ts';
 import type { MetaStore } from '../db/meta.ts';
-import { migrateMetaStore, openMetaStore } from '../db/open.ts';
+import { openMetaStore } from '../db/open.ts';
 import { createApp, createRoute, nativeRoutes, requestUrl, type AppRoute } from '../http/app.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { createStorage, storageConfigOf } from '../storage/factory.ts';
@@ -13,10 +13,6 @@ export interface RunningServer {
   /** Graceful: stop accepting, let in-flight requests finish. */
   stop(force?: boolean): Promise<void>;
 }
-
-
-/** Applies the database migrations once (the supervisor does this before starting workers). */
-export const migrate = (config: Config): Promise<void> => migrateMetaStore(config);
 
 export interface ServeOptions {
   reusePort: boolean;

@@ -41,6 +41,7 @@ test('alias DOCKER_REGISTRY_CONFIG', () => {
 test('bad values are clear errors', () => {
   expect(() => loadConfig({ env: { REGISTRY_PORT: 'abc' } })).toThrow(ConfigError);
   expect(() => loadConfig({ env: { REGISTRY_DB: 'postgres://u@h:99999/db' } })).toThrow(/postgres:\/\/ URL/);
+  expect(() => loadConfig({ env: { REGISTRY_DB: 'postgresql:registry' } })).toThrow(/postgres:\/\/ URL/);
   expect(loadConfig({ env: { REGISTRY_DB: 'postgres://u:p@h:5432/db' } }).db).toBe('postgres://u:p@h:5432/db');
   const pgToken = { REGISTRY_DB: 'postgres://u:p@h:5432/db', REGISTRY_AUTH: 'token' };
   expect(() => loadConfig({ env: pgToken })).toThrow(/needs token_secret \(REGISTRY_TOKEN_SECRET\)/);
