@@ -29,7 +29,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { barChart, type Bar } from './lib/svg.ts';
 import { hashFile, type Layer, MANIFEST_V2, v1Chain, v1Pull, v1Push, v2Pull, v2Push } from './lib/clients.ts';
-import { median, nsSince, run, snapshot, statusBytes, ticksSince } from './lib/procs.ts';
+import { loadVerdict, median, nsSince, run, snapshot, statusBytes, ticksSince } from './lib/procs.ts';
 import { live, type Server, startDistribution, startNginx, startOurs, which } from './lib/servers.ts';
 import { wrk, type WrkResult } from './lib/wrk.ts';
 import { envNumber, OUT_DIR } from './lib/env.ts';
@@ -116,14 +116,7 @@ function addRow(r: Omit<Row, 'ratio' | 'met'> & { targetCheck?: (ratio: number, 
 function genCheck(scenario: string, server: string, tool: string, elapsedS: number, generatorCpuS: number, serverCpuS: number) {
   const generatorPct = (100 * generatorCpuS) / elapsedS;
   const serverPct = (100 * serverCpuS) / elapsedS;
-  const verdict =
-    generatorPct >= 90
-      ? `generator-bound (generator ≥ 90 % of a core${generatorPct + serverPct >= 170 ? ', both cores busy' : ''})`
-      : generatorPct + serverPct >= 170
-        ? 'machine saturated (both cores busy), generator < 90 % of a core'
-        : serverPct >= 90
-          ? 'server ≥ 90 % of a core'
-          : 'neither saturated';
+  const verdict = loadVerdict(generatorPct, serverPct) ?? (serverPct >= 90 ? 'server ≥ 90 % of a core' : 'neither saturated');
   genChecks.push({ scenario, server, tool, elapsedS, generatorCpuS, serverCpuS, generatorPct, serverPct, verdict });
 }
 

@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { startCluster, type PgCluster } from '../test/helpers/postgres.ts';
 import { hashFile, type Layer, v1Chain, v1Push, type V1Image } from './lib/clients.ts';
 import { percentile } from './lib/load.ts';
-import { children, run, snapshot, ticksSince } from './lib/procs.ts';
+import { children, loadVerdict, run, snapshot, ticksSince } from './lib/procs.ts';
 import type { PullLoadConfig, PullLoadResult } from './lib/pull-load.ts';
 import { startBenchS3, stopCephSync, type BenchS3 } from './lib/s3-server.ts';
 import { live, type Server, startOurs } from './lib/servers.ts';
@@ -268,13 +268,8 @@ try {
     // everything else that ran meanwhile: other users' processes, and kernel threads (ksoftirqd)
     const otherPct = Math.max(0, machinePct - pct(r.cpuS, wallS) - serversPct);
     const verdict =
-      generatorPct >= 90
-        ? `generator-bound (generator ≥ 90 % of a core${generatorPct + serversPct >= 170 ? ', both cores busy' : ''})`
-        : generatorPct + serversPct >= 170
-          ? 'machine saturated (both cores busy), generator < 90 % of a core'
-          : machinePct >= 170
-            ? `machine saturated with other processes (${otherPct.toFixed(0)} %), generator < 90 % of a core`
-            : 'neither saturated';
+      loadVerdict(generatorPct, serversPct) ??
+      (machinePct >= 170 ? `machine saturated with other processes (${otherPct.toFixed(0)} %), generator < 90 % of a core` : 'neither saturated');
     const gib = r.bytes / GiB;
     const row: Row = {
       key,

@@ -139,3 +139,15 @@ export const median = (xs: number[]): number => {
   const m = Math.floor(v.length / 2);
   return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
 };
+
+/**
+ * The rule every benchmark applies to a measured window (CPU as % of one core, on a 2-core
+ * machine): the generator at ≥ 90 % of a core is the bottleneck; generator and servers together at
+ * ≥ 170 % saturate the machine. Null when neither holds (the caller says what else it sees).
+ */
+export function loadVerdict(generatorPct: number, serversPct: number): string | null {
+  const busy = generatorPct + serversPct >= 170;
+  if (generatorPct >= 90) return `generator-bound (generator ≥ 90 % of a core${busy ? ', both cores busy' : ''})`;
+  if (busy) return 'machine saturated (both cores busy), generator < 90 % of a core';
+  return null;
+}
