@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import openapiTS, { astToString } from 'openapi-typescript';
 import ts from 'typescript';
 import { loadConfig } from '../src/config/load.ts';
-import { SqliteMetaStore } from '../src/db/sqlite-store.ts';
+import { SqliteMetaStore } from '../src/db/sqlite/store.ts';
 import { createApp, createFetch, SPEC_PATH } from '../src/http/app.ts';
 import { MemoryDriver } from '../src/storage/memory.ts';
 

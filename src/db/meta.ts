@@ -1,10 +1,22 @@
 /**
- * The metadata store contract: dialect-neutral and async at the boundary, so a PostgreSQL
- * implementation can replace the SQLite one without touching services or routes. One contract
- * suite (test/db/meta.suite.ts) runs against every implementation.
+ * The metadata store contract: dialect-neutral and async at the boundary, so the SQLite and the
+ * PostgreSQL stores (sqlite/store.ts, pg/store.ts) are interchangeable behind services and
+ * routes. One contract suite (test/db/meta.suite.ts) runs against every implementation.
  *
- * Conditional writes (`…IfUploading`) are atomic: they check and write in one write transaction,
- * so concurrent workers cannot complete, overwrite or tear an image.
+ * The contract is split by what the services use (images, repositories, tags, search, users);
+ * a service takes only the parts it calls, and `MetaStore`, all of them plus `close()`, is what
+ * the opener (open.ts) hands out.
+ *
+ * Every store, every method:
+ * - conditional writes (`…IfUploading`, `markReady`) check and write atomically, so concurrent
+ *   workers (and nodes) cannot complete, overwrite or tear an image;
+ * - when the backend cannot serve (connection lost or refused, database locked past its wait,
+ *   I/O error, disk full) the call rejects with `RegistryError('METADATA_UNAVAILABLE')` (503),
+ *   the backend's error as its `cause` (failures.ts); any other error is passed on unchanged.
+ *
+ * Only the SQLite store remembers reads (repository, tag list, tag) between calls, and only until
+ * any connection commits (see sqlite/store.ts): no store returns data older than the last commit
+ * the caller could have seen. Records it hands out from that cache are frozen.
  */
 
 export type ImageState = 'uploading' | 'ready';
@@ -42,11 +54,6 @@ export interface StoredLayer {
    * it during the upload leaves checksums about a json the image no longer has.
    */
   json?: Uint8Array;
-}
-
-/** Whether two byte strings are equal (an image json as stored against the one a layer was hashed with). */
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
 }
 
 export interface RepoRef {
@@ -97,7 +104,21 @@ export interface SearchPage {
   results: SearchHit[];
 }
 
-export interface MetaStore {
+export type ImageCacheKind = 'files' | 'diff';
+
+/** What `setLayerIfUploading` did. */
+export interface LayerOutcome {
+  recorded: boolean;
+  /** the upload the recorded layer replaced (the caller deletes it) */
+  replacedKey: string | null;
+}
+
+export interface UserChanges {
+  email?: string;
+  passwordHash?: string;
+}
+
+export interface ImageStore {
   /** Creates or resets an image to `uploading`. Returns false (writes nothing) if it is `ready`. */
   putImageIfUploading(image: NewImage): Promise<boolean>;
   getImage(id: string): Promise<ImageRecord | null>;
@@ -106,7 +127,7 @@ export interface MetaStore {
    * missing or no longer uploading, or no longer has `layer.json`) and the key of the upload it
    * replaced, which the caller deletes (on false: the caller deletes its own upload).
    */
-  setLayerIfUploading(id: string, layer: StoredLayer): Promise<{ recorded: boolean; replacedKey: string | null }>;
+  setLayerIfUploading(id: string, layer: StoredLayer): Promise<LayerOutcome>;
   /**
    * uploading → ready. Returns false if the image is missing or not uploading, or, when
    * `layerKey` is given (the layer the caller verified), if that is no longer the image's
@@ -114,46 +135,57 @@ export interface MetaStore {
    * changed what would be completed.
    */
   markReady(id: string, layerKey?: string): Promise<boolean>;
-  getImageCache(id: string, kind: 'files' | 'diff'): Promise<string | null>;
-  setImageCache(id: string, kind: 'files' | 'diff', value: string): Promise<void>;
+  getImageCache(id: string, kind: ImageCacheKind): Promise<string | null>;
+  /** Kept only while the image is ready (a reset image starts without caches). */
+  setImageCache(id: string, kind: ImageCacheKind, value: string): Promise<void>;
+}
 
+export interface RepositoryStore {
   getRepository(ref: RepoRef): Promise<RepositoryRecord | null>;
-  /** Creates the repository if needed; returns it and whether it was created. */
-  ensureRepository(ref: RepoRef): Promise<{ repository: RepositoryRecord; created: boolean }>;
   /** Deletes a repository with its tags; false if it did not exist. */
   deleteRepository(ref: RepoRef): Promise<boolean>;
+  /** Creates the repository if needed. */
   setPrivate(ref: RepoRef, isPrivate: boolean): Promise<void>;
   /**
    * Replaces the index image list, computed by `merge` from the current text (null if none)
-   * inside the write transaction; creates the repository if needed.
+   * inside the write transaction; creates the repository if needed. `created`: there was no list.
    */
   updateIndexImages(ref: RepoRef, merge: (current: string | null) => string): Promise<{ created: boolean }>;
+  /** The repositories whose index image list names this image id, by name. */
+  repositoriesListingImage(id: string): Promise<RepositoryRecord[]>;
+}
 
-  /** null when the repository does not exist */
+export interface TagStore {
+  /** Sorted by name; null when the repository does not exist. */
   listTags(ref: RepoRef): Promise<TagRecord[] | null>;
   getTag(ref: RepoRef, tag: string): Promise<TagRecord | null>;
   /** Creates the repository if needed; replaces the tag atomically. */
   putTag(ref: RepoRef, tag: TagRecord): Promise<void>;
   deleteTag(ref: RepoRef, tag: string): Promise<boolean>;
+}
 
-  /** The repositories whose index image list names this image id. */
-  repositoriesListingImage(id: string): Promise<RepositoryRecord[]>;
-
+export interface SearchStore {
   /**
-   * Case-insensitive substring search on `namespace/name` and description, best match first.
+   * Case-insensitive substring search on `namespace/name` and description; name matches first,
+   * then by name in byte order (every store gives the same pages). An empty query lists all.
    * `visible` limits which private repositories are listed (default: all).
    */
   search(query: string, limit: number, offset: number, visible?: PrivateVisibility): Promise<SearchPage>;
+}
 
+export interface UserStore {
   /** Creates an account; false (nothing written) when the username is taken. */
   createUser(user: NewUser): Promise<boolean>;
   getUser(username: string): Promise<UserRecord | null>;
   /** Changes the email and/or password hash; false when the user does not exist. */
-  updateUser(username: string, changes: { email?: string; passwordHash?: string }): Promise<boolean>;
+  updateUser(username: string, changes: UserChanges): Promise<boolean>;
   /** false when the user does not exist */
   setUserAdmin(username: string, admin: boolean): Promise<boolean>;
   /** false when the user did not exist */
   deleteUser(username: string): Promise<boolean>;
+}
 
+/** Every part of the contract, and the connection's end. */
+export interface MetaStore extends ImageStore, RepositoryStore, TagStore, SearchStore, UserStore {
   close(): void;
 }

@@ -4,11 +4,12 @@
  * list is exactly what its file-based migrator would apply (SQL split at breakpoints, `when` as
  * folderMillis, sha256 of the file).
  *
- * `migrate.ts` and `pg/migrate.ts` import `readMigrationFolder` as a Bun macro
+ * `sqlite/migrate.ts` and `pg/migrate.ts` import `readMigrationFolder` as a Bun macro
  * (`with { type: 'macro' }`): it runs when Bun transpiles the importing module — at every
  * `bun src/main.ts` start, in `bun test`, and once at `bun build --compile` — and its result is
  * inlined as a literal. The compiled binary therefore carries its migrations and never looks for
  * `drizzle/` on disk, and a newly generated migration is picked up without editing any list.
+ * migrator.ts applies such a list.
  */
 import { readMigrationFiles, type MigrationMeta } from 'drizzle-orm/migrator';
 import { join } from 'node:path';

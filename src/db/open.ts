@@ -7,7 +7,7 @@
 import { isPostgresUrl, type Config } from '../config/schema.ts';
 import { databasePath } from './location.ts';
 import type { MetaStore } from './meta.ts';
-import { SqliteMetaStore } from './sqlite-store.ts';
+import { SqliteMetaStore } from './sqlite/store.ts';
 
 type DbConfig = Pick<Config, 'db' | 'storage_path'>;
 

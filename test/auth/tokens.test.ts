@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, test } from 'bun:test';
 import { createHmac } from 'node:crypto';
 import { AuthService } from '../../src/services/auth.ts';
-import { SqliteMetaStore } from '../../src/db/sqlite-store.ts';
+import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { basic, hexId, push, SECRET, signUp, tokenApp, tokenPairs, uploadWithToken, writeToken } from './helpers.ts';
 

@@ -1,5 +1,5 @@
 /**
- * The migrations the code carries (src/db/migrate.ts for SQLite, src/db/pg/migrate.ts for
+ * The migrations the code carries (src/db/sqlite/migrate.ts for SQLite, src/db/pg/migrate.ts for
  * PostgreSQL, inlined by a Bun macro when the module is transpiled or bundled) are exactly what
  * drizzle's folder reader finds in `drizzle/` and `drizzle/pg/` — in the source tree and in a
  * bundle like the one `bun run build` compiles — and applying the SQLite ones gives the same
@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/bun-sqlite';
 import { migrate as migrateFromFolder } from 'drizzle-orm/bun-sqlite/migrator';
 import { readMigrationFiles, type MigrationMeta } from 'drizzle-orm/migrator';
-import { openSqlite, type Db } from '../../src/db/client.ts';
-import { MIGRATIONS, migrateSqlite } from '../../src/db/migrate.ts';
+import { openSqlite, type Db } from '../../src/db/sqlite/client.ts';
+import { MIGRATIONS, migrateSqlite } from '../../src/db/sqlite/migrate.ts';
 import { MIGRATIONS_FOLDER, PG_MIGRATIONS_FOLDER } from '../../src/db/migration-files.ts';
 import { PG_MIGRATIONS } from '../../src/db/pg/migrate.ts';
 
@@ -43,7 +43,7 @@ async function bundle(entry: string, outdir: string, packages: 'external' | 'bun
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'registry-migrations-'));
-  bundled = await bundle(join(ROOT, 'src', 'db', 'migrate.ts'), join(dir, 'sqlite'), 'external');
+  bundled = await bundle(join(ROOT, 'src', 'db', 'sqlite', 'migrate.ts'), join(dir, 'sqlite'), 'external');
   pgBundled = await bundle(join(ROOT, 'src', 'db', 'pg', 'migrate.ts'), join(dir, 'pg'), 'bundle');
 });
 

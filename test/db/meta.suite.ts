@@ -13,6 +13,12 @@ const img = (id: string, parent: string | null = null, ancestry = [id]): NewImag
   ancestry,
 });
 
+/**
+ * A repository with every field at its default, for tests that need one to exist: the contract
+ * creates repositories only as part of a write, and setPrivate(false) changes nothing else.
+ */
+const createRepository = (s: MetaStore, ref: RepoRef) => s.setPrivate(ref, false);
+
 export interface MetaStoreHandle {
   store: MetaStore;
   cleanup: () => Promise<void>;
@@ -156,13 +162,11 @@ export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHan
       expect(await s.listTags(ref)).toEqual([{ name: 'abc', imageId: 'b', metadata: '{}' }]);
     });
 
-    test('repositories: ensure, private flag, delete cascades tags', async () => {
+    test('repositories: created on demand, private flag, delete cascades tags', async () => {
       const s = await open();
       const ref = { namespace: 'ns', name: 'r' };
-      const first = await s.ensureRepository(ref);
-      expect(first.created).toBe(true);
-      expect(first.repository).toMatchObject({ namespace: 'ns', name: 'r', private: false, description: '', indexImages: null });
-      expect((await s.ensureRepository(ref)).created).toBe(false);
+      await createRepository(s, ref);
+      expect(await s.getRepository(ref)).toMatchObject({ namespace: 'ns', name: 'r', private: false, description: '', indexImages: null });
       await s.setPrivate(ref, true);
       expect((await s.getRepository(ref))?.private).toBe(true);
       await s.setPrivate(ref, false);
@@ -173,7 +177,7 @@ export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHan
       expect(await s.getRepository(ref)).toBeNull();
       expect(await s.listTags(ref)).toBeNull();
       // a new repository of the same name starts empty
-      await s.ensureRepository(ref);
+      await createRepository(s, ref);
       expect(await s.listTags(ref)).toEqual([]);
     });
 
@@ -220,7 +224,7 @@ export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHan
       const b = { namespace: 'ns', name: 'b' };
       await s.updateIndexImages(a, () => '[{"id": "i1"}, {"id": "i2", "checksum": "x"}]');
       await s.updateIndexImages(b, () => '[{"id":"i2"}]');
-      await s.ensureRepository({ namespace: 'ns', name: 'c' });
+      await createRepository(s, { namespace: 'ns', name: 'c' });
       expect((await s.repositoriesListingImage('i1')).map((r) => r.name)).toEqual(['a']);
       expect((await s.repositoriesListingImage('i2')).map((r) => r.name)).toEqual(['a', 'b']);
       expect(await s.repositoriesListingImage('i')).toEqual([]);
@@ -240,7 +244,7 @@ export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHan
         ['alice', 'open'],
         ['bob', 'secret'],
       ] as const) {
-        await s.ensureRepository({ namespace: ns, name });
+        await createRepository(s, { namespace: ns, name });
       }
       await s.setPrivate({ namespace: 'alice', name: 'secret' }, true);
       await s.setPrivate({ namespace: 'bob', name: 'secret' }, true);
@@ -262,7 +266,7 @@ export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHan
         ['acme', 'ubuntu-tools'],
         ['zed', 'app'],
       ] as const) {
-        await s.ensureRepository({ namespace: ns, name });
+        await createRepository(s, { namespace: ns, name });
       }
       const all = await s.search('', 10, 0);
       expect(all.total).toBe(4);
@@ -295,7 +299,7 @@ export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHan
         { namespace: 'bob', name: 'other' },
         { namespace: 'amy', name: 'tools' },
       ];
-      for (const ref of repos) await s.ensureRepository(ref);
+      for (const ref of repos) await createRepository(s, ref);
       await setDescription({ namespace: 'acme', name: 'base' }, 'A base image for Ubuntu users');
       await setDescription({ namespace: 'bob', name: 'other' }, 'nothing to see');
       await setDescription({ namespace: 'amy', name: 'tools' }, 'UBUNTU TOOLS');
@@ -331,8 +335,8 @@ export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHan
       const s = await open();
       const secret = { namespace: 'alice', name: 'secret' };
       const open_ = { namespace: 'carol', name: 'open' };
-      await s.ensureRepository(secret);
-      await s.ensureRepository(open_);
+      await createRepository(s, secret);
+      await createRepository(s, open_);
       await setDescription(secret, 'internal mirror of debian');
       await setDescription(open_, 'debian mirror');
       await s.setPrivate(secret, true);

@@ -246,11 +246,6 @@ describe('postgres store specifics', () => {
         const list = JSON.parse((await store.getRepository(ref))!.indexImages!) as number[];
         expect(list.sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i));
 
-        // ensureRepository racing: exactly one creator
-        const ensured = await Promise.all(Array.from({ length: 12 }, (_, i) => pick(i).ensureRepository({ namespace: 'ns', name: 'new' })));
-        expect(ensured.filter((e) => e.created)).toHaveLength(1);
-        expect(new Set(ensured.map((e) => e.repository.id)).size).toBe(1);
-
         // tags pushed while the repository is deleted and recreated: no foreign-key failures
         const churn = { namespace: 'ns', name: 'churn' };
         const ops = Array.from({ length: 30 }, (_, i) =>
@@ -282,7 +277,7 @@ describe('postgres store specifics', () => {
       });
       for (const full of names) {
         const [namespace, repo] = full.split('/') as [string, string];
-        await store.ensureRepository({ namespace, name: repo });
+        await store.setPrivate({ namespace, name: repo }, false);
       }
       await store.db.update(repositories).set({ description: 'ubuntu things' }).where(eq(repositories.fullName, 'ab/misc'));
       await store.db.update(repositories).set({ description: 'more UBUNTU' }).where(eq(repositories.fullName, 'aa/misc'));

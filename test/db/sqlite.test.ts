@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import type { RepoRef } from '../../src/db/meta.ts';
-import { repositories } from '../../src/db/schema.ts';
-import { SqliteMetaStore } from '../../src/db/sqlite-store.ts';
+import { repositories } from '../../src/db/sqlite/schema.ts';
+import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
 import { runMetaStoreSuite } from './meta.suite.ts';
 
 const describer = (store: SqliteMetaStore) => async (ref: RepoRef, description: string) => {
@@ -58,7 +58,7 @@ describe('sqlite settings for several processes', () => {
       const path = join(dir, 'registry.db');
       SqliteMetaStore.open(path).close();
       const script = `
-        import { SqliteMetaStore } from ${JSON.stringify(join(import.meta.dir, '../../src/db/sqlite-store.ts'))};
+        import { SqliteMetaStore } from ${JSON.stringify(join(import.meta.dir, '../../src/db/sqlite/store.ts'))};
         const s = SqliteMetaStore.open(process.argv[2], { migrate: false });
         const w = process.argv[3];
         for (let i = 0; i < 200; i++) {

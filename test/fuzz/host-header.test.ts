@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Server } from 'bun';
 import { loadConfig } from '../../src/config/load.ts';
-import { SqliteMetaStore } from '../../src/db/sqlite-store.ts';
+import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
 import { createApp, createFetch } from '../../src/http/app.ts';
 import { MemoryDriver } from '../../src/storage/memory.ts';
 import { rawRequest } from '../helpers/raw-http.ts';

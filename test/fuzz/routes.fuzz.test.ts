@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
 import type { Server } from 'bun';
 import { loadConfig } from '../../src/config/load.ts';
-import { SqliteMetaStore } from '../../src/db/sqlite-store.ts';
+import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
 import { createApp, createFetch } from '../../src/http/app.ts';
 import { FsDriver } from '../../src/storage/fs.ts';
 import { makeApp, TEST_UA, type TestApp } from '../helpers/app.ts';

@@ -1,7 +1,7 @@
 /** Metric labels: every route of the API maps to its template, anything else to `other`. */
 import { describe, expect, test } from 'bun:test';
 import { loadConfig } from '../../src/config/load.ts';
-import { SqliteMetaStore } from '../../src/db/sqlite-store.ts';
+import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
 import { createApp } from '../../src/http/app.ts';
 import { methodLabel, OTHER, routeLabel } from '../../src/metrics/route-label.ts';
 import { MemoryDriver } from '../../src/storage/memory.ts';

@@ -1,7 +1,7 @@
 /** GET /metrics through the app: answered by the provider the worker gives, else a V1 404. */
 import { expect, test } from 'bun:test';
 import { loadConfig } from '../../src/config/load.ts';
-import { SqliteMetaStore } from '../../src/db/sqlite-store.ts';
+import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
 import { createApp, createFetch } from '../../src/http/app.ts';
 import { MemoryDriver } from '../../src/storage/memory.ts';
 import { withApp } from '../helpers/app.ts';

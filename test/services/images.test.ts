@@ -6,7 +6,7 @@ import { afterEach, beforeEach, expect, test } from 'bun:test';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteMetaStore } from '../../src/db/sqlite-store.ts';
+import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
 import { RegistryError } from '../../src/errors.ts';
 import { ImageService } from '../../src/services/images.ts';
 import { FsDriver } from '../../src/storage/fs.ts';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.ts';
 import { createApp, createFetch, type AppRoute } from '../../src/http/app.ts';
 import { MemoryDriver } from '../../src/storage/memory.ts';
-import { SqliteMetaStore } from '../../src/db/sqlite-store.ts';
+import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
 import { startServer, type RunningServer } from '../../src/worker/serve.ts';
 
 let running: RunningServer | null = null;

@@ -1,0 +1,250 @@
+/**
+ * MetaStore on SQLite through Drizzle; the row rules are ../rules.ts and ../records.ts, shared
+ * with the PostgreSQL store. bun:sqlite is synchronous, so every transaction here is a sync
+ * function run with `behavior: 'immediate'` (several worker processes share the file: a deferred
+ * read-then-write transaction would fail with SQLITE_BUSY_SNAPSHOT). Hot reads are prepared once.
+ *
+ * The reads a pull repeats (repository, tag list, tag) are also remembered, for as long as the
+ * database has not changed: SQLite's `PRAGMA data_version` changes whenever another connection
+ * (another worker process, another tool) commits, and this store counts its own commits, so one
+ * cheap pragma per read tells whether anything cached may be stale; if so, everything cached is
+ * dropped. A read therefore never returns data older than the last commit it could have seen.
+ */
+import { and, count, eq, inArray, sql } from 'drizzle-orm';
+import { catalogueError } from '../failures.ts';
+import type {
+  ImageCacheKind,
+  ImageRecord,
+  LayerOutcome,
+  MetaStore,
+  NewImage,
+  NewUser,
+  PrivateVisibility,
+  RepoRef,
+  RepositoryRecord,
+  SearchPage,
+  StoredLayer,
+  TagRecord,
+  UserChanges,
+  UserRecord,
+} from '../meta.ts';
+import * as rec from '../records.ts';
+import * as rule from '../rules.ts';
+import { openSqlite, sqliteFailure, type Db } from './client.ts';
+import { migrateSqlite } from './migrate.ts';
+import { match, prepareQueries } from './queries.ts';
+import { images, repositories, tags, users } from './schema.ts';
+
+type RepoRow = typeof repositories.$inferSelect;
+
+/** Entries the read cache holds before it starts over (a guard against unbounded growth). */
+const READ_CACHE_ENTRIES = 10_000;
+
+/** Freezes a cached value and what it holds one level down (records, arrays of records). */
+function freeze<T>(value: T): T {
+  if (Array.isArray(value)) value.forEach((v) => Object.freeze(v));
+  return Object.freeze(value);
+}
+
+/** `op`, its backend failures as catalogue errors (the methods are async: a throw rejects). */
+function guard<T>(op: () => T): T {
+  try {
+    return op();
+  } catch (e) {
+    throw catalogueError(e, sqliteFailure);
+  }
+}
+
+export class SqliteMetaStore implements MetaStore {
+  readonly db: Db;
+  readonly #q: ReturnType<typeof prepareQueries>;
+  readonly #dataVersion: { values(): unknown[][] };
+  /** commits made through this connection (data_version does not count them) */
+  #commits = 0;
+  #cacheVersion = -1;
+  #cacheCommits = -1;
+  readonly #cache = new Map<string, unknown>();
+
+  constructor(db: Db) {
+    this.db = db;
+    this.#dataVersion = db.$client.prepare('PRAGMA data_version');
+    this.#q = prepareQueries(db);
+  }
+
+  /** Opens (and migrates, unless told not to) the database file. */
+  static open(path: string, options: { migrate?: boolean } = {}): SqliteMetaStore {
+    const db = openSqlite(path);
+    if (options.migrate ?? true) migrateSqlite(db);
+    return new SqliteMetaStore(db);
+  }
+
+  #write<T>(fn: (tx: Db) => T): T {
+    try {
+      return guard(() => this.db.transaction((tx) => fn(tx as unknown as Db), { behavior: 'immediate' }));
+    } finally {
+      this.#commits++;
+    }
+  }
+
+  /** Whether a write returning its rows changed any. */
+  #changed(fn: (tx: Db) => unknown[]): boolean {
+    return this.#write(fn).length > 0;
+  }
+
+  /** `load()`'s result, remembered under `key` until the database changes (see the top). */
+  #cached<T>(key: string, load: () => T): T {
+    return guard(() => {
+      const version = this.#dataVersion.values()[0]![0] as number;
+      if (version !== this.#cacheVersion || this.#commits !== this.#cacheCommits || this.#cache.size >= READ_CACHE_ENTRIES) {
+        this.#cache.clear();
+        this.#cacheVersion = version;
+        this.#cacheCommits = this.#commits;
+      }
+      if (this.#cache.has(key)) return this.#cache.get(key) as T;
+      const value = freeze(load());
+      this.#cache.set(key, value);
+      return value;
+    });
+  }
+
+  async putImageIfUploading(image: NewImage): Promise<boolean> {
+    const { values, onConflict } = rule.putImageUpsert(images, image, Date.now());
+    return this.#changed((tx) => tx.insert(images).values(values).onConflictDoUpdate(onConflict).returning({ id: images.id }).all());
+  }
+
+  async getImage(id: string): Promise<ImageRecord | null> {
+    const row = guard(() => this.#q.image.get({ id }));
+    return row ? rec.imageRecord(row, new Uint8Array(row.json)) : null;
+  }
+
+  async setLayerIfUploading(id: string, layer: StoredLayer): Promise<LayerOutcome> {
+    return this.#write((tx) => {
+      const current = tx
+        .select({ state: images.state, layerKey: images.layerKey, json: images.json })
+        .from(images)
+        .where(eq(images.id, id))
+        .get();
+      const outcome = rule.layerOutcome(current, layer);
+      if (outcome.recorded) tx.update(images).set(rec.layerValues(layer, Date.now())).where(eq(images.id, id)).run();
+      return outcome;
+    });
+  }
+
+  async markReady(id: string, layerKey?: string): Promise<boolean> {
+    const set = rec.readyValues(Date.now());
+    return this.#changed((tx) => tx.update(images).set(set).where(rule.completes(images, id, layerKey)).returning({ id: images.id }).all());
+  }
+
+  async getImageCache(id: string, kind: ImageCacheKind): Promise<string | null> {
+    return guard(() => this.#q[kind].get({ id })?.v ?? null);
+  }
+
+  async setImageCache(id: string, kind: ImageCacheKind, value: string): Promise<void> {
+    this.#write((tx) => tx.update(images).set({ [kind]: value }).where(rule.readyImage(images, id)).run());
+  }
+
+  async getRepository(ref: RepoRef): Promise<RepositoryRecord | null> {
+    const name = rec.fullName(ref);
+    return this.#cached(`repo\0${name}`, () => {
+      const row = this.#q.repo.get({ fullName: name });
+      return row ? rec.repositoryRecord(row) : null;
+    });
+  }
+
+  /** In a write transaction (the file's only writer until commit): the row, created if needed. */
+  #ensureRepo(tx: Db, ref: RepoRef): RepoRow {
+    const existing = tx.select().from(repositories).where(eq(repositories.fullName, rec.fullName(ref))).get();
+    return existing ?? tx.insert(repositories).values(rec.newRepositoryValues(ref, Date.now())).returning().get();
+  }
+
+  async deleteRepository(ref: RepoRef): Promise<boolean> {
+    const named = eq(repositories.fullName, rec.fullName(ref));
+    return this.#changed((tx) => tx.delete(repositories).where(named).returning({ id: repositories.id }).all());
+  }
+
+  async setPrivate(ref: RepoRef, isPrivate: boolean): Promise<void> {
+    this.#write((tx) => {
+      const row = this.#ensureRepo(tx, ref);
+      tx.update(repositories).set({ private: isPrivate, updatedAt: Date.now() }).where(eq(repositories.id, row.id)).run();
+    });
+  }
+
+  async updateIndexImages(ref: RepoRef, merge: (current: string | null) => string): Promise<{ created: boolean }> {
+    return this.#write((tx) => {
+      const row = this.#ensureRepo(tx, ref);
+      const set = { indexImages: merge(row.indexImages), updatedAt: Date.now() };
+      tx.update(repositories).set(set).where(eq(repositories.id, row.id)).run();
+      return { created: row.indexImages === null };
+    });
+  }
+
+  async repositoriesListingImage(id: string): Promise<RepositoryRecord[]> {
+    return guard(() => this.#q.listingImage.all({ id }).map(rec.repositoryRecord));
+  }
+
+  async listTags(ref: RepoRef): Promise<TagRecord[] | null> {
+    const name = rec.fullName(ref);
+    return this.#cached(`tags\0${name}`, () => {
+      const repo = this.#q.repoId.get({ fullName: name });
+      return repo ? this.#q.tags.all({ repoId: repo.id }) : null;
+    });
+  }
+
+  async getTag(ref: RepoRef, tag: string): Promise<TagRecord | null> {
+    const name = rec.fullName(ref);
+    return this.#cached(`tag\0${name}\0${tag}`, () => this.#q.tag.get({ fullName: name, tag }) ?? null);
+  }
+
+  async putTag(ref: RepoRef, tag: TagRecord): Promise<void> {
+    this.#write((tx) => {
+      const row = this.#ensureRepo(tx, ref);
+      const set = rec.tagValues(tag, Date.now());
+      tx.insert(tags)
+        .values({ repositoryId: row.id, name: tag.name, ...set })
+        .onConflictDoUpdate({ target: [tags.repositoryId, tags.name], set })
+        .run();
+    });
+  }
+
+  async deleteTag(ref: RepoRef, tag: string): Promise<boolean> {
+    const repoId = this.db.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, rec.fullName(ref)));
+    const named = and(inArray(tags.repositoryId, repoId), eq(tags.name, tag));
+    return this.#changed((tx) => tx.delete(tags).where(named).returning({ name: tags.name }).all());
+  }
+
+  async search(query: string, limit: number, offset: number, visible: PrivateVisibility = 'all'): Promise<SearchPage> {
+    const { where, orderBy } = rule.searchQuery(repositories, query, visible, match, sql`${repositories.fullName}`);
+    const hit = { name: repositories.fullName, description: repositories.description };
+    return guard(() => ({
+      total: this.db.select({ n: count() }).from(repositories).where(where).get()?.n ?? 0,
+      results: this.db.select(hit).from(repositories).where(where).orderBy(...orderBy).limit(limit).offset(offset).all(),
+    }));
+  }
+
+  async createUser(user: NewUser): Promise<boolean> {
+    const values = rec.newUserValues(user, Date.now());
+    return this.#changed((tx) => tx.insert(users).values(values).onConflictDoNothing().returning({ username: users.username }).all());
+  }
+
+  async getUser(username: string): Promise<UserRecord | null> {
+    return guard(() => this.#q.user.get({ username }) ?? null);
+  }
+
+  async updateUser(username: string, changes: UserChanges): Promise<boolean> {
+    const set = rec.userChanges(changes);
+    if (!set) return (await this.getUser(username)) !== null;
+    return this.#changed((tx) => tx.update(users).set(set).where(eq(users.username, username)).returning({ username: users.username }).all());
+  }
+
+  async setUserAdmin(username: string, admin: boolean): Promise<boolean> {
+    return this.#changed((tx) => tx.update(users).set({ admin }).where(eq(users.username, username)).returning({ username: users.username }).all());
+  }
+
+  async deleteUser(username: string): Promise<boolean> {
+    return this.#changed((tx) => tx.delete(users).where(eq(users.username, username)).returning({ username: users.username }).all());
+  }
+
+  close(): void {
+    this.db.$client.close();
+  }
+}
