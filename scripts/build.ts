@@ -1,7 +1,7 @@
 /**
  * `bun run build`: compiles src/main.ts into one executable (default dist/registry) holding the
  * Bun runtime, the bundled app and its dependencies, and the database migrations (inlined by the
- * macro in src/db/migrate.ts). The executable runs the supervisor, which re-executes the
+ * macro of src/db/migration-files.ts). The executable runs the supervisor, which re-executes the
  * executable itself with the `worker` argument for each worker (see workerCommand in src/main.ts).
  *
  *   bun scripts/build.ts [--outfile <path>] [--target <bun-os-arch[-variant]>]

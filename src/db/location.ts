@@ -1,7 +1,7 @@
 /**
- * Where the SQLite database lives: `db` when set, else `<storage_path>/registry.db`. The one
- * rule for the server (src/worker/serve.ts) and the tools (scripts/admin.ts), so both open the
- * very same file.
+ * Where the SQLite database lives: `db` when set, else `<storage_path>/registry.db`. Meaningful
+ * only when `db` is not a PostgreSQL URL: open.ts decides that first, and is how the supervisor,
+ * the workers and the admin CLI all reach this rule, so they open the very same file.
  */
 import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';

@@ -13,9 +13,12 @@
  *   repositories is "not found".
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { MetaStore, PrivateVisibility, RepoRef, RepositoryRecord, UserRecord } from '../db/meta.ts';
+import type { PrivateVisibility, RepoRef, RepositoryRecord, RepositoryStore, UserRecord, UserStore } from '../db/meta.ts';
 import { RegistryError, type ErrorCode } from '../errors.ts';
 import { encodedRepoName } from './names.ts';
+
+/** What authorization reads and writes: accounts, and which repositories are private. */
+type AuthStore = UserStore & Pick<RepositoryStore, 'getRepository' | 'repositoriesListingImage'>;
 
 export type Access = 'read' | 'write' | 'delete';
 
@@ -122,7 +125,7 @@ export function parseTokenHeader(header: string): Record<string, string> | null 
 
 /** Creates an account after checking the sign-up rules; false when the name is taken. */
 export async function createAccount(
-  meta: MetaStore,
+  meta: UserStore,
   account: { username: unknown; password: unknown; email: unknown; admin?: boolean },
 ): Promise<boolean> {
   const username = validateUsername(account.username);
@@ -132,7 +135,7 @@ export async function createAccount(
 }
 
 /** Sets a new password (rules checked); false when the user does not exist. */
-export async function setPassword(meta: MetaStore, username: string, password: unknown): Promise<boolean> {
+export async function setPassword(meta: UserStore, username: string, password: unknown): Promise<boolean> {
   return meta.updateUser(username, { passwordHash: await Bun.password.hash(validatePassword(password)) });
 }
 
@@ -141,13 +144,13 @@ const isTokenHeader = (h: string | null): h is string => h !== null && /^\s*toke
 
 export class AuthService {
   readonly anonymousRead: boolean;
-  readonly #meta: MetaStore;
+  readonly #meta: AuthStore;
   readonly #secret: string;
   readonly #ttl: number;
   readonly #now: () => number;
   #dummyHash: Promise<string> | undefined;
 
-  constructor(meta: MetaStore, opts: AuthOptions) {
+  constructor(meta: AuthStore, opts: AuthOptions) {
     if (opts.secret === '') throw new Error('token secret must not be empty');
     this.#meta = meta;
     this.#secret = opts.secret;

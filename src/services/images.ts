@@ -5,7 +5,7 @@
  */
 import { PayloadHasher } from '../checksum/payload.ts';
 import { tarsum } from '../checksum/tarsum.ts';
-import type { ImageRecord, MetaStore } from '../db/meta.ts';
+import type { ImageRecord, ImageStore } from '../db/meta.ts';
 import { RegistryError } from '../errors.ts';
 import { computeDiff } from '../layers/diff.ts';
 import { listLayerFiles, type FileEntry } from '../layers/files.ts';
@@ -102,7 +102,7 @@ export class ImageService {
   readonly #complete = new CompleteImages();
 
   constructor(
-    private readonly meta: MetaStore,
+    private readonly meta: ImageStore,
     private readonly storage: StorageDriver,
     private readonly options: { redirect: boolean; maxLayerSize: number } = {
       redirect: false,

@@ -2,7 +2,7 @@
  * Repository rules: tags (E13–E16, E18), repository json (E17), properties (E11–E12),
  * deletion (E19) and the standalone index's image lists (E23–E25).
  */
-import type { MetaStore, RepoRef, TagRecord } from '../db/meta.ts';
+import type { RepoRef, RepositoryStore, TagRecord, TagStore } from '../db/meta.ts';
 import { RegistryError } from '../errors.ts';
 import { requireTagName } from './names.ts';
 import { DEFAULT_REPOSITORY_JSON, tagMetadata } from './tag-metadata.ts';
@@ -44,7 +44,7 @@ export class RepositoryService {
   readonly #tagMaps = new WeakMap<readonly TagRecord[], Readonly<Record<string, string>>>();
 
   constructor(
-    private readonly meta: MetaStore,
+    private readonly meta: RepositoryStore & TagStore,
     private readonly imageExists: (id: string) => Promise<boolean>,
   ) {}
 

@@ -1,5 +1,5 @@
 /** E20: search over the repositories table's FTS5 index. */
-import type { MetaStore, PrivateVisibility, SearchHit } from '../db/meta.ts';
+import type { PrivateVisibility, SearchHit, SearchStore } from '../db/meta.ts';
 import { RegistryError } from '../errors.ts';
 
 export const DEFAULT_PAGE_SIZE = 25;
@@ -23,7 +23,7 @@ function positiveInt(raw: string | undefined, fallback: number, max: number): nu
 }
 
 export class SearchService {
-  constructor(private readonly meta: MetaStore) {}
+  constructor(private readonly meta: SearchStore) {}
 
   /** `visible`: which private repositories may be listed (token mode narrows it to the caller's). */
   async search(

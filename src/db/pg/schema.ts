@@ -1,7 +1,7 @@
 /**
  * PostgreSQL schema (drizzle-kit reads this file through drizzle.pg.config.ts to generate
- * `drizzle/pg/`). Tables and columns repeat src/db/schema.ts name for name, so both dialects hold
- * the same data:
+ * `drizzle/pg/`). Tables and columns repeat ../sqlite/schema.ts name for name, so both dialects
+ * hold the same data:
  * - the image json is `bytea`: the bytes exactly as PUT (a `text` column would refuse NUL and
  *   invalid UTF-8, and nothing may re-encode them);
  * - times are epoch milliseconds in `bigint` columns read as JS numbers, like SQLite's integers;

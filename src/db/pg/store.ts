@@ -13,22 +13,8 @@
  */
 import { and, count, eq, inArray } from 'drizzle-orm';
 import { catalogueError, runGuarded } from '../failures.ts';
-import type {
-  ImageCacheKind,
-  ImageRecord,
-  LayerOutcome,
-  MetaStore,
-  NewImage,
-  NewUser,
-  PrivateVisibility,
-  RepoRef,
-  RepositoryRecord,
-  SearchPage,
-  StoredLayer,
-  TagRecord,
-  UserChanges,
-  UserRecord,
-} from '../meta.ts';
+import type { ImageCacheKind, ImageRecord, LayerOutcome, MetaStore, NewImage, NewUser, PrivateVisibility } from '../meta.ts';
+import type { RepoRef, RepositoryRecord, SearchPage, StoredLayer, TagRecord, UserChanges, UserRecord } from '../meta.ts';
 import * as rec from '../records.ts';
 import * as rule from '../rules.ts';
 import { openPg, pgFailure, type PgDb } from './client.ts';

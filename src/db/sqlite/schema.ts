@@ -1,6 +1,9 @@
 /**
- * SQLite schema (drizzle-kit reads this file to generate `drizzle/`). Table and column names are
- * the dialect-neutral contract a PostgreSQL schema will repeat.
+ * SQLite schema (drizzle-kit reads this file through drizzle.config.ts to generate `drizzle/`).
+ * ../pg/schema.ts repeats its tables and columns name for name, so the shared row rules
+ * (../records.ts, ../rules.ts) address both by the same keys. Search's `repositories_fts` table
+ * and its triggers come from the custom migration drizzle/0001_search_fts.sql (drizzle-kit cannot
+ * declare FTS5 tables).
  */
 import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
@@ -64,7 +67,6 @@ export const tags = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.repositoryId, t.name] }), index('tags_image_idx').on(t.imageId)],
 );
-
 
 /** Accounts (auth: token). `password_hash` is a PHC string from Bun.password (argon2id). */
 export const users = sqliteTable('users', {

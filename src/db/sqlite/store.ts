@@ -12,22 +12,8 @@
  */
 import { and, count, eq, inArray, sql } from 'drizzle-orm';
 import { catalogueError } from '../failures.ts';
-import type {
-  ImageCacheKind,
-  ImageRecord,
-  LayerOutcome,
-  MetaStore,
-  NewImage,
-  NewUser,
-  PrivateVisibility,
-  RepoRef,
-  RepositoryRecord,
-  SearchPage,
-  StoredLayer,
-  TagRecord,
-  UserChanges,
-  UserRecord,
-} from '../meta.ts';
+import type { ImageCacheKind, ImageRecord, LayerOutcome, MetaStore, NewImage, NewUser, PrivateVisibility } from '../meta.ts';
+import type { RepoRef, RepositoryRecord, SearchPage, StoredLayer, TagRecord, UserChanges, UserRecord } from '../meta.ts';
 import * as rec from '../records.ts';
 import * as rule from '../rules.ts';
 import { openSqlite, sqliteFailure, type Db } from './client.ts';
