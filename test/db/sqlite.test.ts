@@ -1,11 +1,14 @@
 import { describe, expect, test } from 'bun:test';
+import { Database } from 'bun:sqlite';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import type { RepoRef } from '../../src/db/meta.ts';
 import { repositories } from '../../src/db/sqlite/schema.ts';
+import { sqliteFailure } from '../../src/db/sqlite/client.ts';
 import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
+import { RegistryError } from '../../src/errors.ts';
 import { runMetaStoreSuite } from './meta.suite.ts';
 
 const describer = (store: SqliteMetaStore) => async (ref: RepoRef, description: string) => {
@@ -134,6 +137,37 @@ describe('the read cache never outlives a commit', () => {
       expect(await store.getTag(ref, 'latest')).toBeNull();
     } finally {
       store.close();
+    }
+  });
+});
+
+describe('backend failures become METADATA_UNAVAILABLE (the contract in src/db/meta.ts)', () => {
+  test('a write locked out past the busy timeout rejects with the typed 503 error; other errors pass unchanged', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'registry-db-'));
+    const path = join(dir, 'registry.db');
+    const store = SqliteMetaStore.open(path);
+    const holder = new Database(path);
+    try {
+      store.db.$client.exec('PRAGMA busy_timeout = 50');
+      holder.exec('BEGIN IMMEDIATE');
+      const locked = await store.putTag({ namespace: 'ns', name: 'r' }, { name: 't', imageId: 'i', metadata: '{}' }).catch((e: unknown) => e);
+      expect(locked).toBeInstanceOf(RegistryError);
+      expect((locked as RegistryError).code).toBe('METADATA_UNAVAILABLE');
+      expect((locked as RegistryError).status).toBe(503);
+      expect(sqliteFailure((locked as Error).cause)).toBe('unavailable');
+      holder.exec('ROLLBACK');
+      // an error of the operation itself is not the backend failing
+      const thrown = new Error('merge failed');
+      const failed = await store.updateIndexImages({ namespace: 'ns', name: 'r' }, () => {
+        throw thrown;
+      }).catch((e: unknown) => e);
+      expect(failed).toBe(thrown);
+      await store.putTag({ namespace: 'ns', name: 'r' }, { name: 't', imageId: 'i', metadata: '{}' });
+      expect((await store.getTag({ namespace: 'ns', name: 'r' }, 't'))?.imageId).toBe('i');
+    } finally {
+      holder.close();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
