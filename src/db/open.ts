@@ -2,7 +2,7 @@
  * Which metadata store a process opens: `db` (REGISTRY_DB) set to a `postgres://` or
  * `postgresql://` URL selects PostgreSQL; anything else is SQLite at `databasePath(config)`. The one
  * rule for the supervisor (migrations), the workers and the admin CLI. The PostgreSQL modules are
- * loaded only when configured (they add ~6 MiB to every worker that would never use them).
+ * loaded only when configured, so a SQLite worker never carries them.
  */
 import { isPostgresUrl, type Config } from '../config/schema.ts';
 import { databasePath } from './location.ts';
