@@ -7,8 +7,8 @@
  * hashed with the member's bytes. Hex hashes are sorted; the result is
  * `tarsum+sha256:` + sha256(json + sorted hashes joined).
  */
-import { readLayerTar } from '../layers/files.ts';
-import type { MemberSink, TarMember } from '../layers/files.ts';
+import { readLayerTar } from '../layers/tar.ts';
+import type { MemberSink, TarMember } from '../layers/tar.ts';
 
 /**
  * Computes `tarsum+sha256:<hex>`; unreadable layers reject with `RegistryError('LAYER_FORMAT')`.
