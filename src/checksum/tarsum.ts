@@ -39,7 +39,7 @@ export async function tarsum(
  * file hashes `'\0'`, as Python's tarfile reports it); pax records other than path, linkpath,
  * size, uid, gid, uname, gname and mtime (e.g. `SCHILY.xattr.*`) do not contribute.
  */
-export function tarsumHeader(member: TarMember): string {
+function tarsumHeader(member: TarMember): string {
   let name = member.name;
   // Python's tarfile strips trailing slashes from a pax path, and from directory names.
   if (member.pax?.path !== undefined) name = name.replace(/\/+$/, '');

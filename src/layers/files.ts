@@ -36,7 +36,7 @@ export async function listLayerFiles(
 }
 
 /** Builds the E9 row for a member, or null when the member is union-fs metadata. */
-export function toFileEntry(member: TarMember): FileEntry | null {
+function toFileEntry(member: TarMember): FileEntry | null {
   const where = layerPath(member.name);
   if (where === null) return null;
   return [
@@ -90,6 +90,6 @@ const TYPE_LETTERS: Readonly<Record<string, string>> = {
 };
 
 /** E9 type letter for a tar typeflag character; `u` when unknown. */
-export function fileTypeLetter(typeflag: string): string {
+function fileTypeLetter(typeflag: string): string {
   return TYPE_LETTERS[typeflag] ?? 'u';
 }
