@@ -15,6 +15,8 @@
  *  - layer GET (100 MiB, 1 GiB): curl, MiB/s; server CPU seconds per GiB from /proc/<pid>/stat
  *  - 32 concurrent pulls of the 10 MiB layer: wrk -t2 -c32, MiB/s (2 workers, and 1 worker)
  *  - tiny GETs: wrk -t2 -c64 --latency, /v1/_ping vs nginx /ping.json (2 workers, and 1 worker)
+ *    and, like for like, with the access log on: ours in its default configuration (lines on
+ *    stdout, redirected to a file) vs nginx's access_log to a file with buffer=64k flush=1s
  *  - metadata GETs: tags, tags/latest, image json, ancestry vs distribution's tags/list and
  *    manifest GET (schema2 Accept)
  *  - layer PUT (100 MiB, 1 GiB): curl -T, wall time and peak RSS (VmHWM) on a fresh server per
@@ -24,13 +26,13 @@
  * the servers' CPU (the generator check). Nothing is pinned with taskset (see bench/README.md).
  * Output: a markdown table on stdout, .bench-out/compare.json and .bench-out/compare.svg.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { barChart, type Bar } from './lib/svg.ts';
 import { hashFile, type Layer, MANIFEST_V2, v1Chain, v1Pull, v1Push, v2Pull, v2Push } from './lib/clients.ts';
 import { loadVerdict, median, nsSince, run, snapshot, statusBytes, ticksSince } from './lib/procs.ts';
-import { live, type Server, startDistribution, startNginx, startOurs, which } from './lib/servers.ts';
+import { type Server, startDistribution, startNginx, startOurs, which } from './lib/servers.ts';
+import { clockTicks, fmt, loadAvg, machineInfo, startSession } from './lib/session.ts';
 import { wrk, type WrkResult } from './lib/wrk.ts';
 import { envNumber, OUT_DIR } from './lib/env.ts';
 
@@ -41,14 +43,13 @@ const WRK_S = envNumber('BENCH_COMPARE_WRK_SECONDS', 5, 1, 30);
 const BIG_MIB = envNumber('BENCH_COMPARE_BIG_MIB', 1024, 16, 4096);
 const ONLY = process.env.BENCH_COMPARE_ONLY?.split(',');
 const want = (s: string) => !ONLY || ONLY.includes(s);
-const RUN_ID = crypto.randomUUID();
-const MARK = { BENCH_COMPARE_RUN: RUN_ID };
 
 // ---------------------------------------------------------------- environment
 
 const bins = { nginx: which('nginx'), wrk: which('wrk'), dist: which('docker-registry'), curl: which('curl') };
 if (!bins.curl) throw new Error('curl is required');
-const clk = Number((await run(['getconf', 'CLK_TCK'], 5000)).stdout.trim()) || 100;
+const clk = await clockTicks();
+const machine = machineInfo();
 const firstLine = (s: string) => s.trim().split('\n')[0] ?? '';
 const versions = {
   bun: Bun.version,
@@ -56,11 +57,8 @@ const versions = {
   wrk: bins.wrk ? (/wrk (\S+)/.exec((await run([bins.wrk, '-v'], 5000)).stdout)?.[1] ?? '?') : null,
   distribution: bins.dist ? firstLine((await run([bins.dist, '--version'], 5000)).stdout) : null,
   curl: firstLine((await run([bins.curl, '--version'], 5000)).stdout),
-  kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
+  kernel: machine.kernel,
 };
-const cpuList = cpus();
-const machine = { nproc: cpuList.length, cpu: cpuList[0]?.model ?? '?', memGiB: Math.round(Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) / MiB) };
-const loadAvg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const loadAtStart = loadAvg();
 
 console.log(`machine: ${machine.nproc} × ${machine.cpu}, ${machine.memGiB} GiB; Linux ${versions.kernel}; load average at start ${loadAtStart}`);
@@ -122,60 +120,9 @@ function genCheck(scenario: string, server: string, tool: string, elapsedS: numb
 
 // ---------------------------------------------------------------- process hygiene
 
-const tmp = mkdtempSync(join(tmpdir(), 'registry-bench-compare-'));
-const allLeftovers: number[] = [];
-
-/** Pids of processes of this run: our registry (marked env) and anything whose cmdline names the temp dir. */
-function runPids(): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      if (cmd.includes(tmp)) {
-        out.push(Number(d));
-        continue;
-      }
-      if (readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').includes(`BENCH_COMPARE_RUN=${RUN_ID}`)) out.push(Number(d));
-    } catch {
-      // gone or unreadable
-    }
-  }
-  return out;
-}
-
-async function stopServer(s: Server | null | undefined) {
-  if (!s || !live.has(s)) return;
-  const left = await s.stop();
-  if (left.length) {
-    console.error(`warning: ${s.name}: killed leftover pids ${left.join(', ')}`);
-    allLeftovers.push(...left);
-  }
-}
-
-const onSignal = (sig: NodeJS.Signals) => {
-  for (const s of live) {
-    for (const p of s.servingPids()) {
-      try {
-        process.kill(p, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  }
-  for (const p of runPids()) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  rmSync(tmp, { recursive: true, force: true });
-  console.error(`interrupted (${sig}); servers killed, ${tmp} removed`);
-  process.exit(130);
-};
-process.on('SIGINT', onSignal);
-process.on('SIGTERM', onSignal);
+const session = startSession('compare');
+const { tmp, mark: MARK, stopServer } = session;
+session.onSignals(['SIGINT', 'SIGTERM']);
 
 // ---------------------------------------------------------------- helpers
 
@@ -202,8 +149,6 @@ async function genFile(path: string, mib: number): Promise<Layer> {
   const { sha256 } = await hashFile(path);
   return { path, size: mib * MiB, sha256 };
 }
-
-const fmt = (n: number | null | undefined, d = 2) => (n === null || n === undefined || !Number.isFinite(n) ? '–' : n >= 1000 ? n.toFixed(0) : n.toFixed(d));
 
 async function curlGet(url: string): Promise<{ bytesPerS: number; seconds: number; size: number; clientCpuS: number }> {
   const r = await timed([bins.curl!, '-s', '-o', '/dev/null', '-w', '%{http_code} %{speed_download} %{time_total} %{size_download}', url], 120_000);
@@ -367,6 +312,24 @@ try {
     await stopServer(ours);
   }
 
+  // ---- access log on: ours in its default configuration (access log lines on stdout, here a
+  // file), nginx logging the same requests to a file, buffered; 2 workers each, same storage
+  const logLines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+  if (bins.wrk && want('ping')) {
+    const oursLog = join(tmp, 'ours-access.log');
+    const nginxLog = join(tmp, 'nginx-access.log');
+    ours = await startOurs(oursStorage, 2, join(tmp, 'ours-log.log'), MARK, oursLog);
+    const logging = bins.nginx ? await startNginx(bins.nginx, join(tmp, 'nginx-log'), www, 2, nginxLog) : null;
+    for (let rep = 0; rep < REPS; rep++) {
+      await wrkRun('ping ours2 log', ours, `${ours.url}/v1/_ping`, tinyOpts);
+      if (logging) await wrkRun('ping nginx log', logging, `${logging.url}/ping.json`, tinyOpts);
+    }
+    await stopServer(ours);
+    await stopServer(logging);
+    // every request must have left its line (stopping flushes nginx's buffer)
+    extra.accessLogLines = { ours: logLines(oursLog), nginx: logging ? logLines(nginxLog) : null };
+  }
+
   if (bins.wrk) {
     const n = nginx ? 'nginx' : null;
     if (want('pulls')) {
@@ -378,9 +341,15 @@ try {
       const p99 = (r: WrkResult) => r.p99Ms;
       addRow({ group: 'tiny GET', scenario: 'GET /v1/_ping (wrk -c64), 2 workers', unit: 'req/s', ours: med('ping ours2', rps), baselineName: n && 'nginx /ping.json', baseline: n && med('ping nginx', rps), better: 'higher', target: '≥ 1.0×', targetCheck: (r) => r >= 1.0, samples: { ours: samples('ping ours2', rps), baseline: samples('ping nginx', rps) } });
       addRow({ group: 'tiny GET', scenario: 'GET /v1/_ping p99 latency, 2 workers', unit: 'ms', ours: med('ping ours2', p99), baselineName: n && 'nginx /ping.json', baseline: n && med('ping nginx', p99), better: 'lower', target: null, samples: { ours: samples('ping ours2', p99), baseline: samples('ping nginx', p99) } });
+      const lines = extra.accessLogLines as { ours: number; nginx: number | null } | undefined;
+      const nl = n && lines?.nginx !== null ? 'nginx /ping.json, access_log buffer=64k flush=1s' : null;
+      const logNote = lines && `access log lines written: ours ${lines.ours}, nginx ${lines.nginx ?? '–'}; nginx's own cost of its log: ${fmt(med('ping nginx log', rps) / med('ping nginx', rps))}× the req/s without`;
+      addRow({ group: 'tiny GET', scenario: 'GET /v1/_ping (wrk -c64), 2 workers, access log on (ours: default, stdout to a file)', unit: 'req/s', ours: med('ping ours2 log', rps), baselineName: nl, baseline: nl && med('ping nginx log', rps), better: 'higher', target: null, samples: { ours: samples('ping ours2 log', rps), baseline: samples('ping nginx log', rps) }, ...(logNote ? { note: logNote } : {}) });
+      addRow({ group: 'tiny GET', scenario: 'GET /v1/_ping p99 latency, 2 workers, access log on', unit: 'ms', ours: med('ping ours2 log', p99), baselineName: nl, baseline: nl && med('ping nginx log', p99), better: 'lower', target: null, samples: { ours: samples('ping ours2 log', p99), baseline: samples('ping nginx log', p99) } });
       addRow({ group: 'tiny GET', scenario: 'GET /v1/_ping, 1 worker', unit: 'req/s', ours: med('ping ours1', rps), baselineName: n && 'nginx /ping.json', baseline: n && med('ping nginx', rps), better: 'higher', target: null, samples: { ours: samples('ping ours1', rps), baseline: samples('ping nginx', rps) } });
     }
     if (want('pulls')) addRow({ group: 'scaling', scenario: 'scaling 1 → 2 workers: 32 × 10 MiB pulls', unit: 'MiB/s', ours: med('pulls10 ours2', pullMiBs), baselineName: 'ours, 1 worker', baseline: med('pulls10 ours1', pullMiBs), better: 'higher', target: null, samples: { ours: samples('pulls10 ours2', pullMiBs), baseline: samples('pulls10 ours1', pullMiBs) } });
+    if (want('ping')) addRow({ group: 'scaling', scenario: 'access log cost: /v1/_ping with the log on vs off, 2 workers', unit: 'req/s', ours: med('ping ours2 log', (r) => r.reqPerSec), baselineName: 'ours, access log off', baseline: med('ping ours2', (r) => r.reqPerSec), better: 'higher', target: null, samples: { ours: samples('ping ours2 log', (r) => r.reqPerSec), baseline: samples('ping ours2', (r) => r.reqPerSec) } });
     if (want('ping')) addRow({ group: 'scaling', scenario: 'scaling 1 → 2 workers: /v1/_ping', unit: 'req/s', ours: med('ping ours2', (r) => r.reqPerSec), baselineName: 'ours, 1 worker', baseline: med('ping ours1', (r) => r.reqPerSec), better: 'higher', target: null, samples: { ours: samples('ping ours2', (r) => r.reqPerSec), baseline: samples('ping ours1', (r) => r.reqPerSec) } });
     if (want('meta') && appRepo) {
       const rps = (r: WrkResult) => r.reqPerSec;
@@ -547,21 +516,8 @@ try {
   console.error(e);
   exitCode = 1;
 } finally {
-  for (const s of [...live]) await stopServer(s);
-  await Bun.sleep(200);
-  const left = runPids();
-  for (const p of left) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  rmSync(tmp, { recursive: true, force: true });
-  if (left.length || allLeftovers.length) {
-    console.error(`error: processes of this run were still alive and were killed: ${[...left, ...allLeftovers].join(', ')}`);
-    exitCode = 1;
-  }
+  const left = await session.finish();
+  if (left.length) exitCode = 1;
   console.log(`cleanup: servers stopped, ${tmp} removed; processes of this run left: ${left.length}`);
 }
 process.exit(exitCode);

@@ -26,8 +26,7 @@
  * Output: a markdown table on stdout and .bench-out/scale-out.json.
  */
 import { SQL } from 'bun';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCluster, type PgCluster } from '../test/helpers/postgres.ts';
 import { hashFile, type Layer, v1Chain, v1Push, type V1Image } from './lib/clients.ts';
@@ -35,7 +34,8 @@ import { percentile } from './lib/load.ts';
 import { children, loadVerdict, run, snapshot, ticksSince } from './lib/procs.ts';
 import type { PullLoadConfig, PullLoadResult } from './lib/pull-load.ts';
 import { startBenchS3, stopCephSync, type BenchS3 } from './lib/s3-server.ts';
-import { live, type Server, startOurs } from './lib/servers.ts';
+import { type Server, startOurs } from './lib/servers.ts';
+import { clockTicks, fmt, loadAvg, machineInfo, startSession } from './lib/session.ts';
 import { envNumber, OUT_DIR } from './lib/env.ts';
 
 const MiB = 1024 * 1024;
@@ -46,20 +46,11 @@ const MAX_PULLS = envNumber('BENCH_SCALEOUT_MAX_PULLS', 400, 1, 10_000);
 const LAYERS = 5;
 const LAYER_MIB = 20;
 const REPO = 'bench/scaleout';
-const RUN_ID = crypto.randomUUID();
-const MARK = { BENCH_SCALEOUT_RUN: RUN_ID };
 
 // ---------------------------------------------------------------- environment
 
-const clk = Number((await run(['getconf', 'CLK_TCK'], 5000)).stdout.trim()) || 100;
-const cpuList = cpus();
-const machine = {
-  nproc: cpuList.length,
-  cpu: cpuList[0]?.model ?? '?',
-  memGiB: Math.round(Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) / MiB),
-  kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
-};
-const loadAvg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const clk = await clockTicks();
+const machine = machineInfo();
 const loadAtStart = loadAvg();
 const pgVersion = (await run(['/usr/lib/postgresql/15/bin/postgres', '--version'], 5000).catch(() => null))?.stdout.trim() ?? 'not installed';
 console.log(`machine: ${machine.nproc} × ${machine.cpu}, ${machine.memGiB} GiB; Linux ${machine.kernel}; load average at start ${loadAtStart}`);
@@ -68,54 +59,16 @@ console.log(`${PULLERS} concurrent pullers, ${SECONDS} s per scenario (at most $
 
 // ---------------------------------------------------------------- process hygiene
 
-const tmp = mkdtempSync(join(tmpdir(), 'registry-bench-scaleout-'));
+const session = startSession('scaleout');
+const { tmp, mark: MARK, stopServer } = session;
 const CEPH_DIR = join(tmp, 'ceph');
 let pg: PgCluster | null = null;
 let s3: BenchS3 | null = null;
 
-/** Pids of this run: registry nodes (marked env) and anything whose cmdline names the temp dir (the Ceph daemons). */
-function runPids(): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(tmp)) {
-        out.push(Number(d));
-        continue;
-      }
-      if (readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').includes(`BENCH_SCALEOUT_RUN=${RUN_ID}`)) out.push(Number(d));
-    } catch {
-      // gone or unreadable
-    }
-  }
-  return out;
-}
-
-const killAll = (pids: number[]) => {
-  for (const p of pids) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-};
-
 // Registered before the PostgreSQL helper installs its own handlers, so this one runs first; its
 // process.exit() then runs the helper's 'exit' handler, which stops the cluster and deletes it.
-const onSignal = (sig: NodeJS.Signals) => {
-  for (const s of live) killAll(s.servingPids());
-  // also while ceph-start.sh is still running (s3 not set yet)
-  if (s3) s3.stopSync();
-  else stopCephSync(CEPH_DIR);
-  killAll(runPids());
-  rmSync(tmp, { recursive: true, force: true });
-  console.error(`interrupted (${sig}); servers killed, ${tmp} removed`);
-  process.exit(130);
-};
-process.on('SIGINT', onSignal);
-process.on('SIGTERM', onSignal);
-process.on('SIGHUP', onSignal);
+// The S3 server is stopped also while ceph-start.sh is still running (s3 not set yet).
+session.onSignals(['SIGINT', 'SIGTERM', 'SIGHUP'], () => (s3 ? s3.stopSync() : stopCephSync(CEPH_DIR)));
 
 // ---------------------------------------------------------------- helpers
 
@@ -144,23 +97,12 @@ function machineTicks(): { busy: number; total: number } {
   return { busy: total - f[3]! - f[4]!, total };
 }
 
-const fmt = (n: number | null | undefined, d = 2) => (n === null || n === undefined || !Number.isFinite(n) ? '–' : n >= 1000 ? n.toFixed(0) : n.toFixed(d));
-
 let counter = 0;
 async function node(label: string, env: Record<string, string>): Promise<Server> {
   const n = ++counter;
   const s = await startOurs(join(tmp, `node-${n}`), 1, join(tmp, `node-${n}.log`), { ...MARK, ...env });
   s.name = label;
   return s;
-}
-
-async function stopServer(s: Server | null | undefined, leftovers: number[]) {
-  if (!s || !live.has(s)) return;
-  const left = await s.stop();
-  if (left.length) {
-    console.error(`warning: ${s.name}: killed leftover pids ${left.join(', ')}`);
-    leftovers.push(...left);
-  }
 }
 
 async function pullLoad(cfg: PullLoadConfig): Promise<PullLoadResult> {
@@ -197,7 +139,6 @@ const rows: Row[] = [];
 // ---------------------------------------------------------------- main
 
 let exitCode = 0;
-const leftovers: number[] = [];
 const t0 = performance.now();
 const info: Record<string, unknown> = {};
 
@@ -305,7 +246,7 @@ try {
   await v1Push(a.url, REPO, chain);
   info.pushFsS = (performance.now() - t) / 1000;
   await measure('A', '1 node, fs + SQLite (baseline)', 'SQLite', 'local disk, sendfile', [a]);
-  await stopServer(a, leftovers);
+  await stopServer(a);
 
   // ---- two PostgreSQL + S3 nodes started together on the empty database; push through one
   t = performance.now();
@@ -317,20 +258,20 @@ try {
   console.log(`push of the image: fs + SQLite ${fmt(info.pushFsS as number)} s, PostgreSQL + S3 ${fmt(info.pushPgS3S as number)} s; two PostgreSQL nodes started together on the empty database in ${fmt(info.twoNodesStartOnEmptyDbS as number)} s`);
 
   // ---- B: one node, proxied (the second stopped meanwhile)
-  await stopServer(p2, leftovers);
+  await stopServer(p2);
   await measure('B', '1 node, PostgreSQL + S3, proxied', 'PostgreSQL', 'S3 through the node', [p1!]);
 
   // ---- C: two nodes, proxied
   p2 = await node('P2', proxied);
   await measure('C', '2 nodes, PostgreSQL + S3, proxied', 'PostgreSQL', 'S3 through the nodes', [p1!, p2]);
-  await stopServer(p1, leftovers);
-  await stopServer(p2, leftovers);
+  await stopServer(p1);
+  await stopServer(p2);
 
   // ---- D: two nodes, redirected
   const [r1, r2] = await Promise.all([node('R1', redirected), node('R2', redirected)]);
   await measure('D', '2 nodes, PostgreSQL + S3, STORAGE_REDIRECT=true', 'PostgreSQL', 'S3 directly (302, presigned)', [r1!, r2!]);
-  await stopServer(r1, leftovers);
-  await stopServer(r2, leftovers);
+  await stopServer(r1);
+  await stopServer(r2);
 
   // ---------------------------------------------------------------- output
   const base = rows.find((r) => r.key === 'A')!;
@@ -381,17 +322,11 @@ try {
   console.error(e);
   exitCode = 1;
 } finally {
-  for (const s of [...live]) await stopServer(s, leftovers);
-  if (s3) await s3.stop().catch((e) => console.error('stopping S3:', e));
-  if (pg) await pg.destroy().catch((e) => console.error('stopping PostgreSQL:', e));
-  await Bun.sleep(200);
-  const left = runPids();
-  killAll(left);
-  rmSync(tmp, { recursive: true, force: true });
-  if (left.length || leftovers.length) {
-    console.error(`error: processes of this run were still alive and were killed: ${[...left, ...leftovers].join(', ')}`);
-    exitCode = 1;
-  }
+  const left = await session.finish(async () => {
+    if (s3) await s3.stop().catch((e) => console.error('stopping S3:', e));
+    if (pg) await pg.destroy().catch((e) => console.error('stopping PostgreSQL:', e));
+  });
+  if (left.length) exitCode = 1;
   console.log(`cleanup: nodes, S3 server and PostgreSQL stopped, ${tmp} removed; processes of this run left: ${left.length}`);
 }
 process.exit(exitCode);

@@ -8,8 +8,11 @@
  *   user admin NAME [--off]
  *
  * Without --password the password is read from standard input (one line) when it is not a
- * terminal. Exit status: 0 done, 1 refused (unknown user, taken name, invalid data), 2 usage.
+ * terminal; a password that starts with `-` is given as `--password=-…` (node:util parseArgs
+ * takes `--password -x` for a missing value). Exit status: 0 done, 1 refused (unknown user, taken
+ * name, invalid data), 2 usage.
  */
+import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.ts';
 import { describeMetaStore, openMetaStore } from '../src/db/open.ts';
 import { isRegistryError } from '../src/errors.ts';
@@ -23,36 +26,26 @@ const USAGE = `usage: bun run admin -- user add NAME [--password P] [--email E] 
 class UsageError extends Error {}
 class Refused extends Error {}
 
-interface Parsed {
-  positional: string[];
-  flags: Map<string, string | true>;
-}
+type Flags = Record<string, string | boolean | undefined>;
 
-function parse(argv: string[], valued: string[], booleans: string[]): Parsed {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) {
-      positional.push(arg);
-      continue;
-    }
-    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    if (valued.includes(name)) {
-      const value = inline ?? argv[++i];
-      if (value === undefined) throw new UsageError(`--${name} needs a value`);
-      flags.set(name, value);
-    } else if (booleans.includes(name) && inline === undefined) {
-      flags.set(name, true);
-    } else {
-      throw new UsageError(`unknown option --${name}`);
-    }
+/** The options of `argv` (those in `valued` take a value, `booleans` none) and its positionals. */
+function parse(argv: string[], valued: string[], booleans: string[]): { positional: string[]; flags: Flags } {
+  const options = Object.fromEntries([
+    ...valued.map((name) => [name, { type: 'string' as const }]),
+    ...booleans.map((name) => [name, { type: 'boolean' as const }]),
+  ]);
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return { positional: positionals, flags: values };
+  } catch (e) {
+    // parseArgs' own errors (unknown option, missing value) are usage errors; their first line says which
+    if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS_')) throw new UsageError((e as Error).message.split('\n')[0]!);
+    throw e;
   }
-  return { positional, flags };
 }
 
-async function passwordFrom(flags: Map<string, string | true>): Promise<string> {
-  const flag = flags.get('password');
+async function passwordFrom(flags: Flags): Promise<string> {
+  const flag = flags.password;
   if (typeof flag === 'string') return flag;
   if (process.stdin.isTTY) throw new UsageError('--password is required');
   const text = await Bun.stdin.text();
@@ -82,8 +75,8 @@ async function run(argv: string[], out: (line: string) => void): Promise<void> {
   try {
     switch (command) {
       case 'add': {
-        const email = flags.get('email');
-        const admin = flags.get('admin') === true;
+        const email = flags.email;
+        const admin = flags.admin === true;
         const created = await createAccount(meta, {
           username: name,
           password: await passwordFrom(flags),
@@ -104,7 +97,7 @@ async function run(argv: string[], out: (line: string) => void): Promise<void> {
         out(`password of ${name} changed`);
         break;
       case 'admin': {
-        const on = flags.get('off') !== true;
+        const on = flags.off !== true;
         if (!(await meta.setUserAdmin(name, on))) throw new Refused(`no user ${name}`);
         out(`user ${name} is ${on ? 'now' : 'no longer'} an admin`);
         break;

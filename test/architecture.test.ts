@@ -13,6 +13,7 @@ const SRC = join(import.meta.dir, '..', 'src');
 function rank(file: string): number {
   const rel = relative(SRC, file);
   if (rel === 'errors.ts') return 0;
+  if (rel.startsWith('domain/')) return 0; // domain rules (what an image id is): pure, below every layer that applies them
   if (rel.startsWith('config/') || rel.startsWith('log/')) return 1;
   if (rel.startsWith('checksum/') || rel.startsWith('layers/')) return 2;
   if (rel.startsWith('storage/') || rel.startsWith('db/')) return 3;

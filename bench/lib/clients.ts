@@ -22,7 +22,7 @@ export interface V1Image {
 }
 
 const hex = (n: number) => Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join('');
-export const randomId = () => hex(32);
+const randomId = () => hex(32);
 
 /** sha256 of a file, and optionally of `prefix + file` in the same pass. */
 export async function hashFile(path: string, prefix?: string): Promise<{ sha256: string; prefixed?: string }> {
@@ -57,7 +57,7 @@ async function expect(r: Response, ok: number[], what: string): Promise<Response
 const jsonHeaders = { 'content-type': 'application/json' };
 
 /** Pushes one image's json, layer and checksum (it must not exist yet). */
-export async function v1PushImage(url: string, img: V1Image): Promise<void> {
+async function v1PushImage(url: string, img: V1Image): Promise<void> {
   await expect(await fetch(`${url}/v1/images/${img.id}/json`, { method: 'PUT', headers: jsonHeaders, body: img.json }), [200], 'PUT json');
   await expect(
     await fetch(`${url}/v1/images/${img.id}/layer`, { method: 'PUT', headers: { 'content-length': String(img.layer.size) }, body: Bun.file(img.layer.path) }),
@@ -110,7 +110,7 @@ export async function v1Pull(url: string, repo: string, tag = 'latest'): Promise
 export const MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';
 
 /** One blob: POST an upload, then PUT the body to its Location with ?digest= (2 requests). */
-export async function v2PushBlob(url: string, name: string, digestHex: string, body: Blob | string, size: number): Promise<void> {
+async function v2PushBlob(url: string, name: string, digestHex: string, body: Blob | string, size: number): Promise<void> {
   const post = await expect(await fetch(`${url}/v2/${name}/blobs/uploads/`, { method: 'POST' }), [202], 'POST upload');
   await post.arrayBuffer();
   const loc = new URL(post.headers.get('location')!, url);

@@ -34,7 +34,7 @@ if (!['127.0.0.1', 'localhost', '::1'].includes(process.env.LOAD_ALLOW_HOST ?? '
 }
 
 /** One GET on a fresh connection; resolves to the status code or throws with a reason. */
-export function getOnce(host: string, port: number, path: string, timeoutMs = 5000): Promise<number> {
+function getOnce(host: string, port: number, path: string, timeoutMs = 5000): Promise<number> {
   return new Promise((resolve, reject) => {
     let buf = '';
     let done = false;

@@ -15,13 +15,8 @@ export function children(pid: number): number[] {
   }
 }
 
-/** `pid` and its direct children. */
-export function tree(pid: number): number[] {
-  return [pid, ...children(pid)];
-}
-
 /** utime + stime of one process (all its threads), in clock ticks; 0 if it is gone. */
-export function cpuTicks(pid: number): number {
+function cpuTicks(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // fields after the `(comm)`: state is field 3, utime field 14, stime field 15
@@ -37,7 +32,7 @@ export function cpuTicks(pid: number): number {
  * (field 1). Finer than the 10 ms ticks of utime + stime (an nginx sendfile of 100 MiB costs less
  * than one tick), but threads that exit between two readings are lost; 0 if the process is gone.
  */
-export function cpuNs(pid: number): number {
+function cpuNs(pid: number): number {
   try {
     let sum = 0;
     for (const tid of readdirSync(`/proc/${pid}/task`)) {

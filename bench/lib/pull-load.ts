@@ -98,7 +98,7 @@ async function pullOnce(base: string, cfg: PullLoadConfig, out: PullLoadResult):
   return bytes;
 }
 
-export async function pullLoad(cfg: PullLoadConfig): Promise<PullLoadResult> {
+async function pullLoad(cfg: PullLoadConfig): Promise<PullLoadResult> {
   for (const u of cfg.urls) loopbackOnly(u);
   const out: PullLoadResult = { pulls: 0, failures: 0, reasons: {}, latenciesMs: [], bytes: 0, redirectedLayerGets: 0, layerGets: 0, perUrl: {}, elapsedMs: 0, cpuS: 0 };
   const cpu0 = process.cpuUsage();

@@ -1,7 +1,8 @@
 /**
  * The three servers of bench/compare.ts, each a child process on a free loopback port:
- *  - ours: `bun src/main.ts` (supervisor + N workers, access log off);
- *  - nginx: its own prefix, config and pid file under a temp dir, `daemon off;`;
+ *  - ours: `bun src/main.ts` (supervisor + N workers, access log off unless asked for);
+ *  - nginx: its own prefix, config and pid file under a temp dir, `daemon off;` (access log off
+ *    unless asked for);
  *  - distribution (V2): `docker-registry serve <config.yml>`, filesystem storage in a temp dir.
  * `servingPids()` is what CPU and RSS are read from (the master and its workers, or the one Go
  * process); `stop()` ends the process and checks that every pid seen is gone.
@@ -87,12 +88,17 @@ export function registryEnv(port: number, storagePath: string, workers: number, 
   };
 }
 
-export async function startOurs(storagePath: string, workers: number, logFile: string, mark: Record<string, string> = {}): Promise<Server> {
+/**
+ * Our registry with `workers` workers, its error log in `logFile`. With `accessLog`, the access log
+ * is on in the default configuration (`accesslog: -`, lines on stdout) and stdout goes to that
+ * file, so every line is real I/O as in a deployment whose stdout is a file or a pipe.
+ */
+export async function startOurs(storagePath: string, workers: number, logFile: string, mark: Record<string, string> = {}, accessLog?: string): Promise<Server> {
   const port = await freePort();
   const proc = Bun.spawn(REGISTRY_COMMAND, {
     cwd: REGISTRY_CWD,
-    env: registryEnv(port, storagePath, workers, mark),
-    stdout: 'ignore',
+    env: registryEnv(port, storagePath, workers, accessLog === undefined ? mark : { ...mark, REGISTRY_ACCESSLOG: '-' }),
+    stdout: accessLog === undefined ? 'ignore' : Bun.file(accessLog),
     stderr: Bun.file(logFile),
   });
   const seen = new Set<number>();
@@ -113,8 +119,12 @@ export async function startOurs(storagePath: string, workers: number, logFile: s
   return server;
 }
 
-/** nginx serving `www` with sendfile, 2 workers, no access log. Needs root for `user root;` (temp dirs are 0700). */
-export async function startNginx(nginx: string, dir: string, www: string, workers = 2): Promise<Server> {
+/**
+ * nginx serving `www` with sendfile, 2 workers. No access log, or with `accessLog` the default
+ * (combined) format into that file, buffered as a busy deployment would (`buffer=64k flush=1s`).
+ * Needs root for `user root;` (temp dirs are 0700).
+ */
+export async function startNginx(nginx: string, dir: string, www: string, workers = 2, accessLog?: string): Promise<Server> {
   const port = await freePort();
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const conf = join(dir, 'nginx.conf');
@@ -129,7 +139,7 @@ export async function startNginx(nginx: string, dir: string, www: string, worker
       `error_log ${join(dir, 'error.log')};`,
       'events {}',
       'http {',
-      '  access_log off;',
+      accessLog === undefined ? '  access_log off;' : `  access_log ${accessLog} combined buffer=64k flush=1s;`,
       '  sendfile on;',
       '  tcp_nopush on;',
       temp('client_body'),

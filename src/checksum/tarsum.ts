@@ -7,8 +7,8 @@
  * hashed with the member's bytes. Hex hashes are sorted; the result is
  * `tarsum+sha256:` + sha256(json + sorted hashes joined).
  */
-import { readLayerTar } from '../layers/files.ts';
-import type { MemberSink, TarMember } from '../layers/files.ts';
+import { readLayerTar } from '../layers/tar.ts';
+import type { MemberSink, TarMember } from '../layers/tar.ts';
 
 /**
  * Computes `tarsum+sha256:<hex>`; unreadable layers reject with `RegistryError('LAYER_FORMAT')`.
@@ -39,7 +39,7 @@ export async function tarsum(
  * file hashes `'\0'`, as Python's tarfile reports it); pax records other than path, linkpath,
  * size, uid, gid, uname, gname and mtime (e.g. `SCHILY.xattr.*`) do not contribute.
  */
-export function tarsumHeader(member: TarMember): string {
+function tarsumHeader(member: TarMember): string {
   let name = member.name;
   // Python's tarfile strips trailing slashes from a pax path, and from directory names.
   if (member.pax?.path !== undefined) name = name.replace(/\/+$/, '');

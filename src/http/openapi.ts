@@ -12,7 +12,7 @@
  */
 import { Elysia, t, type DocumentDecoration, type TSchema } from 'elysia';
 import { catalogue, type ErrorCode } from '../errors.ts';
-import { IMAGE_ID_PATTERN } from '../storage/paths.ts';
+import { IMAGE_ID_PATTERN } from '../domain/image-id.ts';
 
 // --- models -------------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@
 import type { FileEntry } from './files.ts';
 
 /** A listing row without its path: `[type, deleted, size, mtime, mode, uid, gid]`. */
-export type Info = [
+type Info = [
   type: string,
   deleted: boolean,
   size: number,

@@ -6,11 +6,12 @@
 import { PayloadHasher } from '../checksum/payload.ts';
 import { tarsum } from '../checksum/tarsum.ts';
 import type { ImageRecord, ImageStore } from '../db/meta.ts';
+import { isValidImageId } from '../domain/image-id.ts';
 import { RegistryError } from '../errors.ts';
 import { computeDiff } from '../layers/diff.ts';
 import { listLayerFiles, type FileEntry } from '../layers/files.ts';
 import { PathNotFoundError, StorageError, type StorageDriver } from '../storage/driver.ts';
-import { isValidImageId, layerKey, newUploadId } from '../storage/paths.ts';
+import { layerKey, newUploadId } from '../storage/paths.ts';
 import { decodeJson } from './json.ts';
 import { requireImageId } from './names.ts';
 import { dockerTooOld } from './tag-metadata.ts';

@@ -1,7 +1,7 @@
 /** Validation of the names clients send (v1-api.md §2). Pure. */
 import { RegistryError } from '../errors.ts';
 import type { RepoRef } from '../db/meta.ts';
-import { isValidImageId } from '../storage/paths.ts';
+import { isValidImageId } from '../domain/image-id.ts';
 
 /** ASCII \w as in the original's tag rule; PUT only. */
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;

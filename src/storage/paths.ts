@@ -16,19 +16,8 @@
  * records which key belongs to the image, so concurrent uploads of one image can never leave a
  * row whose checksum describes another upload's bytes; superseded uploads are deleted.
  */
+import { isValidImageId } from '../domain/image-id.ts';
 import { InvalidKeyError } from './driver.ts';
-
-/**
- * A V1 image id: 16 or 64 lowercase hex digits. JavaScript's `$` (without the `m` flag) matches
- * only at the very end of the input, so unlike Python's `$` it cannot match before a trailing
- * `\n`: `"<id>\n"` is rejected.
- */
-export const IMAGE_ID_PATTERN = /^([a-f0-9]{16}|[a-f0-9]{64})$/;
-
-/** True when `id` is a well-formed image id (see `IMAGE_ID_PATTERN`). */
-export function isValidImageId(id: string): boolean {
-  return typeof id === 'string' && IMAGE_ID_PATTERN.test(id);
-}
 
 const UPLOAD_ID_PATTERN = /^[a-f0-9]{16}$/;
 

@@ -1,5 +1,5 @@
 /**
- * Third-party fixtures fetched by scripts/test-fixtures.sh (run by `npm test` before the suite):
+ * Third-party fixtures fetched by scripts/test-deps.sh (run by `npm test` before the suite):
  * Docker's TarSum test data, the same layer tarballs the original docker-registry tested with.
  */
 import { existsSync } from 'node:fs';
@@ -17,7 +17,7 @@ export interface TarsumFixture {
 export async function tarsumFixture(name: string): Promise<TarsumFixture> {
   const dir = join(TARSUM_TESTDATA, name);
   if (!existsSync(join(dir, 'layer.tar'))) {
-    throw new Error(`missing fixture ${dir}: run scripts/test-fixtures.sh (needs apt-get)`);
+    throw new Error(`missing fixture ${dir}: run scripts/test-deps.sh (needs apt-get)`);
   }
   return {
     name,

@@ -2,7 +2,7 @@
  * Swagger UI really renders: the app on a real socket, headless Chromium (Debian's `chromium`,
  * driven by playwright-core) opens /swagger and must show every V1 operation under the five tags,
  * with no request leaving the machine. Leaves a screenshot in .bench-out/swagger-ui.png.
- * Chromium missing is a failure, not a skip: .ci/run installs it.
+ * Chromium missing is a failure, not a skip: `npm test` installs it (scripts/test-deps.sh).
  */
 import { expect, test } from 'bun:test';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -17,7 +17,7 @@ const TAGS = ['images', 'repositories', 'index', 'search', 'ping'];
 test('Swagger UI renders the V1 operations in headless Chromium, offline', async () => {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
-      `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y --no-install-recommends chromium; .ci/run does it)`,
+      `${CHROMIUM} is missing: install Debian's chromium (bash scripts/test-deps.sh does it; npm test runs it first)`,
     );
   }
   await withDocumentApp(async (_app, fetch) => {

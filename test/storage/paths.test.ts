@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { InvalidKeyError, isValidKey } from '../../src/storage/driver.ts';
-import { IMAGE_ID_PATTERN, isValidImageId, layerKey, newUploadId } from '../../src/storage/paths.ts';
+import { IMAGE_ID_PATTERN, isValidImageId } from '../../src/domain/image-id.ts';
+import { layerKey, newUploadId } from '../../src/storage/paths.ts';
 
 const ID16 = '0123456789abcdef';
 const ID64 = 'a'.repeat(32) + '0123456789abcdef0123456789abcdef';
