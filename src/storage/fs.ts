@@ -9,14 +9,10 @@ import { writeSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import {
-  InvalidKeyError,
-  PathNotFoundError,
-  StorageError,
-  assertValidKey,
-  isValidKey,
-} from './driver.ts';
-import type { ByteRange, FileWriter, StatInfo, StorageDriver } from './driver.ts';
+import { BaseDriver, errorCode, storageError } from './base.ts';
+import type { DriverHooks } from './base.ts';
+import { InvalidKeyError, PathNotFoundError, StorageError, assertValidKey, isValidKey } from './driver.ts';
+import type { ByteRange, FileWriter, StatInfo } from './driver.ts';
 
 const DRIVER = 'fs';
 const TEMP_DIR = '.tmp';
@@ -26,37 +22,17 @@ const RENAME_ATTEMPTS = 5;
 const WRITEBACK_BYTES = 32 * 1024 * 1024;
 const RESOLVED: Promise<void> = Promise.resolve();
 
-function errnoCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code;
-    return typeof code === 'string' ? code : undefined;
-  }
-  return undefined;
-}
+const errnoCode = errorCode;
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** ENOENT/ENOTDIR become PathNotFoundError; typed errors pass through; the rest is wrapped. */
-function toStorageError(err: unknown, key: string, op: string): StorageError {
-  if (err instanceof StorageError) return err;
+/** A missing file, or a directory where a file was asked for: "not found" for reading calls. */
+function isMissing(err: unknown): boolean {
   const code = errnoCode(err);
-  if (code === 'ENOENT' || code === 'ENOTDIR') return new PathNotFoundError(DRIVER, key);
-  return new StorageError(`${op} failed: ${messageOf(err)}`, DRIVER, key, { cause: err });
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
 }
 
 /** Wraps any error as a StorageError (for write paths, where ENOENT is not "not found"). */
 function wrapWriteError(err: unknown, key: string, op: string): StorageError {
-  if (err instanceof StorageError) return err;
-  return new StorageError(`${op} failed: ${messageOf(err)}`, DRIVER, key, { cause: err });
-}
-
-function assertRange(range: ByteRange, key: string): void {
-  const { start, end } = range;
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
-    throw new StorageError(`invalid byte range ${start}-${end}`, DRIVER, key);
-  }
+  return storageError(DRIVER, err, key, op);
 }
 
 /** fsyncs a directory so that entries created or renamed in it survive a crash. */
@@ -88,9 +64,9 @@ async function makeDirs(dir: string): Promise<void> {
 }
 
 /**
- * Renames `src` onto `dst`, creating (and fsyncing) parent directories, then fsyncs `dst`'s
- * directory. Retries when a concurrent delete pruned the new parent between mkdir and rename.
- * A vanished `src` is a PathNotFoundError for `move` and a plain StorageError otherwise.
+ * Renames the temp file `src` onto `dst`, creating (and fsyncing) parent directories, then fsyncs
+ * `dst`'s directory. Retries when a concurrent delete pruned the new parent between mkdir and
+ * rename.
  */
 async function renameInto(src: string, dst: string, key: string, op: string): Promise<void> {
   const dir = dirname(dst);
@@ -102,7 +78,6 @@ async function renameInto(src: string, dst: string, key: string, op: string): Pr
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') {
         if (!(await exists(src))) {
-          if (op === 'move') throw new PathNotFoundError(DRIVER, key);
           throw new StorageError(`${op} failed: temp file vanished`, DRIVER, key, { cause: err });
         }
         if (attempt < RENAME_ATTEMPTS) continue;
@@ -140,22 +115,21 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-export class FsDriver implements StorageDriver {
-  readonly name = DRIVER;
+export class FsDriver extends BaseDriver {
   readonly #root: string;
   readonly #rootPrefix: string;
   readonly #tempDir: string;
 
-  constructor(root: string) {
+  constructor(root: string, hooks?: DriverHooks) {
+    super(DRIVER, hooks);
     if (root === '') throw new StorageError('fs driver needs a root directory', DRIVER);
     this.#root = resolve(root);
     this.#rootPrefix = this.#root.endsWith(sep) ? this.#root : this.#root + sep;
     this.#tempDir = join(this.#root, TEMP_DIR);
   }
 
-  /** Absolute root directory. */
-  get root(): string {
-    return this.#root;
+  protected isNotFound(err: unknown): boolean {
+    return isMissing(err);
   }
 
   /**
@@ -169,33 +143,21 @@ export class FsDriver implements StorageDriver {
     return path;
   }
 
-  async stat(key: string): Promise<StatInfo> {
-    const path = this.pathOf(key);
-    try {
-      const st = await stat(path);
-      const isDir = st.isDirectory();
-      return { size: isDir ? 0 : st.size, modTime: st.mtime, isDir };
-    } catch (err) {
-      throw toStorageError(err, key, 'stat');
-    }
+  protected async doStat(key: string): Promise<StatInfo> {
+    const st = await stat(this.pathOf(key));
+    const isDir = st.isDirectory();
+    return { size: isDir ? 0 : st.size, modTime: st.mtime, isDir };
   }
 
-  async getContent(key: string): Promise<Uint8Array> {
-    const path = this.pathOf(key);
-    try {
-      const buf = await readFile(path);
-      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    } catch (err) {
-      if (errnoCode(err) === 'EISDIR') throw new PathNotFoundError(DRIVER, key);
-      throw toStorageError(err, key, 'getContent');
-    }
+  protected async doGetContent(key: string): Promise<Uint8Array> {
+    const buf = await readFile(this.pathOf(key));
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
-  async putContent(key: string, data: Uint8Array | string): Promise<void> {
-    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-    const writer = await this.writer(key);
+  protected async doPutContent(key: string, data: Uint8Array): Promise<void> {
+    const writer = await this.doWriter(key);
     try {
-      await writer.write(bytes);
+      await writer.write(data);
       await writer.commit();
     } catch (err) {
       await writer.cancel();
@@ -203,9 +165,8 @@ export class FsDriver implements StorageDriver {
     }
   }
 
-  async read(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
+  protected async doRead(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
     const path = this.pathOf(key);
-    if (range) assertRange(range, key);
     const size = await this.#fileSize(path, key);
     const file = Bun.file(path);
     if (!range) return file.stream();
@@ -215,43 +176,35 @@ export class FsDriver implements StorageDriver {
   }
 
   /** A fresh `BunFile`, created only after the file is known to exist (sendfile-capable). */
-  async blob(key: string): Promise<Blob> {
+  protected async doBlob(key: string): Promise<Blob> {
     const path = this.pathOf(key);
     await this.#fileSize(path, key);
     return Bun.file(path);
   }
 
-  async writer(key: string): Promise<FileWriter> {
+  protected async doWriter(key: string): Promise<FileWriter> {
     const target = this.pathOf(key);
     const temp = join(this.#tempDir, `${randomUUID()}.part`);
-    try {
-      await mkdir(this.#tempDir, { recursive: true });
-      const handle = await open(temp, 'wx');
-      return new FsFileWriter(key, target, temp, handle, this.#rootPrefix);
-    } catch (err) {
-      throw wrapWriteError(err, key, 'writer');
-    }
+    await mkdir(this.#tempDir, { recursive: true });
+    const handle = await open(temp, 'wx');
+    return new FsFileWriter(key, target, temp, handle, this.#rootPrefix);
   }
 
-  async delete(key: string): Promise<void> {
+  protected async doDelete(key: string): Promise<void> {
     const path = this.pathOf(key);
-    try {
-      await stat(path);
-      await rm(path, { recursive: true });
-    } catch (err) {
-      throw toStorageError(err, key, 'delete');
-    }
+    await stat(path);
+    await rm(path, { recursive: true });
     await pruneEmptyParents(path, this.#rootPrefix);
   }
 
-  async list(prefix: string): Promise<string[]> {
+  protected async doList(prefix: string): Promise<string[]> {
     const dir = prefix === '' ? this.#root : this.pathOf(prefix);
     let names: string[];
     try {
       names = await readdir(dir);
     } catch (err) {
       if (prefix === '' && errnoCode(err) === 'ENOENT') return [];
-      throw toStorageError(err, prefix, 'list');
+      throw err;
     }
     // Only names a key can address are listed: this hides `.tmp` and any stray files.
     return names
@@ -260,17 +213,7 @@ export class FsDriver implements StorageDriver {
       .sort();
   }
 
-  async move(from: string, to: string): Promise<void> {
-    const src = this.pathOf(from);
-    const dst = this.pathOf(to);
-    await this.#fileSize(src, from);
-    if (src === dst) return;
-    await renameInto(src, dst, to, 'move');
-    await pruneEmptyParents(src, this.#rootPrefix);
-  }
-
-  async redirectUrl(key: string): Promise<string | null> {
-    assertValidKey(DRIVER, key);
+  protected async doRedirectUrl(): Promise<string | null> {
     return null;
   }
 
@@ -279,7 +222,7 @@ export class FsDriver implements StorageDriver {
    * many were removed. A live upload touches its temp file on every write, so only uploads idle
    * for longer than `maxAgeMs` are reaped; pick an age well above the request idle timeout.
    */
-  async purgeStaleUploads(maxAgeMs: number): Promise<number> {
+  protected async doPurgeStaleUploads(maxAgeMs: number): Promise<number> {
     let names: string[];
     try {
       names = await readdir(this.#tempDir);
@@ -306,13 +249,9 @@ export class FsDriver implements StorageDriver {
 
   /** Size of the regular file at `path`; PathNotFoundError when missing or a directory. */
   async #fileSize(path: string, key: string): Promise<number> {
-    try {
-      const st = await stat(path);
-      if (!st.isFile()) throw new PathNotFoundError(DRIVER, key);
-      return st.size;
-    } catch (err) {
-      throw toStorageError(err, key, 'stat');
-    }
+    const st = await stat(path);
+    if (!st.isFile()) throw new PathNotFoundError(DRIVER, key);
+    return st.size;
   }
 }
 
