@@ -32,7 +32,8 @@ export interface DriverHooks {
   onCall?: CallHook;
 }
 
-function codeOf(err: unknown): string | undefined {
+/** `err.code`, for drivers that tell failures apart by it (errno names, S3 error codes). */
+export function errorCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
     const code = (err as { code: unknown }).code;
     return typeof code === 'string' ? code : undefined;
@@ -42,16 +43,13 @@ function codeOf(err: unknown): string | undefined {
 
 /** The error's code (errno name, S3 error code) prefixed to its message, unless already there. */
 function describe(err: unknown): string {
-  const code = codeOf(err);
+  const code = errorCode(err);
   const message = err instanceof Error ? err.message : String(err);
   if (!code || message.startsWith(code)) return message;
   // Bun passes some S3 servers' whole XML error document as the message: the code says it all.
   if (message.includes('<Error>')) return code;
   return `${code}: ${message}`;
 }
-
-/** `err.code`, for drivers that tell failures apart by it (errno names, S3 error codes). */
-export const errorCode = codeOf;
 
 /**
  * Typed errors pass through; a failure `isNotFound` recognises becomes PathNotFoundError; the

@@ -17,8 +17,6 @@ const RENAME_ATTEMPTS = 5;
 const WRITEBACK_BYTES = 32 * 1024 * 1024;
 const RESOLVED: Promise<void> = Promise.resolve();
 
-const errnoCode = errorCode;
-
 /** Wraps any error as a StorageError (for write paths, where ENOENT is not "not found"). */
 function wrapWriteError(err: unknown, key: string, op: string): StorageError {
   return storageError(DRIVER, err, key, op);
@@ -32,7 +30,7 @@ async function syncDir(dir: string): Promise<void> {
     await handle.sync();
   } catch (err) {
     // The directory may already be gone again (a concurrent delete pruned it); nothing to sync.
-    if (errnoCode(err) !== 'ENOENT') throw err;
+    if (errorCode(err) !== 'ENOENT') throw err;
   } finally {
     await handle?.close();
   }
@@ -65,7 +63,7 @@ async function renameInto(src: string, dst: string, key: string, op: string): Pr
       await rename(src, dst);
       break;
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') {
+      if (errorCode(err) === 'ENOENT') {
         if (!(await exists(src))) {
           throw new StorageError(`${op} failed: temp file vanished`, DRIVER, key, { cause: err });
         }
