@@ -4,12 +4,15 @@
  * start with `.` (see `isValidKey`); drivers reject anything else with `InvalidKeyError`, so no
  * client text can name a location outside the driver's root.
  *
+ * Every driver extends `BaseDriver` (./base.ts), which checks keys and ranges, maps failures to
+ * the errors below and times each call; a driver implements only the storage itself.
+ *
  * Semantics every driver must honour (the contract suite in test/storage/driver.suite.ts checks
  * them all):
  * - Nothing written through a `FileWriter` is visible (stat/read/list) before `commit()`
  *   resolves; `cancel()` discards it. A committed key is replaced atomically.
  * - `read` with a range returns exactly bytes [start, end] inclusive, clamped to the size.
- * - A missing key gives `PathNotFoundError` from stat/read/blob/getContent/move/delete.
+ * - A missing key gives `PathNotFoundError` from stat/read/blob/getContent/delete.
  * - `delete` of a "directory" prefix removes everything under it.
  * - `list(prefix)` returns the immediate children of a prefix as full keys, sorted.
  */
@@ -62,9 +65,14 @@ export interface StorageDriver {
   writer(key: string): Promise<FileWriter>;
   delete(key: string): Promise<void>;
   list(prefix: string): Promise<string[]>;
-  move(from: string, to: string): Promise<void>;
   /** A URL clients may be redirected to instead of streaming through us, or null. */
   redirectUrl(key: string): Promise<string | null>;
+  /**
+   * Removes what uploads abandoned longer than `maxAgeMs` ago left behind in the driver's own
+   * space and returns how many it removed. A live writer counts as fresh on every write. Drivers
+   * that keep nothing outside their writers answer 0 (see each driver's comment).
+   */
+  purgeStaleUploads(maxAgeMs: number): Promise<number>;
 }
 
 export class StorageError extends Error {

@@ -1,14 +1,16 @@
 /**
  * Picks a storage driver by name from config. The registry is one object literal, so a duplicate
  * name is a compile error ("An object literal cannot have multiple properties with the same
- * name"); aliases point at the same constructor.
+ * name"); aliases point at the same constructor. Every driver extends `BaseDriver`, so each one
+ * made here has the same checks, error mapping and call timing (`hooks.onCall`).
  */
 import type { Config } from '../config/schema.ts';
+import type { DriverHooks } from './base.ts';
 import type { StorageDriver } from './driver.ts';
 import { FsDriver } from './fs.ts';
 import { MemoryDriver } from './memory.ts';
-import { S3Driver } from './s3.ts';
-import type { S3DriverOptions } from './s3.ts';
+import { S3Driver } from './s3/driver.ts';
+import type { S3DriverOptions } from './s3/driver.ts';
 
 /** The part of the registry config the storage layer reads. */
 export interface StorageConfig {
@@ -36,16 +38,16 @@ export function storageConfigOf(config: Config): StorageConfig {
   };
 }
 
-type DriverConstructor = (config: StorageConfig) => StorageDriver;
+type DriverConstructor = (config: StorageConfig, hooks: DriverHooks) => StorageDriver;
 
-const fs: DriverConstructor = (config) => {
+const fs: DriverConstructor = (config, hooks) => {
   if (config.storagePath === '') throw new Error('storage "fs" needs a non-empty storagePath');
-  return new FsDriver(config.storagePath);
+  return new FsDriver(config.storagePath, hooks);
 };
-const memory: DriverConstructor = () => new MemoryDriver();
-const s3: DriverConstructor = (config) => {
+const memory: DriverConstructor = (_config, hooks) => new MemoryDriver(hooks);
+const s3: DriverConstructor = (config, hooks) => {
   if (!config.s3) throw new Error('storage "s3" needs its s3 settings (bucket, region, ...)');
-  return new S3Driver(config.s3);
+  return new S3Driver(config.s3, hooks);
 };
 
 const registry = {
@@ -66,11 +68,11 @@ export const storageDriverNames: readonly string[] = Object.keys(registry);
  * bucket described by `config.s3`.
  * @throws Error naming the valid choices for an unknown name
  */
-export function createStorage(config: StorageConfig): StorageDriver {
+export function createStorage(config: StorageConfig, hooks: DriverHooks = {}): StorageDriver {
   const name = config.storage.trim().toLowerCase();
   if (!Object.hasOwn(registry, name)) {
     const choices = storageDriverNames.join(', ');
     throw new Error(`unknown storage driver ${JSON.stringify(config.storage)}; valid: ${choices}`);
   }
-  return registry[name as keyof typeof registry](config);
+  return registry[name as keyof typeof registry](config, hooks);
 }

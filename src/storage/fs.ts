@@ -5,157 +5,37 @@
  * sendfile(2).
  */
 import { randomUUID } from 'node:crypto';
-import { writeSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
-import {
-  InvalidKeyError,
-  PathNotFoundError,
-  StorageError,
-  assertValidKey,
-  isValidKey,
-} from './driver.ts';
-import type { ByteRange, FileWriter, StatInfo, StorageDriver } from './driver.ts';
+import { mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import { BaseDriver, errorCode, storageError } from './base.ts';
+import type { DriverHooks } from './base.ts';
+import { InvalidKeyError, PathNotFoundError, StorageError, assertValidKey, isValidKey } from './driver.ts';
+import type { ByteRange, FileWriter, StatInfo } from './driver.ts';
+import { DRIVER, FsFileWriter, pruneEmptyParents } from './fs-writer.ts';
 
-const DRIVER = 'fs';
 const TEMP_DIR = '.tmp';
-/** How often commit/move retry when a concurrent delete pruned the freshly made parent dir. */
-const RENAME_ATTEMPTS = 5;
-/** A writer flushes its file to disk in the background each time this many more bytes are in it. */
-const WRITEBACK_BYTES = 32 * 1024 * 1024;
-const RESOLVED: Promise<void> = Promise.resolve();
 
-function errnoCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code;
-    return typeof code === 'string' ? code : undefined;
-  }
-  return undefined;
+/** A missing file, or a directory where a file was asked for: "not found" for reading calls. */
+function isMissing(err: unknown): boolean {
+  const code = errorCode(err);
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
 }
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** ENOENT/ENOTDIR become PathNotFoundError; typed errors pass through; the rest is wrapped. */
-function toStorageError(err: unknown, key: string, op: string): StorageError {
-  if (err instanceof StorageError) return err;
-  const code = errnoCode(err);
-  if (code === 'ENOENT' || code === 'ENOTDIR') return new PathNotFoundError(DRIVER, key);
-  return new StorageError(`${op} failed: ${messageOf(err)}`, DRIVER, key, { cause: err });
-}
-
-/** Wraps any error as a StorageError (for write paths, where ENOENT is not "not found"). */
-function wrapWriteError(err: unknown, key: string, op: string): StorageError {
-  if (err instanceof StorageError) return err;
-  return new StorageError(`${op} failed: ${messageOf(err)}`, DRIVER, key, { cause: err });
-}
-
-function assertRange(range: ByteRange, key: string): void {
-  const { start, end } = range;
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
-    throw new StorageError(`invalid byte range ${start}-${end}`, DRIVER, key);
-  }
-}
-
-/** fsyncs a directory so that entries created or renamed in it survive a crash. */
-async function syncDir(dir: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch (err) {
-    // The directory may already be gone again (a concurrent delete pruned it); nothing to sync.
-    if (errnoCode(err) !== 'ENOENT') throw err;
-  } finally {
-    await handle?.close();
-  }
-}
-
-/**
- * `mkdir -p dir`, then fsyncs every directory whose entry list changed: the parents of all the
- * directories it created.
- */
-async function makeDirs(dir: string): Promise<void> {
-  const first = await mkdir(dir, { recursive: true });
-  if (first === undefined) return;
-  const top = dirname(first);
-  for (let d = dirname(dir); ; d = dirname(d)) {
-    await syncDir(d);
-    if (d === top || d === dirname(d)) break;
-  }
-}
-
-/**
- * Renames `src` onto `dst`, creating (and fsyncing) parent directories, then fsyncs `dst`'s
- * directory. Retries when a concurrent delete pruned the new parent between mkdir and rename.
- * A vanished `src` is a PathNotFoundError for `move` and a plain StorageError otherwise.
- */
-async function renameInto(src: string, dst: string, key: string, op: string): Promise<void> {
-  const dir = dirname(dst);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await makeDirs(dir);
-      await rename(src, dst);
-      break;
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') {
-        if (!(await exists(src))) {
-          if (op === 'move') throw new PathNotFoundError(DRIVER, key);
-          throw new StorageError(`${op} failed: temp file vanished`, DRIVER, key, { cause: err });
-        }
-        if (attempt < RENAME_ATTEMPTS) continue;
-      }
-      throw wrapWriteError(err, key, op);
-    }
-  }
-  try {
-    await syncDir(dir);
-  } catch (err) {
-    throw wrapWriteError(err, key, op);
-  }
-}
-
-/**
- * Removes now-empty directories from `path`'s parent up to (not including) the root, so a prefix
- * exists only while it holds objects, as in the memory and object-store drivers.
- */
-async function pruneEmptyParents(path: string, rootPrefix: string): Promise<void> {
-  for (let dir = dirname(path); dir.startsWith(rootPrefix); dir = dirname(dir)) {
-    try {
-      await rmdir(dir);
-    } catch {
-      return; // not empty, or already gone: stop here
-    }
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export class FsDriver implements StorageDriver {
-  readonly name = DRIVER;
+export class FsDriver extends BaseDriver {
   readonly #root: string;
   readonly #rootPrefix: string;
   readonly #tempDir: string;
 
-  constructor(root: string) {
+  constructor(root: string, hooks?: DriverHooks) {
+    super(DRIVER, hooks);
     if (root === '') throw new StorageError('fs driver needs a root directory', DRIVER);
     this.#root = resolve(root);
     this.#rootPrefix = this.#root.endsWith(sep) ? this.#root : this.#root + sep;
     this.#tempDir = join(this.#root, TEMP_DIR);
   }
 
-  /** Absolute root directory. */
-  get root(): string {
-    return this.#root;
+  protected isNotFound(err: unknown): boolean {
+    return isMissing(err);
   }
 
   /**
@@ -169,33 +49,21 @@ export class FsDriver implements StorageDriver {
     return path;
   }
 
-  async stat(key: string): Promise<StatInfo> {
-    const path = this.pathOf(key);
-    try {
-      const st = await stat(path);
-      const isDir = st.isDirectory();
-      return { size: isDir ? 0 : st.size, modTime: st.mtime, isDir };
-    } catch (err) {
-      throw toStorageError(err, key, 'stat');
-    }
+  protected async doStat(key: string): Promise<StatInfo> {
+    const st = await stat(this.pathOf(key));
+    const isDir = st.isDirectory();
+    return { size: isDir ? 0 : st.size, modTime: st.mtime, isDir };
   }
 
-  async getContent(key: string): Promise<Uint8Array> {
-    const path = this.pathOf(key);
-    try {
-      const buf = await readFile(path);
-      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    } catch (err) {
-      if (errnoCode(err) === 'EISDIR') throw new PathNotFoundError(DRIVER, key);
-      throw toStorageError(err, key, 'getContent');
-    }
+  protected async doGetContent(key: string): Promise<Uint8Array> {
+    const buf = await readFile(this.pathOf(key));
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
-  async putContent(key: string, data: Uint8Array | string): Promise<void> {
-    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-    const writer = await this.writer(key);
+  protected async doPutContent(key: string, data: Uint8Array): Promise<void> {
+    const writer = await this.doWriter(key);
     try {
-      await writer.write(bytes);
+      await writer.write(data);
       await writer.commit();
     } catch (err) {
       await writer.cancel();
@@ -203,9 +71,8 @@ export class FsDriver implements StorageDriver {
     }
   }
 
-  async read(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
+  protected async doRead(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
     const path = this.pathOf(key);
-    if (range) assertRange(range, key);
     const size = await this.#fileSize(path, key);
     const file = Bun.file(path);
     if (!range) return file.stream();
@@ -215,43 +82,35 @@ export class FsDriver implements StorageDriver {
   }
 
   /** A fresh `BunFile`, created only after the file is known to exist (sendfile-capable). */
-  async blob(key: string): Promise<Blob> {
+  protected async doBlob(key: string): Promise<Blob> {
     const path = this.pathOf(key);
     await this.#fileSize(path, key);
     return Bun.file(path);
   }
 
-  async writer(key: string): Promise<FileWriter> {
+  protected async doWriter(key: string): Promise<FileWriter> {
     const target = this.pathOf(key);
     const temp = join(this.#tempDir, `${randomUUID()}.part`);
-    try {
-      await mkdir(this.#tempDir, { recursive: true });
-      const handle = await open(temp, 'wx');
-      return new FsFileWriter(key, target, temp, handle, this.#rootPrefix);
-    } catch (err) {
-      throw wrapWriteError(err, key, 'writer');
-    }
+    await mkdir(this.#tempDir, { recursive: true });
+    const handle = await open(temp, 'wx');
+    return new FsFileWriter(key, target, temp, handle, this.#rootPrefix);
   }
 
-  async delete(key: string): Promise<void> {
+  protected async doDelete(key: string): Promise<void> {
     const path = this.pathOf(key);
-    try {
-      await stat(path);
-      await rm(path, { recursive: true });
-    } catch (err) {
-      throw toStorageError(err, key, 'delete');
-    }
+    await stat(path);
+    await rm(path, { recursive: true });
     await pruneEmptyParents(path, this.#rootPrefix);
   }
 
-  async list(prefix: string): Promise<string[]> {
+  protected async doList(prefix: string): Promise<string[]> {
     const dir = prefix === '' ? this.#root : this.pathOf(prefix);
     let names: string[];
     try {
       names = await readdir(dir);
     } catch (err) {
-      if (prefix === '' && errnoCode(err) === 'ENOENT') return [];
-      throw toStorageError(err, prefix, 'list');
+      if (prefix === '' && errorCode(err) === 'ENOENT') return [];
+      throw err;
     }
     // Only names a key can address are listed: this hides `.tmp` and any stray files.
     return names
@@ -260,17 +119,7 @@ export class FsDriver implements StorageDriver {
       .sort();
   }
 
-  async move(from: string, to: string): Promise<void> {
-    const src = this.pathOf(from);
-    const dst = this.pathOf(to);
-    await this.#fileSize(src, from);
-    if (src === dst) return;
-    await renameInto(src, dst, to, 'move');
-    await pruneEmptyParents(src, this.#rootPrefix);
-  }
-
-  async redirectUrl(key: string): Promise<string | null> {
-    assertValidKey(DRIVER, key);
+  protected async doRedirectUrl(): Promise<string | null> {
     return null;
   }
 
@@ -279,13 +128,13 @@ export class FsDriver implements StorageDriver {
    * many were removed. A live upload touches its temp file on every write, so only uploads idle
    * for longer than `maxAgeMs` are reaped; pick an age well above the request idle timeout.
    */
-  async purgeStaleUploads(maxAgeMs: number): Promise<number> {
+  protected async doPurgeStaleUploads(maxAgeMs: number): Promise<number> {
     let names: string[];
     try {
       names = await readdir(this.#tempDir);
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return 0;
-      throw wrapWriteError(err, TEMP_DIR, 'purgeStaleUploads');
+      if (errorCode(err) === 'ENOENT') return 0;
+      throw storageError(DRIVER, err, TEMP_DIR, 'purgeStaleUploads');
     }
     const cutoff = Date.now() - maxAgeMs;
     let removed = 0;
@@ -297,8 +146,8 @@ export class FsDriver implements StorageDriver {
         await rm(path, { recursive: true });
         removed++;
       } catch (err) {
-        if (errnoCode(err) === 'ENOENT') continue; // committed or cancelled meanwhile
-        throw wrapWriteError(err, `${TEMP_DIR}/${name}`, 'purgeStaleUploads');
+        if (errorCode(err) === 'ENOENT') continue; // committed or cancelled meanwhile
+        throw storageError(DRIVER, err, `${TEMP_DIR}/${name}`, 'purgeStaleUploads');
       }
     }
     return removed;
@@ -306,156 +155,9 @@ export class FsDriver implements StorageDriver {
 
   /** Size of the regular file at `path`; PathNotFoundError when missing or a directory. */
   async #fileSize(path: string, key: string): Promise<number> {
-    try {
-      const st = await stat(path);
-      if (!st.isFile()) throw new PathNotFoundError(DRIVER, key);
-      return st.size;
-    } catch (err) {
-      throw toStorageError(err, key, 'stat');
-    }
+    const st = await stat(path);
+    if (!st.isFile()) throw new PathNotFoundError(DRIVER, key);
+    return st.size;
   }
 }
 
-type WriterState = 'open' | 'committing' | 'committed' | 'cancelled';
-
-/**
- * Writes into a private temp file. Each `write` is a positional write(2) made at once, on the JS
- * thread, so the returned promise is already settled: the bytes are in the file (and the file's
- * mtime, which purgeStaleUploads goes by, is fresh) and the caller may reuse the chunk.
- *
- * Why not FileHandle.write on Bun's I/O threads: a layer arrives as 64 KiB–1 MiB
- * chunks, and a thread-pool round trip per chunk cost more than the copy into the page cache
- * itself (1 GiB in 64 KiB writes on this 2-core machine: ~0.55 s of CPU through FileHandle.write,
- * ~0.3 s with writeSync). Writing the chunk right after it was hashed also reads it while it is
- * still in the CPU cache. A write into the page cache blocks the event loop for about as long as
- * hashing the same chunk does (~20 µs per 64 KiB); flushing to disk, the part that can take long,
- * stays off the JS thread: see `#writeback` and the fsync at commit.
- */
-class FsFileWriter implements FileWriter {
-  readonly #key: string;
-  readonly #target: string;
-  readonly #temp: string;
-  readonly #rootPrefix: string;
-  #handle: FileHandle | undefined;
-  #size = 0;
-  #state: WriterState = 'open';
-  /** the first write failure: later writes and the commit fail with it */
-  #failure: StorageError | undefined;
-  #commit: Promise<void> | undefined;
-  /** file size when the last background fdatasync started */
-  #syncedTo = 0;
-  /** the background fdatasync in progress, if any */
-  #syncing: Promise<void> | undefined;
-  /** the first failure of a background fdatasync: the commit fails with it */
-  #syncFailure: unknown;
-
-  constructor(key: string, target: string, temp: string, handle: FileHandle, rootPrefix: string) {
-    this.#key = key;
-    this.#target = target;
-    this.#temp = temp;
-    this.#handle = handle;
-    this.#rootPrefix = rootPrefix;
-  }
-
-  get size(): number {
-    return this.#size;
-  }
-
-  write(chunk: Uint8Array): Promise<void> {
-    if (this.#state !== 'open') {
-      return Promise.reject(new StorageError(`writer is ${this.#state}`, DRIVER, this.#key));
-    }
-    if (this.#failure) return Promise.reject(this.#failure);
-    const handle = this.#handle;
-    if (!handle) return Promise.reject(new StorageError('writer is closed', DRIVER, this.#key));
-    if (chunk.byteLength === 0) return RESOLVED;
-    const position = this.#size;
-    try {
-      let done = 0;
-      while (done < chunk.byteLength) {
-        done += writeSync(handle.fd, chunk, done, chunk.byteLength - done, position + done);
-      }
-    } catch (err) {
-      // what a failed write left in the file is unknown: the writer is done for
-      this.#failure = wrapWriteError(err, this.#key, 'write');
-      return Promise.reject(this.#failure);
-    }
-    this.#size += chunk.byteLength;
-    this.#writeback(handle);
-    return RESOLVED;
-  }
-
-  commit(): Promise<void> {
-    if (this.#state === 'committed') return Promise.resolve();
-    if (this.#state === 'cancelled') {
-      return Promise.reject(new StorageError('commit after cancel', DRIVER, this.#key));
-    }
-    this.#commit ??= this.#doCommit();
-    return this.#commit;
-  }
-
-  async cancel(): Promise<void> {
-    if (this.#commit) {
-      // A commit in progress either lands (then cancel is a no-op) or cleans up after itself.
-      await this.#commit.catch(() => undefined);
-      return;
-    }
-    if (this.#state !== 'open') return;
-    this.#state = 'cancelled';
-    await this.#discard();
-  }
-
-  /**
-   * Early writeback: each time `WRITEBACK_BYTES` more are in the file, an fdatasync starts on an
-   * I/O thread while the writes go on, so the fsync at commit only has the last few MiB left to
-   * flush. Otherwise a large layer waits in the page cache (the kernel starts writing back only
-   * at dirty_background_ratio, GiBs on a large machine) and the commit flushes all of it while
-   * the client waits: about 0.3–0.4 s of a 1 GiB PUT here, more on a slower disk.
-   */
-  #writeback(handle: FileHandle): void {
-    if (this.#syncing || this.#size - this.#syncedTo < WRITEBACK_BYTES) return;
-    this.#syncedTo = this.#size;
-    this.#syncing = handle.datasync().then(
-      () => {
-        this.#syncing = undefined;
-      },
-      (err: unknown) => {
-        this.#syncing = undefined;
-        this.#syncFailure ??= err;
-      },
-    );
-  }
-
-  async #doCommit(): Promise<void> {
-    this.#state = 'committing';
-    try {
-      if (this.#failure) throw this.#failure;
-      await this.#syncing;
-      // an error a background fdatasync saw may not be reported again by the fsync below
-      if (this.#syncFailure !== undefined) throw this.#syncFailure;
-      const handle = this.#handle;
-      if (!handle) throw new StorageError('writer is closed', DRIVER, this.#key);
-      await handle.sync();
-      this.#handle = undefined;
-      await handle.close();
-      await renameInto(this.#temp, this.#target, this.#key, 'commit');
-      this.#state = 'committed';
-    } catch (err) {
-      this.#state = 'cancelled';
-      await this.#discard();
-      // the rename may have failed after creating the target's directories (the temp file was
-      // purged as abandoned): remove them again if empty, so no prefix exists without objects
-      await pruneEmptyParents(this.#target, this.#rootPrefix);
-      throw wrapWriteError(err, this.#key, 'commit');
-    }
-  }
-
-  /** Closes and unlinks the temp file, ignoring errors (it may already be gone). */
-  async #discard(): Promise<void> {
-    await this.#syncing; // never rejects; the fd must stay open until the fdatasync is done
-    const handle = this.#handle;
-    this.#handle = undefined;
-    await handle?.close().catch(() => undefined);
-    await unlink(this.#temp).catch(() => undefined);
-  }
-}

@@ -1,10 +1,13 @@
 /**
  * In-memory driver for tests and throwaway instances. Objects live in a Map keyed by storage key;
  * "directories" exist only as prefixes of stored keys, so a prefix vanishes with its last object.
- * A key cannot be both an object and a prefix (as on a filesystem).
+ * A key cannot be both an object and a prefix (as on a filesystem). An upload lives only in its
+ * writer until commit, so an abandoned one leaves nothing for `purgeStaleUploads` to remove.
  */
-import { PathNotFoundError, StorageError, assertValidKey } from './driver.ts';
-import type { ByteRange, FileWriter, StatInfo, StorageDriver } from './driver.ts';
+import { BaseDriver } from './base.ts';
+import type { DriverHooks } from './base.ts';
+import { PathNotFoundError, StorageError } from './driver.ts';
+import type { ByteRange, FileWriter, StatInfo } from './driver.ts';
 
 const DRIVER = 'memory';
 
@@ -19,12 +22,19 @@ function copyOf(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-export class MemoryDriver implements StorageDriver {
-  readonly name = DRIVER;
+export class MemoryDriver extends BaseDriver {
   readonly #objects = new Map<string, Entry>();
 
-  async stat(key: string): Promise<StatInfo> {
-    assertValidKey(DRIVER, key);
+  constructor(hooks?: DriverHooks) {
+    super(DRIVER, hooks);
+  }
+
+  /** Every failure here is already a StorageError. */
+  protected isNotFound(): boolean {
+    return false;
+  }
+
+  protected async doStat(key: string): Promise<StatInfo> {
     const entry = this.#objects.get(key);
     if (entry) return { size: entry.data.byteLength, modTime: entry.modTime, isDir: false };
     let latest: Date | undefined;
@@ -35,24 +45,15 @@ export class MemoryDriver implements StorageDriver {
     return { size: 0, modTime: latest, isDir: true };
   }
 
-  async getContent(key: string): Promise<Uint8Array> {
+  protected async doGetContent(key: string): Promise<Uint8Array> {
     return copyOf(this.#get(key).data);
   }
 
-  async putContent(key: string, data: Uint8Array | string): Promise<void> {
-    assertValidKey(DRIVER, key);
-    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : copyOf(data);
-    this.#store(key, bytes);
+  protected async doPutContent(key: string, data: Uint8Array): Promise<void> {
+    this.#store(key, copyOf(data));
   }
 
-  async read(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
-    assertValidKey(DRIVER, key);
-    if (range) {
-      const { start, end } = range;
-      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
-        throw new StorageError(`invalid byte range ${start}-${end}`, DRIVER, key);
-      }
-    }
+  protected async doRead(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
     const { data } = this.#get(key);
     const start = range ? range.start : 0;
     const end = range ? Math.min(range.end, data.byteLength - 1) : data.byteLength - 1;
@@ -60,17 +61,15 @@ export class MemoryDriver implements StorageDriver {
     return new Blob([data.slice(start, end + 1)]).stream();
   }
 
-  async blob(key: string): Promise<Blob> {
+  protected async doBlob(key: string): Promise<Blob> {
     return new Blob([this.#get(key).data]);
   }
 
-  async writer(key: string): Promise<FileWriter> {
-    assertValidKey(DRIVER, key);
+  protected async doWriter(key: string): Promise<FileWriter> {
     return new MemoryFileWriter(key, (data) => this.#store(key, data));
   }
 
-  async delete(key: string): Promise<void> {
-    assertValidKey(DRIVER, key);
+  protected async doDelete(key: string): Promise<void> {
     let found = this.#objects.delete(key);
     for (const k of [...this.#objects.keys()]) {
       if (k.startsWith(`${key}/`)) found = this.#objects.delete(k) || found;
@@ -78,8 +77,7 @@ export class MemoryDriver implements StorageDriver {
     if (!found) throw new PathNotFoundError(DRIVER, key);
   }
 
-  async list(prefix: string): Promise<string[]> {
-    if (prefix !== '') assertValidKey(DRIVER, prefix);
+  protected async doList(prefix: string): Promise<string[]> {
     const base = prefix === '' ? '' : `${prefix}/`;
     const children = new Set<string>();
     for (const k of this.#objects.keys()) {
@@ -91,21 +89,16 @@ export class MemoryDriver implements StorageDriver {
     return [...children].sort();
   }
 
-  async move(from: string, to: string): Promise<void> {
-    assertValidKey(DRIVER, to);
-    const entry = this.#get(from);
-    if (from === to) return;
-    this.#store(to, entry.data);
-    this.#objects.delete(from);
-  }
-
-  async redirectUrl(key: string): Promise<string | null> {
-    assertValidKey(DRIVER, key);
+  protected async doRedirectUrl(): Promise<string | null> {
     return null;
   }
 
+  protected async doPurgeStaleUploads(): Promise<number> {
+    return 0;
+  }
+
   /**
-   * Stores `data` under an already validated key, refusing a key that is a prefix of other
+   * Stores `data` under a key, refusing a key that is a prefix of other
    * objects or lies under another object.
    */
   #store(key: string, data: Uint8Array<ArrayBuffer>): void {
@@ -121,7 +114,6 @@ export class MemoryDriver implements StorageDriver {
   }
 
   #get(key: string): Entry {
-    assertValidKey(DRIVER, key);
     const entry = this.#objects.get(key);
     if (!entry) throw new PathNotFoundError(DRIVER, key);
     return entry;

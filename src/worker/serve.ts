@@ -25,15 +25,6 @@ export interface ServeOptions {
   metrics?: () => Promise<Response>;
 }
 
-/** A driver whose abandoned temp uploads can be reaped by age (the fs driver's `.tmp/`). */
-interface PurgingStorage {
-  purgeStaleUploads(maxAgeMs: number): Promise<number>;
-}
-
-function canPurge(storage: StorageDriver): storage is StorageDriver & PurgingStorage {
-  return 'purgeStaleUploads' in storage && typeof storage.purgeStaleUploads === 'function';
-}
-
 /**
  * Deletes temp uploads idle for longer than `upload_purge_age` now and then every
  * `upload_purge_interval` seconds. A live upload refreshes its temp file's mtime on every write,
@@ -41,7 +32,6 @@ function canPurge(storage: StorageDriver): storage is StorageDriver & PurgingSto
  * first is skipped). Returns a function that stops the periodic runs.
  */
 function startPurging(storage: StorageDriver, config: Config, options: ServeOptions): () => void {
-  if (!canPurge(storage)) return () => {};
   const ageMs = config.upload_purge_age * 1000;
   let busy = false;
   const run = async () => {

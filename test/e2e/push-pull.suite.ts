@@ -158,6 +158,12 @@ export function runPushPullSuite(name: string, setup: PushPullSetup): void {
         expect(r.headers.get('content-disposition') ?? '').not.toContain('filename');
         const got = new Uint8Array(await r.arrayBuffer());
         expect(payload(jsons[id]!, got)).toBe(payload(jsons[id]!, layers[id]!));
+        if (!redirect) {
+          // a bodiless reply keeps the route's Content-Length on every delivery, streams included
+          const head = await pull('HEAD', `/v1/images/${id}/layer`);
+          expect(head.status).toBe(200);
+          expect(head.headers.get('content-length')).toBe(String(layers[id]!.byteLength));
+        }
       }
       if (redirect) {
         // the node's own answer, seen without following it: a 302 to the presigned object URL,

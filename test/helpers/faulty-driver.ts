@@ -10,8 +10,8 @@
  *   rename/fsync leaves nothing).
  * - `writer`: opening a writer fails.
  * - `read`: `read()` rejects, or with `midStream` the returned stream errors after `afterBytes`.
- * - `blob`, `stat`, `delete`, `getContent`, `putContent`, `list`, `move`, `redirectUrl`: the call
- *   rejects.
+ * - `blob`, `stat`, `delete`, `getContent`, `putContent`, `list`, `redirectUrl`,
+ *   `purgeStaleUploads`: the call rejects.
  * Faults stay until `clear()` (or `clear(op)`); `times` limits how often one fires.
  */
 import { StorageError } from '../../src/storage/driver.ts';
@@ -28,8 +28,8 @@ export type FaultOp =
   | 'getContent'
   | 'putContent'
   | 'list'
-  | 'move'
-  | 'redirectUrl';
+  | 'redirectUrl'
+  | 'purgeStaleUploads';
 
 export type Errno = 'EIO' | 'ENOSPC' | 'EACCES';
 
@@ -161,14 +161,15 @@ export class FaultyDriver implements StorageDriver {
     return this.inner.list(prefix);
   }
 
-  async move(from: string, to: string): Promise<void> {
-    this.#maybeFail('move', from);
-    return this.inner.move(from, to);
-  }
 
   async redirectUrl(key: string): Promise<string | null> {
     this.#maybeFail('redirectUrl', key);
     return this.inner.redirectUrl(key);
+  }
+
+  async purgeStaleUploads(maxAgeMs: number): Promise<number> {
+    this.#maybeFail('purgeStaleUploads', '');
+    return this.inner.purgeStaleUploads(maxAgeMs);
   }
 }
 

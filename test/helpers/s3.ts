@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFauxqs as startFauxqsServer } from 'fauxqs';
-import type { S3DriverOptions } from '../../src/storage/s3.ts';
+import type { S3DriverOptions } from '../../src/storage/s3/driver.ts';
 
 export interface S3Credentials {
   endpoint: string;

@@ -2,7 +2,7 @@ import { expect, test } from 'bun:test';
 import { loadConfig } from '../../src/config/load.ts';
 import { StorageError } from '../../src/storage/driver.ts';
 import { createStorage, storageConfigOf, storageDriverNames } from '../../src/storage/factory.ts';
-import { S3Driver } from '../../src/storage/s3.ts';
+import { S3Driver } from '../../src/storage/s3/driver.ts';
 
 test('storageConfigOf passes the s3 settings through, path style only when not auto', () => {
   const env = { STORAGE: 's3', S3_BUCKET: 'layers', S3_REGION: 'eu-west-1', S3_PREFIX: 'reg', S3_PRESIGN_EXPIRY: '90' };
