@@ -47,10 +47,6 @@ export function rawJsonReply(
   return new Response(body, { status, headers: { ...NO_CACHE_HEADERS, 'content-length': byteLength(body), ...headers } });
 }
 
-export function errorReply(status: number, message: string, headers: Record<string, string> = {}): Response {
-  return jsonReply({ error: message }, status, headers);
-}
-
 /** A cacheable JSON reply: immutable image metadata, no no-cache headers. */
 export function cachedJsonReply(body: string | Uint8Array, lastModified: Date, headers?: Headers): Response {
   const h = headers ?? new Headers();

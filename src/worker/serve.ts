@@ -3,7 +3,10 @@ import type { Server } from 'bun';
 import type { Config } from '../config/schema.ts';
 import type { MetaStore } from '../db/meta.ts';
 import { openMetaStore } from '../db/open.ts';
-import { createApp, createRoute, nativeRoutes, requestUrl, type AppRoute } from '../http/app.ts';
+import { createRoute, nativeRoutes, type AppRoute } from '../app/fetch.ts';
+import { createApp } from '../app/app.ts';
+import { internalErrorReply } from '../http/errors.ts';
+import { requestUrl } from '../http/request-target.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { createStorage, storageConfigOf } from '../storage/factory.ts';
 
@@ -81,8 +84,7 @@ export async function startServer(config: Config, options: ServeOptions): Promis
     idleTimeout: config.idle_timeout,
     routes,
     fetch,
-    error: () =>
-      new Response('{"error": "Internal server error"}', { status: 500, headers: { 'content-type': 'application/json' } }),
+    error: internalErrorReply,
   });
   // after listening: a worker that fails to boot touches nothing
   const stopPurging = startPurging(storage, config, options);

@@ -15,7 +15,9 @@ import fc from 'fast-check';
 import type { Server } from 'bun';
 import { loadConfig } from '../../src/config/load.ts';
 import { SqliteMetaStore } from '../../src/db/sqlite-store.ts';
-import { createApp, createFetch } from '../../src/http/app.ts';
+import { createApp } from '../../src/app/app.ts';
+import { createFetch } from '../../src/app/fetch.ts';
+import { internalErrorReply } from '../../src/http/errors.ts';
 import { FsDriver } from '../../src/storage/fs.ts';
 import { makeApp, TEST_UA, type TestApp } from '../helpers/app.ts';
 import { describeRequest, replyProblem, requestArb, type FuzzRequest, type Seeds } from '../helpers/hostile.ts';
@@ -161,7 +163,7 @@ describe('fuzz: real socket through Bun.serve (createFetch)', () => {
       port: 0,
       fetch: createFetch(app),
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-      error: () => new Response('{"error": "Internal server error"}', { status: 500, headers: { 'content-type': 'application/json' } }),
+      error: internalErrorReply,
     });
     base = `http://127.0.0.1:${server.port}`;
     const client: TestApp = {

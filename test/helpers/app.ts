@@ -5,7 +5,8 @@
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config, SettingName } from '../../src/config/schema.ts';
 import { SqliteMetaStore } from '../../src/db/sqlite-store.ts';
-import { createApp, createFetch } from '../../src/http/app.ts';
+import { createApp } from '../../src/app/app.ts';
+import { createFetch } from '../../src/app/fetch.ts';
 import type { StorageDriver } from '../../src/storage/driver.ts';
 import { MemoryDriver } from '../../src/storage/memory.ts';
 

@@ -3,6 +3,7 @@ import { Elysia } from 'elysia';
 import { RegistryError } from '../../errors.ts';
 import { imageGuard } from '../../http/auth.ts';
 import { readLimited } from '../../http/body.ts';
+import { ROUTES } from '../../http/route-table.ts';
 import { parseRange } from '../../http/range.ts';
 import { v1Json } from '../../http/v1-json.ts';
 import {
@@ -65,11 +66,11 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, auth:
       if (notModified(request.headers.get('if-modified-since'), lastModified)) return notModifiedReply(lastModified);
       return cachedJsonReply(await build(image), lastModified, headers?.(image));
     };
-  return new Elysia({ name: 'routes.images', prefix: '/v1/images' })
+  return new Elysia({ name: 'routes.images' })
     .use(openapiModels)
     .use(imageGuard(auth))
     .get(
-      '/:id/layer',
+      ROUTES.getImageLayer.path,
       async ({ params, request }) => {
         const source = await images.layer(params.id);
         if (source.kind === 'redirect') {
@@ -144,7 +145,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, auth:
       },
     )
     .put(
-      '/:id/layer',
+      ROUTES.putImageLayer.path,
       async ({ params, request }) => {
         await images.putLayer(
           params.id,
@@ -179,7 +180,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, auth:
       },
     )
     .put(
-      '/:id/checksum',
+      ROUTES.putImageChecksum.path,
       async ({ params, request }) => {
         await images.putChecksum(
           params.id,
@@ -212,7 +213,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, auth:
       },
     )
     .get(
-      '/:id/json',
+      ROUTES.getImageJson.path,
       cacheable(
         (image) => image.json,
         (image) => {
@@ -245,7 +246,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, auth:
       },
     )
     .put(
-      '/:id/json',
+      ROUTES.putImageJson.path,
       async ({ params, request }) => {
         await images.putJson(params.id, await readLimited(request, opts.maxJsonSize));
         return jsonReply();
@@ -280,7 +281,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, auth:
       },
     )
     .get(
-      '/:id/ancestry',
+      ROUTES.getImageAncestry.path,
       cacheable((image) => v1Json(image.ancestry)),
       {
         params: imageParams,
@@ -294,7 +295,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, auth:
       },
     )
     .get(
-      '/:id/files',
+      ROUTES.getImageFiles.path,
       cacheable((image) => images.files(image)),
       {
         params: imageParams,
@@ -315,7 +316,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, auth:
       },
     )
     .get(
-      '/:id/diff',
+      ROUTES.getImageDiff.path,
       cacheable((image) => images.diff(image)),
       {
         params: imageParams,

@@ -4,6 +4,7 @@
  */
 import { Elysia } from 'elysia';
 import { repositoryGuard } from '../../http/auth.ts';
+import { ROUTES } from '../../http/route-table.ts';
 import { readLimited } from '../../http/body.ts';
 import {
   jsonBody,
@@ -45,10 +46,10 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
     return jsonReply();
   };
 
-  return new Elysia({ name: 'routes.repositories', prefix: '/v1/repositories/:namespace/:repository' })
+  return new Elysia({ name: 'routes.repositories' })
     .use(openapiModels)
     .use(repositoryGuard(auth))
-    .get('/tags', async ({ params }) => jsonReply(await repos.tags(refOf(params))), {
+    .get(ROUTES.listTags.path, async ({ params }) => jsonReply(await repos.tags(refOf(params))), {
       params: repoParams,
       headers: authHeaders,
       ...operation({
@@ -63,7 +64,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         },
       }),
     })
-    .get('/tags/:tag', async ({ params }) => jsonReply(await repos.tag(refOf(params), params.tag)), {
+    .get(ROUTES.getTag.path, async ({ params }) => jsonReply(await repos.tag(refOf(params), params.tag)), {
       params: tagParams,
       headers: authHeaders,
       ...operation({
@@ -79,7 +80,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
       }),
     })
     .put(
-      '/tags/:tag',
+      ROUTES.putTag.path,
       async ({ params, request }) => {
         const ref = refOf(params);
         const body = decodeJson(await readLimited(request, opts.maxJsonSize));
@@ -110,7 +111,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
       },
     )
     .delete(
-      '/tags/:tag',
+      ROUTES.deleteTag.path,
       async ({ params }) => {
         await repos.deleteTag(refOf(params), params.tag);
         return jsonReply();
@@ -126,7 +127,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         }),
       },
     )
-    .get('/tags/:tag/json', async ({ params }) => jsonReply(await repos.tagJson(refOf(params), params.tag)), {
+    .get(ROUTES.getTagJson.path, async ({ params }) => jsonReply(await repos.tagJson(refOf(params), params.tag)), {
       params: tagParams,
       headers: authHeaders,
       ...operation({
@@ -137,7 +138,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         responses: { 200: { description: 'The tag metadata', body: 'TagMetadata' }, 400: badName, 401: tokenRequired },
       }),
     })
-    .get('/json', async ({ params }) => jsonReply(await repos.repositoryJson(refOf(params))), {
+    .get(ROUTES.getRepositoryJson.path, async ({ params }) => jsonReply(await repos.repositoryJson(refOf(params))), {
       params: repoParams,
       headers: authHeaders,
       ...operation({
@@ -148,7 +149,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         responses: { 200: { description: 'The repository json', body: 'RepositoryJson' }, 400: badName, 401: tokenRequired },
       }),
     })
-    .get('/properties', async ({ params }) => jsonReply(await repos.properties(refOf(params))), {
+    .get(ROUTES.getRepositoryProperties.path, async ({ params }) => jsonReply(await repos.properties(refOf(params))), {
       params: repoParams,
       headers: authHeaders,
       ...operation({
@@ -160,7 +161,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
       }),
     })
     .put(
-      '/properties',
+      ROUTES.putRepositoryProperties.path,
       async ({ params, request }) => {
         const ref = refOf(params);
         const body = decodeJson(await readLimited(request, opts.maxJsonSize));
@@ -189,7 +190,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         }),
       },
     )
-    .delete('/', deleteRepository, {
+    .delete(ROUTES.deleteRepository.path, deleteRepository, {
       params: repoParams,
       headers: authHeaders,
       ...operation({
@@ -200,7 +201,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         responses: deleteReplies,
       }),
     })
-    .delete('/tags', deleteRepository, {
+    .delete(ROUTES.deleteRepositoryTags.path, deleteRepository, {
       params: repoParams,
       headers: authHeaders,
       ...operation({
