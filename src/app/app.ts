@@ -8,13 +8,14 @@ import { Elysia } from 'elysia';
 import type { Config } from '../config/schema.ts';
 import type { MetaStore } from '../db/meta.ts';
 import { errorToResponse, type ErrorLogger } from '../http/errors.ts';
+import type { AnyRouteDefinition } from '../http/native-route.ts';
 import { openapiDocumentation } from '../http/openapi.ts';
 import { ROUTES, SPEC_PATH } from '../http/route-table.ts';
 import { swaggerUi } from '../http/swagger-ui.ts';
-import { imageRoutes } from '../routes/v1/images.ts';
+import { imageDefinitions, imageRoutes } from '../routes/v1/images.ts';
 import { indexRoutes } from '../routes/v1/index.ts';
 import { pingRoutes } from '../routes/v1/ping.ts';
-import { repositoryRoutes } from '../routes/v1/repositories.ts';
+import { repositoryDefinitions, repositoryRoutes } from '../routes/v1/repositories.ts';
 import { searchRoutes } from '../routes/v1/search.ts';
 import { AuthService } from '../services/auth.ts';
 import { ImageService } from '../services/images.ts';
@@ -65,6 +66,9 @@ function buildApp(deps: AppDeps, swagger: SwaggerPlugin | null) {
         })
       : null;
 
+  const imageDefs = imageDefinitions(images, auth);
+  const repositoryDefs = repositoryDefinitions(repos, auth);
+
   const app = new Elysia({ name: 'registry' })
     .onError({ as: 'global' }, ({ code, error }) => errorToResponse(code, error, logError))
     .use(
@@ -84,12 +88,32 @@ function buildApp(deps: AppDeps, swagger: SwaggerPlugin | null) {
     .use(
       pingRoutes({ standalone: config.standalone, debug: config.debug, issue: config.issue, version: REGISTRY_VERSION, metrics }),
     )
-    .use(imageRoutes(images, limits, auth))
-    .use(repositoryRoutes(repos, limits, auth));
+    .use(imageRoutes(images, limits, imageDefs))
+    .use(repositoryRoutes(repos, limits, repositoryDefs));
   // Elysia's `use` registers on the instance itself; the optional modules need no reassignment
   if (config.standalone) app.use(indexRoutes(repos, { ...limits, endpoints: config.registry_endpoints, auth }));
   if (config.search) app.use(searchRoutes(new SearchService(meta), auth));
+  hot.set(app, {
+    config,
+    log: logError,
+    definitions: [imageDefs.getImageJson, imageDefs.getImageAncestry, repositoryDefs.listTags, repositoryDefs.getTag],
+  });
   return app;
+}
+
+/** What the server needs to dispatch an app's hot routes natively (app/fetch.ts nativeRoutes). */
+export interface HotRoutes {
+  config: Config;
+  log: ErrorLogger;
+  definitions: AnyRouteDefinition[];
+}
+
+const hot = new WeakMap<object, HotRoutes>();
+
+export function hotRoutesOf(app: RegistryApp): HotRoutes {
+  const found = hot.get(app);
+  if (!found) throw new Error('not an app built by createApp');
+  return found;
 }
 
 export type RegistryApp = ReturnType<typeof createApp>;

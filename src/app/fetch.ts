@@ -2,14 +2,13 @@
  * The entry points servers (and route tests) call: the app's fetch handler behind the checks
  * every request gets before routing, and the routes Bun.serve dispatches natively.
  */
-import type { Config } from '../config/schema.ts';
 import { canonicalPath } from '../http/canonical-path.ts';
+import { nativeHandler, type AppRoute } from '../http/native-route.ts';
 import { badEncodingReply, badTargetReply, decodablePath, requestUrl } from '../http/request-target.ts';
 import { PING_PATHS, pingReply } from '../routes/v1/ping.ts';
-import { REGISTRY_VERSION, type RegistryApp } from './app.ts';
+import { hotRoutesOf, REGISTRY_VERSION, type RegistryApp } from './app.ts';
 
-/** Routes a request whose URL the caller has parsed already (null: it did not parse). */
-export type AppRoute = (request: Request, url: URL | null) => Promise<Response>;
+export type { AppRoute };
 
 /**
  * Before routing: refuses requests whose target does not parse and paths whose percent-encoding
@@ -28,14 +27,20 @@ export function createRoute(app: RegistryApp): AppRoute {
 
 /**
  * Routes the server dispatches natively (Bun.serve `routes`, GET and HEAD), before any JavaScript
- * routing: `_ping`, which load balancers and clients call far more often than anything else.
- * Each answers exactly what the app's own route answers (the same function builds the reply);
- * other methods and spellings (a trailing slash, …) still reach the app.
+ * routing: `_ping`, which load balancers and clients call far more often than anything else, and
+ * the hot GETs (tags, tag, image json, ancestry) from their one definition (http/native-route.ts).
+ * Each answers exactly what the app's own route answers; other methods and spellings (a trailing
+ * slash, a one-part name, …) still reach the app.
  */
-export function nativeRoutes(config: Config): Record<string, AppRoute> {
+export function nativeRoutes(app: RegistryApp): Record<string, AppRoute> {
+  const { config, log, definitions } = hotRoutesOf(app);
   const ping = pingReply({ standalone: config.standalone, debug: config.debug, version: REGISTRY_VERSION });
-  const route: AppRoute = async (request, url) => (url ? ping() : badTargetReply(request));
-  return Object.fromEntries(PING_PATHS.map((path) => [path, route]));
+  const pingRoute: AppRoute = async (request, url) => (url ? ping() : badTargetReply(request));
+  const fallback = createRoute(app);
+  return Object.fromEntries([
+    ...PING_PATHS.map((path) => [path, pingRoute] as const),
+    ...definitions.map((definition) => [definition.route.path, nativeHandler(definition, fallback, log)] as const),
+  ]);
 }
 
 /** The fetch handler (see createRoute), parsing the URL itself. */

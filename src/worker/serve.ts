@@ -68,11 +68,12 @@ function startPurging(storage: StorageDriver, config: Config, options: ServeOpti
 export async function startServer(config: Config, options: ServeOptions): Promise<RunningServer> {
   const meta = await openMetaStore(config, { migrate: false });
   const storage = createStorage(storageConfigOf(config));
-  const route = createRoute(createApp({ config, meta, storage, log: options.onError, metrics: options.metrics }));
+  const app = createApp({ config, meta, storage, log: options.onError, metrics: options.metrics });
+  const route = createRoute(app);
   const handler = (r: AppRoute) => (options.wrap ? options.wrap(r) : (request: Request) => r(request, requestUrl(request)));
   const fetch = handler(route);
   // the same wrapper (metrics, access log, max_requests) around the natively dispatched routes
-  const routes = Object.fromEntries(Object.entries(nativeRoutes(config)).map(([path, r]) => [path, { GET: handler(r) }]));
+  const routes = Object.fromEntries(Object.entries(nativeRoutes(app)).map(([path, r]) => [path, { GET: handler(r) }]));
   const server = Bun.serve({
     hostname: config.host,
     port: config.port,

@@ -16,7 +16,8 @@ import type { Server } from 'bun';
 import { loadConfig } from '../../src/config/load.ts';
 import { SqliteMetaStore } from '../../src/db/sqlite-store.ts';
 import { createApp } from '../../src/app/app.ts';
-import { createFetch } from '../../src/app/fetch.ts';
+import { createFetch, nativeRoutes } from '../../src/app/fetch.ts';
+import { requestUrl } from '../../src/http/request-target.ts';
 import { internalErrorReply } from '../../src/http/errors.ts';
 import { FsDriver } from '../../src/storage/fs.ts';
 import { makeApp, TEST_UA, type TestApp } from '../helpers/app.ts';
@@ -161,6 +162,8 @@ describe('fuzz: real socket through Bun.serve (createFetch)', () => {
     server = Bun.serve({
       hostname: '127.0.0.1',
       port: 0,
+      // the hot GETs dispatched natively, as src/worker/serve.ts does
+      routes: Object.fromEntries(Object.entries(nativeRoutes(app)).map(([path, r]) => [path, { GET: (request: Request) => r(request, requestUrl(request)) }])),
       fetch: createFetch(app),
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       error: internalErrorReply,
@@ -168,6 +171,7 @@ describe('fuzz: real socket through Bun.serve (createFetch)', () => {
     base = `http://127.0.0.1:${server.port}`;
     const client: TestApp = {
       config,
+      app,
       meta,
       storage: new FsDriver(box.storagePath),
       req: (method, path, init = {}) => {

@@ -3,7 +3,8 @@
  * one-part names reach them as `library/<name>` (src/http/canonical-path.ts).
  */
 import { Elysia } from 'elysia';
-import { repositoryGuard } from '../../http/auth.ts';
+import { guardPlugin, repositoryCheck } from '../../http/auth.ts';
+import { defineRoute, registerRoute } from '../../http/native-route.ts';
 import { ROUTES } from '../../http/route-table.ts';
 import { readLimited } from '../../http/body.ts';
 import {
@@ -40,19 +41,21 @@ const deleteReplies = {
   404: v1Error(['REPOSITORY_NOT_FOUND']),
 };
 
-export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRouteOptions, auth: AuthService | null = null) {
-  const deleteRepository = async ({ params }: { params: RepoParams }) => {
-    await repos.deleteRepository(refOf(params));
-    return jsonReply();
-  };
-
-  return new Elysia({ name: 'routes.repositories' })
-    .use(openapiModels)
-    .use(repositoryGuard(auth))
-    .get(ROUTES.listTags.path, async ({ params }) => jsonReply(await repos.tags(refOf(params))), {
+/**
+ * The hot GETs (tags, tag), defined once: the app registers them (repositoryRoutes) and the server
+ * dispatches them natively (app/fetch.ts nativeRoutes).
+ */
+export function repositoryDefinitions(repos: RepositoryService, auth: AuthService | null = null) {
+  const guard = repositoryCheck(auth);
+  return {
+    guard,
+    listTags: defineRoute({
+      route: ROUTES.listTags,
       params: repoParams,
       headers: authHeaders,
-      ...operation({
+      guard,
+      handler: async ({ params }) => jsonReply(await repos.tags(refOf(params))),
+      detail: operation({
         operationId: 'listTags',
         tag: 'repositories',
         summary: 'List the tags of a repository',
@@ -63,11 +66,14 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
           404: v1Error(['REPOSITORY_NOT_FOUND']),
         },
       }),
-    })
-    .get(ROUTES.getTag.path, async ({ params }) => jsonReply(await repos.tag(refOf(params), params.tag)), {
+    }),
+    getTag: defineRoute({
+      route: ROUTES.getTag,
       params: tagParams,
       headers: authHeaders,
-      ...operation({
+      guard,
+      handler: async ({ params }) => jsonReply(await repos.tag(refOf(params), params.tag)),
+      detail: operation({
         operationId: 'getTag',
         tag: 'repositories',
         summary: 'Get the image id a tag points at',
@@ -78,7 +84,22 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
           404: v1Error(['TAG_NOT_FOUND']),
         },
       }),
-    })
+    }),
+  };
+}
+
+export type RepositoryDefinitions = ReturnType<typeof repositoryDefinitions>;
+
+export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRouteOptions, defs: RepositoryDefinitions) {
+  const deleteRepository = async ({ params }: { params: RepoParams }) => {
+    await repos.deleteRepository(refOf(params));
+    return jsonReply();
+  };
+
+  const plugin = new Elysia({ name: 'routes.repositories' }).use(openapiModels).use(guardPlugin(defs.guard));
+  registerRoute(plugin, defs.listTags);
+  registerRoute(plugin, defs.getTag);
+  return plugin
     .put(
       ROUTES.putTag.path,
       async ({ params, request }) => {
