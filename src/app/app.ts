@@ -69,7 +69,8 @@ function buildApp(deps: AppDeps, swagger: SwaggerPlugin | null) {
   const imageDefs = imageDefinitions(images, auth);
   const repositoryDefs = repositoryDefinitions(repos, auth);
 
-  const app = new Elysia({ name: 'registry' })
+  // standardHostname off: Elysia would look for the path from index 11, past it for a short Host ('x', 'a:1')
+  const app = new Elysia({ name: 'registry', handler: { standardHostname: false } })
     .onError({ as: 'global' }, ({ code, error }) => errorToResponse(code, error, logError))
     .use(
       swagger
