@@ -1,4 +1,8 @@
-/** E3–E10: image json, layer, checksum, ancestry, files, diff. Routes shape replies only. */
+/**
+ * E3–E10: image json, layer, checksum, ancestry, files, diff. Routes shape replies only. Over 300
+ * lines because the eight routes carry their OpenAPI documents; the hot GETs (json, ancestry) are
+ * definitions shared with native dispatch (http/native-route.ts).
+ */
 import { Elysia } from 'elysia';
 import { RegistryError } from '../../errors.ts';
 import { guardPlugin, imageCheck } from '../../http/auth.ts';
