@@ -38,7 +38,7 @@ const bodies: Record<string, (req: Request, origin: string) => Response | Promis
   'ReadableStream (pull)': () => new Response(pulled()),
   'ReadableStream (type: "bytes")': () =>
     new Response(new ReadableStream({ type: 'bytes', start: (c) => (c.enqueue(data.slice()), c.close()) })),
-  'async iterable': () => new Response(iterated() as unknown as BodyInit),
+  'async iterable': () => new Response(iterated() as unknown as ReadableStream),
   'proxied fetch() Response': async (_req, origin) => {
     const upstream = await fetch(`${origin}/file`);
     return new Response(upstream.body);

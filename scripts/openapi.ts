@@ -14,7 +14,8 @@ import openapiTS, { astToString } from 'openapi-typescript';
 import ts from 'typescript';
 import { loadConfig } from '../src/config/load.ts';
 import { SqliteMetaStore } from '../src/db/sqlite/store.ts';
-import { createApp, createFetch, SPEC_PATH } from '../src/http/app.ts';
+import { createApp, SPEC_PATH } from '../src/app/app.ts';
+import { createFetch } from '../src/app/fetch.ts';
 import { MemoryDriver } from '../src/storage/memory.ts';
 
 export const OPENAPI_FILE = join(import.meta.dir, '..', 'openapi.json');

@@ -3,6 +3,13 @@
  * message. Services throw `RegistryError`s built from here; only `src/http/errors.ts` turns them
  * into `{"error": "..."}` bodies.
  */
+export interface CatalogueEntry {
+  status: number;
+  message: string;
+  /** the body is the message as a bare JSON string, not `{"error": ...}` (and carries no detail) */
+  bare?: true;
+}
+
 export const catalogue = {
   // images (v1-api.md §1 E3–E10)
   IMAGE_UPLOADING: { status: 400, message: 'Image is being uploaded, retry later' },
@@ -30,7 +37,6 @@ export const catalogue = {
   PARENT_NOT_FOUND: { status: 400, message: 'Image depends on a non existing parent' },
   LAYER_FORMAT: { status: 400, message: 'Layer format not supported' },
   LAYER_SIZE_MISMATCH: { status: 400, message: 'Layer size does not match Content-Length' },
-  TARSUM_MISMATCH: { status: 400, message: 'Checksum mismatch' },
   // repositories and tags (E11–E19)
   INVALID_DATA: { status: 400, message: 'Invalid data' },
   INVALID_REPOSITORY_NAME: { status: 400, message: 'Invalid repository name' },
@@ -48,14 +54,13 @@ export const catalogue = {
   BAD_CREDENTIALS: { status: 401, message: 'Wrong login/password' },
   FORBIDDEN: { status: 403, message: 'Access denied' },
   /** sent as a bare JSON string: `docker login` compares the body with exactly this text */
-  USERNAME_TAKEN: { status: 400, message: 'Username or email already exists' },
+  USERNAME_TAKEN: { status: 400, message: 'Username or email already exists', bare: true },
   INVALID_USER: { status: 400, message: 'Invalid account data' },
   IMAGE_NOT_IN_REPOSITORY: { status: 400, message: 'This image does not belong to the repository' },
   // operations
   METRICS_UNAVAILABLE: { status: 404, message: 'Metrics are served by the workers of a running supervisor' },
   // HTTP-level
   NOT_FOUND: { status: 404, message: 'Not found' },
-  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
   BODY_TOO_LARGE: { status: 413, message: 'Request body too large' },
   RANGE_NOT_SATISFIABLE: { status: 416, message: 'Requested range not satisfiable' },
   BAD_REQUEST: { status: 400, message: 'Bad request' },
@@ -65,7 +70,7 @@ export const catalogue = {
   STORAGE_FAILURE: { status: 503, message: 'Storage unavailable, retry later' },
   METADATA_UNAVAILABLE: { status: 503, message: 'Metadata store unavailable, retry later' },
   INTERNAL: { status: 500, message: 'Internal server error' },
-} as const satisfies Record<string, { status: number; message: string }>;
+} as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof catalogue;
 

@@ -4,18 +4,21 @@
  * endpoint follows the original's precedence (the rule with more segments wins), so
  * `/v1/repositories/foo/tags/latest` is tag `latest` of `library/foo`. Pure.
  */
+import { REPOSITORY_PREFIX, ROUTE_LIST } from './route-table.ts';
+
 const PREFIX = '/v1/repositories/';
-/** endpoint suffixes, longest first; '*' is any one segment */
-const SUFFIXES: readonly (readonly string[])[] = [
-  ['tags', '*', 'json'],
-  ['tags', '*'],
-  ['tags'],
-  ['json'],
-  ['properties'],
-  ['images'],
-  ['auth'],
-  [],
-];
+/**
+ * The endpoint suffixes of the repository routes (route-table.ts), longest first; '*' is any one
+ * segment, [] the repository itself (`…/:repository/`).
+ */
+export const REPOSITORY_SUFFIXES: readonly (readonly string[])[] = [
+  ...new Map(
+    ROUTE_LIST.filter((r) => r.path.startsWith(`${REPOSITORY_PREFIX}/`))
+      .map((r) => r.path.slice(REPOSITORY_PREFIX.length + 1).split('/').filter((s) => s !== ''))
+      .map((segments) => segments.map((s) => (s.startsWith(':') ? '*' : s)))
+      .map((suffix) => [suffix.join('/'), suffix] as const),
+  ).values(),
+].sort((a, b) => b.length - a.length);
 
 function matches(segments: string[], suffix: readonly string[]): boolean {
   if (segments.length <= suffix.length) return false;
@@ -30,7 +33,7 @@ export function canonicalPath(pathname: string): string {
   const trailing = rest.endsWith('/');
   const segments = rest.split('/').filter((s, i, all) => !(s === '' && i === all.length - 1));
   if (segments.length === 0 || segments.some((s) => s === '')) return pathname;
-  for (const suffix of SUFFIXES) {
+  for (const suffix of REPOSITORY_SUFFIXES) {
     if (!matches(segments, suffix)) continue;
     const repoSegments = segments.length - suffix.length;
     if (repoSegments !== 1) return pathname;

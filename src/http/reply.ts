@@ -9,13 +9,28 @@ export const NO_CACHE_HEADERS: Readonly<Record<string, string>> = Object.freeze(
 });
 
 const YEAR_SECONDS = 31_536_000;
+const CACHE_CONTROL = `public, max-age=${YEAR_SECONDS}`;
+
+/** HTTP dates by second, formatted once: every cacheable GET writes two (Date formatting is slow). */
+const dates = new Map<number, string>();
+
+function httpDate(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  let text = dates.get(second);
+  if (text === undefined) {
+    if (dates.size >= 4096) dates.clear();
+    text = new Date(second * 1000).toUTCString();
+    dates.set(second, text);
+  }
+  return text;
+}
 
 /** Headers of a cacheable GET (layer, json, ancestry, files, diff) of an immutable image. */
 export function cacheHeaders(lastModified: Date, now = Date.now()): Record<string, string> {
   return {
-    'cache-control': `public, max-age=${YEAR_SECONDS}`,
-    expires: new Date(now + YEAR_SECONDS * 1000).toUTCString(),
-    'last-modified': lastModified.toUTCString(),
+    'cache-control': CACHE_CONTROL,
+    expires: httpDate(now + YEAR_SECONDS * 1000),
+    'last-modified': httpDate(lastModified.getTime()),
   };
 }
 
@@ -47,17 +62,12 @@ export function rawJsonReply(
   return new Response(body, { status, headers: { ...NO_CACHE_HEADERS, 'content-length': byteLength(body), ...headers } });
 }
 
-export function errorReply(status: number, message: string, headers: Record<string, string> = {}): Response {
-  return jsonReply({ error: message }, status, headers);
-}
-
 /** A cacheable JSON reply: immutable image metadata, no no-cache headers. */
 export function cachedJsonReply(body: string | Uint8Array, lastModified: Date, headers?: Headers): Response {
-  const h = headers ?? new Headers();
-  h.set('content-type', 'application/json');
-  h.set('content-length', byteLength(body));
-  for (const [k, v] of Object.entries(cacheHeaders(lastModified))) h.set(k, v);
-  return new Response(body, { status: 200, headers: h });
+  const own = { 'content-type': 'application/json', 'content-length': byteLength(body), ...cacheHeaders(lastModified) };
+  if (!headers) return new Response(body, { status: 200, headers: own });
+  for (const [k, v] of Object.entries(own)) headers.set(k, v);
+  return new Response(body, { status: 200, headers });
 }
 
 export function notModifiedReply(lastModified: Date): Response {

@@ -6,6 +6,7 @@
  */
 import { Elysia } from 'elysia';
 import { RegistryError } from '../errors.ts';
+import { ROUTES, SWAGGER_ASSETS_PATH } from './route-table.ts';
 // Bun file imports give a path (inside the binary once compiled); the package ships no types for them.
 // @ts-expect-error -- file import of a CSS asset
 import cssPath from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' };
@@ -17,9 +18,6 @@ import presetPath from 'swagger-ui-dist/swagger-ui-standalone-preset.js' with { 
 import favicon32Path from 'swagger-ui-dist/favicon-32x32.png' with { type: 'file' };
 // @ts-expect-error -- file import of an image asset
 import favicon16Path from 'swagger-ui-dist/favicon-16x16.png' with { type: 'file' };
-
-export const SWAGGER_UI_PATH = '/swagger';
-export const SWAGGER_ASSETS_PATH = '/swagger/assets';
 
 const JS = 'text/javascript; charset=utf-8';
 
@@ -92,12 +90,12 @@ export function swaggerUi({ title, specUrl }: SwaggerUiOptions) {
   const hide = { detail: { hide: true } };
   return new Elysia({ name: 'http.swagger-ui' })
     .get(
-      SWAGGER_UI_PATH,
+      ROUTES.swaggerUi.path,
       () => new Response(html, { headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' } }),
       hide,
     )
     .get(
-      `${SWAGGER_ASSETS_PATH}/:file`,
+      ROUTES.swaggerAsset.path,
       ({ params }) => {
         if (params.file === 'swagger-initializer.js') {
           return new Response(init, { headers: { 'content-type': JS, 'cache-control': 'no-cache' } });

@@ -2,61 +2,22 @@
  * Metric labels for a request: the route template it was served by, never the raw path, so
  * that label cardinality stays bounded whatever clients send. Pure.
  *
- * The table mirrors the routes the app declares (src/routes/v1/*, the API documentation);
- * test/metrics/route-label.test.ts checks it against the app's own route list, so a new route
- * without a line here fails a test. One-part repository names are rewritten with the app's own
- * `canonicalPath` first, so `/v1/repositories/foo/tags` is `{namespace}/{repository}/tags`.
+ * The templates are the app's own route table (http/route-table.ts, which the route modules
+ * register). One-part repository names are rewritten with the app's own `canonicalPath` first,
+ * so `/v1/repositories/foo/tags` is `{namespace}/{repository}/tags`.
  */
 import { canonicalPath } from '../http/canonical-path.ts';
+import { ROUTE_LIST } from '../http/route-table.ts';
 
 /** the label of requests that match no route (404s of unknown paths, unserved methods) */
 export const OTHER = 'other';
 
-/** method → route templates, as the app declares them (`{param}` for one path segment) */
-const ROUTES: Record<string, readonly string[]> = {
-  GET: [
-    '/',
-    '/_ping',
-    '/v1/_ping',
-    '/metrics',
-    // the API documentation (src/http/app.ts, src/http/swagger-ui.ts)
-    '/swagger',
-    '/swagger/json',
-    '/swagger/cdn',
-    '/swagger/assets/{file}',
-    '/v1/images/{id}/layer',
-    '/v1/images/{id}/json',
-    '/v1/images/{id}/ancestry',
-    '/v1/images/{id}/files',
-    '/v1/images/{id}/diff',
-    '/v1/repositories/{namespace}/{repository}/tags',
-    '/v1/repositories/{namespace}/{repository}/tags/{tag}',
-    '/v1/repositories/{namespace}/{repository}/tags/{tag}/json',
-    '/v1/repositories/{namespace}/{repository}/json',
-    '/v1/repositories/{namespace}/{repository}/properties',
-    '/v1/repositories/{namespace}/{repository}/images',
-    '/v1/users',
-    '/v1/search',
-  ],
-  PUT: [
-    '/v1/images/{id}/layer',
-    '/v1/images/{id}/checksum',
-    '/v1/images/{id}/json',
-    '/v1/repositories/{namespace}/{repository}/tags/{tag}',
-    '/v1/repositories/{namespace}/{repository}/properties',
-    '/v1/repositories/{namespace}/{repository}/',
-    '/v1/repositories/{namespace}/{repository}/images',
-    '/v1/repositories/{namespace}/{repository}/auth',
-    '/v1/users/{username}',
-  ],
-  POST: ['/v1/users'],
-  DELETE: [
-    '/v1/repositories/{namespace}/{repository}/tags/{tag}',
-    '/v1/repositories/{namespace}/{repository}/',
-    '/v1/repositories/{namespace}/{repository}/tags',
-    '/v1/repositories/{namespace}/{repository}/images',
-  ],
-};
+/** A route path as a label: `{param}` for one path segment. */
+export const routeTemplate = (path: string): string => path.replace(/:(\w+)/g, '{$1}');
+
+/** method → route templates */
+const ROUTES: Record<string, string[]> = {};
+for (const { method, path } of ROUTE_LIST) (ROUTES[method] ??= []).push(routeTemplate(path));
 
 /** the methods that keep their name as a label; anything else is `other` */
 const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']);

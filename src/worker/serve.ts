@@ -3,7 +3,10 @@ import type { Server } from 'bun';
 import type { Config } from '../config/schema.ts';
 import type { MetaStore } from '../db/meta.ts';
 import { openMetaStore } from '../db/open.ts';
-import { createApp, createRoute, nativeRoutes, requestUrl, type AppRoute } from '../http/app.ts';
+import { createRoute, nativeRoutes, type AppRoute } from '../app/fetch.ts';
+import { createApp } from '../app/app.ts';
+import { internalErrorReply } from '../http/errors.ts';
+import { requestUrl } from '../http/request-target.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { createStorage, storageConfigOf } from '../storage/factory.ts';
 
@@ -55,11 +58,12 @@ function startPurging(storage: StorageDriver, config: Config, options: ServeOpti
 export async function startServer(config: Config, options: ServeOptions): Promise<RunningServer> {
   const meta = await openMetaStore(config, { migrate: false });
   const storage = createStorage(storageConfigOf(config));
-  const route = createRoute(createApp({ config, meta, storage, log: options.onError, metrics: options.metrics }));
+  const app = createApp({ config, meta, storage, log: options.onError, metrics: options.metrics });
+  const route = createRoute(app);
   const handler = (r: AppRoute) => (options.wrap ? options.wrap(r) : (request: Request) => r(request, requestUrl(request)));
   const fetch = handler(route);
   // the same wrapper (metrics, access log, max_requests) around the natively dispatched routes
-  const routes = Object.fromEntries(Object.entries(nativeRoutes(config)).map(([path, r]) => [path, { GET: handler(r) }]));
+  const routes = Object.fromEntries(Object.entries(nativeRoutes(app)).map(([path, r]) => [path, { GET: handler(r) }]));
   const server = Bun.serve({
     hostname: config.host,
     port: config.port,
@@ -71,8 +75,7 @@ export async function startServer(config: Config, options: ServeOptions): Promis
     idleTimeout: config.idle_timeout,
     routes,
     fetch,
-    error: () =>
-      new Response('{"error": "Internal server error"}', { status: 500, headers: { 'content-type': 'application/json' } }),
+    error: internalErrorReply,
   });
   // after listening: a worker that fails to boot touches nothing
   const stopPurging = startPurging(storage, config, options);

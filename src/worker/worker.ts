@@ -20,7 +20,7 @@ import { accessLine, Logger } from '../log/logger.ts';
 import { Replies } from '../metrics/client.ts';
 import { METRICS_CONTENT_TYPE, WorkerMetrics } from '../metrics/registry.ts';
 import { EXIT_BOOT_FAILURE, WORKER_ENV, type MasterMessage, type WorkerMessage } from '../supervisor/protocol.ts';
-import { badTargetReply, requestUrl } from '../http/app.ts';
+import { badTargetReply, requestUrl } from '../http/request-target.ts';
 import { startServer, type RunningServer } from './serve.ts';
 
 const PARENT_GONE_GRACE_MS = 1500;

@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Server } from 'bun';
 import { loadConfig } from '../../src/config/load.ts';
 import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
-import { createApp, createFetch } from '../../src/http/app.ts';
+import { createApp } from '../../src/app/app.ts';
+import { createFetch } from '../../src/app/fetch.ts';
+import { internalErrorReply } from '../../src/http/errors.ts';
 import { MemoryDriver } from '../../src/storage/memory.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { startSupervisor } from '../helpers/supervisor.ts';
@@ -29,7 +31,7 @@ describe('an invalid Host header (real socket through createFetch)', () => {
       port: 0,
       fetch: createFetch(app),
       // what src/worker/serve.ts answers for an exception that escapes the fetch handler
-      error: () => new Response('{"error": "Internal server error"}', { status: 500, headers: { 'content-type': 'application/json' } }),
+      error: internalErrorReply,
     });
   });
   afterAll(() => {

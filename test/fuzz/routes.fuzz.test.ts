@@ -15,7 +15,10 @@ import fc from 'fast-check';
 import type { Server } from 'bun';
 import { loadConfig } from '../../src/config/load.ts';
 import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
-import { createApp, createFetch } from '../../src/http/app.ts';
+import { createApp } from '../../src/app/app.ts';
+import { createFetch, nativeRoutes } from '../../src/app/fetch.ts';
+import { requestUrl } from '../../src/http/request-target.ts';
+import { internalErrorReply } from '../../src/http/errors.ts';
 import { FsDriver } from '../../src/storage/fs.ts';
 import { makeApp, TEST_UA, type TestApp } from '../helpers/app.ts';
 import { describeRequest, replyProblem, requestArb, type FuzzRequest, type Seeds } from '../helpers/hostile.ts';
@@ -159,13 +162,16 @@ describe('fuzz: real socket through Bun.serve (createFetch)', () => {
     server = Bun.serve({
       hostname: '127.0.0.1',
       port: 0,
+      // the hot GETs dispatched natively, as src/worker/serve.ts does
+      routes: Object.fromEntries(Object.entries(nativeRoutes(app)).map(([path, r]) => [path, { GET: (request: Request) => r(request, requestUrl(request)) }])),
       fetch: createFetch(app),
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-      error: () => new Response('{"error": "Internal server error"}', { status: 500, headers: { 'content-type': 'application/json' } }),
+      error: internalErrorReply,
     });
     base = `http://127.0.0.1:${server.port}`;
     const client: TestApp = {
       config,
+      app,
       meta,
       storage: new FsDriver(box.storagePath),
       req: (method, path, init = {}) => {

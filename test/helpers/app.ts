@@ -5,7 +5,8 @@
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config, SettingName } from '../../src/config/schema.ts';
 import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
-import { createApp, createFetch } from '../../src/http/app.ts';
+import { createApp, type RegistryApp } from '../../src/app/app.ts';
+import { createFetch } from '../../src/app/fetch.ts';
 import type { StorageDriver } from '../../src/storage/driver.ts';
 import { MemoryDriver } from '../../src/storage/memory.ts';
 
@@ -14,6 +15,8 @@ export const TEST_UA = 'docker/0.10.1 go/go1.2.1 git-commit/3600720 kernel/3.8.0
 
 export interface TestApp {
   config: Config;
+  /** the Elysia app itself (to serve it natively, see test/http/native-routes.test.ts) */
+  app: RegistryApp;
   meta: SqliteMetaStore;
   storage: StorageDriver;
   req(method: string, path: string, init?: { body?: string | Uint8Array | Blob | ReadableStream | null; headers?: Record<string, string>; json?: unknown }): Promise<Response>;
@@ -24,9 +27,11 @@ export function makeApp(overrides: Partial<Record<SettingName, unknown>> = {}, s
   const config = loadConfig({ env: {}, overrides });
   const meta = SqliteMetaStore.open(':memory:');
   const errors: unknown[] = [];
-  const fetch = createFetch(createApp({ config, meta, storage, log: (m, f) => errors.push([m, f]) }));
+  const app = createApp({ config, meta, storage, log: (m, f) => errors.push([m, f]) });
+  const fetch = createFetch(app);
   return {
     config,
+    app,
     meta,
     storage,
     req(method, path, init = {}) {

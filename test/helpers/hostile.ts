@@ -5,8 +5,8 @@
  * every shape, 1e6-deep nesting, multi-MiB strings). Plus the reply contract the fuzz asserts.
  */
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { REPOSITORY_PREFIX, ROUTE_LIST } from '../../src/http/route-table.ts';
+import { routeTemplate } from '../../src/metrics/route-label.ts';
 
 export interface FuzzRequest {
   method: string;
@@ -91,21 +91,22 @@ export function segmentArb(seeds: Seeds): fc.Arbitrary<string> {
   );
 }
 
-/** Route templates from the committed OpenAPI document, plus the docs pages. */
+/**
+ * Route templates (`{param}`) from the app's route table, plus the one-part spelling of every
+ * repository route (rewritten to library/<name> before routing).
+ */
 export function routeTable(): { path: string; methods: string[] }[] {
-  const doc = JSON.parse(readFileSync(join(import.meta.dir, '..', '..', 'openapi.json'), 'utf8')) as {
-    paths: Record<string, Record<string, unknown>>;
+  const rows = new Map<string, string[]>();
+  const add = (path: string, method: string) => {
+    const methods = rows.get(path) ?? [];
+    if (!methods.includes(method)) methods.push(method);
+    rows.set(path, methods);
   };
-  const rows = Object.entries(doc.paths).map(([path, ops]) => ({ path, methods: Object.keys(ops).map((m) => m.toUpperCase()) }));
-  rows.push({ path: '/swagger', methods: ['GET'] }, { path: '/swagger/json', methods: ['GET'] }, { path: '/swagger/cdn', methods: ['GET'] });
-  // one-part repository names (rewritten to library/<name> before routing)
-  rows.push(
-    { path: '/v1/repositories/{repository}/tags', methods: ['GET', 'DELETE'] },
-    { path: '/v1/repositories/{repository}/tags/{tag}', methods: ['GET', 'PUT', 'DELETE'] },
-    { path: '/v1/repositories/{repository}/images', methods: ['GET', 'PUT', 'DELETE'] },
-    { path: '/v1/repositories/{repository}/', methods: ['PUT', 'DELETE'] },
-  );
-  return rows;
+  for (const { method, path } of ROUTE_LIST) add(routeTemplate(path), method);
+  for (const { method, path } of ROUTE_LIST) {
+    if (path.startsWith(`${REPOSITORY_PREFIX}/`)) add(routeTemplate(`/v1/repositories/:repository${path.slice(REPOSITORY_PREFIX.length)}`), method);
+  }
+  return [...rows].map(([path, methods]) => ({ path, methods }));
 }
 
 const OTHER_METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS', 'PROPFIND', 'FOO', 'M-SEARCH'] as const;

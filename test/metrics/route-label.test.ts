@@ -2,7 +2,8 @@
 import { describe, expect, test } from 'bun:test';
 import { loadConfig } from '../../src/config/load.ts';
 import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
-import { createApp } from '../../src/http/app.ts';
+import { createApp } from '../../src/app/app.ts';
+import { ROUTE_LIST } from '../../src/http/route-table.ts';
 import { methodLabel, OTHER, routeLabel } from '../../src/metrics/route-label.ts';
 import { MemoryDriver } from '../../src/storage/memory.ts';
 
@@ -106,7 +107,7 @@ test('methodLabel keeps the standard methods and folds the rest into other', () 
   expect(methodLabel('get')).toBe(OTHER);
 });
 
-test("every route the app declares (all optional modules on) has its template: add new routes to src/metrics/route-label.ts", () => {
+test("every route the app declares (all optional modules on) has its template: add new routes to src/http/route-table.ts", () => {
   const config = loadConfig({ env: {}, overrides: { standalone: true, search: true } });
   const meta = SqliteMetaStore.open(':memory:');
   const app = createApp({ config, meta, storage: new MemoryDriver() });
@@ -121,4 +122,13 @@ test("every route the app declares (all optional modules on) has its template: a
   }
   meta.close();
   expect(wrong).toEqual([]);
+});
+
+test('the route table is exactly the routes the app registers (all optional modules on), in order', () => {
+  const config = loadConfig({ env: {}, overrides: { standalone: true, search: true } });
+  const meta = SqliteMetaStore.open(':memory:');
+  const app = createApp({ config, meta, storage: new MemoryDriver() });
+  const registered = app.routes.filter((r) => r.method !== 'ALL' && r.method !== 'WS').map((r) => `${r.method} ${r.path}`);
+  meta.close();
+  expect(registered).toEqual(ROUTE_LIST.map((r) => `${r.method} ${r.path}`));
 });

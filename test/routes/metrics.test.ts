@@ -2,7 +2,8 @@
 import { expect, test } from 'bun:test';
 import { loadConfig } from '../../src/config/load.ts';
 import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
-import { createApp, createFetch } from '../../src/http/app.ts';
+import { createApp } from '../../src/app/app.ts';
+import { createFetch } from '../../src/app/fetch.ts';
 import { MemoryDriver } from '../../src/storage/memory.ts';
 import { withApp } from '../helpers/app.ts';
 

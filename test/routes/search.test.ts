@@ -170,6 +170,15 @@ describe('E20 GET /v1/search', () => {
     });
   });
 
+  test('a NUL in q → 400 JSON error, not a 500 (found by the route fuzz)', async () => {
+    await withApp(async (app) => {
+      for (const qs of ['?q=%00', '?q=..%00', '?q=a%00b&n=5']) {
+        const r = await app.req('GET', `/v1/search${qs}`);
+        await expectError(r, 400, /^Invalid search parameters/);
+      }
+    });
+  });
+
   test('FTS / SQL syntax in q → 200, no crash, literal matching', async () => {
     await withApp(async (app) => {
       await createByIndex(app, 'ns/andromeda');

@@ -1,5 +1,5 @@
 /**
- * `_ping` is dispatched by Bun.serve's own router (http/app.ts nativeRoutes): it must answer
+ * `_ping` is dispatched by Bun.serve's own router (app/fetch.ts nativeRoutes): it must answer
  * exactly what the app's route answers, for GET and HEAD, in normal and debug mode, and still pass
  * through the worker's wrapper (metrics, access log, max_requests) like every other request.
  */
@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.ts';
-import { createApp, createFetch, type AppRoute } from '../../src/http/app.ts';
+import { createApp } from '../../src/app/app.ts';
+import { createFetch, type AppRoute } from '../../src/app/fetch.ts';
 import { MemoryDriver } from '../../src/storage/memory.ts';
 import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
 import { startServer, type RunningServer } from '../../src/worker/serve.ts';

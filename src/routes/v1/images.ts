@@ -1,8 +1,14 @@
-/** E3–E10: image json, layer, checksum, ancestry, files, diff. Routes shape replies only. */
+/**
+ * E3–E10: image json, layer, checksum, ancestry, files, diff. Routes shape replies only. Over 300
+ * lines because the eight routes carry their OpenAPI documents; the hot GETs (json, ancestry) are
+ * definitions shared with native dispatch (http/native-route.ts).
+ */
 import { Elysia } from 'elysia';
 import { RegistryError } from '../../errors.ts';
-import { imageGuard } from '../../http/auth.ts';
+import { guardPlugin, imageCheck } from '../../http/auth.ts';
+import { defineRoute, registerRoute } from '../../http/native-route.ts';
 import { readLimited } from '../../http/body.ts';
+import { ROUTES } from '../../http/route-table.ts';
 import { parseRange } from '../../http/range.ts';
 import { v1Json } from '../../http/v1-json.ts';
 import {
@@ -55,21 +61,83 @@ function declaredLength(request: Request): number | null {
   return v !== null && /^\d+$/.test(v) ? Number(v) : null;
 }
 
-export function imageRoutes(images: ImageService, opts: ImageRouteOptions, auth: AuthService | null = null) {
-  /** A GET of a complete image's immutable metadata: 304 when the client has it already. */
-  const cacheable =
-    (build: (image: ImageRecord) => Promise<string | Uint8Array> | string | Uint8Array, headers?: (image: ImageRecord) => Headers) =>
-    async ({ params, request }: { params: { id: string }; request: Request }) => {
-      const image = await images.ready(params.id);
-      const lastModified = new Date(image.updatedAt);
-      if (notModified(request.headers.get('if-modified-since'), lastModified)) return notModifiedReply(lastModified);
-      return cachedJsonReply(await build(image), lastModified, headers?.(image));
-    };
-  return new Elysia({ name: 'routes.images', prefix: '/v1/images' })
+/** A GET of a complete image's immutable metadata: 304 when the client has it already. */
+const cacheable =
+  (images: ImageService, build: (image: ImageRecord) => Promise<string | Uint8Array> | string | Uint8Array, headers?: (image: ImageRecord) => Headers) =>
+  async ({ params, request }: { params: { id: string }; request: Request }) => {
+    const image = await images.ready(params.id);
+    const lastModified = new Date(image.updatedAt);
+    if (notModified(request.headers.get('if-modified-since'), lastModified)) return notModifiedReply(lastModified);
+    return cachedJsonReply(await build(image), lastModified, headers?.(image));
+  };
+
+const metadataHeaders = withAuthorization(cacheableGetHeaders);
+
+/**
+ * The hot GETs (image json, ancestry), defined once: the app registers them (imageRoutes) and the
+ * server dispatches them natively (app/fetch.ts nativeRoutes).
+ */
+export function imageDefinitions(images: ImageService, auth: AuthService | null = null) {
+  const guard = imageCheck(auth);
+  return {
+    guard,
+    getImageJson: defineRoute({
+      route: ROUTES.getImageJson,
+      params: imageParams,
+      headers: metadataHeaders,
+      guard,
+      handler: cacheable(
+        images,
+        (image) => image.json,
+        (image) => {
+          const h = new Headers();
+          if (image.layerSize !== null) h.set('x-docker-size', String(image.layerSize));
+          for (const c of image.checksums) h.append('x-docker-checksum-payload', c);
+          return h;
+        },
+      ),
+      detail: operation({
+        operationId: 'getImageJson',
+        tag: 'images',
+        summary: 'Get an image json, exactly as uploaded',
+        responses: {
+          200: {
+            description: 'The image json, byte for byte',
+            body: 'ImageJson',
+            headers: {
+              ...cacheHeaderDocs,
+              'X-Docker-Size': { description: 'Layer size in bytes', schema: { type: 'integer' } },
+              'X-Docker-Checksum-Payload': { description: 'Payload checksum of the image (`sha256:<hex>`)' },
+            },
+          },
+          ...metadataReplies(),
+        },
+      }),
+    }),
+    getImageAncestry: defineRoute({
+      route: ROUTES.getImageAncestry,
+      params: imageParams,
+      headers: metadataHeaders,
+      guard,
+      handler: cacheable(images, (image) => v1Json(image.ancestry)),
+      detail: operation({
+        operationId: 'getImageAncestry',
+        tag: 'images',
+        summary: 'Get the ids of an image and its parents, newest first',
+        responses: { 200: { description: 'The ancestry', body: 'Ancestry', headers: cacheHeaderDocs }, ...metadataReplies() },
+      }),
+    }),
+  };
+}
+
+export type ImageDefinitions = ReturnType<typeof imageDefinitions>;
+
+export function imageRoutes(images: ImageService, opts: ImageRouteOptions, defs: ImageDefinitions) {
+  const plugin = new Elysia({ name: 'routes.images' })
     .use(openapiModels)
-    .use(imageGuard(auth))
+    .use(guardPlugin(defs.guard))
     .get(
-      '/:id/layer',
+      ROUTES.getImageLayer.path,
       async ({ params, request }) => {
         const source = await images.layer(params.id);
         if (source.kind === 'redirect') {
@@ -144,7 +212,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, auth:
       },
     )
     .put(
-      '/:id/layer',
+      ROUTES.putImageLayer.path,
       async ({ params, request }) => {
         await images.putLayer(
           params.id,
@@ -179,7 +247,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, auth:
       },
     )
     .put(
-      '/:id/checksum',
+      ROUTES.putImageChecksum.path,
       async ({ params, request }) => {
         await images.putChecksum(
           params.id,
@@ -210,42 +278,11 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, auth:
           },
         }),
       },
-    )
-    .get(
-      '/:id/json',
-      cacheable(
-        (image) => image.json,
-        (image) => {
-          const h = new Headers();
-          if (image.layerSize !== null) h.set('x-docker-size', String(image.layerSize));
-          for (const c of image.checksums) h.append('x-docker-checksum-payload', c);
-          return h;
-        },
-      ),
-      {
-        params: imageParams,
-        headers: withAuthorization(cacheableGetHeaders),
-        ...operation({
-          operationId: 'getImageJson',
-          tag: 'images',
-          summary: 'Get an image json, exactly as uploaded',
-          responses: {
-            200: {
-              description: 'The image json, byte for byte',
-              body: 'ImageJson',
-              headers: {
-                ...cacheHeaderDocs,
-                'X-Docker-Size': { description: 'Layer size in bytes', schema: { type: 'integer' } },
-                'X-Docker-Checksum-Payload': { description: 'Payload checksum of the image (`sha256:<hex>`)' },
-              },
-            },
-            ...metadataReplies(),
-          },
-        }),
-      },
-    )
+    );
+  registerRoute(plugin, defs.getImageJson);
+  plugin
     .put(
-      '/:id/json',
+      ROUTES.putImageJson.path,
       async ({ params, request }) => {
         await images.putJson(params.id, await readLimited(request, opts.maxJsonSize));
         return jsonReply();
@@ -278,24 +315,12 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, auth:
           },
         }),
       },
-    )
+    );
+  registerRoute(plugin, defs.getImageAncestry);
+  return plugin
     .get(
-      '/:id/ancestry',
-      cacheable((image) => v1Json(image.ancestry)),
-      {
-        params: imageParams,
-        headers: withAuthorization(cacheableGetHeaders),
-        ...operation({
-          operationId: 'getImageAncestry',
-          tag: 'images',
-          summary: 'Get the ids of an image and its parents, newest first',
-          responses: { 200: { description: 'The ancestry', body: 'Ancestry', headers: cacheHeaderDocs }, ...metadataReplies() },
-        }),
-      },
-    )
-    .get(
-      '/:id/files',
-      cacheable((image) => images.files(image)),
+      ROUTES.getImageFiles.path,
+      cacheable(images, (image) => images.files(image)),
       {
         params: imageParams,
         headers: withAuthorization(cacheableGetHeaders),
@@ -315,8 +340,8 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, auth:
       },
     )
     .get(
-      '/:id/diff',
-      cacheable((image) => images.diff(image)),
+      ROUTES.getImageDiff.path,
+      cacheable(images, (image) => images.diff(image)),
       {
         params: imageParams,
         headers: withAuthorization(cacheableGetHeaders),

@@ -6,6 +6,7 @@
  */
 import { Elysia, t } from 'elysia';
 import { catalogue, RegistryError } from '../../errors.ts';
+import { ROUTES } from '../../http/route-table.ts';
 import { readLimited } from '../../http/body.ts';
 import {
   basicRequired,
@@ -81,7 +82,7 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
   return new Elysia({ name: 'routes.index' })
     .use(openapiModels)
     .get(
-      '/v1/users',
+      ROUTES.getUsers.path,
       async ({ request }) => {
         if (auth) await auth.requireUser(request.headers.get('authorization'));
         return jsonReply('OK');
@@ -100,19 +101,12 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
       },
     )
     .post(
-      '/v1/users',
+      ROUTES.postUsers.path,
       async ({ request }) => {
         const body = decodeJson(await readLimited(request, opts.maxJsonSize));
         if (!body.ok) throw new RegistryError('DECODE_JSON');
-        if (auth) {
-          try {
-            await auth.signUp(body.value);
-          } catch (e) {
-            // docker login treats exactly this JSON string as "the account exists: log in"
-            if (e instanceof RegistryError && e.code === 'USERNAME_TAKEN') return jsonReply(catalogue.USERNAME_TAKEN.message, 400);
-            throw e;
-          }
-        }
+        // a taken name answers the bare JSON string docker login expects (the catalogue marks it)
+        if (auth) await auth.signUp(body.value);
         return jsonReply('User Created', 201);
       },
       {
@@ -134,7 +128,7 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
       },
     )
     .put(
-      '/v1/users/:username',
+      ROUTES.putUser.path,
       async ({ params, request }) => {
         if (auth) {
           const caller = await auth.requireUser(request.headers.get('authorization'));
@@ -165,128 +159,125 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
         }),
       },
     )
-    .group('/v1/repositories/:namespace/:repository', (app) =>
-      app
-        .put(
-          '/',
-          async ({ params, request }) => {
-            // token mode checks the caller before reading the body; open mode keeps the original order
-            const checked = auth ? await indexHeaders(request, params, 'write') : null;
-            await putImages(params, request);
-            return jsonReply('', 200, checked ?? (await indexHeaders(request, params, 'write')));
+    .put(
+      ROUTES.putRepository.path,
+      async ({ params, request }) => {
+        // token mode checks the caller before reading the body; open mode keeps the original order
+        const checked = auth ? await indexHeaders(request, params, 'write') : null;
+        await putImages(params, request);
+        return jsonReply('', 200, checked ?? (await indexHeaders(request, params, 'write')));
+      },
+      {
+        parse: 'none',
+        params: repoParams,
+        headers: loginHeaders,
+        ...operation({
+          operationId: 'putRepository',
+          tag: 'index',
+          summary: 'Create or update a repository with its image list',
+          description:
+            'The first list is stored as sent; later ones are merged by id. Issues a write token (token mode: Basic ' +
+            'credentials of the namespace owner or an admin).',
+          requestBody: jsonBody('IndexImageList', 'The image list'),
+          responses: {
+            200: { description: 'The empty JSON string ""', body: text('""'), headers: tokenHeaders },
+            400: badList,
+            401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
+            403: forbidden,
+            413: tooLarge,
           },
-          {
-            parse: 'none',
-            params: repoParams,
-            headers: loginHeaders,
-            ...operation({
-              operationId: 'putRepository',
-              tag: 'index',
-              summary: 'Create or update a repository with its image list',
-              description:
-                'The first list is stored as sent; later ones are merged by id. Issues a write token (token mode: Basic ' +
-                'credentials of the namespace owner or an admin).',
-              requestBody: jsonBody('IndexImageList', 'The image list'),
-              responses: {
-                200: { description: 'The empty JSON string ""', body: text('""'), headers: tokenHeaders },
-                400: badList,
-                401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
-                403: forbidden,
-                413: tooLarge,
-              },
-            }),
+        }),
+      },
+    )
+    .put(
+      ROUTES.putRepositoryImages.path,
+      async ({ params, request }) => {
+        const checked = auth ? await indexHeaders(request, params, 'write') : null;
+        await putImages(params, request);
+        return new Response(null, { status: 204, headers: checked ?? (await indexHeaders(request, params, 'write')) });
+      },
+      {
+        parse: 'none',
+        params: repoParams,
+        headers: loginHeaders,
+        ...operation({
+          operationId: 'putRepositoryImages',
+          tag: 'index',
+          summary: "Update a repository's image list",
+          description: 'Merged by id with the stored list (an entry with a checksum wins). Issues a write token.',
+          requestBody: jsonBody('IndexImageList', 'The image list'),
+          responses: {
+            204: { description: 'Updated (empty body)', headers: tokenHeaders },
+            400: badList,
+            401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
+            403: forbidden,
+            413: tooLarge,
           },
-        )
-        .put(
-          '/images',
-          async ({ params, request }) => {
-            const checked = auth ? await indexHeaders(request, params, 'write') : null;
-            await putImages(params, request);
-            return new Response(null, { status: 204, headers: checked ?? (await indexHeaders(request, params, 'write')) });
+        }),
+      },
+    )
+    .get(
+      ROUTES.getRepositoryImages.path,
+      async ({ params, request }) => {
+        const headers = await indexHeaders(request, params, 'read');
+        return rawJsonReply(await repos.indexImages(repoRef(params.namespace, params.repository)), 200, headers);
+      },
+      {
+        params: repoParams,
+        headers: loginHeaders,
+        ...operation({
+          operationId: 'getRepositoryImages',
+          tag: 'index',
+          summary: "Get a repository's image list",
+          description:
+            'Issues a read token (token mode: Basic credentials, or none for a public repository when anonymous reads are on; ' +
+            'a private repository only for its owner and admins).',
+          responses: {
+            200: { description: 'The stored image list', body: 'IndexImageList', headers: tokenHeaders },
+            400: badName,
+            401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
+            403: forbidden,
+            404: v1Error(['INDEX_IMAGES_NOT_FOUND'], 'no list was ever PUT'),
           },
-          {
-            parse: 'none',
-            params: repoParams,
-            headers: loginHeaders,
-            ...operation({
-              operationId: 'putRepositoryImages',
-              tag: 'index',
-              summary: "Update a repository's image list",
-              description: 'Merged by id with the stored list (an entry with a checksum wins). Issues a write token.',
-              requestBody: jsonBody('IndexImageList', 'The image list'),
-              responses: {
-                204: { description: 'Updated (empty body)', headers: tokenHeaders },
-                400: badList,
-                401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
-                403: forbidden,
-                413: tooLarge,
-              },
-            }),
+        }),
+      },
+    )
+    .delete(
+      ROUTES.deleteRepositoryImages.path,
+      async ({ params, request }) =>
+        new Response(null, { status: 204, headers: await indexHeaders(request, params, 'delete') }),
+      {
+        params: repoParams,
+        headers: loginHeaders,
+        ...operation({
+          operationId: 'deleteRepositoryImages',
+          tag: 'index',
+          summary: 'Delete an image list (no effect, as in the original)',
+          description: 'Issues a delete token; the client then deletes the repository on the registry.',
+          responses: {
+            204: { description: 'Accepted (empty body)', headers: tokenHeaders },
+            400: badName,
+            401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
+            403: forbidden,
           },
-        )
-        .get(
-          '/images',
-          async ({ params, request }) => {
-            const headers = await indexHeaders(request, params, 'read');
-            return rawJsonReply(await repos.indexImages(repoRef(params.namespace, params.repository)), 200, headers);
-          },
-          {
-            params: repoParams,
-            headers: loginHeaders,
-            ...operation({
-              operationId: 'getRepositoryImages',
-              tag: 'index',
-              summary: "Get a repository's image list",
-              description:
-                'Issues a read token (token mode: Basic credentials, or none for a public repository when anonymous reads are on; ' +
-                'a private repository only for its owner and admins).',
-              responses: {
-                200: { description: 'The stored image list', body: 'IndexImageList', headers: tokenHeaders },
-                400: badName,
-                401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
-                403: forbidden,
-                404: v1Error(['INDEX_IMAGES_NOT_FOUND'], 'no list was ever PUT'),
-              },
-            }),
-          },
-        )
-        .delete(
-          '/images',
-          async ({ params, request }) =>
-            new Response(null, { status: 204, headers: await indexHeaders(request, params, 'delete') }),
-          {
-            params: repoParams,
-            headers: loginHeaders,
-            ...operation({
-              operationId: 'deleteRepositoryImages',
-              tag: 'index',
-              summary: 'Delete an image list (no effect, as in the original)',
-              description: 'Issues a delete token; the client then deletes the repository on the registry.',
-              responses: {
-                204: { description: 'Accepted (empty body)', headers: tokenHeaders },
-                400: badName,
-                401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
-                403: forbidden,
-              },
-            }),
-          },
-        )
-        .put(
-          '/auth',
-          ({ params }) => {
-            repoRef(params.namespace, params.repository);
-            return jsonReply('OK');
-          },
-          {
-            parse: 'none',
-            params: repoParams,
-            ...operation({
-              operationId: 'putRepositoryAuth',
-              tag: 'index',
-              summary: 'Repository auth check (always OK in open mode)',
-              responses: { 200: { description: 'The JSON string "OK"', body: text('"OK"') }, 400: badName },
-            }),
-          },
-        ),
+        }),
+      },
+    )
+    .put(
+      ROUTES.putRepositoryAuth.path,
+      ({ params }) => {
+        repoRef(params.namespace, params.repository);
+        return jsonReply('OK');
+      },
+      {
+        parse: 'none',
+        params: repoParams,
+        ...operation({
+          operationId: 'putRepositoryAuth',
+          tag: 'index',
+          summary: 'Repository auth check (always OK in open mode)',
+          responses: { 200: { description: 'The JSON string "OK"', body: text('"OK"') }, 400: badName },
+        }),
+      },
     );
 }

@@ -1,9 +1,10 @@
 /** E1 `_ping` and E2 `/`. */
 import { Elysia, t } from 'elysia';
 import { hostname, release, type as osType } from 'node:os';
-import { catalogue } from '../../errors.ts';
 import { openapiModels, operation, v1Error } from '../../http/openapi.ts';
-import { errorReply, jsonReply } from '../../http/reply.ts';
+import { ROUTES } from '../../http/route-table.ts';
+import { errorReply } from '../../http/errors.ts';
+import { jsonReply } from '../../http/reply.ts';
 
 export interface PingOptions {
   standalone: boolean;
@@ -38,7 +39,7 @@ export function pingReply(opts: Pick<PingOptions, 'standalone' | 'debug' | 'vers
   };
 }
 
-/** The paths `_ping` answers on (the server also routes them natively, see http/app.ts). */
+/** The paths `_ping` answers on (the server also routes them natively, see app/fetch.ts). */
 export const PING_PATHS = ['/_ping', '/v1/_ping'] as const;
 
 export function pingRoutes(opts: PingOptions) {
@@ -61,10 +62,10 @@ export function pingRoutes(opts: PingOptions) {
     });
   return new Elysia({ name: 'routes.ping' })
     .use(openapiModels)
-    .get('/_ping', ping, pingDoc('ping', 'Registry liveness and mode'))
-    .get('/v1/_ping', ping, pingDoc('pingV1', 'Registry liveness and mode (V1 path)'))
+    .get(ROUTES.ping.path, ping, pingDoc('ping', 'Registry liveness and mode'))
+    .get(ROUTES.pingV1.path, ping, pingDoc('pingV1', 'Registry liveness and mode (V1 path)'))
     .get(
-      '/',
+      ROUTES.getRoot.path,
       () => jsonReply(opts.issue),
       operation({
         operationId: 'getRoot',
@@ -74,8 +75,8 @@ export function pingRoutes(opts: PingOptions) {
       }),
     )
     .get(
-      '/metrics',
-      async () => (opts.metrics ? await opts.metrics() : errorReply(404, catalogue.METRICS_UNAVAILABLE.message)),
+      ROUTES.getMetrics.path,
+      async () => (opts.metrics ? await opts.metrics() : errorReply('METRICS_UNAVAILABLE')),
       operation({
         operationId: 'getMetrics',
         tag: 'ping',

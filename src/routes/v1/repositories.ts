@@ -3,7 +3,9 @@
  * one-part names reach them as `library/<name>` (src/http/canonical-path.ts).
  */
 import { Elysia } from 'elysia';
-import { repositoryGuard } from '../../http/auth.ts';
+import { guardPlugin, repositoryCheck } from '../../http/auth.ts';
+import { defineRoute, registerRoute } from '../../http/native-route.ts';
+import { ROUTES } from '../../http/route-table.ts';
 import { readLimited } from '../../http/body.ts';
 import {
   jsonBody,
@@ -39,19 +41,21 @@ const deleteReplies = {
   404: v1Error(['REPOSITORY_NOT_FOUND']),
 };
 
-export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRouteOptions, auth: AuthService | null = null) {
-  const deleteRepository = async ({ params }: { params: RepoParams }) => {
-    await repos.deleteRepository(refOf(params));
-    return jsonReply();
-  };
-
-  return new Elysia({ name: 'routes.repositories', prefix: '/v1/repositories/:namespace/:repository' })
-    .use(openapiModels)
-    .use(repositoryGuard(auth))
-    .get('/tags', async ({ params }) => jsonReply(await repos.tags(refOf(params))), {
+/**
+ * The hot GETs (tags, tag), defined once: the app registers them (repositoryRoutes) and the server
+ * dispatches them natively (app/fetch.ts nativeRoutes).
+ */
+export function repositoryDefinitions(repos: RepositoryService, auth: AuthService | null = null) {
+  const guard = repositoryCheck(auth);
+  return {
+    guard,
+    listTags: defineRoute({
+      route: ROUTES.listTags,
       params: repoParams,
       headers: authHeaders,
-      ...operation({
+      guard,
+      handler: async ({ params }) => jsonReply(await repos.tags(refOf(params))),
+      detail: operation({
         operationId: 'listTags',
         tag: 'repositories',
         summary: 'List the tags of a repository',
@@ -62,11 +66,14 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
           404: v1Error(['REPOSITORY_NOT_FOUND']),
         },
       }),
-    })
-    .get('/tags/:tag', async ({ params }) => jsonReply(await repos.tag(refOf(params), params.tag)), {
+    }),
+    getTag: defineRoute({
+      route: ROUTES.getTag,
       params: tagParams,
       headers: authHeaders,
-      ...operation({
+      guard,
+      handler: async ({ params }) => jsonReply(await repos.tag(refOf(params), params.tag)),
+      detail: operation({
         operationId: 'getTag',
         tag: 'repositories',
         summary: 'Get the image id a tag points at',
@@ -77,9 +84,24 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
           404: v1Error(['TAG_NOT_FOUND']),
         },
       }),
-    })
+    }),
+  };
+}
+
+export type RepositoryDefinitions = ReturnType<typeof repositoryDefinitions>;
+
+export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRouteOptions, defs: RepositoryDefinitions) {
+  const deleteRepository = async ({ params }: { params: RepoParams }) => {
+    await repos.deleteRepository(refOf(params));
+    return jsonReply();
+  };
+
+  const plugin = new Elysia({ name: 'routes.repositories' }).use(openapiModels).use(guardPlugin(defs.guard));
+  registerRoute(plugin, defs.listTags);
+  registerRoute(plugin, defs.getTag);
+  return plugin
     .put(
-      '/tags/:tag',
+      ROUTES.putTag.path,
       async ({ params, request }) => {
         const ref = refOf(params);
         const body = decodeJson(await readLimited(request, opts.maxJsonSize));
@@ -110,7 +132,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
       },
     )
     .delete(
-      '/tags/:tag',
+      ROUTES.deleteTag.path,
       async ({ params }) => {
         await repos.deleteTag(refOf(params), params.tag);
         return jsonReply();
@@ -126,7 +148,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         }),
       },
     )
-    .get('/tags/:tag/json', async ({ params }) => jsonReply(await repos.tagJson(refOf(params), params.tag)), {
+    .get(ROUTES.getTagJson.path, async ({ params }) => jsonReply(await repos.tagJson(refOf(params), params.tag)), {
       params: tagParams,
       headers: authHeaders,
       ...operation({
@@ -137,7 +159,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         responses: { 200: { description: 'The tag metadata', body: 'TagMetadata' }, 400: badName, 401: tokenRequired },
       }),
     })
-    .get('/json', async ({ params }) => jsonReply(await repos.repositoryJson(refOf(params))), {
+    .get(ROUTES.getRepositoryJson.path, async ({ params }) => jsonReply(await repos.repositoryJson(refOf(params))), {
       params: repoParams,
       headers: authHeaders,
       ...operation({
@@ -148,7 +170,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         responses: { 200: { description: 'The repository json', body: 'RepositoryJson' }, 400: badName, 401: tokenRequired },
       }),
     })
-    .get('/properties', async ({ params }) => jsonReply(await repos.properties(refOf(params))), {
+    .get(ROUTES.getRepositoryProperties.path, async ({ params }) => jsonReply(await repos.properties(refOf(params))), {
       params: repoParams,
       headers: authHeaders,
       ...operation({
@@ -160,7 +182,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
       }),
     })
     .put(
-      '/properties',
+      ROUTES.putRepositoryProperties.path,
       async ({ params, request }) => {
         const ref = refOf(params);
         const body = decodeJson(await readLimited(request, opts.maxJsonSize));
@@ -189,7 +211,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         }),
       },
     )
-    .delete('/', deleteRepository, {
+    .delete(ROUTES.deleteRepository.path, deleteRepository, {
       params: repoParams,
       headers: authHeaders,
       ...operation({
@@ -200,7 +222,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         responses: deleteReplies,
       }),
     })
-    .delete('/tags', deleteRepository, {
+    .delete(ROUTES.deleteRepositoryTags.path, deleteRepository, {
       params: repoParams,
       headers: authHeaders,
       ...operation({
