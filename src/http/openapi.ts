@@ -448,7 +448,7 @@ export const API_DESCRIPTION = [
 /** The `documentation` option of the swagger plugin. */
 export function openapiDocumentation(version: string) {
   return {
-    info: { title: 'Docker Registry V1', version, description: API_DESCRIPTION },
+    info: { title: 'Docker Registry V1', description: API_DESCRIPTION, version },
     tags: TAGS.map((tag) => ({ ...tag })),
     components: { schemas: componentSchemas() },
   };

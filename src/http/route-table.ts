@@ -27,7 +27,6 @@ const route = <M extends RouteMethod, P extends string>(method: M, path: P) => (
 export const ROUTES = {
   // the API documentation (app/documentation.ts, http/swagger-ui.ts)
   swaggerJson: route('GET', SPEC_PATH),
-  swaggerCdn: route('GET', '/swagger/cdn'),
   swaggerUi: route('GET', SWAGGER_UI_PATH),
   swaggerAsset: route('GET', `${SWAGGER_ASSETS_PATH}/:file`),
   // E1, E2, operations (routes/v1/ping.ts)
