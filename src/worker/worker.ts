@@ -21,6 +21,7 @@ import { Replies } from '../metrics/client.ts';
 import { METRICS_CONTENT_TYPE, WorkerMetrics } from '../metrics/registry.ts';
 import { EXIT_BOOT_FAILURE, WORKER_ENV, type MasterMessage, type WorkerMessage } from '../supervisor/protocol.ts';
 import { badTargetReply, requestUrl } from '../http/app.ts';
+import { Drain } from './drain.ts';
 import { startServer, type RunningServer } from './serve.ts';
 
 const PARENT_GONE_GRACE_MS = 1500;
@@ -33,6 +34,7 @@ export async function runWorker(): Promise<void> {
   let config: Config | null = null;
 
   const metrics = new WorkerMetrics();
+  const drain = new Drain();
   /** answers to `metrics?` (the sums over all workers) */
   const sums = new Replies<string>(2000);
   /** answers to `last` */
@@ -85,8 +87,11 @@ export async function runWorker(): Promise<void> {
     if (stopping) return;
     stopping = true;
     if (!running) exit(0);
+    const deadline = performance.now() + graceMs;
+    // kept-alive connections are told to close before the server closes the idle ones (drain.ts)
+    await drain.window(() => running!.server.pendingRequests, graceMs);
     const graceful = running!.stop(false);
-    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs));
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), Math.max(0, deadline - performance.now())));
     if ((await Promise.race([graceful.then(() => 'done' as const), timer])) === 'timeout') {
       logger?.warning(`Worker graceful timeout (pid:${process.pid})`);
       await running!.stop(true).catch(() => {});
@@ -131,9 +136,10 @@ export async function runWorker(): Promise<void> {
       metrics: metricsResponse,
       wrap: (route) => async (request: Request, server: Server<undefined>) => {
         const started = performance.now();
+        drain.seen(started);
         nr++;
         const url = requestUrl(request);
-        if (!url) return badTargetReply(request);
+        if (!url) return drain.mark(badTargetReply(request));
         let response: Response;
         if (url.pathname === '/metrics' && request.method === 'GET') {
           // scrapes are not counted in the request metrics (the app's route calls metricsResponse)
@@ -167,7 +173,7 @@ export async function runWorker(): Promise<void> {
           log.info('Autorestarting worker after current request.');
           send({ t: 'retire', reason: `max_requests (${maxRequests})` });
         }
-        return response;
+        return drain.mark(response);
       },
     });
   } catch (e) {
