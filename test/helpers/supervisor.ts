@@ -155,6 +155,8 @@ export interface FetchLoopResult {
   failures: number;
   /** failure reasons (error message or `status N`) and their counts */
   reasons: Record<string, number>;
+  /** of the requests that got a response */
+  latenciesMs: number[];
   elapsedMs: number;
 }
 
@@ -165,6 +167,7 @@ export interface FetchLoopResult {
  */
 export async function fetchLoop(url: string, concurrency: number, durationMs: number): Promise<FetchLoopResult> {
   const reasons: Record<string, number> = {};
+  const latenciesMs: number[] = [];
   let requests = 0;
   let ok = 0;
   const t0 = performance.now();
@@ -173,8 +176,10 @@ export async function fetchLoop(url: string, concurrency: number, durationMs: nu
     while (performance.now() < end) {
       requests++;
       try {
+        const sent = performance.now();
         const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
         await r.arrayBuffer();
+        latenciesMs.push(performance.now() - sent);
         if (r.ok) ok++;
         else reasons[`status ${r.status}`] = (reasons[`status ${r.status}`] ?? 0) + 1;
       } catch (e) {
@@ -184,7 +189,7 @@ export async function fetchLoop(url: string, concurrency: number, durationMs: nu
     }
   };
   await Promise.all(Array.from({ length: concurrency }, loop));
-  return { requests, ok, failures: requests - ok, reasons, elapsedMs: performance.now() - t0 };
+  return { requests, ok, failures: requests - ok, reasons, latenciesMs, elapsedMs: performance.now() - t0 };
 }
 
 /**
@@ -197,6 +202,7 @@ export async function fetchLoop(url: string, concurrency: number, durationMs: nu
  */
 export async function keepAliveLoop(host: string, port: number, path: string, concurrency: number, durationMs: number): Promise<FetchLoopResult> {
   const reasons: Record<string, number> = {};
+  const latenciesMs: number[] = [];
   const fail = (why: string) => (reasons[why] = (reasons[why] ?? 0) + 1);
   let requests = 0;
   let ok = 0;
@@ -208,6 +214,7 @@ export async function keepAliveLoop(host: string, port: number, path: string, co
     new Promise<void>((resolve) => {
       let buf = Buffer.alloc(0);
       let pending = false;
+      let sentAt = 0;
       let done = false;
       const finish = (why: string | null) => {
         if (done) return;
@@ -221,6 +228,7 @@ export async function keepAliveLoop(host: string, port: number, path: string, co
         if (performance.now() >= end) return false;
         requests++;
         pending = true;
+        sentAt = performance.now();
         s.write(request);
         return true;
       };
@@ -246,6 +254,7 @@ export async function keepAliveLoop(host: string, port: number, path: string, co
               if (buf.length < head + 4 + length) return;
               buf = buf.subarray(head + 4 + length);
               pending = false;
+              latenciesMs.push(performance.now() - sentAt);
               const status = Number(headers.slice(9, 12));
               if (status >= 200 && status < 300) ok++;
               else fail(`status ${status}`);
@@ -275,5 +284,5 @@ export async function keepAliveLoop(host: string, port: number, path: string, co
     while (performance.now() < end) await connection();
   };
   await Promise.all(Array.from({ length: concurrency }, loop));
-  return { requests, ok, failures: requests - ok, reasons, elapsedMs: performance.now() - t0 };
+  return { requests, ok, failures: requests - ok, reasons, latenciesMs, elapsedMs: performance.now() - t0 };
 }
