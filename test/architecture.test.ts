@@ -2,7 +2,7 @@
  * Layering (../shared/style.md): a module imports only from its own layer or the layers below.
  * errors < config < checksum, layers < storage, db < services < http helpers < routes <
  * http/app < worker, supervisor < main; log sits with config, metrics with the http helpers (its route
- * labels reuse http/canonical-path). Type-only imports are erased and do not count.
+ * labels reuse http/canonical-path), ipc (the worker–supervisor protocol, imported by both) with config. Type-only imports are erased and do not count.
  */
 import { expect, test } from 'bun:test';
 import { Glob } from 'bun';
@@ -13,7 +13,7 @@ const SRC = join(import.meta.dir, '..', 'src');
 function rank(file: string): number {
   const rel = relative(SRC, file);
   if (rel === 'errors.ts') return 0;
-  if (rel.startsWith('config/') || rel.startsWith('log/')) return 1;
+  if (rel.startsWith('config/') || rel.startsWith('log/') || rel.startsWith('ipc/')) return 1;
   if (rel.startsWith('checksum/') || rel.startsWith('layers/')) return 2;
   if (rel.startsWith('storage/') || rel.startsWith('db/')) return 3;
   if (rel.startsWith('services/')) return 4;

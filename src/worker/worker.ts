@@ -19,7 +19,7 @@ import type { Config } from '../config/schema.ts';
 import { accessLine, Logger } from '../log/logger.ts';
 import { Replies } from '../metrics/client.ts';
 import { METRICS_CONTENT_TYPE, WorkerMetrics } from '../metrics/registry.ts';
-import { EXIT_BOOT_FAILURE, WORKER_ENV, type MasterMessage, type WorkerMessage } from '../supervisor/protocol.ts';
+import { EXIT_BOOT_FAILURE, WORKER_ENV, type MasterMessage, type WorkerMessage } from '../ipc/protocol.ts';
 import { badTargetReply, requestUrl } from '../http/app.ts';
 import { Drain } from './drain.ts';
 import { startServer, type RunningServer } from './serve.ts';
@@ -194,6 +194,6 @@ export async function runWorker(): Promise<void> {
     const now = performance.now();
     if (now - lastBeat < beatEvery - 50) return;
     lastBeat = now;
-    send({ t: 'hb', nr, inflight: running?.server.pendingRequests ?? 0, rss: process.memoryUsage.rss() });
+    send({ t: 'hb' });
   }, 1000);
 }
