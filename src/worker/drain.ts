@@ -10,6 +10,8 @@
  * come for `quietMs` and none is in flight (or after `windowMs`), only connections no client is
  * using are left, and `stop()` may close them.
  */
+import { drainOver } from './policy.ts';
+
 export interface DrainTiming {
   /** no request for this long (and none in flight) ends the window early */
   quietMs: number;
@@ -53,13 +55,7 @@ export class Drain {
   async window(inFlight: () => number, boundMs: number, timing: DrainTiming = DRAIN_TIMING): Promise<void> {
     this.#draining = true;
     const start = performance.now();
-    const end = start + Math.min(timing.windowMs, boundMs);
     const step = Math.max(10, Math.min(50, timing.quietMs / 5));
-    for (;;) {
-      const t = performance.now();
-      if (t >= end) return;
-      if (inFlight() === 0 && t - Math.max(start, this.#lastRequestAt) >= timing.quietMs) return;
-      await Bun.sleep(Math.min(step, end - t));
-    }
+    while (!drainOver(performance.now(), start, this.#lastRequestAt, inFlight(), boundMs, timing)) await Bun.sleep(step);
   }
 }
