@@ -221,8 +221,6 @@ export class Arbiter {
         this.metrics.final(pid, m.json);
         this.#send(pid, { t: 'kept', id: m.id });
         break;
-      case 'hb':
-        break;
     }
   }
 
