@@ -1,7 +1,8 @@
 /**
- * Reload under load: how many requests a rolling reload (HUP), a killed worker, and max_requests
- * recycling cost clients that open a new connection per request, with and without the
- * net.ipv4.tcp_migrate_req sysctl.
+ * Reload under load: how many requests a rolling reload (HUP), a killed worker, TTOU and
+ * max_requests recycling cost clients that open a new connection per request, and clients that
+ * keep their connections alive (wrk, Bun's fetch), with and without the net.ipv4.tcp_migrate_req
+ * sysctl.
  *
  *   bun bench/reload.ts
  *
@@ -12,6 +13,11 @@
  *   hup          SIGHUP to the master at 1.5, 3.0 and 4.5 s
  *   kill         SIGKILL to one current worker at 1.5, 3.0 and 4.5 s
  *   max_requests REGISTRY_MAX_REQUESTS=2000, REGISTRY_MAX_REQUESTS_JITTER=500
+ * and then, with keep-alive clients (16 connections: `wrk -t1 -c16` if wrk is installed, and a
+ * loop of 16 Bun fetches, which reuse their connections):
+ *   hup          as above
+ *   ttou         SIGTTIN, then SIGTTOU 0.5 s later (the oldest worker is drained), ×3
+ *   max_requests as above
  * The master's children are sampled every 100 ms to count the distinct workers seen (recycles =
  * workers seen - 2), together with the sysctl value. As root, every scenario runs twice: with
  * tcp_migrate_req=1 and with it forced to 0 (and REGISTRY_TCP_MIGRATE_REQ=false, so the
@@ -22,11 +28,12 @@
  * a `0` run (a test suite, say) turns it back on. The value is therefore sampled during the run
  * and every value seen is reported.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { freePort } from '../test/helpers/server.ts';
+import { fetchLoop } from '../test/helpers/supervisor.ts';
 import { percentile, runLoad, type LoadResult } from './lib/load.ts';
 import { REGISTRY_COMMAND, REGISTRY_CWD, registryEnv } from './lib/servers.ts';
 import { OUT_DIR } from './lib/env.ts';
@@ -48,20 +55,70 @@ const RUN_MARK = `BENCH_RELOAD_RUN=${crypto.randomUUID()}`;
 /** the sysctl's value when the benchmark started: restored after every forced run and at the end */
 const original = readSysctl();
 
-type ScenarioName = 'baseline' | 'hup' | 'kill' | 'max_requests';
-const SCENARIOS: { name: ScenarioName; what: string; env?: Record<string, string> }[] = [
-  { name: 'baseline', what: 'no disturbance' },
+type ScenarioName = 'baseline' | 'hup' | 'kill' | 'ttou' | 'max_requests';
+/** new-conn: bench/lib/load.ts, a new connection per request; wrk and fetch keep connections alive */
+type Client = 'new-conn' | 'wrk' | 'fetch';
+const KEEPALIVE_CONNECTIONS = 16;
+const WRK = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p)) ?? null;
+const MAX_REQUESTS_ENV = { REGISTRY_MAX_REQUESTS: '2000', REGISTRY_MAX_REQUESTS_JITTER: '500' };
+interface Scenario {
+  name: ScenarioName;
+  client: Client;
+  what: string;
+  env?: Record<string, string>;
+}
+const KEEPALIVE: { name: ScenarioName; what: string; env?: Record<string, string> }[] = [
   { name: 'hup', what: 'SIGHUP to the master ×3, 1.5 s apart' },
-  { name: 'kill', what: 'SIGKILL to one worker ×3, 1.5 s apart' },
-  {
-    name: 'max_requests',
-    what: 'max_requests 2000 + jitter 0–500',
-    env: { REGISTRY_MAX_REQUESTS: '2000', REGISTRY_MAX_REQUESTS_JITTER: '500' },
-  },
+  { name: 'ttou', what: 'SIGTTIN then SIGTTOU 0.5 s later, ×3, 1.5 s apart' },
+  { name: 'max_requests', what: 'max_requests 2000 + jitter 0–500', env: MAX_REQUESTS_ENV },
 ];
+const SCENARIOS: Scenario[] = [
+  { name: 'baseline', client: 'new-conn', what: 'no disturbance' },
+  { name: 'hup', client: 'new-conn', what: 'SIGHUP to the master ×3, 1.5 s apart' },
+  { name: 'kill', client: 'new-conn', what: 'SIGKILL to one worker ×3, 1.5 s apart' },
+  { name: 'max_requests', client: 'new-conn', what: 'max_requests 2000 + jitter 0–500', env: MAX_REQUESTS_ENV },
+  ...(['wrk', 'fetch'] as const).flatMap((client) =>
+    client === 'wrk' && !WRK ? [] : KEEPALIVE.map((k) => ({ ...k, client })),
+  ),
+];
+
+/** Runs `wrk --latency` and reads its summary; every socket error and non-2xx reply is a failure. `cpuMs` is wrk's own CPU time. */
+async function runWrk(url: string, connections: number, durationMs: number): Promise<LoadResult & { cpuMs: number }> {
+  const proc = Bun.spawn([WRK!, '-t1', `-c${connections}`, `-d${Math.round(durationMs / 1000)}s`, '--latency', url], {
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  const [out] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+  const requests = Number(/(\d+) requests in ([\d.]+)(m?s)/.exec(out)?.[1] ?? 0);
+  const elapsed = /\d+ requests in ([\d.]+)(ms|s|m)\b/.exec(out);
+  const elapsedMs = elapsed ? Number(elapsed[1]) * (elapsed[2] === 'ms' ? 1 : elapsed[2] === 'm' ? 60_000 : 1000) : durationMs;
+  const reasons: Record<string, number> = {};
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  if (socket) {
+    for (const [i, kind] of ['connect', 'read', 'write', 'timeout'].entries()) {
+      const n = Number(socket[i + 1]);
+      if (n > 0) reasons[`wrk ${kind} error`] = n;
+    }
+  }
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  if (non2xx > 0) reasons['non-2xx'] = non2xx;
+  const failures = Object.values(reasons).reduce((a, b) => a + b, 0);
+  // wrk prints percentiles, not samples: keep them as stand-ins for percentile() (50, 99, max)
+  const ms = (v: string, unit: string) => Number(v) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 1);
+  const pct = (p: number) => {
+    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s|m)`).exec(out);
+    return m ? ms(m[1]!, m[2]!) : NaN;
+  };
+  const max = /Latency\s+[\d.]+\w+\s+[\d.]+\w+\s+([\d.]+)(us|ms|s|m)/.exec(out);
+  const latenciesMs = [pct(50), pct(99), max ? ms(max[1]!, max[2]!) : NaN].filter(Number.isFinite);
+  const usage = proc.resourceUsage();
+  const cpuMs = usage ? Number(usage.cpuTime.user + usage.cpuTime.system) / 1000 : NaN;
+  return { requests, ok: requests - failures, failures, reasons, latenciesMs, failureAtMs: [], elapsedMs, cpuMs };
+}
 
 interface Row {
   scenario: ScenarioName;
+  client: Client;
   what: string;
   /** the sysctl value this run asked for */
   migrateReq: string;
@@ -216,7 +273,7 @@ const LOG_PATTERNS: [string, RegExp][] = [
   ['Next worker start', /Next worker start/g],
 ];
 
-async function runScenario(s: (typeof SCENARIOS)[number], migrateReq: string, canWrite: boolean): Promise<Row> {
+async function runScenario(s: Scenario, migrateReq: string, canWrite: boolean): Promise<Row> {
   if (canWrite && !writeSysctl(migrateReq)) throw new Error(`could not set ${SYSCTL}=${migrateReq}`);
   const reg = await startRegistry({
     REGISTRY_TCP_MIGRATE_REQ: migrateReq === '1' ? 'true' : 'false',
@@ -241,6 +298,15 @@ async function runScenario(s: (typeof SCENARIOS)[number], migrateReq: string, ca
     })();
 
     const t0 = performance.now();
+    if (s.name === 'ttou') {
+      for (const at of DISTURB_AT_MS) {
+        const signal = (sig: 'SIGTTIN' | 'SIGTTOU') => () => {
+          reg.proc.kill(sig);
+          disturbances.push({ atMs: Math.round(performance.now() - t0), action: `${sig} master ${master}` });
+        };
+        timers.push(setTimeout(signal('SIGTTIN'), at - 500), setTimeout(signal('SIGTTOU'), at));
+      }
+    }
     if (s.name === 'hup' || s.name === 'kill') {
       for (const at of DISTURB_AT_MS) {
         timers.push(
@@ -269,14 +335,13 @@ async function runScenario(s: (typeof SCENARIOS)[number], migrateReq: string, ca
       }
     }
     const cpu0 = process.cpuUsage();
-    const load: LoadResult = await runLoad({
-      host: HOST,
-      port: reg.port,
-      path: PATH,
-      concurrency: CONCURRENCY,
-      durationMs: DURATION_MS,
-      maxRequests: MAX_REQUESTS,
-    });
+    const url = `http://${HOST}:${reg.port}${PATH}`;
+    const load: LoadResult & { cpuMs?: number } =
+      s.client === 'wrk'
+        ? await runWrk(url, KEEPALIVE_CONNECTIONS, DURATION_MS)
+        : s.client === 'fetch'
+          ? { ...(await fetchLoop(url, KEEPALIVE_CONNECTIONS, DURATION_MS)), failureAtMs: [] }
+          : await runLoad({ host: HOST, port: reg.port, path: PATH, concurrency: CONCURRENCY, durationMs: DURATION_MS, maxRequests: MAX_REQUESTS });
     const cpu = process.cpuUsage(cpu0);
     sampling = false;
     await sampler;
@@ -291,6 +356,7 @@ async function runScenario(s: (typeof SCENARIOS)[number], migrateReq: string, ca
     }
     row = {
       scenario: s.name,
+      client: s.client,
       what: s.what,
       migrateReq,
       migrateReqSeen: [...sysctlSeen].sort(),
@@ -299,12 +365,13 @@ async function runScenario(s: (typeof SCENARIOS)[number], migrateReq: string, ca
       failures: load.failures,
       reasons: load.reasons,
       failureRatePct: load.requests ? (100 * load.failures) / load.requests : 0,
-      p50Ms: percentile(load.latenciesMs, 50),
-      p99Ms: percentile(load.latenciesMs, 99),
-      maxMs: load.latenciesMs.reduce((a, b) => Math.max(a, b), 0),
+      // wrk reports its own percentiles: [p50, p99, max]
+      p50Ms: s.client === 'wrk' ? (load.latenciesMs[0] ?? NaN) : percentile(load.latenciesMs, 50),
+      p99Ms: s.client === 'wrk' ? (load.latenciesMs[1] ?? NaN) : percentile(load.latenciesMs, 99),
+      maxMs: s.client === 'wrk' ? (load.latenciesMs[2] ?? NaN) : load.latenciesMs.reduce((a, b) => Math.max(a, b), 0),
       elapsedMs: load.elapsedMs,
       reqPerSec: load.requests / (load.elapsedMs / 1000),
-      generatorCpuMs: (cpu.user + cpu.system) / 1000,
+      generatorCpuMs: load.cpuMs ?? (cpu.user + cpu.system) / 1000,
       disturbances,
       workersSeen: pidsSeen.size,
       recycles: Math.max(0, pidsSeen.size - WORKERS),
@@ -336,12 +403,12 @@ const reasonsText = (r: Record<string, number>) =>
 
 function table(rows: Row[]): string {
   const lines = [
-    '| scenario | tcp_migrate_req (seen) | requests | req/s | failures | failure rate | reasons | p50 ms | p99 ms | max ms | workers seen (recycles) | generator CPU / elapsed |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario | client | tcp_migrate_req (seen) | requests | req/s | failures | failure rate | reasons | p50 ms | p99 ms | max ms | workers seen (recycles) | generator CPU / elapsed |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.scenario} | ${r.migrateReq}${r.migrateReqSeen.join(',') !== r.migrateReq ? ` (${r.migrateReqSeen.join(',')}!)` : ''} | ${r.requests} | ${fmt(r.reqPerSec, 0)} | ${r.failures} | ${fmt(r.failureRatePct, 2)} % | ${reasonsText(r.reasons)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.maxMs)} | ${r.workersSeen} (${r.recycles}) | ${fmt(r.generatorCpuMs / 1000, 2)} s / ${fmt(r.elapsedMs / 1000, 2)} s (${fmt((100 * r.generatorCpuMs) / r.elapsedMs, 0)} %) |`,
+      `| ${r.scenario} | ${r.client} | ${r.migrateReq}${r.migrateReqSeen.join(',') !== r.migrateReq ? ` (${r.migrateReqSeen.join(',')}!)` : ''} | ${r.requests} | ${fmt(r.reqPerSec, 0)} | ${r.failures} | ${fmt(r.failureRatePct, 2)} % | ${reasonsText(r.reasons)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.maxMs)} | ${r.workersSeen} (${r.recycles}) | ${fmt(r.generatorCpuMs / 1000, 2)} s / ${fmt(r.elapsedMs / 1000, 2)} s (${fmt((100 * r.generatorCpuMs) / r.elapsedMs, 0)} %) |`,
     );
   }
   return lines.join('\n');
@@ -379,7 +446,8 @@ const modes = (canWrite ? ['1', '0'] : [original ?? 'n/a']).filter(
   (m) => !canWrite || !process.env.BENCH_RELOAD_MODES || process.env.BENCH_RELOAD_MODES.split(',').includes(m),
 );
 const only = process.env.BENCH_RELOAD_ONLY?.split(',');
-const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name));
+const clients = process.env.BENCH_RELOAD_CLIENTS?.split(',');
+const scenarios = SCENARIOS.filter((s) => (!only || only.includes(s.name)) && (!clients || clients.includes(s.client)));
 const rows: Row[] = [];
 let exitCode = 0;
 try {
@@ -391,19 +459,22 @@ try {
         ? 'tcp_migrate_req: not available (Linux < 5.14?); one run per scenario'
         : `tcp_migrate_req: ${original}, not writable (not root?); one run per scenario with the current value`,
   );
-  console.log(`load: GET ${PATH} from ${HOST}, ${CONCURRENCY} loops, ${DURATION_MS / 1000} s, new connection per request; ${WORKERS} workers\n`);
+  console.log(
+    `load: GET ${PATH} from ${HOST}, ${DURATION_MS / 1000} s, ${WORKERS} workers; new-conn: ${CONCURRENCY} loops, a new connection per request; ` +
+      `keep-alive: ${KEEPALIVE_CONNECTIONS} connections (${WRK ? 'wrk -t1, and ' : 'wrk not installed; only '}a Bun fetch loop)\n`,
+  );
   for (const mode of modes) {
     for (const s of scenarios) {
       // another registry in this network namespace may turn the sysctl on during a 0 run: retry
       let row = await runScenario(s, mode, canWrite);
       for (let attempt = 2; attempt <= MAX_ATTEMPTS && !clean(row); attempt++) {
-        console.error(`  ${s.name} tcp_migrate_req=${mode}: the sysctl changed during the run (${row.migrateReqSeen.join(',')}); attempt ${attempt}`);
+        console.error(`  ${s.name}/${s.client} tcp_migrate_req=${mode}: the sysctl changed during the run (${row.migrateReqSeen.join(',')}); attempt ${attempt}`);
         row = await runScenario(s, mode, canWrite);
         row.attempts = attempt;
       }
       rows.push(row);
       console.error(
-        `  ${row.scenario} tcp_migrate_req=${row.migrateReq}: ${row.requests} requests, ${row.failures} failures (${reasonsText(row.reasons)}), workers seen ${row.workersSeen}; log ${JSON.stringify(row.logCounts)}${row.disturbances.length ? `; ${row.disturbances.map((d) => `${d.atMs} ms ${d.action}`).join('; ')}` : ''}`,
+        `  ${row.scenario}/${row.client} tcp_migrate_req=${row.migrateReq}: ${row.requests} requests, ${row.failures} failures (${reasonsText(row.reasons)}), workers seen ${row.workersSeen}; log ${JSON.stringify(row.logCounts)}${row.disturbances.length ? `; ${row.disturbances.map((d) => `${d.atMs} ms ${d.action}`).join('; ')}` : ''}`,
       );
     }
   }
@@ -422,7 +493,7 @@ try {
         date: new Date().toISOString(),
         machine: { cpus: cpuList.length, model: cpuList[0]?.model ?? null, bun: Bun.version },
         tcpMigrateReq: { original, writable: canWrite, modes },
-        load: { host: HOST, path: PATH, concurrency: CONCURRENCY, durationMs: DURATION_MS, workers: WORKERS },
+        load: { host: HOST, path: PATH, concurrency: CONCURRENCY, keepAliveConnections: KEEPALIVE_CONNECTIONS, wrk: WRK, durationMs: DURATION_MS, workers: WORKERS },
         rows,
       },
       null,

@@ -1,11 +1,14 @@
-/** Messages between the supervisor and its workers over Bun's IPC channel (JSON). */
+/**
+ * Messages between the supervisor and its workers over Bun's IPC channel (JSON), and what else the
+ * two sides agree on (environment, exit codes). Both import it; it imports nothing at run time.
+ */
 import type { MetricsJson } from '../metrics/registry.ts';
 
 export type WorkerMessage =
   /** the server is bound and listening */
   | { t: 'ready'; port: number }
-  /** liveness, every max(1, timeout/2) seconds; also carries cheap metrics */
-  | { t: 'hb'; nr: number; inflight: number; rss: number }
+  /** liveness, every max(1, timeout/2) seconds (any message counts as one) */
+  | { t: 'hb' }
   /** max_requests reached: replace me (I keep serving until told to stop) */
   | { t: 'retire'; reason: string }
   /** GET /metrics came in: send me the metrics of all workers (answered with `metrics`) */
@@ -29,8 +32,7 @@ export const WORKER_ENV = {
   port: 'REGISTRY_PORT',
   /** this worker's request limit, jitter already applied (0: none) */
   maxRequests: 'REGISTRY_WORKER_MAX_REQUESTS',
-  /** set to '1' in workers; a worker refuses to start without a supervisor */
-  role: 'REGISTRY_ROLE',
 } as const;
 
+/** a worker that fails before it listens exits with this; the supervisor halts with it too */
 export const EXIT_BOOT_FAILURE = 3;
