@@ -1,4 +1,4 @@
-/** E20: search over the repositories table's FTS5 index. */
+/** E20: repository search — paging and parameter rules here; matching and ranking are the store's (db/rules.ts searchQuery). */
 import type { PrivateVisibility, SearchHit, SearchStore } from '../db/meta.ts';
 import { RegistryError } from '../errors.ts';
 

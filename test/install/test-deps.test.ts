@@ -24,6 +24,7 @@ const PROVIDED_BY: Record<string, string> = {
   mkfifo: 'coreutils',
   test: 'coreutils',
   id: 'coreutils',
+  sh: 'dash',
   tar: 'tar',
   bzip2: 'bzip2',
   xz: 'xz-utils',
