@@ -132,7 +132,7 @@ function sniff(magic: Uint8Array): Format {
 
 /** Parses a plain tar byte stream; rejects with the parser's (or the visitor's) error. */
 async function parseTar(bytes: ReadableStream<Uint8Array>, visit: MemberVisitor): Promise<void> {
-  // loaded on first use: most workers never list a layer, and the parser adds ~9 MiB to a process
+  // loaded on first use: most workers never list a layer, and the parser adds memory to a process
   const { extract } = await import('tar-stream');
   const ex = extract({ allowUnknownFormat: true } as Parameters<typeof extract>[0]);
   const window = new ByteWindow();

@@ -56,8 +56,8 @@ export type FinishRequest = (response: Response | null) => void;
 /**
  * Counts kept as plain numbers, keyed by label values: recording a request is a few Map lookups
  * and additions. (prom-client's own Counter/Histogram validate and hash their label objects on
- * every call, which cost about a third of a `_ping`'s CPU, and loading prom-client adds ~15 MiB to
- * every worker.) A worker hands its counts over as the JSON prom-client's `getMetricsAsJSON()`
+ * every call, a large share of a `_ping`'s CPU, and loading prom-client makes every worker
+ * bigger; bench/README.md has the figures.) A worker hands its counts over as the JSON prom-client's `getMetricsAsJSON()`
  * produces; the supervisor sums them with prom-client (src/metrics/supervisor.ts).
  */
 class Series<V> {

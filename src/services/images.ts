@@ -41,11 +41,11 @@ function readyLayerKey(image: ImageRecord): string {
 
 /**
  * Gives a written body chunk's memory back at once, by detaching its ArrayBuffer, instead of when
- * the garbage collector gets to it. Bun hands a request body out as chunks of 64 KiB to ~1 MiB,
- * one fresh ArrayBuffer each; left to the collector, a 1 GiB upload raised a worker's peak RSS by
- * 40–90 MiB over idle (bench/upload-memory.ts), and by 4–7 MiB when each chunk is released once
- * written. Periodic Bun.gc(false) did not lower it; Bun.gc(true) every 4 MiB only halved it, for
- * more CPU than the hashing. Only for a chunk that is the whole of its buffer and that nobody
+ * the garbage collector gets to it. Bun hands a request body out in chunks, one fresh ArrayBuffer
+ * each; left to the collector, they pile up during a large upload and raise the worker's peak RSS
+ * far above what releasing each chunk once written leaves (bench/upload-memory.ts and
+ * bench/README.md have the figures). Forcing collections periodically did not do as well, for more
+ * CPU than the hashing. Only for a chunk that is the whole of its buffer and that nobody
  * else holds: a body chunk putLayer read itself, after the writer's write resolved (a writer
  * keeps no reference past that, see FileWriter.write).
  */
