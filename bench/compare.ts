@@ -349,7 +349,7 @@ try {
       addRow({ group: 'tiny GET', scenario: 'GET /v1/_ping, 1 worker', unit: 'req/s', ours: med('ping ours1', rps), baselineName: n && 'nginx /ping.json', baseline: n && med('ping nginx', rps), better: 'higher', target: null, samples: { ours: samples('ping ours1', rps), baseline: samples('ping nginx', rps) } });
     }
     if (want('pulls')) addRow({ group: 'scaling', scenario: 'scaling 1 → 2 workers: 32 × 10 MiB pulls', unit: 'MiB/s', ours: med('pulls10 ours2', pullMiBs), baselineName: 'ours, 1 worker', baseline: med('pulls10 ours1', pullMiBs), better: 'higher', target: null, samples: { ours: samples('pulls10 ours2', pullMiBs), baseline: samples('pulls10 ours1', pullMiBs) } });
-    if (want('ping')) addRow({ group: 'scaling', scenario: 'access log cost: /v1/_ping with the log on vs off, 2 workers', unit: 'req/s', ours: med('ping ours2 log', (r) => r.reqPerSec), baselineName: 'ours, access log off', baseline: med('ping ours2', (r) => r.reqPerSec), better: 'higher', target: null, samples: { ours: samples('ping ours2 log', (r) => r.reqPerSec), baseline: samples('ping ours2', (r) => r.reqPerSec) } });
+    if (want('ping')) addRow({ group: 'scaling', scenario: 'access log cost: /v1/_ping with the log on vs off, 2 workers', unit: 'req/s', ours: med('ping ours2 log', (r) => r.reqPerSec), baselineName: 'ours, access log off', baseline: med('ping ours2', (r) => r.reqPerSec), better: 'higher', target: '≥ 0.9× (cost ≤ 10 %)', targetCheck: (r) => r >= 0.9, samples: { ours: samples('ping ours2 log', (r) => r.reqPerSec), baseline: samples('ping ours2', (r) => r.reqPerSec) } });
     if (want('ping')) addRow({ group: 'scaling', scenario: 'scaling 1 → 2 workers: /v1/_ping', unit: 'req/s', ours: med('ping ours2', (r) => r.reqPerSec), baselineName: 'ours, 1 worker', baseline: med('ping ours1', (r) => r.reqPerSec), better: 'higher', target: null, samples: { ours: samples('ping ours2', (r) => r.reqPerSec), baseline: samples('ping ours1', (r) => r.reqPerSec) } });
     if (want('meta') && appRepo) {
       const rps = (r: WrkResult) => r.reqPerSec;
@@ -362,6 +362,12 @@ try {
       ];
       for (const [scenario, key, bname, bkey, target, check] of meta) {
         addRow({ group: 'metadata GET', scenario: `${scenario} (wrk -c64)`, unit: 'req/s', ours: med(key, rps), baselineName: d && `distribution ${bname}`, baseline: d && med(bkey, rps), better: 'higher', target, targetCheck: check, samples: { ours: samples(key, rps), baseline: samples(bkey, rps) } });
+      }
+      // the framework's limit on this machine: a hot metadata GET against our own natively dispatched _ping
+      if (want('ping')) {
+        for (const [scenario, key] of meta.map(([sc, k]) => [sc, k] as const)) {
+          addRow({ group: 'metadata GET', scenario: `${scenario} vs our own /v1/_ping (wrk -c64)`, unit: 'req/s', ours: med(key, rps), baselineName: 'ours GET /v1/_ping, 2 workers', baseline: med('ping ours2', rps), better: 'higher', target: '≥ 0.9×', targetCheck: (r) => r >= 0.9, samples: { ours: samples(key, rps), baseline: samples('ping ours2', rps) } });
+        }
       }
     }
   }
@@ -444,7 +450,7 @@ try {
       }
       const b = bins.dist ? 'distribution POST + PUT ?digest=' : null;
       const isBig = layer === LBIG;
-      addRow({ group: 'layer PUT', scenario: `layer PUT ${label} (curl -T), wall time`, unit: 's', ours: median(r.oursS), baselineName: b, baseline: b ? median(r.distS) : null, better: 'lower', target: isBig ? '≤ 0.5×' : null, targetCheck: isBig ? (x) => x <= 0.5 : undefined, samples: { ours: r.oursS, baseline: r.distS } });
+      addRow({ group: 'layer PUT', scenario: `layer PUT ${label} (curl -T), wall time`, unit: 's', ours: median(r.oursS), baselineName: b, baseline: b ? median(r.distS) : null, better: 'lower', target: '≤ 0.5×', targetCheck: (x) => x <= 0.5, samples: { ours: r.oursS, baseline: r.distS } });
       addRow({ group: 'layer PUT', scenario: `layer PUT ${label}, server CPU per GiB (utime+stime)`, unit: 'CPU s/GiB', ours: median(r.oursCpu), baselineName: b, baseline: b ? median(r.distCpu) : null, better: 'lower', target: null, samples: { ours: r.oursCpu, baseline: r.distCpu } });
       addRow({ group: 'layer PUT', scenario: `peak RSS of a worker during the ${label} PUT (VmHWM)`, unit: 'MiB', ours: median(r.oursHwm), baselineName: b && 'distribution VmHWM', baseline: b ? median(r.distHwm) : null, better: 'lower', target: isBig ? '< 80 MiB' : null, targetCheck: isBig ? (_x, o) => o < 80 : undefined, samples: { ours: r.oursHwm, baseline: r.distHwm }, note: `private memory (RssAnon, sampled every 20 ms) peak ${fmt(median(r.oursAnon), 1)} MiB + the shared Bun executable's pages (RssFile) ${fmt(median(r.oursFile), 1)} MiB; before the PUT (idle, after PUT json): ours VmHWM ${fmt(median(r.oursIdle), 1)} MiB, VmRSS ${fmt(median(r.oursIdleRss), 1)} MiB (largest worker), master ${fmt(median(r.oursMaster), 1)} MiB; distribution ${fmt(median(r.distIdle), 1)} MiB` });
     }
