@@ -4,15 +4,7 @@
 import type { FileEntry } from './files.ts';
 
 /** A listing row without its path: `[type, deleted, size, mtime, mode, uid, gid]`. */
-type Info = [
-  type: string,
-  deleted: boolean,
-  size: number,
-  mtime: number,
-  mode: number,
-  uid: number,
-  gid: number,
-];
+type Info = FileEntry extends [path: string, ...info: infer I] ? I : never;
 
 export interface LayerDiff {
   deleted: Record<string, Info>;

@@ -2,7 +2,9 @@
  * The one streaming tar reader of layers (plain or gzip): `listLayerFiles` (src/layers/files.ts)
  * and `tarsum` (src/checksum/tarsum.ts) are built on it. Nothing here buffers a whole layer: chunks
  * flow from the input through an optional gunzip into tar-stream's `extract()` with backpressure,
- * and every member body is drained as it arrives.
+ * and every member body is drained as it arrives. One module, a little over 300 lines: the header
+ * normalisation (GNU long names, pax, the original's type letters) and the stream plumbing serve
+ * both readers and are private to them.
  */
 import type { ExtractEvents, Header } from 'tar-stream';
 import { RegistryError, isRegistryError } from '../errors.ts';
