@@ -15,6 +15,9 @@
  *   response's Content-Length (nothing for HEAD, 204 and 304, or a reply without the header).
  * - `registry_uploads_in_progress` gauge: layer uploads (`PUT /v1/images/{id}/layer`) whose
  *   response is not produced yet, i.e. being received.
+ * - `registry_storage_operation_duration_seconds{driver,operation,outcome}` histogram: every call
+ *   into the storage driver (timed by the driver base, src/storage/base.ts; for a read, until the
+ *   stream is handed back), outcome `ok` or `error`.
  * Supervisor metrics:
  * - `registry_workers` gauge: worker processes alive (booting, serving or draining).
  * - `registry_workers_desired` gauge: the number of workers asked for (config, TTIN/TTOU).
@@ -36,6 +39,7 @@
  * Prometheus' rate() and increase() handle as a counter reset.
  */
 import type { MetricValue, MetricValueWithName, Registry } from 'prom-client';
+import type { CallHook } from '../storage/base.ts';
 import { methodLabel, routeLabel } from './route-label.ts';
 
 /** A registry as JSON (`Registry.getMetricsAsJSON()`), the form that travels over IPC. */
@@ -116,6 +120,15 @@ function histogramJson(name: string, help: string, bounds: readonly number[], se
   return { name, help, type: 'histogram', aggregator: 'sum', values } as unknown as MetricJson;
 }
 
+/** Counts one observation of `seconds` into a histogram cell (buckets of DURATION_BUCKETS). */
+function observe(h: HistogramCell, seconds: number): void {
+  let i = 0;
+  while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
+  h.buckets[i]!++;
+  h.sum += seconds;
+  h.count++;
+}
+
 /** Remembered slots of recent request paths (a pull asks for the same few paths again and again). */
 const ROUTE_CACHE_SIZE = 4096;
 
@@ -141,6 +154,16 @@ export class WorkerMetrics {
   readonly #bytesOut = new Series<Cell>(['method', 'route'], () => ({ n: 0 }));
   #uploads = 0;
   readonly #slots = new Map<string, Slot>();
+  readonly #storage = new Series<HistogramCell>(['driver', 'operation', 'outcome'], () => ({
+    buckets: new Float64Array(DURATION_BUCKETS.length + 1),
+    sum: 0,
+    count: 0,
+  }));
+
+  /** The storage driver base's call hook (src/storage/base.ts): one observation per call. */
+  readonly storageCall: CallHook = (driver, op, seconds, ok) => {
+    observe(this.#storage.at(driver, op, ok ? 'ok' : 'error'), seconds);
+  };
 
   #slot(rawMethod: string, pathname: string): Slot {
     const key = `${rawMethod} ${pathname}`;
@@ -201,13 +224,7 @@ export class WorkerMetrics {
         slot.byStatus.set(status, count);
       }
       count.n++;
-      const seconds = (performance.now() - started) / 1000;
-      const h = slot.duration;
-      let i = 0;
-      while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
-      h.buckets[i]!++;
-      h.sum += seconds;
-      h.count++;
+      observe(slot.duration, (performance.now() - started) / 1000);
       if (request.method === 'HEAD' || status === 204 || status === 304 || !response) return;
       const length = Number(response.headers.get('content-length') ?? 0);
       if (Number.isSafeInteger(length) && length > 0) (slot.bytesOut ??= this.#bytesOut.at(method, route)).n += length;
@@ -231,6 +248,12 @@ export class WorkerMetrics {
         this.#bytesIn,
       ),
       counterJson('registry_http_response_bytes_total', 'Response body bytes (from Content-Length), by method and route template', this.#bytesOut),
+      histogramJson(
+        'registry_storage_operation_duration_seconds',
+        'Time of a storage driver call (for a read, until the stream is handed back), by driver, operation and outcome',
+        DURATION_BUCKETS,
+        this.#storage,
+      ),
       {
         name: 'registry_uploads_in_progress',
         help: 'Layer uploads being received',

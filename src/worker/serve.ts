@@ -7,6 +7,7 @@ import { createRoute, nativeRoutes, type AppRoute } from '../app/fetch.ts';
 import { createApp } from '../app/app.ts';
 import { internalErrorReply } from '../http/errors.ts';
 import { requestUrl } from '../http/request-target.ts';
+import type { CallHook } from '../storage/base.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { createStorage, storageConfigOf } from '../storage/factory.ts';
 
@@ -26,6 +27,8 @@ export interface ServeOptions {
   onInfo?: (message: string) => void;
   /** GET /metrics (see AppDeps.metrics) */
   metrics?: () => Promise<Response>;
+  /** every storage driver call, timed (the driver base's hook) */
+  onStorageCall?: CallHook;
 }
 
 /**
@@ -57,7 +60,7 @@ function startPurging(storage: StorageDriver, config: Config, options: ServeOpti
 
 export async function startServer(config: Config, options: ServeOptions): Promise<RunningServer> {
   const meta = await openMetaStore(config, { migrate: false });
-  const storage = createStorage(storageConfigOf(config));
+  const storage = createStorage(storageConfigOf(config), { onCall: options.onStorageCall });
   const app = createApp({ config, meta, storage, log: options.onError, metrics: options.metrics });
   const route = createRoute(app);
   const handler = (r: AppRoute) => (options.wrap ? options.wrap(r) : (request: Request) => r(request, requestUrl(request)));

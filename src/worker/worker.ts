@@ -88,6 +88,7 @@ export async function runWorker(): Promise<void> {
       onError: (message, fields) => log.error(`${message} ${JSON.stringify(fields)}`),
       onInfo: (message) => log.info(message),
       metrics: () => channel.metricsResponse(),
+      onStorageCall: channel.metrics.storageCall,
       wrap: wrapRoute({
         log,
         metrics: channel.metrics,

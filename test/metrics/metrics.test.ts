@@ -75,6 +75,8 @@ test('sums requests, latencies, bytes and uploads over the workers; restarts cou
     expect(pingBytes).toBeGreaterThan(0);
     expect(metricValue(text, 'registry_http_request_bytes_total', { method: 'PUT', route: LAYER })).toBe(layerA.length + 123_456);
     expect(metricValue(text, 'registry_uploads_in_progress', {})).toBe(0);
+    // the driver base timed the layer uploads' writers (one per PUT layer) in the workers
+    expect(metricValue(text, 'registry_storage_operation_duration_seconds_count', { driver: 'fs', operation: 'writer', outcome: 'ok' })).toBe(2);
     expect(metricValue(text, 'registry_workers', {})).toBe(2);
     expect(metricValue(text, 'registry_workers_desired', {})).toBe(2);
     expect(metricValue(text, 'registry_worker_restarts_total', {})).toBe(0);

@@ -68,6 +68,19 @@ describe('WorkerMetrics', () => {
     expect(metricValue(text, 'registry_http_requests_total', { route: '/v1/search', status: '500' })).toBe(1);
   });
 
+  test('storage calls: one histogram observation per driver call, by driver, operation and outcome', async () => {
+    const m = new WorkerMetrics();
+    m.storageCall('fs', 'writer', 0.002, true);
+    m.storageCall('fs', 'writer', 0.2, true);
+    m.storageCall('fs', 'stat', 0.0001, false);
+    const text = await m.text();
+    const name = 'registry_storage_operation_duration_seconds';
+    expect(metricValue(text, `${name}_count`, { driver: 'fs', operation: 'writer', outcome: 'ok' })).toBe(2);
+    expect(metricValue(text, `${name}_bucket`, { driver: 'fs', operation: 'writer', outcome: 'ok', le: '0.0025' })).toBe(1);
+    expect(metricValue(text, `${name}_sum`, { driver: 'fs', operation: 'writer', outcome: 'ok' })).toBeCloseTo(0.202, 6);
+    expect(metricValue(text, `${name}_count`, { driver: 'fs', operation: 'stat', outcome: 'error' })).toBe(1);
+  });
+
   test('uploads in progress: layer PUTs between begin and finish', async () => {
     const m = new WorkerMetrics();
     const uploads = async () => metricValue(await m.text(), 'registry_uploads_in_progress', {});
