@@ -20,22 +20,26 @@ import {
 } from '../../http/reply.ts';
 import {
   binaryBody,
-  cacheableGetHeaders,
-  cacheHeaderDocs,
-  checksumHeaders,
-  imageParams,
   jsonBody,
-  layerGetHeaders,
-  layerPutHeaders,
-  notModifiedDoc,
   ok,
-  openapiModels,
   operation,
   tokenRequired,
   v1Error,
   withAuthorization,
-  type Reply,
 } from '../../http/openapi.ts';
+import {
+  cacheableGetHeaders,
+  cacheHeaderDocs,
+  checksumHeaders,
+  imageParams,
+  layerGetHeaders,
+  layerPutHeaders,
+  metadataReplies,
+  notFound,
+  notModifiedDoc,
+  uploading,
+} from './images.model.ts';
+import { models } from './models.ts';
 import type { ImageRecord } from '../../db/meta.ts';
 import type { AuthService } from '../../services/auth.ts';
 import type { ImageService } from '../../services/images.ts';
@@ -43,17 +47,6 @@ import type { ImageService } from '../../services/images.ts';
 export interface ImageRouteOptions {
   maxJsonSize: number;
 }
-
-const notFound = v1Error(['INVALID_IMAGE_ID', 'IMAGE_NOT_FOUND']);
-const uploading = v1Error(['IMAGE_UPLOADING']);
-/** The replies every GET of a complete image's metadata can give besides its 200. */
-const metadataReplies = (extra: Record<number, Reply> = {}): Record<number, Reply> => ({
-  304: notModifiedDoc,
-  400: uploading,
-  401: tokenRequired,
-  404: notFound,
-  ...extra,
-});
 
 function declaredLength(request: Request): number | null {
   if (request.headers.has('transfer-encoding')) return null;
@@ -134,7 +127,7 @@ export type ImageDefinitions = ReturnType<typeof imageDefinitions>;
 
 export function imageRoutes(images: ImageService, opts: ImageRouteOptions, defs: ImageDefinitions) {
   const plugin = new Elysia({ name: 'routes.images' })
-    .use(openapiModels)
+    .use(models)
     .use(guardPlugin(defs.guard))
     .get(
       ROUTES.getImageLayer.path,

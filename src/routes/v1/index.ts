@@ -8,18 +8,9 @@ import { Elysia, t } from 'elysia';
 import { catalogue, RegistryError } from '../../errors.ts';
 import { ROUTES } from '../../http/route-table.ts';
 import { readLimited } from '../../http/body.ts';
-import {
-  basicRequired,
-  indexTokenHeaders,
-  jsonBody,
-  openapiModels,
-  operation,
-  repoParams,
-  tokenHeaders,
-  userParams,
-  v1Error,
-  withAuthorization,
-} from '../../http/openapi.ts';
+import { basicRequired, jsonBody, operation, repoParams, v1Error, withAuthorization } from '../../http/openapi.ts';
+import { indexTokenHeaders, tokenHeaders, userParams } from './index.model.ts';
+import { models } from './models.ts';
 import { decodeJson } from '../../services/json.ts';
 import { jsonReply, rawJsonReply } from '../../http/reply.ts';
 import { encodedRepoName, repoRef } from '../../services/names.ts';
@@ -80,7 +71,7 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
   };
 
   return new Elysia({ name: 'routes.index' })
-    .use(openapiModels)
+    .use(models)
     .get(
       ROUTES.getUsers.path,
       async ({ request }) => {

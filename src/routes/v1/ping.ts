@@ -1,10 +1,12 @@
 /** E1 `_ping` and E2 `/`. */
 import { Elysia, t } from 'elysia';
 import { hostname, release, type as osType } from 'node:os';
-import { openapiModels, operation, v1Error } from '../../http/openapi.ts';
+import { operation, v1Error } from '../../http/openapi.ts';
 import { ROUTES } from '../../http/route-table.ts';
 import { errorReply } from '../../http/errors.ts';
 import { jsonReply } from '../../http/reply.ts';
+import { models } from './models.ts';
+import type { Ping } from './ping.model.ts';
 
 export interface PingOptions {
   standalone: boolean;
@@ -27,15 +29,12 @@ export function pingReply(opts: Pick<PingOptions, 'standalone' | 'debug' | 'vers
   return () => {
     const headers: Record<string, string> = { 'x-docker-registry-standalone': standalone };
     headers['x-docker-registry-config'] = 'default';
-    return jsonReply(
-      {
-        host: [osType(), hostname(), release(), process.arch],
-        launch: process.argv,
-        versions: { bun: Bun.version, registry: opts.version },
-      },
-      200,
-      headers,
-    );
+    const body: Ping = {
+      host: [osType(), hostname(), release(), process.arch],
+      launch: process.argv,
+      versions: { bun: Bun.version, registry: opts.version },
+    };
+    return jsonReply(body, 200, headers);
   };
 }
 
@@ -61,7 +60,7 @@ export function pingRoutes(opts: PingOptions) {
       },
     });
   return new Elysia({ name: 'routes.ping' })
-    .use(openapiModels)
+    .use(models)
     .get(ROUTES.ping.path, ping, pingDoc('ping', 'Registry liveness and mode'))
     .get(ROUTES.pingV1.path, ping, pingDoc('pingV1', 'Registry liveness and mode (V1 path)'))
     .get(

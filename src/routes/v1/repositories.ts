@@ -7,18 +7,9 @@ import { guardPlugin, repositoryCheck } from '../../http/auth.ts';
 import { defineRoute, registerRoute } from '../../http/native-route.ts';
 import { ROUTES } from '../../http/route-table.ts';
 import { readLimited } from '../../http/body.ts';
-import {
-  jsonBody,
-  ok,
-  openapiModels,
-  operation,
-  repoParams,
-  tagParams,
-  tokenRequired,
-  userAgentHeaders,
-  v1Error,
-  withAuthorization,
-} from '../../http/openapi.ts';
+import { jsonBody, ok, operation, repoParams, tokenRequired, v1Error, withAuthorization } from '../../http/openapi.ts';
+import { models } from './models.ts';
+import { tagParams, userAgentHeaders } from './repositories.model.ts';
 import { decodeJson } from '../../services/json.ts';
 import { jsonReply } from '../../http/reply.ts';
 import { repoRef } from '../../services/names.ts';
@@ -96,7 +87,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
     return jsonReply();
   };
 
-  const plugin = new Elysia({ name: 'routes.repositories' }).use(openapiModels).use(guardPlugin(defs.guard));
+  const plugin = new Elysia({ name: 'routes.repositories' }).use(models).use(guardPlugin(defs.guard));
   registerRoute(plugin, defs.listTags);
   registerRoute(plugin, defs.getTag);
   return plugin
