@@ -1,6 +1,6 @@
-/** The model and parameters of the search route (search.ts). */
+/** The contract of the search route (search.ts): model, parameters and OpenAPI operation. */
 import { t, type Static } from 'elysia';
-import { integer } from '../../http/openapi.ts';
+import { basicRequired, integer, operation, v1Error } from '../../http/openapi.ts';
 
 const SearchResults = t.Object(
   {
@@ -28,3 +28,21 @@ export const searchQuery = t.Object({
   n: t.Optional(t.String({ description: 'Results per page, 1 to 100 (default 25)' })),
   page: t.Optional(t.String({ description: 'Page number from 1 (default 1)' })),
 });
+
+// --- operations ---------------------------------------------------------------------------------
+
+/** The routes' OpenAPI operations, built afresh for each app, as for the twin that documents it (app/documentation.ts). */
+export function searchDocs() {
+  return {
+    search: operation({
+      operationId: 'search',
+      tag: 'search',
+      summary: 'Search repositories by name and description',
+      responses: {
+        200: { description: 'A page of results', body: 'SearchResults' },
+        400: v1Error(['INVALID_SEARCH'], 'q over 256 characters, n not 1 to 100, or page not a positive integer'),
+        401: basicRequired(['BAD_CREDENTIALS']),
+      },
+    }),
+  };
+}

@@ -1,16 +1,17 @@
 /** E20: GET /v1/search?q=&n=&page= */
 import { Elysia } from 'elysia';
 import { RegistryError } from '../../errors.ts';
-import { basicRequired, operation, v1Error, withAuthorization } from '../../http/openapi.ts';
+import { withAuthorization } from '../../http/openapi.ts';
 import { ROUTES } from '../../http/route-table.ts';
 import { jsonReply } from '../../http/reply.ts';
 import type { AuthService } from '../../services/auth.ts';
 import type { SearchService } from '../../services/search.ts';
 import { models } from './models.ts';
-import { searchQuery } from './search.model.ts';
+import { searchDocs, searchQuery } from './search.model.ts';
 
 /** Token mode: private repositories are listed only to their owner (Basic credentials) and admins. */
 export function searchRoutes(search: SearchService, auth: AuthService | null = null) {
+  const docs = searchDocs();
   return new Elysia({ name: 'routes.search' })
     .use(models)
     .get(ROUTES.search.path, async ({ query, request }) => {
@@ -21,15 +22,6 @@ export function searchRoutes(search: SearchService, auth: AuthService | null = n
     }, {
       headers: withAuthorization(),
       query: searchQuery,
-      ...operation({
-        operationId: 'search',
-        tag: 'search',
-        summary: 'Search repositories by name and description',
-        responses: {
-          200: { description: 'A page of results', body: 'SearchResults' },
-          400: v1Error(['INVALID_SEARCH'], 'q over 256 characters, n not 1 to 100, or page not a positive integer'),
-          401: basicRequired(['BAD_CREDENTIALS']),
-        },
-      }),
+      ...docs.search,
     });
 }
