@@ -9,10 +9,11 @@ import type { Config } from '../config/schema.ts';
 import type { MetaStore } from '../db/meta.ts';
 import { errorToResponse, type ErrorLogger } from '../http/errors.ts';
 import type { AnyRouteDefinition } from '../http/native-route.ts';
-import { openapiDocumentation } from '../http/openapi.ts';
+import { openapiDocumentation } from '../http/openapi-document.ts';
 import { SPEC_PATH } from '../http/route-table.ts';
 import { swaggerUi } from '../http/swagger-ui.ts';
 import { imageDefinitions, imageRoutes } from '../routes/v1/images.ts';
+import { documentModels } from '../routes/v1/models.ts';
 import { indexRoutes } from '../routes/v1/index.ts';
 import { pingRoutes } from '../routes/v1/ping.ts';
 import { repositoryDefinitions, repositoryRoutes } from '../routes/v1/repositories.ts';
@@ -70,7 +71,7 @@ function buildApp(deps: AppDeps) {
   // standardHostname off: Elysia would look for the path from index 11, past it for a short Host ('x', 'a:1')
   const app = new Elysia({ name: 'registry', handler: { standardHostname: false } })
     .onError({ as: 'global' }, ({ code, error }) => errorToResponse(code, error, logError))
-    .use(lazyDocumentation((): AnyElysia => buildApp(deps) as AnyElysia, () => openapiDocumentation(REGISTRY_VERSION)))
+    .use(lazyDocumentation((): AnyElysia => buildApp(deps) as AnyElysia, () => openapiDocumentation(REGISTRY_VERSION, documentModels)))
     .use(swaggerUi({ title: 'Docker Registry V1', specUrl: SPEC_PATH }))
     .use(
       pingRoutes({ standalone: config.standalone, debug: config.debug, issue: config.issue, version: REGISTRY_VERSION, metrics }),

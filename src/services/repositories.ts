@@ -4,14 +4,9 @@
  */
 import type { RepoRef, RepositoryStore, TagRecord, TagStore } from '../db/meta.ts';
 import { RegistryError } from '../errors.ts';
+import type { IndexImage } from '../routes/v1/index.model.ts';
 import { requireTagName } from './names.ts';
 import { DEFAULT_REPOSITORY_JSON, tagMetadata } from './tag-metadata.ts';
-
-export interface IndexImage {
-  id: string;
-  checksum?: string;
-  [k: string]: unknown;
-}
 
 /** Validates an index image list (E23): a JSON array of objects with a string `id`. */
 export function parseIndexImages(data: unknown): IndexImage[] {

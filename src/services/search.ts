@@ -1,18 +1,10 @@
 /** E20: repository search — paging and parameter rules here; matching and ranking are the store's (db/rules.ts searchQuery). */
-import type { PrivateVisibility, SearchHit, SearchStore } from '../db/meta.ts';
+import type { PrivateVisibility, SearchStore } from '../db/meta.ts';
 import { RegistryError } from '../errors.ts';
+import type { SearchResults } from '../routes/v1/search.model.ts';
 
 export const DEFAULT_PAGE_SIZE = 25;
 export const MAX_PAGE_SIZE = 100;
-
-export interface SearchReply {
-  num_results: number;
-  num_pages: number;
-  page: number;
-  page_size: number;
-  query: string;
-  results: SearchHit[];
-}
 
 function positiveInt(raw: string | undefined, fallback: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
@@ -31,7 +23,7 @@ export class SearchService {
     n: string | undefined,
     page: string | undefined,
     visible: PrivateVisibility = 'all',
-  ): Promise<SearchReply> {
+  ): Promise<SearchResults> {
     const query = q ?? '';
     if (query.length > 256) throw new RegistryError('INVALID_SEARCH', 'query longer than 256 characters');
     const pageSize = positiveInt(n, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);

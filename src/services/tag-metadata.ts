@@ -1,13 +1,5 @@
 /** Tag metadata built from the pushing client's User-Agent (v1-api.md §5). Pure. */
-
-export interface TagMetadata {
-  arch?: string;
-  docker_go_version?: string;
-  docker_version?: string;
-  kernel?: string;
-  last_update: number;
-  os?: string;
-}
+import type { TagMetadata } from '../routes/v1/repositories.model.ts';
 
 /** `name/value` tokens of a User-Agent, e.g. `docker/1.0 go/go1.2` → {docker: '1.0', go: 'go1.2'}. */
 export function userAgentTokens(userAgent: string): Map<string, string> {

@@ -6,15 +6,7 @@
 import { describe, expect, test } from 'bun:test';
 import { withApp, type TestApp } from '../helpers/app.ts';
 import { expectError, expectNoCacheHeaders, newId, randomName, upload } from '../helpers/layers.ts';
-
-interface SearchReply {
-  num_results: number;
-  num_pages: number;
-  page: number;
-  page_size: number;
-  query: string;
-  results: { name: string; description: string }[];
-}
+import type { SearchResults as SearchReply } from '../../src/routes/v1/search.model.ts';
 
 async function search(app: TestApp, qs: string): Promise<SearchReply> {
   const r = await app.req('GET', `/v1/search${qs}`);

@@ -1,7 +1,7 @@
 /**
- * E3–E10: image json, layer, checksum, ancestry, files, diff. Routes shape replies only. Over 300
- * lines because the eight routes carry their OpenAPI documents; the hot GETs (json, ancestry) are
- * definitions shared with native dispatch (http/native-route.ts).
+ * E3–E10: image json, layer, checksum, ancestry, files, diff. Routes shape replies only; their
+ * models, parameters and OpenAPI operations are in images.model.ts. The hot GETs (json, ancestry)
+ * are definitions shared with native dispatch (http/native-route.ts).
  */
 import { Elysia } from 'elysia';
 import { RegistryError } from '../../errors.ts';
@@ -18,24 +18,16 @@ import {
   notModified,
   notModifiedReply,
 } from '../../http/reply.ts';
+import { withAuthorization } from '../../http/openapi.ts';
 import {
-  binaryBody,
   cacheableGetHeaders,
-  cacheHeaderDocs,
   checksumHeaders,
+  imageDocs,
   imageParams,
-  jsonBody,
   layerGetHeaders,
   layerPutHeaders,
-  notModifiedDoc,
-  ok,
-  openapiModels,
-  operation,
-  tokenRequired,
-  v1Error,
-  withAuthorization,
-  type Reply,
-} from '../../http/openapi.ts';
+} from './images.model.ts';
+import { models } from './models.ts';
 import type { ImageRecord } from '../../db/meta.ts';
 import type { AuthService } from '../../services/auth.ts';
 import type { ImageService } from '../../services/images.ts';
@@ -43,17 +35,6 @@ import type { ImageService } from '../../services/images.ts';
 export interface ImageRouteOptions {
   maxJsonSize: number;
 }
-
-const notFound = v1Error(['INVALID_IMAGE_ID', 'IMAGE_NOT_FOUND']);
-const uploading = v1Error(['IMAGE_UPLOADING']);
-/** The replies every GET of a complete image's metadata can give besides its 200. */
-const metadataReplies = (extra: Record<number, Reply> = {}): Record<number, Reply> => ({
-  304: notModifiedDoc,
-  400: uploading,
-  401: tokenRequired,
-  404: notFound,
-  ...extra,
-});
 
 function declaredLength(request: Request): number | null {
   if (request.headers.has('transfer-encoding')) return null;
@@ -79,6 +60,7 @@ const metadataHeaders = withAuthorization(cacheableGetHeaders);
  */
 export function imageDefinitions(images: ImageService, auth: AuthService | null = null) {
   const guard = imageCheck(auth);
+  const docs = imageDocs();
   return {
     guard,
     getImageJson: defineRoute({
@@ -96,23 +78,7 @@ export function imageDefinitions(images: ImageService, auth: AuthService | null 
           return h;
         },
       ),
-      detail: operation({
-        operationId: 'getImageJson',
-        tag: 'images',
-        summary: 'Get an image json, exactly as uploaded',
-        responses: {
-          200: {
-            description: 'The image json, byte for byte',
-            body: 'ImageJson',
-            headers: {
-              ...cacheHeaderDocs,
-              'X-Docker-Size': { description: 'Layer size in bytes', schema: { type: 'integer' } },
-              'X-Docker-Checksum-Payload': { description: 'Payload checksum of the image (`sha256:<hex>`)' },
-            },
-          },
-          ...metadataReplies(),
-        },
-      }),
+      detail: docs.getImageJson,
     }),
     getImageAncestry: defineRoute({
       route: ROUTES.getImageAncestry,
@@ -120,12 +86,7 @@ export function imageDefinitions(images: ImageService, auth: AuthService | null 
       headers: metadataHeaders,
       guard,
       handler: cacheable(images, (image) => v1Json(image.ancestry)),
-      detail: operation({
-        operationId: 'getImageAncestry',
-        tag: 'images',
-        summary: 'Get the ids of an image and its parents, newest first',
-        responses: { 200: { description: 'The ancestry', body: 'Ancestry', headers: cacheHeaderDocs }, ...metadataReplies() },
-      }),
+      detail: docs.getImageAncestry,
     }),
   };
 }
@@ -133,8 +94,9 @@ export function imageDefinitions(images: ImageService, auth: AuthService | null 
 export type ImageDefinitions = ReturnType<typeof imageDefinitions>;
 
 export function imageRoutes(images: ImageService, opts: ImageRouteOptions, defs: ImageDefinitions) {
+  const docs = imageDocs();
   const plugin = new Elysia({ name: 'routes.images' })
-    .use(openapiModels)
+    .use(models)
     .use(guardPlugin(defs.guard))
     .get(
       ROUTES.getImageLayer.path,
@@ -171,44 +133,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, defs:
       {
         params: imageParams,
         headers: withAuthorization(layerGetHeaders),
-        ...operation({
-          operationId: 'getImageLayer',
-          tag: 'images',
-          summary: 'Download an image layer (ranges supported)',
-          description:
-            'The layer bytes of a complete image, sent as stored (zero-copy from disk). One byte range gives a 206; ' +
-            'malformed or multiple ranges give the whole layer. With storage redirects on and a driver that can ' +
-            'sign URLs, the reply is a 302 to the storage URL instead.',
-          responses: {
-            200: {
-              description: 'The whole layer',
-              body: 'binary',
-              headers: {
-                ...cacheHeaderDocs,
-                'Content-Length': { description: 'Layer size in bytes', schema: { type: 'integer' } },
-                'Accept-Ranges': { description: '`bytes`' },
-              },
-            },
-            206: {
-              description: 'The requested byte range',
-              body: 'binary',
-              headers: { ...cacheHeaderDocs, 'Content-Range': { description: '`bytes <first>-<last>/<size>`' } },
-            },
-            302: {
-              description: 'Redirect to the storage URL (storage_redirect on, driver with URLs)',
-              headers: { Location: { description: 'Where to download the layer' } },
-            },
-            304: notModifiedDoc,
-            400: uploading,
-            401: tokenRequired,
-            404: notFound,
-            416: {
-              ...v1Error(['RANGE_NOT_SATISFIABLE']),
-              headers: { 'Content-Range': { description: '`bytes */<size>`' } },
-            },
-            503: v1Error(['STORAGE_FAILURE']),
-          },
-        }),
+        ...docs.getImageLayer,
       },
     )
     .put(
@@ -225,25 +150,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, defs:
         parse: 'none',
         params: imageParams,
         headers: withAuthorization(layerPutHeaders),
-        ...operation({
-          operationId: 'putImageLayer',
-          tag: 'images',
-          summary: 'Upload an image layer (raw body, streamed)',
-          description:
-            'Second step of a push, after PUT json: the body is streamed to storage while its payload checksum is ' +
-            'computed, and committed only once complete. The Content-Type is ignored.',
-          requestBody: binaryBody('The layer (a tar archive, possibly compressed), sent as is; chunked or with Content-Length'),
-          responses: {
-            200: ok('Layer stored'),
-            400: v1Error(['LAYER_SIZE_MISMATCH', 'UPLOAD_ABORTED']),
-            401: tokenRequired,
-            404: notFound,
-            409: v1Error(['IMAGE_EXISTS', 'IMAGE_JSON_CHANGED'], 'the image is complete, or a concurrent PUT json replaced its json'),
-            412: v1Error(['DOCKER_TOO_OLD'], 'from the User-Agent'),
-            413: v1Error(['BODY_TOO_LARGE'], 'beyond max_body_size'),
-            503: v1Error(['STORAGE_FAILURE']),
-          },
-        }),
+        ...docs.putImageLayer,
       },
     )
     .put(
@@ -260,23 +167,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, defs:
         parse: 'none',
         params: imageParams,
         headers: withAuthorization(checksumHeaders),
-        ...operation({
-          operationId: 'putImageChecksum',
-          tag: 'images',
-          summary: 'Verify the payload checksum and complete the image',
-          description:
-            'Last step of a push: compares X-Docker-Checksum-Payload (or, for old clients, the X-Docker-Checksum ' +
-            'tarsum) with the uploaded layer and makes the image visible. No body.',
-          responses: {
-            200: ok('Image complete'),
-            400: v1Error(['CHECKSUM_MISSING', 'CHECKSUM_MISMATCH', 'LAYER_NOT_UPLOADED']),
-            401: tokenRequired,
-            404: notFound,
-            409: v1Error(['CHECKSUM_CANNOT_SET'], 'the image is complete'),
-            412: v1Error(['CHECKSUM_PAYLOAD_NOT_SET'], 'and no tarsum+ X-Docker-Checksum'),
-            503: v1Error(['STORAGE_FAILURE']),
-          },
-        }),
+        ...docs.putImageChecksum,
       },
     );
   registerRoute(plugin, defs.getImageJson);
@@ -291,29 +182,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, defs:
         parse: 'none',
         params: imageParams,
         headers: withAuthorization(),
-        ...operation({
-          operationId: 'putImageJson',
-          tag: 'images',
-          summary: 'Upload an image json (starts the upload)',
-          description: 'First step of a push: stores the json as sent and (re)starts the upload of an image that is not complete.',
-          requestBody: jsonBody('ImageJson', 'The image json, stored byte for byte'),
-          responses: {
-            200: ok('Upload started'),
-            400: v1Error([
-              'INVALID_JSON',
-              'JSON_MISSING_ID',
-              'JSON_INVALID_ID',
-              'JSON_INVALID_PARENT',
-              'PARENT_NOT_FOUND',
-              'UPLOAD_ABORTED',
-              'IMAGE_NOT_IN_REPOSITORY',
-            ]),
-            401: tokenRequired,
-            404: v1Error(['INVALID_IMAGE_ID']),
-            409: v1Error(['IMAGE_EXISTS'], 'the image is complete'),
-            413: v1Error(['BODY_TOO_LARGE'], 'beyond max_json_size'),
-          },
-        }),
+        ...docs.putImageJson,
       },
     );
   registerRoute(plugin, defs.getImageAncestry);
@@ -324,19 +193,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, defs:
       {
         params: imageParams,
         headers: withAuthorization(cacheableGetHeaders),
-        ...operation({
-          operationId: 'getImageFiles',
-          tag: 'images',
-          summary: "List the files of an image's layer",
-          description: 'Computed from the layer tar on first request, then cached.',
-          responses: {
-            200: { description: 'The file list', body: 'FileList', headers: cacheHeaderDocs },
-            ...metadataReplies({
-              400: v1Error(['IMAGE_UPLOADING', 'LAYER_FORMAT']),
-              503: v1Error(['STORAGE_FAILURE']),
-            }),
-          },
-        }),
+        ...docs.getImageFiles,
       },
     )
     .get(
@@ -345,19 +202,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, defs:
       {
         params: imageParams,
         headers: withAuthorization(cacheableGetHeaders),
-        ...operation({
-          operationId: 'getImageDiff',
-          tag: 'images',
-          summary: "Compare an image's files with its ancestors'",
-          description: 'Computed on demand from the file lists of the image and its ancestors, then cached.',
-          responses: {
-            200: { description: 'The diff', body: 'LayerDiff', headers: cacheHeaderDocs },
-            ...metadataReplies({
-              400: v1Error(['IMAGE_UPLOADING', 'LAYER_FORMAT'], 'for the image or an ancestor'),
-              503: v1Error(['STORAGE_FAILURE']),
-            }),
-          },
-        }),
+        ...docs.getImageDiff,
       },
     );
 }

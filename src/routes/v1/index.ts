@@ -4,22 +4,13 @@
  * With `auth: token` accounts are real (Basic credentials) and the tokens come signed from the
  * AuthService, which also decides who may read or write a repository.
  */
-import { Elysia, t } from 'elysia';
-import { catalogue, RegistryError } from '../../errors.ts';
+import { Elysia } from 'elysia';
+import { RegistryError } from '../../errors.ts';
 import { ROUTES } from '../../http/route-table.ts';
 import { readLimited } from '../../http/body.ts';
-import {
-  basicRequired,
-  indexTokenHeaders,
-  jsonBody,
-  openapiModels,
-  operation,
-  repoParams,
-  tokenHeaders,
-  userParams,
-  v1Error,
-  withAuthorization,
-} from '../../http/openapi.ts';
+import { repoParams, withAuthorization } from '../../http/openapi.ts';
+import { indexDocs, indexTokenHeaders, userParams } from './index.model.ts';
+import { models } from './models.ts';
 import { decodeJson } from '../../services/json.ts';
 import { jsonReply, rawJsonReply } from '../../http/reply.ts';
 import { encodedRepoName, repoRef } from '../../services/names.ts';
@@ -37,20 +28,7 @@ export interface IndexRouteOptions {
 type Access = 'read' | 'write' | 'delete';
 type RepoParams = { namespace: string; repository: string };
 
-const badName = v1Error(['INVALID_REPOSITORY_NAME']);
-const badList = v1Error(
-  ['INVALID_REPOSITORY_NAME', 'DECODE_JSON', 'INVALID_DATA', 'UPLOAD_ABORTED'],
-  'Invalid data: not a list of objects with a string `id`',
-);
-const tooLarge = v1Error(['BODY_TOO_LARGE'], 'beyond max_json_size');
-const text = (description: string) => t.String({ description });
-const forbidden = v1Error(['FORBIDDEN'], 'auth: token: the login may not use this repository');
 const loginHeaders = withAuthorization(indexTokenHeaders);
-const signUpRefused = v1Error(
-  ['DECODE_JSON', 'UPLOAD_ABORTED', 'INVALID_USER'],
-  `token mode: ${catalogue.INVALID_USER.message} with a detail; a taken name is instead the bare JSON string ` +
-    `"${catalogue.USERNAME_TAKEN.message}", which \`docker login\` expects before it logs in with Basic credentials`,
-);
 
 const TOKEN_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
@@ -61,6 +39,7 @@ function randomSignature(): string {
 
 export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
   const auth = opts.auth ?? null;
+  const docs = indexDocs();
   /** Checks the caller (token mode) and builds generate_headers(access). */
   const indexHeaders = async (request: Request, p: RepoParams, access: Access): Promise<Record<string, string>> => {
     const ref = repoRef(p.namespace, p.repository);
@@ -80,7 +59,7 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
   };
 
   return new Elysia({ name: 'routes.index' })
-    .use(openapiModels)
+    .use(models)
     .get(
       ROUTES.getUsers.path,
       async ({ request }) => {
@@ -89,15 +68,7 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
       },
       {
         headers: withAuthorization(),
-        ...operation({
-          operationId: 'getUsers',
-          tag: 'index',
-          summary: 'Login check (always OK in open mode; Basic credentials checked in token mode)',
-          responses: {
-            200: { description: 'The JSON string "OK"', body: text('"OK"') },
-            401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
-          },
-        }),
+        ...docs.getUsers,
       },
     )
     .post(
@@ -111,20 +82,7 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
       },
       {
         parse: 'none',
-        ...operation({
-          operationId: 'postUsers',
-          tag: 'index',
-          summary: 'Sign up (accepted without an account store in open mode)',
-          description:
-            'Open mode: any JSON document is accepted and nothing is stored. Token mode: `{username, password, email}` ' +
-            'creates an account (username ^[a-z0-9_]{4,30}$, password 1 to 1024 characters, email with @, at most 254).',
-          requestBody: jsonBody('User', 'The account'),
-          responses: {
-            201: { description: 'The JSON string "User Created"', body: text('"User Created"') },
-            400: signUpRefused,
-            413: tooLarge,
-          },
-        }),
+        ...docs.postUsers,
       },
     )
     .put(
@@ -142,21 +100,7 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
         parse: 'none',
         params: userParams,
         headers: withAuthorization(),
-        ...operation({
-          operationId: 'putUser',
-          tag: 'index',
-          summary: 'Update a user (accepted in open mode; your own email/password in token mode)',
-          description:
-            'Open mode: the body is not read. Token mode: Basic credentials of that same user, body `{email?, password?}`.',
-          requestBody: jsonBody('User', 'The changes (token mode): email and/or password'),
-          responses: {
-            204: { description: 'Accepted (empty body)' },
-            400: v1Error(['DECODE_JSON', 'INVALID_USER', 'UPLOAD_ABORTED'], 'token mode'),
-            401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
-            403: v1Error(['FORBIDDEN'], 'token mode: another user'),
-            413: tooLarge,
-          },
-        }),
+        ...docs.putUser,
       },
     )
     .put(
@@ -171,22 +115,7 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
         parse: 'none',
         params: repoParams,
         headers: loginHeaders,
-        ...operation({
-          operationId: 'putRepository',
-          tag: 'index',
-          summary: 'Create or update a repository with its image list',
-          description:
-            'The first list is stored as sent; later ones are merged by id. Issues a write token (token mode: Basic ' +
-            'credentials of the namespace owner or an admin).',
-          requestBody: jsonBody('IndexImageList', 'The image list'),
-          responses: {
-            200: { description: 'The empty JSON string ""', body: text('""'), headers: tokenHeaders },
-            400: badList,
-            401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
-            403: forbidden,
-            413: tooLarge,
-          },
-        }),
+        ...docs.putRepository,
       },
     )
     .put(
@@ -200,20 +129,7 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
         parse: 'none',
         params: repoParams,
         headers: loginHeaders,
-        ...operation({
-          operationId: 'putRepositoryImages',
-          tag: 'index',
-          summary: "Update a repository's image list",
-          description: 'Merged by id with the stored list (an entry with a checksum wins). Issues a write token.',
-          requestBody: jsonBody('IndexImageList', 'The image list'),
-          responses: {
-            204: { description: 'Updated (empty body)', headers: tokenHeaders },
-            400: badList,
-            401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
-            403: forbidden,
-            413: tooLarge,
-          },
-        }),
+        ...docs.putRepositoryImages,
       },
     )
     .get(
@@ -225,21 +141,7 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
       {
         params: repoParams,
         headers: loginHeaders,
-        ...operation({
-          operationId: 'getRepositoryImages',
-          tag: 'index',
-          summary: "Get a repository's image list",
-          description:
-            'Issues a read token (token mode: Basic credentials, or none for a public repository when anonymous reads are on; ' +
-            'a private repository only for its owner and admins).',
-          responses: {
-            200: { description: 'The stored image list', body: 'IndexImageList', headers: tokenHeaders },
-            400: badName,
-            401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
-            403: forbidden,
-            404: v1Error(['INDEX_IMAGES_NOT_FOUND'], 'no list was ever PUT'),
-          },
-        }),
+        ...docs.getRepositoryImages,
       },
     )
     .delete(
@@ -249,18 +151,7 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
       {
         params: repoParams,
         headers: loginHeaders,
-        ...operation({
-          operationId: 'deleteRepositoryImages',
-          tag: 'index',
-          summary: 'Delete an image list (no effect, as in the original)',
-          description: 'Issues a delete token; the client then deletes the repository on the registry.',
-          responses: {
-            204: { description: 'Accepted (empty body)', headers: tokenHeaders },
-            400: badName,
-            401: basicRequired(['LOGIN_REQUIRED', 'BAD_CREDENTIALS']),
-            403: forbidden,
-          },
-        }),
+        ...docs.deleteRepositoryImages,
       },
     )
     .put(
@@ -272,12 +163,7 @@ export function indexRoutes(repos: RepositoryService, opts: IndexRouteOptions) {
       {
         parse: 'none',
         params: repoParams,
-        ...operation({
-          operationId: 'putRepositoryAuth',
-          tag: 'index',
-          summary: 'Repository auth check (always OK in open mode)',
-          responses: { 200: { description: 'The JSON string "OK"', body: text('"OK"') }, 400: badName },
-        }),
+        ...docs.putRepositoryAuth,
       },
     );
 }

@@ -7,18 +7,9 @@ import { guardPlugin, repositoryCheck } from '../../http/auth.ts';
 import { defineRoute, registerRoute } from '../../http/native-route.ts';
 import { ROUTES } from '../../http/route-table.ts';
 import { readLimited } from '../../http/body.ts';
-import {
-  jsonBody,
-  ok,
-  openapiModels,
-  operation,
-  repoParams,
-  tagParams,
-  tokenRequired,
-  userAgentHeaders,
-  v1Error,
-  withAuthorization,
-} from '../../http/openapi.ts';
+import { repoParams, withAuthorization } from '../../http/openapi.ts';
+import { models } from './models.ts';
+import { repositoryDocs, tagParams, userAgentHeaders } from './repositories.model.ts';
 import { decodeJson } from '../../services/json.ts';
 import { jsonReply } from '../../http/reply.ts';
 import { repoRef } from '../../services/names.ts';
@@ -32,14 +23,7 @@ export interface RepositoryRouteOptions {
 type RepoParams = { namespace: string; repository: string };
 const refOf = (p: RepoParams) => repoRef(p.namespace, p.repository);
 
-const badName = v1Error(['INVALID_REPOSITORY_NAME']);
 const authHeaders = withAuthorization();
-const deleteReplies = {
-  200: ok('Repository and its tags deleted'),
-  400: badName,
-  401: tokenRequired,
-  404: v1Error(['REPOSITORY_NOT_FOUND']),
-};
 
 /**
  * The hot GETs (tags, tag), defined once: the app registers them (repositoryRoutes) and the server
@@ -47,6 +31,7 @@ const deleteReplies = {
  */
 export function repositoryDefinitions(repos: RepositoryService, auth: AuthService | null = null) {
   const guard = repositoryCheck(auth);
+  const docs = repositoryDocs();
   return {
     guard,
     listTags: defineRoute({
@@ -55,17 +40,7 @@ export function repositoryDefinitions(repos: RepositoryService, auth: AuthServic
       headers: authHeaders,
       guard,
       handler: async ({ params }) => jsonReply(await repos.tags(refOf(params))),
-      detail: operation({
-        operationId: 'listTags',
-        tag: 'repositories',
-        summary: 'List the tags of a repository',
-        responses: {
-          200: { description: 'Tag name -> image id', body: 'TagMap' },
-          400: badName,
-          401: tokenRequired,
-          404: v1Error(['REPOSITORY_NOT_FOUND']),
-        },
-      }),
+      detail: docs.listTags,
     }),
     getTag: defineRoute({
       route: ROUTES.getTag,
@@ -73,17 +48,7 @@ export function repositoryDefinitions(repos: RepositoryService, auth: AuthServic
       headers: authHeaders,
       guard,
       handler: async ({ params }) => jsonReply(await repos.tag(refOf(params), params.tag)),
-      detail: operation({
-        operationId: 'getTag',
-        tag: 'repositories',
-        summary: 'Get the image id a tag points at',
-        responses: {
-          200: { description: 'The image id, as a JSON string', body: 'ImageId' },
-          400: badName,
-          401: tokenRequired,
-          404: v1Error(['TAG_NOT_FOUND']),
-        },
-      }),
+      detail: docs.getTag,
     }),
   };
 }
@@ -91,12 +56,13 @@ export function repositoryDefinitions(repos: RepositoryService, auth: AuthServic
 export type RepositoryDefinitions = ReturnType<typeof repositoryDefinitions>;
 
 export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRouteOptions, defs: RepositoryDefinitions) {
+  const docs = repositoryDocs();
   const deleteRepository = async ({ params }: { params: RepoParams }) => {
     await repos.deleteRepository(refOf(params));
     return jsonReply();
   };
 
-  const plugin = new Elysia({ name: 'routes.repositories' }).use(openapiModels).use(guardPlugin(defs.guard));
+  const plugin = new Elysia({ name: 'routes.repositories' }).use(models).use(guardPlugin(defs.guard));
   registerRoute(plugin, defs.listTags);
   registerRoute(plugin, defs.getTag);
   return plugin
@@ -112,23 +78,7 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         parse: 'none',
         params: tagParams,
         headers: withAuthorization(userAgentHeaders('its docker/go/kernel/os/arch tokens become the tag metadata')),
-        ...operation({
-          operationId: 'putTag',
-          tag: 'repositories',
-          summary: 'Point a tag at an image',
-          description: 'Creates the repository if needed. The image must exist (it may still be uploading).',
-          requestBody: jsonBody('ImageId', 'The image id, as a JSON string'),
-          responses: {
-            200: ok('Tag set'),
-            400: v1Error(
-              ['INVALID_REPOSITORY_NAME', 'INVALID_TAG', 'INVALID_DATA', 'UPLOAD_ABORTED'],
-              'Invalid data: the body is not a non-empty JSON string',
-            ),
-            401: tokenRequired,
-            404: v1Error(['IMAGE_NOT_FOUND']),
-            413: v1Error(['BODY_TOO_LARGE'], 'beyond max_json_size'),
-          },
-        }),
+        ...docs.putTag,
       },
     )
     .delete(
@@ -140,46 +90,23 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
       {
         params: tagParams,
         headers: authHeaders,
-        ...operation({
-          operationId: 'deleteTag',
-          tag: 'repositories',
-          summary: 'Delete a tag',
-          responses: { 200: ok('Tag deleted'), 400: badName, 401: tokenRequired, 404: v1Error(['TAG_NOT_FOUND']) },
-        }),
+        ...docs.deleteTag,
       },
     )
     .get(ROUTES.getTagJson.path, async ({ params }) => jsonReply(await repos.tagJson(refOf(params), params.tag)), {
       params: tagParams,
       headers: authHeaders,
-      ...operation({
-        operationId: 'getTagJson',
-        tag: 'repositories',
-        summary: 'Get the metadata of a tag',
-        description: 'An unknown tag gives the default metadata (amd64/linux, other fields null), not a 404.',
-        responses: { 200: { description: 'The tag metadata', body: 'TagMetadata' }, 400: badName, 401: tokenRequired },
-      }),
+      ...docs.getTagJson,
     })
     .get(ROUTES.getRepositoryJson.path, async ({ params }) => jsonReply(await repos.repositoryJson(refOf(params))), {
       params: repoParams,
       headers: authHeaders,
-      ...operation({
-        operationId: 'getRepositoryJson',
-        tag: 'repositories',
-        summary: 'Get the repository json (deprecated)',
-        description: "The `latest` tag's metadata, or the defaults.",
-        responses: { 200: { description: 'The repository json', body: 'RepositoryJson' }, 400: badName, 401: tokenRequired },
-      }),
+      ...docs.getRepositoryJson,
     })
     .get(ROUTES.getRepositoryProperties.path, async ({ params }) => jsonReply(await repos.properties(refOf(params))), {
       params: repoParams,
       headers: authHeaders,
-      ...operation({
-        operationId: 'getRepositoryProperties',
-        tag: 'repositories',
-        summary: 'Get repository properties',
-        description: 'An unknown repository is public.',
-        responses: { 200: { description: 'The properties', body: 'Properties' }, 400: badName, 401: tokenRequired },
-      }),
+      ...docs.getRepositoryProperties,
     })
     .put(
       ROUTES.putRepositoryProperties.path,
@@ -193,43 +120,17 @@ export function repositoryRoutes(repos: RepositoryService, opts: RepositoryRoute
         parse: 'none',
         params: repoParams,
         headers: authHeaders,
-        ...operation({
-          operationId: 'putRepositoryProperties',
-          tag: 'repositories',
-          summary: 'Set repository properties (access: private | public)',
-          description: 'Other `access` values are accepted and change nothing.',
-          requestBody: jsonBody('Properties', 'The new properties'),
-          responses: {
-            200: ok('Properties set'),
-            400: v1Error(
-              ['INVALID_REPOSITORY_NAME', 'INVALID_DATA', 'UPLOAD_ABORTED'],
-              'Invalid data: the body is not an object with `access`',
-            ),
-            401: tokenRequired,
-            413: v1Error(['BODY_TOO_LARGE'], 'beyond max_json_size'),
-          },
-        }),
+        ...docs.putRepositoryProperties,
       },
     )
     .delete(ROUTES.deleteRepository.path, deleteRepository, {
       params: repoParams,
       headers: authHeaders,
-      ...operation({
-        operationId: 'deleteRepository',
-        tag: 'repositories',
-        summary: 'Delete a repository and its tags',
-        description: 'Removes the repository with its tags, properties and index image list; images are kept (they may be shared).',
-        responses: deleteReplies,
-      }),
+      ...docs.deleteRepository,
     })
     .delete(ROUTES.deleteRepositoryTags.path, deleteRepository, {
       params: repoParams,
       headers: authHeaders,
-      ...operation({
-        operationId: 'deleteRepositoryTags',
-        tag: 'repositories',
-        summary: 'Delete a repository and its tags (same as deleteRepository)',
-        responses: deleteReplies,
-      }),
+      ...docs.deleteRepositoryTags,
     });
 }

@@ -1,16 +1,19 @@
 /** E20: GET /v1/search?q=&n=&page= */
-import { Elysia, t } from 'elysia';
+import { Elysia } from 'elysia';
 import { RegistryError } from '../../errors.ts';
-import { basicRequired, openapiModels, operation, v1Error, withAuthorization } from '../../http/openapi.ts';
+import { withAuthorization } from '../../http/openapi.ts';
 import { ROUTES } from '../../http/route-table.ts';
 import { jsonReply } from '../../http/reply.ts';
 import type { AuthService } from '../../services/auth.ts';
 import type { SearchService } from '../../services/search.ts';
+import { models } from './models.ts';
+import { searchDocs, searchQuery } from './search.model.ts';
 
 /** Token mode: private repositories are listed only to their owner (Basic credentials) and admins. */
 export function searchRoutes(search: SearchService, auth: AuthService | null = null) {
+  const docs = searchDocs();
   return new Elysia({ name: 'routes.search' })
-    .use(openapiModels)
+    .use(models)
     .get(ROUTES.search.path, async ({ query, request }) => {
       // SQLite's FTS5 reads a NUL as the end of the query string and fails: refuse it as bad input
       if (query.q?.includes('\0')) throw new RegistryError('INVALID_SEARCH', 'NUL in the query');
@@ -18,21 +21,7 @@ export function searchRoutes(search: SearchService, auth: AuthService | null = n
       return jsonReply(await search.search(query.q, query.n, query.page, visible));
     }, {
       headers: withAuthorization(),
-      // strings on purpose: the service answers bad numbers with the V1 400, not a validation error
-      query: t.Object({
-        q: t.Optional(t.String({ description: 'Words to find in repository names and descriptions (at most 256 characters)' })),
-        n: t.Optional(t.String({ description: 'Results per page, 1 to 100 (default 25)' })),
-        page: t.Optional(t.String({ description: 'Page number from 1 (default 1)' })),
-      }),
-      ...operation({
-        operationId: 'search',
-        tag: 'search',
-        summary: 'Search repositories by name and description',
-        responses: {
-          200: { description: 'A page of results', body: 'SearchResults' },
-          400: v1Error(['INVALID_SEARCH'], 'q over 256 characters, n not 1 to 100, or page not a positive integer'),
-          401: basicRequired(['BAD_CREDENTIALS']),
-        },
-      }),
+      query: searchQuery,
+      ...docs.search,
     });
 }
