@@ -29,12 +29,14 @@ describe('keep-alive clients lose no request when workers are replaced', () => {
     // without the sysctl, connections queued on a closing listener are reset (reload.test.ts)
     if (migrateReq() !== '1') return console.warn(`tcp_migrate_req=${migrateReq()}: skipping`);
     const before = s.workers();
-    const running = load(s, 3500);
+    // each signal waits for the previous reload's workers to have booted (a slow, shared machine
+    // may take over a second per boot), all within the load window
+    const running = load(s, 8000);
     await Bun.sleep(700);
     process.kill(s.pid, 'SIGHUP');
-    await Bun.sleep(900);
+    await waitFor('the first reload', () => bootCount(s) >= 6, 3500);
     process.kill(s.pid, 'SIGHUP');
-    await Bun.sleep(900);
+    await waitFor('the second reload', () => bootCount(s) >= 9, 3500);
     process.kill(s.pid, 'SIGTTOU');
     const [raw, fetched] = await running;
     expect(raw.requests).toBeGreaterThan(1000);
