@@ -7,14 +7,14 @@ import { RegistryError } from '../errors.ts';
 import { requireTagName } from './names.ts';
 import { DEFAULT_REPOSITORY_JSON, tagMetadata } from './tag-metadata.ts';
 
-export interface IndexImage {
+interface IndexImage {
   id: string;
   checksum?: string;
   [k: string]: unknown;
 }
 
 /** Validates an index image list (E23): a JSON array of objects with a string `id`. */
-export function parseIndexImages(data: unknown): IndexImage[] {
+function parseIndexImages(data: unknown): IndexImage[] {
   if (!Array.isArray(data)) throw new RegistryError('INVALID_DATA');
   for (const item of data) {
     if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new RegistryError('INVALID_DATA');
@@ -28,7 +28,7 @@ export function parseIndexImages(data: unknown): IndexImage[] {
 }
 
 /** Merges by id keeping `id` and `checksum`; an entry with a checksum wins (E23). */
-export function mergeIndexImages(current: IndexImage[], incoming: IndexImage[]): IndexImage[] {
+function mergeIndexImages(current: IndexImage[], incoming: IndexImage[]): IndexImage[] {
   const merged = new Map<string, IndexImage>();
   for (const item of [...current, ...incoming]) {
     const prev = merged.get(item.id);

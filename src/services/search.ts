@@ -2,8 +2,8 @@
 import type { PrivateVisibility, SearchHit, SearchStore } from '../db/meta.ts';
 import { RegistryError } from '../errors.ts';
 
-export const DEFAULT_PAGE_SIZE = 25;
-export const MAX_PAGE_SIZE = 100;
+const DEFAULT_PAGE_SIZE = 25;
+const MAX_PAGE_SIZE = 100;
 
 export interface SearchReply {
   num_results: number;

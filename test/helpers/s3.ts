@@ -44,7 +44,7 @@ const REGION = 'us-east-1';
 let bucketCounter = 0;
 
 /** A valid, unique bucket name (3–63 lowercase characters). */
-export function uniqueBucketName(tag = 'reg'): string {
+function uniqueBucketName(tag = 'reg'): string {
   bucketCounter += 1;
   return `${tag}-${process.pid}-${Date.now().toString(36)}-${bucketCounter}`;
 }
@@ -237,7 +237,7 @@ export async function startRadosGateway(): Promise<S3TestServer> {
 
 // ---- a recording proxy (fauxqs only: it re-addresses requests, so signatures would break) ------
 
-export interface RecordedRequest {
+interface RecordedRequest {
   method: string;
   /** path without the query, e.g. `/bucket/key` */
   path: string;

@@ -10,7 +10,7 @@ import type { Subprocess } from 'bun';
 import { freePort } from './server.ts';
 
 const ROOT = join(import.meta.dir, '..', '..');
-export const MAIN = join(ROOT, 'src', 'main.ts');
+const MAIN = join(ROOT, 'src', 'main.ts');
 export const HARNESS = join(ROOT, 'test', 'fixtures', 'supervisor-harness.ts');
 
 export interface Supervisor {

@@ -24,7 +24,7 @@ export function randomBytes(size: number): Uint8Array {
   return out;
 }
 
-export type Body = string | Uint8Array | ReadableStream<Uint8Array>;
+type Body = string | Uint8Array | ReadableStream<Uint8Array>;
 
 export interface CallInit {
   body?: Body;
