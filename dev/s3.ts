@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFauxqs as startFauxqsServer } from 'fauxqs';
-import type { S3DriverOptions } from '../../src/storage/s3/driver.ts';
+import type { S3DriverOptions } from '../src/storage/s3/driver.ts';
 
 export interface S3Credentials {
   endpoint: string;
@@ -150,7 +150,7 @@ export async function startFauxqs(): Promise<S3TestServer> {
 
 // ---- Ceph RADOS Gateway -------------------------------------------------------------------------
 
-const SCRIPTS = join(import.meta.dir, '..', '..', 'scripts');
+const SCRIPTS = join(import.meta.dir, '..', 'scripts');
 
 /** A port P with P and P + 10000 (the monitor's) both free, as ceph-start.sh needs. */
 async function freeCephPort(): Promise<number> {
