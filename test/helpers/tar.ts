@@ -184,7 +184,7 @@ export function streamOf(
 }
 
 /** Concatenates byte arrays into one new array. */
-function concatBytes(parts: readonly Uint8Array[]): Bytes {
+export function concatBytes(parts: readonly Uint8Array[]): Bytes {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let offset = 0;
   for (const part of parts) {
