@@ -120,6 +120,29 @@ function optionsFor(creds: S3Credentials, bucket: string) {
   });
 }
 
+/** The handle both servers return; `stop` runs once however often it is called. */
+function testServer(
+  creds: S3Credentials,
+  bucket: string,
+  newBucket: () => Promise<string>,
+  pendingUploads: S3TestServer['pendingUploads'],
+  stop: () => Promise<void>,
+): S3TestServer {
+  let stopped = false;
+  return {
+    ...creds,
+    bucket,
+    newBucket,
+    driverOptions: optionsFor(creds, bucket),
+    pendingUploads,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await stop();
+    },
+  };
+}
+
 // ---- fauxqs -------------------------------------------------------------------------------------
 
 /** fauxqs in this process on a free port, with one fresh bucket. Any credentials are accepted. */
@@ -133,19 +156,7 @@ export async function startFauxqs(): Promise<S3TestServer> {
   };
   const newBucket = async (): Promise<string> => server.createBucket(uniqueBucketName('fx')).bucketName;
   const bucket = await newBucket();
-  let stopped = false;
-  return {
-    ...creds,
-    bucket,
-    newBucket,
-    driverOptions: optionsFor(creds, bucket),
-    pendingUploads: async () => null,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await server.stop();
-    },
-  };
+  return testServer(creds, bucket, newBucket, async () => null, () => server.stop());
 }
 
 // ---- Ceph RADOS Gateway -------------------------------------------------------------------------
@@ -220,19 +231,7 @@ export async function startRadosGateway(): Promise<S3TestServer> {
     await stop();
     throw e;
   }
-  let stopped = false;
-  return {
-    ...creds,
-    bucket,
-    newBucket,
-    driverOptions: optionsFor(creds, bucket),
-    pendingUploads: (b, prefix = '') => listMultipartUploads(creds, b, prefix),
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await stop();
-    },
-  };
+  return testServer(creds, bucket, newBucket, (b, prefix = '') => listMultipartUploads(creds, b, prefix), stop);
 }
 
 // ---- a recording proxy (fauxqs only: it re-addresses requests, so signatures would break) ------
