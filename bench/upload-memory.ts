@@ -13,7 +13,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hex } from '../dev/ids.ts';
 import { freePort } from '../dev/ports.ts';
-import { children } from '../dev/processes.ts';
+import { children, stop } from '../dev/processes.ts';
 import { statusBytes } from './lib/procs.ts';
 
 const MiB = 1024 * 1024;
@@ -96,7 +96,6 @@ try {
   console.log(`| PUT layer (streamed, Content-Length) | ${sizeMiB} MiB | ${putSeconds.toFixed(2)} | ${(sizeMiB / putSeconds).toFixed(0)} | ${mb(peakAfterPut)} |`);
   console.log(`| GET layer (sendfile) | ${sizeMiB} MiB | ${getSeconds.toFixed(2)} | ${(sizeMiB / getSeconds).toFixed(0)} | ${mb(peak)} |`);
 } finally {
-  proc.kill('SIGTERM');
-  await proc.exited;
+  await stop(proc);
   rmSync(storagePath, { recursive: true, force: true });
 }
