@@ -28,22 +28,23 @@
  * a `0` run (a test suite, say) turns it back on. The value is therefore sampled during the run
  * and every value seen is reported.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
-import { freePort } from '../test/helpers/server.ts';
-import { fetchLoop } from '../test/helpers/supervisor.ts';
+import { fetchLoop } from '../dev/load.ts';
+import { freePort } from '../dev/ports.ts';
+import { children, killAll, stop } from '../dev/processes.ts';
 import { percentile, runLoad, type LoadResult } from './lib/load.ts';
-import { REGISTRY_COMMAND, REGISTRY_CWD, registryEnv } from './lib/servers.ts';
-import { OUT_DIR } from './lib/env.ts';
+import { HOST, REGISTRY_COMMAND, REGISTRY_CWD, registryEnv } from './lib/servers.ts';
+import { envNumber, OUT_DIR } from './lib/env.ts';
+import { machineInfo, markedPids } from './lib/session.ts';
 
 const SYSCTL = '/proc/sys/net/ipv4/tcp_migrate_req';
-const HOST = '127.0.0.1';
 const PATH = '/v1/_ping';
 const WORKERS = 2;
-const CONCURRENCY = Number(process.env.BENCH_RELOAD_CONCURRENCY ?? 32);
-const DURATION_MS = Number(process.env.BENCH_RELOAD_SECONDS ?? 6) * 1000;
+const CONCURRENCY = envNumber('BENCH_RELOAD_CONCURRENCY', 32, 1, 4096);
+const DURATION_MS = envNumber('BENCH_RELOAD_SECONDS', 6, 1, 3600) * 1000;
 const MAX_REQUESTS = 1_000_000;
 const DISTURB_AT_MS = [1500, 3000, 4500];
 const SAMPLE_EVERY_MS = 100;
@@ -153,27 +154,7 @@ const clean = (r: Row) => r.migrateReqSeen.every((v) => v === r.migrateReq);
 const live = new Set<Subprocess>();
 
 /** Pids of every process that carries this run's mark (registry masters and their workers). */
-function markedPids(): number[] {
-  const pids: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    try {
-      const env = readFileSync(`/proc/${d}/environ`, 'utf8').split('\0');
-      if (env.includes(RUN_MARK)) pids.push(Number(d));
-    } catch {
-      // gone, or not readable
-    }
-  }
-  return pids;
-}
-
-function children(master: number): number[] {
-  try {
-    return readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
+const runPids = () => markedPids(RUN_MARK);
 
 function readSysctl(): string | null {
   try {
@@ -194,24 +175,15 @@ function writeSysctl(value: string): boolean {
 
 /** SIGTERM, SIGKILL after 5 s; then makes sure no marked process (an orphaned worker) is left. */
 async function stopRegistry(proc: Subprocess): Promise<number[]> {
-  proc.kill('SIGTERM');
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-  await proc.exited;
-  clearTimeout(timer);
+  await stop(proc);
   live.delete(proc);
   // workers leave within ~2 s of their master; give them 3 s, then kill by pid
-  let left = markedPids();
+  let left = runPids();
   for (let i = 0; i < 30 && left.length > 0; i++) {
     await Bun.sleep(100);
-    left = markedPids();
+    left = runPids();
   }
-  for (const pid of left) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killAll(left);
   return left;
 }
 
@@ -425,13 +397,7 @@ const restore = () => {
 /** Ctrl-C / TERM of the benchmark: the finally blocks would not run, so clean up here. */
 const onSignal = (sig: NodeJS.Signals) => {
   for (const p of live) p.kill('SIGKILL');
-  for (const pid of markedPids()) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
+  killAll(runPids());
   restore();
   console.error(`interrupted (${sig}); registry processes killed, sysctl restored to ${original}`);
   process.exit(130);
@@ -439,8 +405,8 @@ const onSignal = (sig: NodeJS.Signals) => {
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
-const cpuList = cpus();
-const machine = `${cpuList.length} × ${cpuList[0]?.model ?? '?'}`;
+const host = machineInfo();
+const machine = `${host.nproc} × ${host.cpu}`;
 const canWrite = original !== null && writeSysctl(original);
 const modes = (canWrite ? ['1', '0'] : [original ?? 'n/a']).filter(
   (m) => !canWrite || !process.env.BENCH_RELOAD_MODES || process.env.BENCH_RELOAD_MODES.split(',').includes(m),
@@ -451,7 +417,7 @@ const scenarios = SCENARIOS.filter((s) => (!only || only.includes(s.name)) && (!
 const rows: Row[] = [];
 let exitCode = 0;
 try {
-  console.log(`machine: ${machine}; bun ${Bun.version}; ${process.platform} ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}`);
+  console.log(`machine: ${machine}; bun ${Bun.version}; ${process.platform} ${host.kernel}`);
   console.log(
     canWrite
       ? `tcp_migrate_req: originally ${original}; every scenario runs with 1 and with 0`
@@ -491,7 +457,7 @@ try {
     JSON.stringify(
       {
         date: new Date().toISOString(),
-        machine: { cpus: cpuList.length, model: cpuList[0]?.model ?? null, bun: Bun.version },
+        machine: { cpus: host.nproc, model: host.cpu, bun: Bun.version },
         tcpMigrateReq: { original, writable: canWrite, modes },
         load: { host: HOST, path: PATH, concurrency: CONCURRENCY, keepAliveConnections: KEEPALIVE_CONNECTIONS, wrk: WRK, durationMs: DURATION_MS, workers: WORKERS },
         rows,
@@ -507,7 +473,7 @@ try {
 } finally {
   for (const p of live) await stopRegistry(p);
   restore();
-  const left = markedPids();
+  const left = runPids();
   if (left.length > 0) {
     console.error(`error: registry processes of this run still alive: ${left.join(', ')}`);
     exitCode = 1;

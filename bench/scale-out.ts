@@ -8,7 +8,7 @@
  * concurrent pullers, BENCH_SCALEOUT_MAX_PULLS (400) cap on pulls per scenario.
  *
  * Started here, all on 127.0.0.1, and all stopped and deleted at the end (also on failure or a
- * signal): one throwaway PostgreSQL 15 cluster (test/helpers/postgres.ts: initdb in /dev/shm,
+ * signal): one throwaway PostgreSQL 15 cluster (dev/postgres.ts: initdb in /dev/shm,
  * fsync off, killed with this process), one S3 endpoint (Ceph RADOS Gateway from
  * scripts/ceph-start.sh when `radosgw` is installed, else fauxqs in this process; see
  * lib/s3-server.ts), and registry nodes, each a supervisor with REGISTRY_WORKERS=1:
@@ -28,10 +28,11 @@
 import { SQL } from 'bun';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startCluster, type PgCluster } from '../test/helpers/postgres.ts';
+import { startCluster, type PgCluster } from '../dev/postgres.ts';
 import { hashFile, type Layer, v1Chain, v1Push, type V1Image } from './lib/clients.ts';
 import { percentile } from './lib/load.ts';
-import { children, loadVerdict, run, snapshot, ticksSince } from './lib/procs.ts';
+import { children } from '../dev/processes.ts';
+import { loadVerdict, run, snapshot, ticksSince } from './lib/procs.ts';
 import type { PullLoadConfig, PullLoadResult } from './lib/pull-load.ts';
 import { startBenchS3, stopCephSync, type BenchS3 } from './lib/s3-server.ts';
 import { type Server, startOurs } from './lib/servers.ts';

@@ -8,10 +8,13 @@
  * either), completes the image, pulls the layer back, and prints wall times, throughput and the
  * worker's peak RSS (VmHWM from /proc) next to its RSS when idle.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../test/helpers/server.ts';
+import { hex } from '../dev/ids.ts';
+import { freePort } from '../dev/ports.ts';
+import { children, stop } from '../dev/processes.ts';
+import { statusBytes } from './lib/procs.ts';
 
 const MiB = 1024 * 1024;
 const sizeMiB = Number(process.argv[2] ?? 1024);
@@ -19,15 +22,9 @@ const total = sizeMiB * MiB;
 
 /** The supervisor's single worker (REGISTRY_WORKERS=1): the process that serves. */
 function workerPid(master: number): number {
-  const children = readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/);
-  const pid = Number(children[0]);
+  const pid = children(master)[0];
   if (!pid) throw new Error('no worker process found');
   return pid;
-}
-
-function status(pid: number, field: string): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
 }
 
 const storagePath = mkdtempSync(join(tmpdir(), 'registry-bench-'));
@@ -54,8 +51,8 @@ try {
     await Bun.sleep(100);
   }
   const worker = workerPid(proc.pid);
-  const idleRss = status(worker, 'VmRSS');
-  const id = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
+  const idleRss = statusBytes(worker, 'VmRSS');
+  const id = hex(16);
   const json = JSON.stringify({ id });
   await fetch(`${url}/v1/images/${id}/json`, { method: 'PUT', body: json });
 
@@ -78,7 +75,7 @@ try {
   });
   const putSeconds = (performance.now() - t) / 1000;
   if (put.status !== 200) throw new Error(`PUT layer: ${put.status} ${await put.text()}`);
-  const peakAfterPut = status(worker, 'VmHWM');
+  const peakAfterPut = statusBytes(worker, 'VmHWM');
   const sum = `sha256:${hasher.digest('hex')}`;
   const ck = await fetch(`${url}/v1/images/${id}/checksum`, { method: 'PUT', headers: { 'x-docker-checksum-payload': sum } });
   if (ck.status !== 200) throw new Error(`PUT checksum: ${ck.status} ${await ck.text()}`);
@@ -89,7 +86,7 @@ try {
   for await (const c of get.body!) received += c.byteLength;
   const getSeconds = (performance.now() - t) / 1000;
   if (received !== total) throw new Error(`GET layer returned ${received} bytes`);
-  const peak = status(worker, 'VmHWM');
+  const peak = statusBytes(worker, 'VmHWM');
 
   const mb = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
   console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}; bun ${Bun.version}`);
@@ -99,7 +96,6 @@ try {
   console.log(`| PUT layer (streamed, Content-Length) | ${sizeMiB} MiB | ${putSeconds.toFixed(2)} | ${(sizeMiB / putSeconds).toFixed(0)} | ${mb(peakAfterPut)} |`);
   console.log(`| GET layer (sendfile) | ${sizeMiB} MiB | ${getSeconds.toFixed(2)} | ${(sizeMiB / getSeconds).toFixed(0)} | ${mb(peak)} |`);
 } finally {
-  proc.kill('SIGTERM');
-  await proc.exited;
+  await stop(proc);
   rmSync(storagePath, { recursive: true, force: true });
 }

@@ -1,19 +1,9 @@
 /**
  * /proc helpers and bounded child processes for the comparison benchmark (bench/compare.ts):
  * CPU ticks and peak RSS of a process tree, and `run()` for short commands (curl, wrk, getconf)
- * with a hard timeout. Linux only.
+ * with a hard timeout (children and stop are in dev/processes.ts). Linux only.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import type { Subprocess } from 'bun';
-
-/** Direct children of `pid` (the supervisor's workers, nginx's workers). */
-export function children(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
 
 /** utime + stime of one process (all its threads), in clock ticks; 0 if it is gone. */
 function cpuTicks(pid: number): number {
@@ -117,15 +107,6 @@ export async function run(cmd: string[], timeoutMs: number): Promise<RunResult> 
     clearTimeout(timer);
     if (p.exitCode === null) p.kill('SIGKILL');
   }
-}
-
-/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
-export async function stop(p: Subprocess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  p.kill(signal);
-  const timer = setTimeout(() => p.kill('SIGKILL'), graceMs);
-  await p.exited;
-  clearTimeout(timer);
 }
 
 export const median = (xs: number[]): number => {

@@ -3,7 +3,7 @@
  *  - Ceph RADOS Gateway when `radosgw` is installed: scripts/ceph-start.sh in a directory of the
  *    caller's (1 monitor, 1 memstore OSD, 1 radosgw; it installs nothing here because the check
  *    comes first), bucket made with a SigV4-signed CreateBucket;
- *  - otherwise fauxqs inside this process (test/helpers/s3.ts), which binds 0.0.0.0 (hard-coded
+ *  - otherwise fauxqs inside this process (dev/s3.ts), which binds 0.0.0.0 (hard-coded
  *    in fauxqs) but is only ever addressed on 127.0.0.1.
  * `pids()` are the processes whose CPU counts as the S3 server's (for fauxqs: this process).
  * `stop()` ends every daemon's process group and removes the directory (scripts/ceph-stop.sh);
@@ -11,8 +11,8 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { signedRequest, startFauxqs, type S3Credentials } from '../../test/helpers/s3.ts';
-import { freePort } from '../../test/helpers/server.ts';
+import { signedRequest, startFauxqs, type S3Credentials } from '../../dev/s3.ts';
+import { freePort } from '../../dev/ports.ts';
 import { run } from './procs.ts';
 import { which } from './servers.ts';
 

@@ -10,8 +10,9 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
-import { freePort } from '../../test/helpers/server.ts';
-import { alive, children, stop as stopProc } from './procs.ts';
+import { freePort } from '../../dev/ports.ts';
+import { children, killAll, stop as stopProc } from '../../dev/processes.ts';
+import { alive } from './procs.ts';
 import { ROOT } from './env.ts';
 
 export const HOST = '127.0.0.1';
@@ -63,13 +64,7 @@ async function stopAll(server: Server, signal: NodeJS.Signals, seen: Set<number>
     await Bun.sleep(100);
     left = left.filter((p) => alive(p, needle));
   }
-  for (const p of left) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
+  killAll(left);
   return left;
 }
 

@@ -6,19 +6,9 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killAll } from '../../dev/processes.ts';
 import { run } from './procs.ts';
 import { live, type Server } from './servers.ts';
-
-/** SIGKILLs every pid, ignoring those already gone. */
-export function killAll(pids: number[]): void {
-  for (const p of pids) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}
 
 /**
  * Pids of processes (other than this one) whose environment holds `mark` (`KEY=value`, inherited

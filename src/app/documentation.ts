@@ -46,7 +46,7 @@ function shapeParameters(parameters: Parameter[]): Json[] {
   );
 }
 
-export async function buildDocument(app: AnyElysia, base: DocumentBase): Promise<Json> {
+async function buildDocument(app: AnyElysia, base: DocumentBase): Promise<Json> {
   const { toOpenAPISchema } = await import('@elysiajs/openapi');
   const generated = toOpenAPISchema(app, undefined, undefined, undefined, '3.0.3').paths as unknown as Record<string, Record<string, Json>>;
   const paths: Record<string, Record<string, Json>> = {};

@@ -3,7 +3,7 @@
  * This table is the single definition: `load.ts` reads it, the README lists it.
  * Names follow ../shared/settings.md (never rename; add aliases).
  */
-export type SettingKind = 'string' | 'int' | 'bool' | 'bytes' | 'enum';
+type SettingKind = 'string' | 'int' | 'bool' | 'bytes' | 'enum';
 
 export interface SettingSpec<T> {
   kind: SettingKind;

@@ -21,7 +21,7 @@ export function* causes(error: unknown, depth = 5): Generator<Error> {
   for (let e = error, i = 0; i < depth && e instanceof Error; e = e.cause, i++) yield e;
 }
 
-export function metadataUnavailable(cause: unknown): RegistryError {
+function metadataUnavailable(cause: unknown): RegistryError {
   const error = new RegistryError('METADATA_UNAVAILABLE');
   error.cause = cause;
   return error;

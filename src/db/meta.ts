@@ -75,7 +75,7 @@ export interface TagRecord {
   metadata: string;
 }
 
-export interface SearchHit {
+interface SearchHit {
   name: string;
   description: string;
 }

@@ -68,7 +68,7 @@ export function completes(t: ImageColumns, id: string, layerKey?: string): SQL |
 export const readyImage = (t: ImageColumns, id: string): SQL | undefined => and(eq(t.id, id), eq(t.state, 'ready'));
 
 /** Hides private repositories outside `visible`; undefined (no condition) for 'all'. */
-export function visibility(t: RepositoryColumns, visible: PrivateVisibility): SQL | undefined {
+function visibility(t: RepositoryColumns, visible: PrivateVisibility): SQL | undefined {
   if (visible === 'all') return undefined;
   const isPublic = eq(t.private, false);
   return visible.namespaces.length === 0 ? isPublic : or(isPublic, inArray(t.namespace, visible.namespaces));

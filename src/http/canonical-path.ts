@@ -11,7 +11,7 @@ const PREFIX = '/v1/repositories/';
  * The endpoint suffixes of the repository routes (route-table.ts), longest first; '*' is any one
  * segment, [] the repository itself (`…/:repository/`).
  */
-export const REPOSITORY_SUFFIXES: readonly (readonly string[])[] = [
+const REPOSITORY_SUFFIXES: readonly (readonly string[])[] = [
   ...new Map(
     ROUTE_LIST.filter((r) => r.path.startsWith(`${REPOSITORY_PREFIX}/`))
       .map((r) => r.path.slice(REPOSITORY_PREFIX.length + 1).split('/').filter((s) => s !== ''))

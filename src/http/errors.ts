@@ -15,7 +15,7 @@ function render(status: number, message: string, headers: Record<string, string>
 }
 
 /** The V1 reply of a RegistryError. */
-export function registryErrorReply(error: RegistryError): Response {
+function registryErrorReply(error: RegistryError): Response {
   const entry = catalogue[error.code] as { message: string; bare?: true };
   return entry.bare ? render(error.status, entry.message, error.headers, true) : render(error.status, error.message, error.headers);
 }

@@ -1,7 +1,7 @@
 /** Building V1 replies: the JSON helper's headers (§0), cacheable headers, raw JSON. */
 import { v1Json } from './v1-json.ts';
 
-export const NO_CACHE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+const NO_CACHE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-type': 'application/json',
   'cache-control': 'no-cache',
   expires: '-1',

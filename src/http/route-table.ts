@@ -13,7 +13,7 @@ export interface RouteEntry {
 }
 
 /** Where the API documentation lives (the committed openapi.json is a copy of `swaggerJson`). */
-export const SWAGGER_UI_PATH = '/swagger';
+const SWAGGER_UI_PATH = '/swagger';
 export const SWAGGER_ASSETS_PATH = '/swagger/assets';
 export const SPEC_PATH = '/swagger/json';
 

@@ -43,20 +43,20 @@ export interface AuthOptions {
   now?: () => number;
 }
 
-export const USERNAME_RULE = /^[a-z0-9_]{4,30}$/;
-export const MAX_PASSWORD_LENGTH = 1024;
-export const MAX_EMAIL_LENGTH = 254;
+const USERNAME_RULE = /^[a-z0-9_]{4,30}$/;
+const MAX_PASSWORD_LENGTH = 1024;
+const MAX_EMAIL_LENGTH = 254;
 
 /** The WWW-Authenticate challenges of the two 401 kinds. */
-export const BASIC_CHALLENGE = 'Basic realm="registry"';
-export const TOKEN_CHALLENGE = 'Token';
+const BASIC_CHALLENGE = 'Basic realm="registry"';
+const TOKEN_CHALLENGE = 'Token';
 
 const basicError = (code: ErrorCode, detail?: string) =>
   new RegistryError(code, detail, { 'www-authenticate': BASIC_CHALLENGE });
 const tokenError = (detail?: string) => new RegistryError('REQUIRES_AUTHORIZATION', detail, { 'www-authenticate': TOKEN_CHALLENGE });
 
 /** GET and HEAD read, PUT and POST write, DELETE deletes (v1-api.md §0, HEAD allowed with read). */
-export function accessForMethod(method: string): Access | null {
+function accessForMethod(method: string): Access | null {
   switch (method.toUpperCase()) {
     case 'GET':
     case 'HEAD':
@@ -71,21 +71,21 @@ export function accessForMethod(method: string): Access | null {
   }
 }
 
-export function validateUsername(username: unknown): string {
+function validateUsername(username: unknown): string {
   if (typeof username !== 'string' || !USERNAME_RULE.test(username)) {
     throw new RegistryError('INVALID_USER', 'username must be 4 to 30 characters of a-z, 0-9 and _');
   }
   return username;
 }
 
-export function validatePassword(password: unknown): string {
+function validatePassword(password: unknown): string {
   if (typeof password !== 'string' || password === '' || password.length > MAX_PASSWORD_LENGTH) {
     throw new RegistryError('INVALID_USER', `password must be a non-empty string of at most ${MAX_PASSWORD_LENGTH} characters`);
   }
   return password;
 }
 
-export function validateEmail(email: unknown): string {
+function validateEmail(email: unknown): string {
   if (typeof email !== 'string' || email === '' || email.length > MAX_EMAIL_LENGTH || !email.includes('@')) {
     throw new RegistryError('INVALID_USER', `email must contain @ and be at most ${MAX_EMAIL_LENGTH} characters`);
   }
@@ -95,7 +95,7 @@ export function validateEmail(email: unknown): string {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** `Basic base64(user:password)` → the pair, or null when the header is not Basic (or unreadable). */
-export function parseBasic(header: string): { username: string; password: string } | null {
+function parseBasic(header: string): { username: string; password: string } | null {
   const m = /^\s*basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
   if (!m) return null;
   let text: string;
@@ -112,7 +112,7 @@ export function parseBasic(header: string): { username: string; password: string
 const TOKEN_PAIR = /([A-Za-z_]+)=("([^"]*)"|[^,\s]*)/g;
 
 /** The key=value pairs of a `Token ...` header (tolerates a doubled `Token Token` prefix); null when not a token or a key repeats. */
-export function parseTokenHeader(header: string): Record<string, string> | null {
+function parseTokenHeader(header: string): Record<string, string> | null {
   if (!/^\s*token\s/i.test(header)) return null;
   const out: Record<string, string> = {};
   for (const m of header.matchAll(TOKEN_PAIR)) {

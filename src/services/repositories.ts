@@ -9,7 +9,7 @@ import { requireTagName } from './names.ts';
 import { DEFAULT_REPOSITORY_JSON, tagMetadata } from './tag-metadata.ts';
 
 /** Validates an index image list (E23): a JSON array of objects with a string `id`. */
-export function parseIndexImages(data: unknown): IndexImage[] {
+function parseIndexImages(data: unknown): IndexImage[] {
   if (!Array.isArray(data)) throw new RegistryError('INVALID_DATA');
   for (const item of data) {
     if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new RegistryError('INVALID_DATA');
@@ -23,7 +23,7 @@ export function parseIndexImages(data: unknown): IndexImage[] {
 }
 
 /** Merges by id keeping `id` and `checksum`; an entry with a checksum wins (E23). */
-export function mergeIndexImages(current: IndexImage[], incoming: IndexImage[]): IndexImage[] {
+function mergeIndexImages(current: IndexImage[], incoming: IndexImage[]): IndexImage[] {
   const merged = new Map<string, IndexImage>();
   for (const item of [...current, ...incoming]) {
     const prev = merged.get(item.id);

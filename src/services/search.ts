@@ -3,8 +3,8 @@ import type { PrivateVisibility, SearchStore } from '../db/meta.ts';
 import { RegistryError } from '../errors.ts';
 import type { SearchResults } from '../routes/v1/search.model.ts';
 
-export const DEFAULT_PAGE_SIZE = 25;
-export const MAX_PAGE_SIZE = 100;
+const DEFAULT_PAGE_SIZE = 25;
+const MAX_PAGE_SIZE = 100;
 
 function positiveInt(raw: string | undefined, fallback: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;

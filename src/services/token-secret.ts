@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const TOKEN_SECRET_FILE = 'token.secret';
+const TOKEN_SECRET_FILE = 'token.secret';
 
 export function tokenSecret(configured: string, storagePath: string): string {
   if (configured !== '') return configured;

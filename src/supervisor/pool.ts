@@ -16,8 +16,8 @@
  */
 import { EXIT_BOOT_FAILURE } from '../ipc/protocol.ts';
 
-export type WorkerState = 'booting' | 'ready' | 'draining';
-export type Level = 'debug' | 'info' | 'warning' | 'error' | 'critical';
+type WorkerState = 'booting' | 'ready' | 'draining';
+type Level = 'debug' | 'info' | 'warning' | 'error' | 'critical';
 
 export interface PoolSettings {
   workers: number;
@@ -56,9 +56,9 @@ export interface WorkerRec {
   killedByUs: boolean;
 }
 
-export const CRASH_WINDOW_MS = 60_000;
-export const CRASHES_BEFORE_BACKOFF = 10;
-export const MAX_BACKOFF_MS = 60_000;
+const CRASH_WINDOW_MS = 60_000;
+const CRASHES_BEFORE_BACKOFF = 10;
+const MAX_BACKOFF_MS = 60_000;
 
 export const backoffMs = (n: number) => Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (n - 1));
 

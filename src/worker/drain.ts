@@ -19,7 +19,7 @@ export interface DrainTiming {
   windowMs: number;
 }
 
-export const DRAIN_TIMING: DrainTiming = { quietMs: 250, windowMs: 2000 };
+const DRAIN_TIMING: DrainTiming = { quietMs: 250, windowMs: 2000 };
 
 export class Drain {
   #draining = false;

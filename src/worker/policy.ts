@@ -5,7 +5,7 @@
 import type { DrainTiming } from './drain.ts';
 
 /** how long a worker whose supervisor is gone keeps draining (it must not serve on as an orphan) */
-export const PARENT_GONE_GRACE_MS = 1500;
+const PARENT_GONE_GRACE_MS = 1500;
 
 /** Counts requests (`count()` as one starts); `reached()` says true once, after the limit is hit (0: none). */
 export class RequestLimit {

@@ -1,6 +1,7 @@
 /** Helpers for the token-mode tests: an app with auth on, accounts, Basic headers, a token push. */
 import { expect } from 'bun:test';
 import type { SettingName } from '../../src/config/schema.ts';
+import { hex } from '../../dev/ids.ts';
 import { makeApp, sha256Payload, type TestApp } from '../helpers/app.ts';
 
 export const SECRET = 'test-secret';
@@ -25,8 +26,8 @@ export async function makeAdmin(app: TestApp, username: string, password = `${us
   return basic(username, password);
 }
 
-export const hexId = () =>
-  Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, '0')).join('');
+/** A random 64-digit V1 image id. */
+export const hexId = () => hex(64);
 
 /** Parses a token header value into its key=value pairs. */
 export function tokenPairs(token: string): Record<string, string> {

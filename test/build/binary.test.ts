@@ -9,7 +9,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
-import { freePort } from '../helpers/server.ts';
+import { hex, payload } from '../../dev/ids.ts';
+import { freePort } from '../../dev/ports.ts';
+import { alive, children } from '../../dev/processes.ts';
 import { buildTar, gzip } from '../helpers/tar.ts';
 
 const ROOT = join(import.meta.dir, '..', '..');
@@ -37,15 +39,6 @@ beforeAll(async () => {
 afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
-
-const childrenOf = (pid: number): number[] => {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-};
-const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
 
 async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -95,7 +88,7 @@ describe('the single executable', () => {
 
         // two workers, both this same executable, started with the worker role
         workers = await until('two workers', () => {
-          const c = childrenOf(proc.pid);
+          const c = children(proc.pid);
           return c.length === 2 && c;
         });
         for (const pid of workers) {
@@ -104,10 +97,10 @@ describe('the single executable', () => {
         }
 
         // push (needs the tables the compiled-in migrations create), then pull
-        const id = Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, '0')).join('');
+        const id = hex(64);
         const json = JSON.stringify({ id, created: '2026-11-27T00:00:00Z', os: 'linux' });
         const layer = gzip(await buildTar([{ name: 'etc/motd', body: 'built into one file\n' }]));
-        const checksum = `sha256:${new Bun.CryptoHasher('sha256').update(json).update('\n').update(layer).digest('hex')}`;
+        const checksum = payload(json, layer);
         let r = await fetch(`${url}/v1/images/${id}/json`, { method: 'PUT', body: json, headers: { 'content-type': 'application/json' } });
         expect(r.status).toBe(200);
         r = await fetch(`${url}/v1/images/${id}/layer`, { method: 'PUT', body: layer });

@@ -1,5 +1,5 @@
 /**
- * PgMetaStore: the MetaStore contract on a real PostgreSQL 15 (test/helpers/postgres.ts), then
+ * PgMetaStore: the MetaStore contract on a real PostgreSQL 15 (dev/postgres.ts), then
  * what only PostgreSQL has to prove: migrations raced by several processes, byte-exact bytea,
  * atomic conditional writes across stores (as across nodes), dropped and unreachable servers,
  * prepared hot reads, and search served by trigram indexes.
@@ -18,7 +18,7 @@ import { repositories } from '../../src/db/pg/schema.ts';
 import { PG_APPLICATION_NAME, PgMetaStore, connectionFailure } from '../../src/db/pg/store.ts';
 import { RegistryError } from '../../src/errors.ts';
 import { errorToResponse } from '../../src/http/errors.ts';
-import { startCluster, startPostgres, type TestPostgres } from '../helpers/postgres.ts';
+import { startCluster, startPostgres, type TestPostgres } from '../../dev/postgres.ts';
 import { runMetaStoreSuite } from './meta.suite.ts';
 
 const ROOT = join(import.meta.dir, '..', '..');

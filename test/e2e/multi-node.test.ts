@@ -15,8 +15,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { S3Client } from 'bun';
 import { tarsum } from '../../src/checksum/tarsum.ts';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
-import { recordingProxy, startFauxqs, type RecordingProxy, type S3TestServer } from '../helpers/s3.ts';
+import { startPostgres, type TestPostgres } from '../../dev/postgres.ts';
+import { recordingProxy, startFauxqs, type RecordingProxy, type S3TestServer } from '../../dev/s3.ts';
 import { buildTar } from '../helpers/tar.ts';
 import { startRegistry, type StartedRegistry, type StartOptions } from '../helpers/server.ts';
 import { client, expectImage, hex, imageJson, payload, pushSteps, randomBytes, stallingBody } from '../helpers/v1-push.ts';

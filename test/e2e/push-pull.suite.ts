@@ -22,7 +22,7 @@ import { hex, payload, UA } from '../helpers/v1-push.ts';
  * - `redirect`: the node answers 302 to a URL of the storage (storage_redirect), which `fetch`
  *   follows: the 200/206 and its headers come from the storage server.
  */
-export type LayerDelivery = 'file' | 'stream' | 'redirect';
+type LayerDelivery = 'file' | 'stream' | 'redirect';
 
 export interface PushPullTarget {
   /** the node pushes go to */

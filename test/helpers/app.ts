@@ -9,6 +9,7 @@ import { createApp, type RegistryApp } from '../../src/app/app.ts';
 import { createFetch } from '../../src/app/fetch.ts';
 import type { StorageDriver } from '../../src/storage/driver.ts';
 import { MemoryDriver } from '../../src/storage/memory.ts';
+import { hex, payload as sha256Payload } from '../../dev/ids.ts';
 
 /** The User-Agent the original's tests sent with every request (v1-api.md §7). */
 export const TEST_UA = 'docker/0.10.1 go/go1.2.1 git-commit/3600720 kernel/3.8.0-19-generic os/linux arch/amd64';
@@ -51,11 +52,8 @@ export function makeApp(overrides: Partial<Record<SettingName, unknown>> = {}, s
   };
 }
 
-export const randomHex = (n = 16) =>
-  Array.from(crypto.getRandomValues(new Uint8Array(n / 2)), (b) => b.toString(16).padStart(2, '0')).join('');
-
-export const sha256Payload = (json: string, layer: Uint8Array | string) =>
-  `sha256:${new Bun.CryptoHasher('sha256').update(json).update('\n').update(layer).digest('hex')}`;
+// under the names the in-process route tests use
+export { hex as randomHex, sha256Payload };
 
 /**
  * The original's `base.upload_image` helper with its asserts (§7): PUT json, GET json → 400,

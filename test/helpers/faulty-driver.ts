@@ -31,7 +31,7 @@ export type FaultOp =
   | 'redirectUrl'
   | 'purgeStaleUploads';
 
-export type Errno = 'EIO' | 'ENOSPC' | 'EACCES';
+type Errno = 'EIO' | 'ENOSPC' | 'EACCES';
 
 export interface Fault {
   op: FaultOp;

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const TARSUM_TESTDATA = join(import.meta.dir, '..', '..', '.cache', 'tarsum-testdata');
+const TARSUM_TESTDATA = join(import.meta.dir, '..', '..', '.cache', 'tarsum-testdata');
 
 export interface TarsumFixture {
   name: string;

@@ -32,7 +32,7 @@ const hex2 = (b: number) => `%${HEX[b >> 4]!.toUpperCase()}${HEX[b & 15]!.toUppe
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 
 /** Percent-encodes the UTF-8 of `s` (lone surrogates become U+FFFD) except unreserved chars. */
-export function pctEncode(s: string): string {
+function pctEncode(s: string): string {
   let out = '';
   for (const b of new TextEncoder().encode(s)) {
     const c = String.fromCharCode(b);
@@ -41,7 +41,7 @@ export function pctEncode(s: string): string {
   return out;
 }
 
-export const TRAVERSAL_SEGMENTS = [
+const TRAVERSAL_SEGMENTS = [
   '..',
   '.',
   '%2e%2e',
@@ -77,7 +77,7 @@ export const TRAVERSAL_SEGMENTS = [
   '%e2%82',
 ] as const;
 
-export function segmentArb(seeds: Seeds): fc.Arbitrary<string> {
+function segmentArb(seeds: Seeds): fc.Arbitrary<string> {
   const hexId = fc.oneof(fc.stringMatching(/^[a-f0-9]{16}$/), fc.stringMatching(/^[a-f0-9]{64}$/));
   return fc.oneof(
     { weight: 6, arbitrary: fc.constantFrom(seeds.id, seeds.pending, seeds.namespace, seeds.repository, seeds.tag, 'library') },
@@ -95,7 +95,7 @@ export function segmentArb(seeds: Seeds): fc.Arbitrary<string> {
  * Route templates (`{param}`) from the app's route table, plus the one-part spelling of every
  * repository route (rewritten to library/<name> before routing).
  */
-export function routeTable(): { path: string; methods: string[] }[] {
+function routeTable(): { path: string; methods: string[] }[] {
   const rows = new Map<string, string[]>();
   const add = (path: string, method: string) => {
     const methods = rows.get(path) ?? [];
@@ -173,7 +173,7 @@ const specialValue = fc.oneof(
   fc.integer({ min: 1000, max: 12_000 }).map((n) => 'v'.repeat(n)),
 );
 
-export const headersArb = fc.array(
+const headersArb = fc.array(
   fc.oneof(
     fc.tuple(fc.constantFrom(...SPECIAL_HEADERS), specialValue),
     fc.tuple(fc.stringMatching(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,30}$/), headerValue),
@@ -190,7 +190,7 @@ const deepJson = fc
     kind === 'array' ? '['.repeat(n) + ']'.repeat(n) : kind === 'object' ? '{"a":'.repeat(n) + '1' + '}'.repeat(n) : '['.repeat(n),
   );
 
-export function bodyArb(seeds: Seeds, seg: fc.Arbitrary<string>): fc.Arbitrary<Uint8Array | string | undefined> {
+function bodyArb(seeds: Seeds, seg: fc.Arbitrary<string>): fc.Arbitrary<Uint8Array | string | undefined> {
   const idish = fc.oneof(fc.constantFrom(seeds.id, seeds.pending), seg, fc.jsonValue());
   return fc.oneof(
     { weight: 2, arbitrary: fc.constant(undefined) },

@@ -6,7 +6,7 @@ import { expect } from 'bun:test';
 import { randomHex, sha256Payload, uploadImage, type TestApp } from './app.ts';
 
 /** `uploadImage`'s expect callback: throws with the helper's message when an assert fails. */
-export const check = (cond: boolean, what: string): void => {
+const check = (cond: boolean, what: string): void => {
   if (!cond) throw new Error(`upload_image assert failed: ${what}`);
 };
 

@@ -4,20 +4,12 @@
  * headers. Sends one request with `Connection: close` and parses the status line, headers and
  * body (Content-Length or read-to-close; chunked bodies are de-chunked).
  */
+import { concatBytes } from './tar.ts';
+
 export interface RawReply {
   status: number;
   headers: Record<string, string>;
   body: Uint8Array;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 function dechunk(body: Uint8Array): Uint8Array {
@@ -32,7 +24,7 @@ function dechunk(body: Uint8Array): Uint8Array {
     parts.push(body.subarray(eol + 1, eol + 1 + size));
     at = eol + 1 + size + 2;
   }
-  return concat(parts);
+  return concatBytes(parts);
 }
 
 /**
@@ -75,7 +67,7 @@ export async function rawRequest(
   const timer = setTimeout(() => socket.end(), timeoutMs);
   await promise;
   clearTimeout(timer);
-  const all = concat(chunks);
+  const all = concatBytes(chunks);
   const split = all.findIndex((_, i) => all[i] === 0x0d && all[i + 1] === 0x0a && all[i + 2] === 0x0d && all[i + 3] === 0x0a);
   if (split === -1) return null;
   const headText = new TextDecoder('latin1').decode(all.subarray(0, split));
@@ -86,7 +78,7 @@ export async function rawRequest(
     const i = l.indexOf(':');
     if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
   }
-  let rest = all.subarray(split + 4);
+  let rest: Uint8Array = all.subarray(split + 4);
   if (headers['transfer-encoding']?.toLowerCase() === 'chunked') rest = dechunk(rest);
   else if (headers['content-length'] !== undefined) rest = rest.subarray(0, Number(headers['content-length']));
   return { status, headers, body: rest };

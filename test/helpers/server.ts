@@ -1,15 +1,11 @@
-/** End-to-end helpers: a free port, and `bun run start` as a real process on it. */
+/** End-to-end helper: `bun run start` as a real process on a free port. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
+import { freePort } from '../../dev/ports.ts';
+import { stop as stopProcess } from '../../dev/processes.ts';
 
-export async function freePort(): Promise<number> {
-  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
-}
 
 export interface StartedRegistry {
   url: string;
@@ -69,10 +65,7 @@ export async function startRegistry(env: Record<string, string> = {}, options: S
   })();
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    proc.kill('SIGTERM');
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-    await proc.exited;
-    clearTimeout(timer);
+    await stopProcess(proc);
     if (options.processGroup) {
       // whatever of the group outlived `bun run` (workers of a killed master) goes too
       signalGroup(proc.pid, 'SIGKILL');

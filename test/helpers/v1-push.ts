@@ -6,25 +6,18 @@
 import { expect } from 'bun:test';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { hex, payload, randomBytes } from '../../dev/ids.ts';
+
+// the push helpers' callers take ids, layers and checksums from here too
+export { hex, payload, randomBytes };
 
 export const UA = 'docker/1.6.2 go/go1.4.2 kernel/3.13.0 os/linux arch/amd64';
 
-export const hex = (n: number): string =>
-  Array.from(crypto.getRandomValues(new Uint8Array(n / 2)), (b) => b.toString(16).padStart(2, '0')).join('');
 
 export const imageJson = (id: string): string => JSON.stringify({ id, created: '2026-11-27T00:00:00Z', os: 'linux' });
 
-export const payload = (json: string, layer: Uint8Array): string =>
-  `sha256:${new Bun.CryptoHasher('sha256').update(json).update('\n').update(layer).digest('hex')}`;
 
-/** Random bytes (getRandomValues fills at most 64 KiB per call). */
-export function randomBytes(size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  for (let i = 0; i < size; i += 65_536) crypto.getRandomValues(out.subarray(i, Math.min(size, i + 65_536)));
-  return out;
-}
-
-export type Body = string | Uint8Array | ReadableStream<Uint8Array>;
+type Body = string | Uint8Array | ReadableStream<Uint8Array>;
 
 export interface CallInit {
   body?: Body;

@@ -2,8 +2,8 @@
  * `npm test` installs what the tests need (scripts/test-deps.sh, run from `pretest`): every system
  * program a test runs or checks for must come from a package in that script's list, and the script
  * must probe for that very program, so that on a bare machine it is installed before the suite.
- * The programs are found by scanning test/**\/*.ts: spawn sites, `Bun.which`, system-path
- * constants. A spawn whose program the scan cannot tell fails here until it is explained in
+ * The programs are found by scanning test/**\/*.ts and dev/**\/*.ts (the helpers tests share with
+ * the benchmarks): spawn sites, `Bun.which`, system-path constants. A spawn whose program the scan cannot tell fails here until it is explained in
  * INDIRECT, so a new test that runs a new tool fails until its package is listed.
  */
 import { describe, expect, test } from 'bun:test';
@@ -12,19 +12,20 @@ import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ROOT, SCRIPT, testDeps } from './test-deps-list.ts';
 
-const TEST_DIR = join(ROOT, 'test');
+/** what the tests run: their own files and the dev-only helpers they import */
+const SOURCE_DIRS = [join(ROOT, 'test'), join(ROOT, 'dev')];
 
 /** system program (a PATH command or an absolute path) → the Debian package that provides it */
 const PROVIDED_BY: Record<string, string> = {
   '/usr/bin/chromium': 'chromium',
   '/usr/lib/postgresql/15/bin/initdb': 'postgresql-15',
   '/usr/lib/postgresql/15/bin/postgres': 'postgresql-15',
+  sh: 'dash',
   runuser: 'util-linux',
   setpriv: 'util-linux',
   mkfifo: 'coreutils',
   test: 'coreutils',
   id: 'coreutils',
-  sh: 'dash',
   tar: 'tar',
   bzip2: 'bzip2',
   xz: 'xz-utils',
@@ -39,11 +40,11 @@ const PREREQUISITES: Record<string, string> = {
 /**
  * Spawn sites whose command is not written at the call: `file|first argument` → how to find what
  * they run. `wrappers`: functions in that file whose array arguments (or arrow bodies) are
- * commands; `option`: a property callers anywhere in test/ fill with a command array; `none`: runs
+ * commands; `option`: a property callers anywhere in test/ or dev/ fill with a command array; `none`: runs
  * no system program (the reason).
  */
 const INDIRECT: Record<string, { wrappers: string[] } | { option: string } | { none: string }> = {
-  'test/helpers/postgres.ts|cmd': { wrappers: ['run', 'asPostgres'] },
+  'dev/postgres.ts|cmd': { wrappers: ['run', 'asPostgres'] },
   'test/helpers/supervisor.ts|options.command': { option: 'command' },
   'test/build/binary.test.ts|binary': { none: 'the registry binary the test compiled' },
 };
@@ -168,10 +169,12 @@ function scan(files: Map<string, string>): Scan {
 
 async function testSources(): Promise<Map<string, string>> {
   const files = new Map<string, string>();
-  for (const f of new Glob('**/*.ts').scanSync(TEST_DIR)) {
-    const path = relative(ROOT, join(TEST_DIR, f));
-    if (path === relative(ROOT, import.meta.path)) continue; // this file's tables are not uses
-    files.set(path, await Bun.file(join(TEST_DIR, f)).text());
+  for (const dir of SOURCE_DIRS) {
+    for (const f of new Glob('**/*.ts').scanSync(dir)) {
+      const path = relative(ROOT, join(dir, f));
+      if (path === relative(ROOT, import.meta.path)) continue; // this file's tables are not uses
+      files.set(path, await Bun.file(join(dir, f)).text());
+    }
   }
   return files;
 }
@@ -181,7 +184,7 @@ describe('scripts/test-deps.sh names every system package a test needs', async (
   const found = scan(await testSources());
   const installed = new Map(deps.filter((d) => d.how === 'install').map((d) => [d.pkg, d]));
 
-  test('every spawn and Bun.which in test/ is understood', () => {
+  test('every spawn and Bun.which in test/ and dev/ is understood', () => {
     expect(found.unresolved).toEqual([]);
   });
 
@@ -213,7 +216,7 @@ describe('scripts/test-deps.sh names every system package a test needs', async (
     const stale = [...installed.keys()].filter((pkg) => !needed.has(pkg));
     expect(stale).toEqual([]);
     const missingFiles = deps.flatMap((d) =>
-      [...d.neededBy.matchAll(/test\/[\w./-]+\.ts/g)].map((m) => m[0]).filter((f) => !existsSync(join(ROOT, f))),
+      [...d.neededBy.matchAll(/(?:test|dev)\/[\w./-]+\.ts/g)].map((m) => m[0]).filter((f) => !existsSync(join(ROOT, f))),
     );
     expect(missingFiles).toEqual([]);
   });
@@ -240,5 +243,7 @@ describe('the scan itself', () => {
     for (const p of ['/usr/bin/chromium', '/usr/lib/postgresql/15/bin/initdb', '/usr/lib/postgresql/15/bin/postgres', 'runuser', 'setpriv', 'mkfifo', 'tar', 'bzip2', 'xz']) {
       expect(found.programs.has(p)).toBe(true);
     }
+    // the PostgreSQL helper lives in dev/: its programs are found there
+    expect(found.programs.get('runuser')!.some((where) => where.startsWith('dev/postgres.ts'))).toBe(true);
   });
 });

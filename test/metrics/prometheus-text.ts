@@ -1,13 +1,13 @@
 /** Reading the Prometheus text format in tests. */
 
-export interface Sample {
+interface Sample {
   name: string;
   labels: Record<string, string>;
   value: number;
 }
 
 /** The samples of a text-format exposition (comments skipped). */
-export function samples(text: string): Sample[] {
+function samples(text: string): Sample[] {
   const out: Sample[] = [];
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;

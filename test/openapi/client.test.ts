@@ -9,15 +9,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import createClient from 'openapi-fetch';
 import type { components, paths } from '../../clients/typescript/v1.ts';
 import { CLIENT_TYPES_FILE, clientTypes, servedDocument } from '../../scripts/openapi.ts';
+import { hex, payload } from '../../dev/ids.ts';
 import { startRegistry, type StartedRegistry } from '../helpers/server.ts';
 import { buildTar, gzip } from '../helpers/tar.ts';
 
 type ImageJson = components['schemas']['ImageJson'];
 
-const hex = (n: number) =>
-  Array.from(crypto.getRandomValues(new Uint8Array(n / 2)), (b) => b.toString(16).padStart(2, '0')).join('');
-const payload = (json: string, layer: Uint8Array) =>
-  `sha256:${new Bun.CryptoHasher('sha256').update(json).update('\n').update(layer).digest('hex')}`;
 
 test('the committed client types are what openapi-typescript generates from the served document', async () => {
   const committed = await Bun.file(CLIENT_TYPES_FILE).text();

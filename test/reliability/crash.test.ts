@@ -8,7 +8,8 @@ import { Database } from 'bun:sqlite';
 import { describe, expect, test } from 'bun:test';
 import { existsSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, waitFor, type Supervisor, useSupervisors } from '../helpers/supervisor.ts';
+import { alive } from '../../dev/processes.ts';
+import { waitFor, type Supervisor, useSupervisors } from '../helpers/supervisor.ts';
 import { client, hex, imageFiles, imageJson, payload, randomBytes, stallingBody, tempFiles } from '../helpers/v1-push.ts';
 
 const supervisors = useSupervisors();

@@ -22,14 +22,13 @@ import {
   putJsonAndLayer,
   upload,
 } from '../helpers/layers.ts';
+import { randomBytes } from '../../dev/ids.ts';
 import { buildTar, gzip, type TarEntry } from '../helpers/tar.ts';
 
 const UPLOADING = 'Image is being uploaded, retry later';
 const CHECKSUM_NOT_SET =
   'X-Docker-Checksum-Payload not set.  If you are using the Docker daemon, you should upgrade to version 0.10 or later';
 const TOO_OLD = 'This endpoint does not support Docker daemons older than 0.10';
-
-const randomBytes = (n: number) => crypto.getRandomValues(new Uint8Array(n));
 
 /** Runs `fn` with a fresh app; always closes it. */
 async function withApp<T>(fn: (app: TestApp) => Promise<T>, overrides = {}, storage?: StorageDriver): Promise<T> {

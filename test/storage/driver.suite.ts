@@ -85,7 +85,7 @@ async function writeChunks(w: FileWriter, data: Uint8Array, chunkSize: number): 
 }
 
 /** Keys every driver must reject; `''` is excluded for `list`, where it names the root. */
-export const INVALID_KEYS: readonly string[] = [
+const INVALID_KEYS: readonly string[] = [
   '../x',
   '/abs',
   'a//b',

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { PathNotFoundError, StorageError } from '../../src/storage/driver.ts';
 import { S3Driver } from '../../src/storage/s3/driver.ts';
-import { startRadosGateway, type S3TestServer } from '../helpers/s3.ts';
+import { startRadosGateway, type S3TestServer } from '../../dev/s3.ts';
 import { patternBytes, runDriverSuite } from './driver.suite.ts';
 
 const MiB = 1024 * 1024;

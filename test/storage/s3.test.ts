@@ -8,7 +8,7 @@ import { PathNotFoundError, StorageError } from '../../src/storage/driver.ts';
 import { S3Driver } from '../../src/storage/s3/driver.ts';
 import { S3ObjectBlob } from '../../src/storage/s3/object-blob.ts';
 import { makeApp, randomHex, uploadImage } from '../helpers/app.ts';
-import { recordingProxy, startFauxqs, type S3TestServer } from '../helpers/s3.ts';
+import { recordingProxy, startFauxqs, type S3TestServer } from '../../dev/s3.ts';
 import { patternBytes, runDriverSuite } from './driver.suite.ts';
 
 const MiB = 1024 * 1024;

@@ -6,7 +6,8 @@
  */
 import { describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
-import { fetchLoop, keepAliveLoop, type Supervisor, useSupervisors, waitFor } from '../helpers/supervisor.ts';
+import { fetchLoop, keepAliveLoop } from '../../dev/load.ts';
+import { type Supervisor, useSupervisors, waitFor } from '../helpers/supervisor.ts';
 
 const supervisors = useSupervisors();
 

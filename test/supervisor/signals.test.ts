@@ -6,7 +6,8 @@ import { describe, expect, test } from 'bun:test';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alive, childrenOf, startSupervisor, waitFor, useSupervisors } from '../helpers/supervisor.ts';
+import { alive, children } from '../../dev/processes.ts';
+import { startSupervisor, waitFor, useSupervisors } from '../helpers/supervisor.ts';
 
 const supervisors = useSupervisors();
 const start = supervisors.start;
@@ -124,7 +125,7 @@ describe('supervisor', () => {
     const rows = db.query('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number };
     db.close();
     expect(rows.n).toBeGreaterThan(0);
-    expect(childrenOf(s.pid)).toHaveLength(2);
+    expect(children(s.pid)).toHaveLength(2);
   }, 60_000);
 });
 

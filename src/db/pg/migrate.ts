@@ -17,7 +17,7 @@ import { applyMigrations } from '../migrator.ts';
 export const PG_MIGRATIONS: readonly MigrationMeta[] = readMigrationFolder('drizzle/pg');
 
 /** The advisory lock key every registry migrator takes (an arbitrary constant: "v1regmig"). */
-export const MIGRATION_LOCK_KEY = 0x76_31_72_65_67_6d_69_67n;
+const MIGRATION_LOCK_KEY = 0x76_31_72_65_67_6d_69_67n;
 
 export async function migratePostgres(
   url: string,

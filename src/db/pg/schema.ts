@@ -14,7 +14,7 @@
 import { bigint, boolean, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /** `bytea` in and out as `Uint8Array` (Bun's client binds and returns Buffers, which are Uint8Arrays). */
-export const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
   dataType: () => 'bytea',
   toDriver: (value) => value,
   fromDriver: (value) => new Uint8Array(value.buffer, value.byteOffset, value.byteLength),

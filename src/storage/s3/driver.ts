@@ -43,7 +43,7 @@ import { s3Settings } from './options.ts';
 import type { S3DriverOptions } from './options.ts';
 import { S3FileWriter } from './writer.ts';
 
-export { MIN_PART_SIZE, type S3DriverOptions } from './options.ts';
+export { type S3DriverOptions } from './options.ts';
 
 /** Objects deleted in parallel by `delete(prefix)`. */
 const DELETE_CONCURRENCY = 8;

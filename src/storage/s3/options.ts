@@ -5,7 +5,7 @@ import { DRIVER } from './errors.ts';
 
 const MiB = 1024 * 1024;
 /** S3's smallest part (all but the last); Bun refuses a smaller `partSize`. */
-export const MIN_PART_SIZE = 5 * MiB;
+const MIN_PART_SIZE = 5 * MiB;
 /** S3's largest presigned-URL lifetime: 7 days. */
 const MAX_PRESIGN_EXPIRY = 7 * 24 * 3600;
 

@@ -21,8 +21,9 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
-import { migratePostgres } from '../../src/db/pg/migrate.ts';
-import { freePort } from './server.ts';
+import { migratePostgres } from '../src/db/pg/migrate.ts';
+import { freePort } from './ports.ts';
+import { alive } from './processes.ts';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 const TEMPLATE = 'migrated_template';
@@ -94,15 +95,6 @@ function readPostmaster(data: string): { pid: number; ready: boolean } | null {
     return null;
   }
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Immediate shutdown, synchronously (for the 'exit' handler, where nothing async runs). */
 function killSync(pid: number): void {

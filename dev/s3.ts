@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFauxqs as startFauxqsServer } from 'fauxqs';
-import type { S3DriverOptions } from '../../src/storage/s3/driver.ts';
+import type { S3DriverOptions } from '../src/storage/s3/driver.ts';
 
 export interface S3Credentials {
   endpoint: string;
@@ -44,7 +44,7 @@ const REGION = 'us-east-1';
 let bucketCounter = 0;
 
 /** A valid, unique bucket name (3–63 lowercase characters). */
-export function uniqueBucketName(tag = 'reg'): string {
+function uniqueBucketName(tag = 'reg'): string {
   bucketCounter += 1;
   return `${tag}-${process.pid}-${Date.now().toString(36)}-${bucketCounter}`;
 }
@@ -120,6 +120,29 @@ function optionsFor(creds: S3Credentials, bucket: string) {
   });
 }
 
+/** The handle both servers return; `stop` runs once however often it is called. */
+function testServer(
+  creds: S3Credentials,
+  bucket: string,
+  newBucket: () => Promise<string>,
+  pendingUploads: S3TestServer['pendingUploads'],
+  stop: () => Promise<void>,
+): S3TestServer {
+  let stopped = false;
+  return {
+    ...creds,
+    bucket,
+    newBucket,
+    driverOptions: optionsFor(creds, bucket),
+    pendingUploads,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await stop();
+    },
+  };
+}
+
 // ---- fauxqs -------------------------------------------------------------------------------------
 
 /** fauxqs in this process on a free port, with one fresh bucket. Any credentials are accepted. */
@@ -133,24 +156,12 @@ export async function startFauxqs(): Promise<S3TestServer> {
   };
   const newBucket = async (): Promise<string> => server.createBucket(uniqueBucketName('fx')).bucketName;
   const bucket = await newBucket();
-  let stopped = false;
-  return {
-    ...creds,
-    bucket,
-    newBucket,
-    driverOptions: optionsFor(creds, bucket),
-    pendingUploads: async () => null,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await server.stop();
-    },
-  };
+  return testServer(creds, bucket, newBucket, async () => null, () => server.stop());
 }
 
 // ---- Ceph RADOS Gateway -------------------------------------------------------------------------
 
-const SCRIPTS = join(import.meta.dir, '..', '..', 'scripts');
+const SCRIPTS = join(import.meta.dir, '..', 'scripts');
 
 /** A port P with P and P + 10000 (the monitor's) both free, as ceph-start.sh needs. */
 async function freeCephPort(): Promise<number> {
@@ -220,24 +231,12 @@ export async function startRadosGateway(): Promise<S3TestServer> {
     await stop();
     throw e;
   }
-  let stopped = false;
-  return {
-    ...creds,
-    bucket,
-    newBucket,
-    driverOptions: optionsFor(creds, bucket),
-    pendingUploads: (b, prefix = '') => listMultipartUploads(creds, b, prefix),
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await stop();
-    },
-  };
+  return testServer(creds, bucket, newBucket, (b, prefix = '') => listMultipartUploads(creds, b, prefix), stop);
 }
 
 // ---- a recording proxy (fauxqs only: it re-addresses requests, so signatures would break) ------
 
-export interface RecordedRequest {
+interface RecordedRequest {
   method: string;
   /** path without the query, e.g. `/bucket/key` */
   path: string;
