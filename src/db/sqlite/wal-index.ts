@@ -23,7 +23,7 @@ const WORDS = HEADER_BYTES / 4;
 const descriptors = new Map<string, number>();
 
 function descriptor(path: string): number {
-  const st = statSync(path);
+  const st = statSync(path, { bigint: true });
   const key = `${st.dev}:${st.ino}`;
   let fd = descriptors.get(key);
   if (fd === undefined) {
