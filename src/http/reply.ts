@@ -48,9 +48,20 @@ export function notModified(ifModifiedSince: string | null | undefined, lastModi
 /** Content-Length of a body we hold (so access logs and HEAD know it before it is sent). */
 const byteLength = (body: string | Uint8Array) => String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
 
+/** Copied for each reply: copying a Headers is cheaper than building one from an object. */
+const NO_CACHE = new Headers(NO_CACHE_HEADERS);
+
+function noCacheReply(body: string | Uint8Array, length: string, status: number, headers: Record<string, string>): Response {
+  const all = new Headers(NO_CACHE);
+  all.set('content-length', length);
+  for (const name in headers) all.set(name, headers[name]!);
+  return new Response(body, { status, headers: all });
+}
+
 export function jsonReply(data: unknown = true, status = 200, headers: Record<string, string> = {}): Response {
   const body = v1Json(data);
-  return new Response(body, { status, headers: { ...NO_CACHE_HEADERS, 'content-length': byteLength(body), ...headers } });
+  // v1Json escapes everything past ASCII: its length is its byte count
+  return noCacheReply(body, String(body.length), status, headers);
 }
 
 /** Stored JSON sent byte-for-byte. */
@@ -59,7 +70,7 @@ export function rawJsonReply(
   status = 200,
   headers: Record<string, string> = {},
 ): Response {
-  return new Response(body, { status, headers: { ...NO_CACHE_HEADERS, 'content-length': byteLength(body), ...headers } });
+  return noCacheReply(body, byteLength(body), status, headers);
 }
 
 /** A cacheable JSON reply: immutable image metadata, no no-cache headers. */

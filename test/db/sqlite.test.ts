@@ -1,13 +1,17 @@
 import { describe, expect, test } from 'bun:test';
 import { Database } from 'bun:sqlite';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/bun-sqlite';
 import type { RepoRef } from '../../src/db/meta.ts';
 import { repositories } from '../../src/db/sqlite/schema.ts';
-import { sqliteFailure } from '../../src/db/sqlite/client.ts';
+import { sqliteFailure, type Db } from '../../src/db/sqlite/client.ts';
+import { migrateSqlite } from '../../src/db/sqlite/migrate.ts';
+import * as schema from '../../src/db/sqlite/schema.ts';
 import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
+import { WalIndexHeader } from '../../src/db/sqlite/wal-index.ts';
 import { RegistryError } from '../../src/errors.ts';
 import { runMetaStoreSuite } from './meta.suite.ts';
 
@@ -138,6 +142,134 @@ describe('the read cache never outlives a commit', () => {
     } finally {
       store.close();
     }
+  });
+});
+
+describe('the WAL-index header stands in for the pragma only while nobody has committed', () => {
+  const ref = { namespace: 'ns', name: 'shm' };
+  const tag = (name: string, imageId: string) => ({ name, imageId, metadata: '{}' });
+  const withDir = async (fn: (dir: string, path: string) => Promise<void>) => {
+    const dir = mkdtempSync(join(tmpdir(), 'registry-db-'));
+    try {
+      await fn(dir, join(dir, 'registry.db'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  test("another process's commits are seen by the very next read, every time", async () => {
+    await withDir(async (dir, path) => {
+      const a = SqliteMetaStore.open(path);
+      try {
+        // the header is in use for this store (else this test would prove only the pragma)
+        expect(WalIndexHeader.of(a.db.$client)).not.toBeNull();
+        const file = join(dir, 'writer.ts');
+        await Bun.write(
+          file,
+          `import { SqliteMetaStore } from ${JSON.stringify(join(import.meta.dir, '../../src/db/sqlite/store.ts'))};
+          const s = SqliteMetaStore.open(process.argv[2], { migrate: false });
+          const ref = { namespace: 'ns', name: 'shm' };
+          if (process.argv[3] === 'delete') await s.deleteRepository(ref);
+          else await s.putTag(ref, { name: 'latest', imageId: process.argv[3], metadata: '{}' });
+          s.close();`,
+        );
+        const commit = async (arg: string) => {
+          const p = Bun.spawn([process.execPath, file, path, arg], { stdout: 'pipe', stderr: 'pipe' });
+          expect(await p.exited).toBe(0);
+        };
+        for (const id of ['one', 'two', 'three']) {
+          await commit(id);
+          // twice: the second read is the one the header answers
+          for (let i = 0; i < 2; i++) {
+            expect((await a.getTag(ref, 'latest'))?.imageId).toBe(id);
+            expect((await a.listTags(ref))?.map((t) => t.imageId)).toEqual([id]);
+          }
+        }
+        await commit('delete');
+        expect(await a.getTag(ref, 'latest')).toBeNull();
+        expect(await a.listTags(ref)).toBeNull();
+      } finally {
+        a.close();
+      }
+    });
+  }, 60_000);
+
+  test('a checkpoint that resets the WAL, then a commit of the same size, is seen', async () => {
+    await withDir(async (_dir, path) => {
+      const a = SqliteMetaStore.open(path);
+      const b = SqliteMetaStore.open(path, { migrate: false });
+      const checkpoint = () => b.db.$client.prepare('PRAGMA wal_checkpoint(TRUNCATE)').values()[0];
+      try {
+        // [busy, frames in the WAL, frames checkpointed]: nobody reading, so the WAL is emptied
+        expect(checkpoint()).toEqual([0, 0, 0]);
+        await b.putTag(ref, tag('latest', 'aaaa'));
+        expect((await a.getTag(ref, 'latest'))?.imageId).toBe('aaaa');
+        expect((await a.listTags(ref))?.map((t) => t.imageId)).toEqual(['aaaa']);
+        for (const id of ['bbbb', 'cccc']) {
+          expect(checkpoint()?.[0]).toBe(0);
+          // as many WAL frames as the header a remembered held: only the reset shows in it
+          await b.putTag(ref, tag('latest', id));
+          expect((await a.getTag(ref, 'latest'))?.imageId).toBe(id);
+          expect((await a.listTags(ref))?.map((t) => t.imageId)).toEqual([id]);
+        }
+        // a checkpoint alone changes nothing a reader sees
+        checkpoint();
+        expect((await a.getTag(ref, 'latest'))?.imageId).toBe('cccc');
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
+  });
+
+  test('without a -shm to read (in memory, rollback journal) every read does the real check', async () => {
+    const memory = SqliteMetaStore.open(':memory:');
+    expect(WalIndexHeader.of(memory.db.$client)).toBeNull();
+    memory.close();
+    await withDir(async (_dir, path) => {
+      const open = (migrate = false) => {
+        const client = new Database(path, { create: true, strict: true });
+        client.exec('PRAGMA busy_timeout = 10000');
+        client.exec('PRAGMA journal_mode = DELETE');
+        const db = drizzle({ client, schema }) as Db;
+        if (migrate) migrateSqlite(db);
+        return new SqliteMetaStore(db);
+      };
+      const a = open(true);
+      const b = open();
+      try {
+        expect(WalIndexHeader.of(a.db.$client)).toBeNull();
+        for (const id of ['one', 'two']) {
+          await b.putTag(ref, tag('latest', id));
+          for (let i = 0; i < 2; i++) expect((await a.listTags(ref))?.map((t) => t.imageId)).toEqual([id]);
+        }
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
+  });
+
+  test("reading the header leaves SQLite's locks on the -shm in place", async () => {
+    await withDir(async (_dir, path) => {
+      const a = SqliteMetaStore.open(path);
+      const b = SqliteMetaStore.open(path, { migrate: false });
+      try {
+        await b.putTag(ref, tag('latest', 'one'));
+        await a.listTags(ref);
+        const { ino } = statSync(`${path}-shm`);
+        // /proc/locks: "1: POSIX ADVISORY READ <pid> <maj:min:inode> <start> <end>"; closing any
+        // descriptor of the file (Bun.mmap does) would drop them all, and other processes would
+        // then think nobody has the database open
+        const held = readFileSync('/proc/locks', 'utf8')
+          .split('\n')
+          .filter((line) => line.split(/\s+/)[4] === String(process.pid) && line.split(/\s+/)[5]?.endsWith(`:${ino}`));
+        expect(held.length).toBeGreaterThan(0);
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
   });
 });
 

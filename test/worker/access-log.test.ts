@@ -77,8 +77,13 @@ describe('buffered access log (in process)', () => {
       const id = process.argv[1];
       for (let i = 0; i < 3000; i++) log.access(id + ' ' + i + ' ' + 'y'.repeat(i % 7 === 0 ? 5000 : i % 200));
       log.close();`;
-    // both children write into one pipe, as workers share the supervisor's stdout
-    const reader = Bun.spawn(['sh', '-c', `${process.execPath} -e "$0" a & ${process.execPath} -e "$0" b & wait`, code], {
+    // both children write into one pipe, as workers share the supervisor's stdout: a launcher
+    // whose stdout is the pipe starts them with its stdout inherited
+    const launcher = `
+      const writers = ['a', 'b'].map((id) => Bun.spawn([process.execPath, '-e', process.argv[1], id], { stdout: 'inherit', stderr: 'inherit' }));
+      const codes = await Promise.all(writers.map((w) => w.exited));
+      process.exit(codes.every((c) => c === 0) ? 0 : 1);`;
+    const reader = Bun.spawn([process.execPath, '-e', launcher, code], {
       stdout: 'pipe',
       stderr: 'inherit',
     });

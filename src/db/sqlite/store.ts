@@ -9,6 +9,8 @@
  * (another worker process, another tool) commits, and this store counts its own commits, so one
  * cheap pragma per read tells whether anything cached may be stale; if so, everything cached is
  * dropped. A read therefore never returns data older than the last commit it could have seen.
+ * While the WAL-index header (./wal-index.ts) is as it was at the last pragma, nobody has
+ * committed since, and the pragma is skipped.
  */
 import { and, count, eq, inArray, sql } from 'drizzle-orm';
 import { catalogueError } from '../failures.ts';
@@ -20,6 +22,7 @@ import { openSqlite, sqliteFailure, type Db } from './client.ts';
 import { migrateSqlite } from './migrate.ts';
 import { match, prepareQueries } from './queries.ts';
 import { images, repositories, tags, users } from './schema.ts';
+import { WalIndexHeader } from './wal-index.ts';
 
 type RepoRow = typeof repositories.$inferSelect;
 
@@ -50,11 +53,14 @@ export class SqliteMetaStore implements MetaStore {
   #cacheVersion = -1;
   #cacheCommits = -1;
   readonly #cache = new Map<string, unknown>();
+  /** the WAL-index header, read instead of the pragma while it is unchanged (null: always the pragma) */
+  #walIndex: WalIndexHeader | null;
 
   constructor(db: Db) {
     this.db = db;
     this.#dataVersion = db.$client.prepare('PRAGMA data_version');
     this.#q = prepareQueries(db);
+    this.#walIndex = WalIndexHeader.of(db.$client);
   }
 
   /** Opens (and migrates, unless told not to) the database file. */
@@ -80,17 +86,25 @@ export class SqliteMetaStore implements MetaStore {
   /** `load()`'s result, remembered under `key` until the database changes (see the top). */
   #cached<T>(key: string, load: () => T): T {
     return guard(() => {
-      const version = this.#dataVersion.values()[0]![0] as number;
-      if (version !== this.#cacheVersion || this.#commits !== this.#cacheCommits || this.#cache.size >= READ_CACHE_ENTRIES) {
-        this.#cache.clear();
-        this.#cacheVersion = version;
-        this.#cacheCommits = this.#commits;
-      }
+      if (this.#commits !== this.#cacheCommits || !this.#walIndex?.unchanged()) this.#checkVersion();
+      if (this.#cache.size >= READ_CACHE_ENTRIES) this.#cache.clear();
       if (this.#cache.has(key)) return this.#cache.get(key) as T;
       const value = freeze(load());
       this.#cache.set(key, value);
       return value;
     });
+  }
+
+  /** The real check: drops everything cached if anyone has committed since the last one. */
+  #checkVersion(): void {
+    // the header first: a commit landing between the two shows as a change at the next read
+    this.#walIndex?.mark();
+    const version = this.#dataVersion.values()[0]![0] as number;
+    if (version !== this.#cacheVersion || this.#commits !== this.#cacheCommits) {
+      this.#cache.clear();
+      this.#cacheVersion = version;
+      this.#cacheCommits = this.#commits;
+    }
   }
 
   async putImageIfUploading(image: NewImage): Promise<boolean> {
@@ -231,6 +245,7 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   close(): void {
+    this.#walIndex = null;
     this.db.$client.close();
   }
 }
