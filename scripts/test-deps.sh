@@ -19,7 +19,6 @@ install postgresql-15 /usr/lib/postgresql/15/bin/initdb,/usr/lib/postgresql/15/b
 install util-linux    runuser,setpriv                           dev/postgres.ts (the server runs as the postgres user)
 install coreutils     mkfifo,test,id                            test/layers/files.test.ts, test/checksum/tarsum.test.ts, dev/postgres.ts
 install tar           tar                                       test/helpers/tar.ts (GNU tar cross-checks in test/layers/files.test.ts, test/checksum/tarsum.test.ts)
-install dash          sh                                        test/worker/access-log.test.ts (two writers started at once)
 install bzip2         bzip2                                     test/layers/files.test.ts
 install xz-utils      xz                                        test/layers/files.test.ts
 unpack  golang-github-docker-docker-dev .cache/tarsum-testdata/xattr/layer.tar test/helpers/fixtures.ts (test/checksum/tarsum*.test.ts)

@@ -160,8 +160,8 @@ export interface BufferOptions {
   flushMs?: number;
 }
 
-export const ACCESS_BUFFER_BYTES = 64 * 1024;
-export const ACCESS_FLUSH_MS = 1000;
+const ACCESS_BUFFER_BYTES = 64 * 1024;
+const ACCESS_FLUSH_MS = 1000;
 
 /** Loggers with buffered lines, flushed when the process exits however it exits. */
 const open = new Set<Logger>();

@@ -20,7 +20,6 @@ const PROVIDED_BY: Record<string, string> = {
   '/usr/bin/chromium': 'chromium',
   '/usr/lib/postgresql/15/bin/initdb': 'postgresql-15',
   '/usr/lib/postgresql/15/bin/postgres': 'postgresql-15',
-  sh: 'dash',
   runuser: 'util-linux',
   setpriv: 'util-linux',
   mkfifo: 'coreutils',

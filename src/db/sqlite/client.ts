@@ -12,7 +12,7 @@ import * as schema from './schema.ts';
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 
 /** How long a write waits for another process's write lock before SQLITE_BUSY. */
-export const BUSY_TIMEOUT_MS = 10_000;
+const BUSY_TIMEOUT_MS = 10_000;
 
 export function openSqlite(path: string): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
