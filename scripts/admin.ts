@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.ts';
 import { describeMetaStore, openMetaStore } from '../src/db/open.ts';
 import { isRegistryError } from '../src/errors.ts';
-import { createAccount, setPassword } from '../src/services/auth.ts';
+import { createAccount, setPassword } from '../src/services/accounts.ts';
 
 const USAGE = `usage: bun run admin -- user add NAME [--password P] [--email E] [--admin]
        bun run admin -- user del NAME

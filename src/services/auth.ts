@@ -2,7 +2,8 @@
  * Access control for `auth: token` (no HTTP types: callers hand in the Authorization header text
  * and the request method).
  *
- * - Accounts: sign-up rules, argon2id password hashes (Bun.password), Basic credentials.
+ * - Accounts: the sign-up rules (./accounts.ts), argon2id password hashes (Bun.password), Basic
+ *   credentials.
  * - Tokens: `Token signature=<hex>,repository="<ns>/<name>",access=<read|write|delete>,expires=<epoch s>`
  *   where the signature is HMAC-SHA256 over repository, access and expiry. The repository is the
  *   encoded form the index headers use (`encodedRepoName`).
@@ -15,6 +16,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { PrivateVisibility, RepoRef, RepositoryRecord, RepositoryStore, UserRecord, UserStore } from '../db/meta.ts';
 import { RegistryError, type ErrorCode } from '../errors.ts';
+import { createAccount, validateEmail, validatePassword } from './accounts.ts';
 import { encodedRepoName } from './names.ts';
 
 /** What authorization reads and writes: accounts, and which repositories are private. */
@@ -43,10 +45,6 @@ export interface AuthOptions {
   now?: () => number;
 }
 
-const USERNAME_RULE = /^[a-z0-9_]{4,30}$/;
-const MAX_PASSWORD_LENGTH = 1024;
-const MAX_EMAIL_LENGTH = 254;
-
 /** The WWW-Authenticate challenges of the two 401 kinds. */
 const BASIC_CHALLENGE = 'Basic realm="registry"';
 const TOKEN_CHALLENGE = 'Token';
@@ -69,27 +67,6 @@ function accessForMethod(method: string): Access | null {
     default:
       return null;
   }
-}
-
-function validateUsername(username: unknown): string {
-  if (typeof username !== 'string' || !USERNAME_RULE.test(username)) {
-    throw new RegistryError('INVALID_USER', 'username must be 4 to 30 characters of a-z, 0-9 and _');
-  }
-  return username;
-}
-
-function validatePassword(password: unknown): string {
-  if (typeof password !== 'string' || password === '' || password.length > MAX_PASSWORD_LENGTH) {
-    throw new RegistryError('INVALID_USER', `password must be a non-empty string of at most ${MAX_PASSWORD_LENGTH} characters`);
-  }
-  return password;
-}
-
-function validateEmail(email: unknown): string {
-  if (typeof email !== 'string' || email === '' || email.length > MAX_EMAIL_LENGTH || !email.includes('@')) {
-    throw new RegistryError('INVALID_USER', `email must contain @ and be at most ${MAX_EMAIL_LENGTH} characters`);
-  }
-  return email;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -121,22 +98,6 @@ function parseTokenHeader(header: string): Record<string, string> | null {
     out[key] = m[3] ?? m[2]!;
   }
   return out;
-}
-
-/** Creates an account after checking the sign-up rules; false when the name is taken. */
-export async function createAccount(
-  meta: UserStore,
-  account: { username: unknown; password: unknown; email: unknown; admin?: boolean },
-): Promise<boolean> {
-  const username = validateUsername(account.username);
-  const password = validatePassword(account.password);
-  const email = validateEmail(account.email);
-  return meta.createUser({ username, passwordHash: await Bun.password.hash(password), email, admin: account.admin ?? false });
-}
-
-/** Sets a new password (rules checked); false when the user does not exist. */
-export async function setPassword(meta: UserStore, username: string, password: unknown): Promise<boolean> {
-  return meta.updateUser(username, { passwordHash: await Bun.password.hash(validatePassword(password)) });
 }
 
 const isBasicHeader = (h: string | null): h is string => h !== null && /^\s*basic\s/i.test(h);
