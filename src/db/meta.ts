@@ -155,12 +155,17 @@ export interface RepositoryStore {
   repositoriesListingImage(id: string): Promise<RepositoryRecord[]>;
 }
 
+/**
+ * V1's view of the tags: only tags that point at a V1 image (a tag a V2 push set, not yet
+ * bridged to a V1 image, is not listed nor found here; ManifestStore sees every tag).
+ */
 export interface TagStore {
   /** Sorted by name; null when the repository does not exist. */
   listTags(ref: RepoRef): Promise<TagRecord[] | null>;
   getTag(ref: RepoRef, tag: string): Promise<TagRecord | null>;
-  /** Creates the repository if needed; replaces the tag atomically. */
+  /** Creates the repository if needed; replaces the tag atomically (a V2 manifest it pointed at is cleared). */
   putTag(ref: RepoRef, tag: TagRecord): Promise<void>;
+  /** Deletes the tag, whichever protocol set it. */
   deleteTag(ref: RepoRef, tag: string): Promise<boolean>;
 }
 
@@ -185,7 +190,140 @@ export interface UserStore {
   deleteUser(username: string): Promise<boolean>;
 }
 
+// ---- OCI Distribution (V2) ----------------------------------------------------------------
+//
+// V2 content lives beside V1's in the same repositories (a V2 name `a/b/c` is the RepoRef
+// { namespace: 'a', name: 'b/c' }; a one-part name is `library/<name>`, as in V1) and the same
+// tags table: a tag points at a V1 image (`imageId`), at a V2 manifest (`manifestDigest`), or both
+// once bridged. Digests are always `<algorithm>:<hex>` strings, e.g. `sha256:…`.
+
+/** A blob: stored once per digest, shared by every repository that links it. */
+export interface BlobRecord {
+  digest: string;
+  size: number;
+  /** storage key of its bytes (`blobs/<alg>/<hex>`, or a V1 layer's key for a bridged layer) */
+  key: string;
+  createdAt: number;
+}
+
+export interface NewBlob {
+  digest: string;
+  size: number;
+  key: string;
+}
+
+export interface BlobStore {
+  getBlob(digest: string): Promise<BlobRecord | null>;
+  /** The blob when `ref` links it (pushed, mounted or bridged there); null otherwise. */
+  getLinkedBlob(ref: RepoRef, digest: string): Promise<BlobRecord | null>;
+  /**
+   * Records a committed blob and links it into `ref` (creating the repository if needed), in one
+   * transaction. The first record of a digest stands: when the digest is known already, the
+   * existing record is kept and linked, and `created` is false (the caller deletes its own copy
+   * unless it is the same key).
+   */
+  putBlob(ref: RepoRef, blob: NewBlob): Promise<{ blob: BlobRecord; created: boolean }>;
+  /** Links an existing blob into `ref` (cross-repository mount); null (nothing written) when no such blob. */
+  linkBlob(ref: RepoRef, digest: string): Promise<BlobRecord | null>;
+  /** Removes the link from `ref`; false when there was none. The bytes stay (garbage collection's job). */
+  unlinkBlob(ref: RepoRef, digest: string): Promise<boolean>;
+}
+
+/** An upload session (POST …/blobs/uploads/): where it stands, not its bytes (those are chunks in storage). */
+export interface UploadRecord {
+  /** 32 lowercase hex digits */
+  id: string;
+  /** the repository's full name (`namespace/name`) */
+  repository: string;
+  /** bytes received so far (the sum of the chunks' sizes) */
+  offset: number;
+  /** chunks received so far; chunk i (from 0) is stored under uploadChunkKey(id, i) */
+  chunks: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface UploadStore {
+  createUpload(id: string, ref: RepoRef): Promise<UploadRecord>;
+  getUpload(id: string): Promise<UploadRecord | null>;
+  /**
+   * Records one more stored chunk of `size` bytes, only while the session still stands at
+   * `expected` (offset and chunk count), atomically; returns the updated record, or null when the
+   * session is gone or has moved on (a concurrent PATCH won).
+   */
+  appendUpload(id: string, expected: { offset: number; chunks: number }, size: number): Promise<UploadRecord | null>;
+  /** Ends a session (completed or cancelled); false when it did not exist (only one caller gets true). */
+  deleteUpload(id: string): Promise<boolean>;
+  /** Sessions last touched before `before` (epoch ms), oldest first, at most `limit`. */
+  staleUploads(before: number, limit: number): Promise<UploadRecord[]>;
+}
+
+/** What a manifest points at, for existence checks at PUT and for garbage collection. */
+export interface ManifestReference {
+  digest: string;
+  kind: 'blob' | 'manifest';
+}
+
+export interface ManifestRecord {
+  digest: string;
+  mediaType: string;
+  /** the manifest exactly as PUT, never re-serialized */
+  content: Uint8Array;
+  /** the `subject` descriptor's digest (referrers API), if any */
+  subject: string | null;
+  /** `artifactType`, or the config's media type for an image manifest with a subject (referrers API) */
+  artifactType: string | null;
+  createdAt: number;
+}
+
+export interface NewManifest {
+  digest: string;
+  mediaType: string;
+  content: Uint8Array;
+  subject: string | null;
+  artifactType: string | null;
+  references: ManifestReference[];
+}
+
+export interface ListOptions {
+  /** return only names after this one (byte order) */
+  last?: string;
+  /** at most this many */
+  n?: number;
+}
+
+export interface ManifestStore {
+  getManifest(ref: RepoRef, digest: string): Promise<ManifestRecord | null>;
+  /** The manifest a tag points at; null when there is no such tag or it has no V2 manifest. */
+  getTaggedManifest(ref: RepoRef, tag: string): Promise<ManifestRecord | null>;
+  /**
+   * Stores a manifest with its references (one with that digest already in `ref` is kept as it
+   * is) and, with `tag`, points the tag at it (its V1 image id cleared); creates the repository
+   * if needed. One transaction.
+   */
+  putManifest(ref: RepoRef, manifest: NewManifest, tag?: string): Promise<void>;
+  /** Deletes the manifest, its references and every tag pointing at it; false when absent. */
+  deleteManifest(ref: RepoRef, digest: string): Promise<boolean>;
+  /** The manifests of `ref` whose subject is `digest`, by digest. */
+  listReferrers(ref: RepoRef, subject: string): Promise<ManifestRecord[]>;
+  /**
+   * Names of the tags that point at a V1 image or a V2 manifest, in byte order, paged; null when
+   * the repository does not exist.
+   */
+  listTagNames(ref: RepoRef, options?: ListOptions): Promise<string[] | null>;
+  /** Full names of the repositories, in byte order, paged (GET /v2/_catalog). */
+  listRepositories(options?: ListOptions): Promise<string[]>;
+}
+
 /** Every part of the contract, and the connection's end. */
-export interface MetaStore extends ImageStore, RepositoryStore, TagStore, SearchStore, UserStore {
+export interface MetaStore
+  extends ImageStore,
+    RepositoryStore,
+    TagStore,
+    SearchStore,
+    UserStore,
+    BlobStore,
+    UploadStore,
+    ManifestStore {
   close(): void;
 }
