@@ -8,7 +8,30 @@ export interface CatalogueEntry {
   message: string;
   /** the body is the message as a bare JSON string, not `{"error": ...}` (and carries no detail) */
   bare?: true;
+  /**
+   * An OCI Distribution (V2) error: its spec code. Under `/v2/` every error is rendered as
+   * `{"errors": [{"code", "message", "detail"}]}` (entries without a spec code take the code of
+   * their status, see http/errors.ts).
+   */
+  oci?: OciCode;
 }
+
+/** The error codes of the OCI Distribution Specification v1.1 (its "Error Codes" table). */
+export type OciCode =
+  | 'BLOB_UNKNOWN'
+  | 'BLOB_UPLOAD_INVALID'
+  | 'BLOB_UPLOAD_UNKNOWN'
+  | 'DIGEST_INVALID'
+  | 'MANIFEST_BLOB_UNKNOWN'
+  | 'MANIFEST_INVALID'
+  | 'MANIFEST_UNKNOWN'
+  | 'NAME_INVALID'
+  | 'NAME_UNKNOWN'
+  | 'SIZE_INVALID'
+  | 'UNAUTHORIZED'
+  | 'DENIED'
+  | 'UNSUPPORTED'
+  | 'TOOMANYREQUESTS';
 
 export const catalogue = {
   // images (v1-api.md §1 E3–E10)
@@ -57,6 +80,24 @@ export const catalogue = {
   USERNAME_TAKEN: { status: 400, message: 'Username or email already exists', bare: true },
   INVALID_USER: { status: 400, message: 'Invalid account data' },
   IMAGE_NOT_IN_REPOSITORY: { status: 400, message: 'This image does not belong to the repository' },
+  // OCI Distribution (V2), under /v2/ (routes/v2)
+  V2_BLOB_UNKNOWN: { status: 404, message: 'blob unknown to registry', oci: 'BLOB_UNKNOWN' },
+  V2_BLOB_UPLOAD_INVALID: { status: 400, message: 'blob upload invalid', oci: 'BLOB_UPLOAD_INVALID' },
+  V2_CHUNK_OUT_OF_ORDER: { status: 416, message: 'chunk out of order: Content-Range must start at the upload offset', oci: 'BLOB_UPLOAD_INVALID' },
+  V2_BLOB_UPLOAD_UNKNOWN: { status: 404, message: 'blob upload unknown to registry', oci: 'BLOB_UPLOAD_UNKNOWN' },
+  V2_DIGEST_INVALID: { status: 400, message: 'provided digest did not match uploaded content', oci: 'DIGEST_INVALID' },
+  V2_MANIFEST_BLOB_UNKNOWN: { status: 404, message: 'manifest references a manifest or blob unknown to registry', oci: 'MANIFEST_BLOB_UNKNOWN' },
+  V2_MANIFEST_INVALID: { status: 400, message: 'manifest invalid', oci: 'MANIFEST_INVALID' },
+  V2_MANIFEST_UNKNOWN: { status: 404, message: 'manifest unknown to registry', oci: 'MANIFEST_UNKNOWN' },
+  V2_MANIFEST_TOO_LARGE: { status: 413, message: 'manifest too large', oci: 'SIZE_INVALID' },
+  V2_NAME_INVALID: { status: 400, message: 'invalid repository name', oci: 'NAME_INVALID' },
+  V2_NAME_UNKNOWN: { status: 404, message: 'repository name not known to registry', oci: 'NAME_UNKNOWN' },
+  V2_SIZE_INVALID: { status: 400, message: 'provided length did not match content length', oci: 'SIZE_INVALID' },
+  V2_TAG_INVALID: { status: 400, message: 'invalid tag', oci: 'MANIFEST_INVALID' },
+  V2_UNAUTHORIZED: { status: 401, message: 'authentication required', oci: 'UNAUTHORIZED' },
+  V2_DENIED: { status: 403, message: 'requested access to the resource is denied', oci: 'DENIED' },
+  V2_UNSUPPORTED: { status: 405, message: 'the operation is unsupported', oci: 'UNSUPPORTED' },
+  V2_BRIDGE_UNSUPPORTED: { status: 400, message: 'this image cannot be converted between V1 and V2', oci: 'UNSUPPORTED' },
   // operations
   METRICS_UNAVAILABLE: { status: 404, message: 'Metrics are served by the workers of a running supervisor' },
   // HTTP-level
