@@ -17,6 +17,7 @@ export type StorageOp =
   | 'read'
   | 'blob'
   | 'writer'
+  | 'move'
   | 'delete'
   | 'list'
   | 'redirectUrl'
@@ -95,6 +96,19 @@ export abstract class BaseDriver implements StorageDriver {
   protected abstract doBlob(key: string): Promise<Blob>;
   protected abstract doWriter(key: string): Promise<FileWriter>;
   protected abstract doDelete(key: string): Promise<void>;
+
+  /** Both keys are valid. The default streams the bytes into a writer for `to`, then deletes `from`. */
+  protected async doMove(from: string, to: string): Promise<void> {
+    const writer = await this.doWriter(to);
+    try {
+      for await (const chunk of await this.doRead(from)) await writer.write(chunk);
+      await writer.commit();
+    } catch (err) {
+      await writer.cancel();
+      throw err;
+    }
+    await this.doDelete(from);
+  }
   /** `prefix` is `''` (the root) or a valid key. */
   protected abstract doList(prefix: string): Promise<string[]>;
   protected abstract doRedirectUrl(key: string): Promise<string | null>;
@@ -126,6 +140,13 @@ export abstract class BaseDriver implements StorageDriver {
 
   writer(key: string): Promise<FileWriter> {
     return this.#call('writer', key, false, () => this.doWriter(key));
+  }
+
+  move(from: string, to: string): Promise<void> {
+    return this.#call('move', from, true, () => {
+      assertValidKey(this.name, to);
+      return this.doMove(from, to);
+    });
   }
 
   delete(key: string): Promise<void> {

@@ -63,6 +63,13 @@ export interface StorageDriver {
    */
   blob(key: string): Promise<Blob>;
   writer(key: string): Promise<FileWriter>;
+  /**
+   * Moves a committed object to another key, replacing what is there atomically (the target
+   * holds either its old bytes or all of the source's, never a part). The source is gone
+   * afterwards. Where the medium can rename (fs, memory) no byte is copied; elsewhere (s3) the
+   * bytes are streamed into a writer for the target, then the source deleted.
+   */
+  move(from: string, to: string): Promise<void>;
   delete(key: string): Promise<void>;
   list(prefix: string): Promise<string[]>;
   /** A URL clients may be redirected to instead of streaming through us, or null. */

@@ -55,7 +55,7 @@ async function makeDirs(dir: string): Promise<void> {
  * `dst`'s directory. Retries when a concurrent delete pruned the new parent between mkdir and
  * rename.
  */
-async function renameInto(src: string, dst: string, key: string, op: string): Promise<void> {
+export async function renameInto(src: string, dst: string, key: string, op: string): Promise<void> {
   const dir = dirname(dst);
   for (let attempt = 1; ; attempt++) {
     try {

@@ -11,7 +11,7 @@ import { BaseDriver, errorCode, storageError } from './base.ts';
 import type { DriverHooks } from './base.ts';
 import { InvalidKeyError, PathNotFoundError, StorageError, assertValidKey, isValidKey } from './driver.ts';
 import type { ByteRange, FileWriter, StatInfo } from './driver.ts';
-import { DRIVER, FsFileWriter, pruneEmptyParents } from './fs-writer.ts';
+import { DRIVER, FsFileWriter, pruneEmptyParents, renameInto } from './fs-writer.ts';
 
 const TEMP_DIR = '.tmp';
 
@@ -94,6 +94,14 @@ export class FsDriver extends BaseDriver {
     await mkdir(this.#tempDir, { recursive: true });
     const handle = await open(temp, 'wx');
     return new FsFileWriter(key, target, temp, handle, this.#rootPrefix);
+  }
+
+  /** A rename (the source must be a file): atomic, nothing copied, the directory fsynced. */
+  protected override async doMove(from: string, to: string): Promise<void> {
+    const source = this.pathOf(from);
+    await this.#fileSize(source, from);
+    await renameInto(source, this.pathOf(to), to, 'move');
+    await pruneEmptyParents(source, this.#rootPrefix);
   }
 
   protected async doDelete(key: string): Promise<void> {

@@ -93,6 +93,17 @@ export class MemoryDriver extends BaseDriver {
     return null;
   }
 
+  protected override async doMove(from: string, to: string): Promise<void> {
+    const entry = this.#get(from);
+    this.#objects.delete(from);
+    try {
+      this.#store(to, entry.data);
+    } catch (err) {
+      this.#objects.set(from, entry);
+      throw err;
+    }
+  }
+
   protected async doPurgeStaleUploads(): Promise<number> {
     return 0;
   }

@@ -8,6 +8,12 @@
  * │   └── <image id>/          16 or 64 lowercase hex digits
  * │       └── layer-<upload>   one layer upload (16 hex digits), written via temp + commit;
  * │                            the image's database row names the one that counts
+ * ├── blobs/
+ * │   └── <alg>/<hex>          a V2 blob, stored once per digest (sha256, sha512); written
+ * │                            only after its digest is verified
+ * ├── uploads/
+ * │   └── <session>/<n>        chunk n (from 0) of a V2 upload session (32 hex digits); the
+ * │                            session's row says how many there are; gone at completion
  * └── .tmp/                    driver-private temp files (fs driver); never a valid key
  * ```
  *
@@ -16,6 +22,7 @@
  * records which key belongs to the image, so concurrent uploads of one image can never leave a
  * row whose checksum describes another upload's bytes; superseded uploads are deleted.
  */
+import { digestAlgorithm, digestHex, isDigest } from '../domain/digest.ts';
 import { isValidImageId } from '../domain/image-id.ts';
 import { InvalidKeyError } from './driver.ts';
 
@@ -34,4 +41,31 @@ export function layerKey(imageId: string, uploadId: string): string {
   const key = `images/${imageId}/layer-${uploadId}`;
   if (!isValidImageId(imageId) || !UPLOAD_ID_PATTERN.test(uploadId)) throw new InvalidKeyError('paths', key);
   return key;
+}
+
+const SESSION_PATTERN = /^[a-f0-9]{32}$/;
+
+/** A fresh V2 upload session id: 32 random lowercase hex digits. */
+export function newSessionId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export const isSessionId = (id: string): boolean => SESSION_PATTERN.test(id);
+
+/** Key of a V2 blob's bytes: `blobs/<alg>/<hex>`. @throws InvalidKeyError for anything but a valid digest. */
+export function blobKey(digest: string): string {
+  if (!isDigest(digest)) throw new InvalidKeyError('paths', `blobs/${digest}`);
+  return `blobs/${digestAlgorithm(digest)}/${digestHex(digest)}`;
+}
+
+/** The folder of a V2 upload session's chunks: `uploads/<session>`. */
+export function uploadPrefix(session: string): string {
+  if (!SESSION_PATTERN.test(session)) throw new InvalidKeyError('paths', `uploads/${session}`);
+  return `uploads/${session}`;
+}
+
+/** Key of chunk `n` (from 0) of a V2 upload session: `uploads/<session>/<n>`. */
+export function uploadChunkKey(session: string, n: number): string {
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidKeyError('paths', `uploads/${session}/${n}`);
+  return `${uploadPrefix(session)}/${n}`;
 }

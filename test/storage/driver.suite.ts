@@ -592,6 +592,37 @@ export function runDriverSuite(
       await expectNoTemp();
     });
 
+    // ---- move ---------------------------------------------------------------------------------
+
+    it('move puts the bytes under the new key and removes the old one', async () => {
+      const data = patternBytes(MiB + 5, 21);
+      await d.putContent('mv/src/a', data);
+      await d.move('mv/src/a', 'mv/dst/b');
+      expectBytes(await d.getContent('mv/dst/b'), data);
+      expect(await caught(() => d.stat('mv/src/a'))).toBeInstanceOf(PathNotFoundError);
+      expect(await d.list('mv')).toEqual(['mv/dst']);
+      await expectNoTemp();
+    });
+
+    it('move replaces an existing target whole', async () => {
+      await d.putContent('mv/t', patternBytes(300_000, 1));
+      await d.putContent('mv/s', patternBytes(1000, 2));
+      await d.move('mv/s', 'mv/t');
+      expectBytes(await d.getContent('mv/t'), patternBytes(1000, 2));
+      expect(await d.list('mv')).toEqual(['mv/t']);
+    });
+
+    it('move of a missing key throws PathNotFoundError and creates nothing', async () => {
+      expect(await caught(() => d.move('mv/none', 'mv/target'))).toBeInstanceOf(PathNotFoundError);
+      expect(await caught(() => d.stat('mv/target'))).toBeInstanceOf(PathNotFoundError);
+    });
+
+    it('move to an invalid key throws InvalidKeyError and keeps the source', async () => {
+      await d.putContent('mv/keep', 'x');
+      expect(await caught(() => d.move('mv/keep', '../escape'))).toBeInstanceOf(InvalidKeyError);
+      expect(new TextDecoder().decode(await d.getContent('mv/keep'))).toBe('x');
+    });
+
     // Guard against stale skip lists: every skipped title must name a real case.
     test('skip list names only existing cases', () => {
       expect(Object.keys(skip).filter((t) => !titles.has(t))).toEqual([]);
