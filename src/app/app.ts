@@ -7,7 +7,7 @@
 import { Elysia, type AnyElysia } from 'elysia';
 import type { Config } from '../config/schema.ts';
 import type { MetaStore } from '../db/meta.ts';
-import { errorToResponse, type ErrorLogger } from '../http/errors.ts';
+import { dialectOf, errorToResponse, type ErrorLogger } from '../http/errors.ts';
 import type { AnyRouteDefinition } from '../http/native-route.ts';
 import { openapiDocumentation } from '../http/openapi-document.ts';
 import { SPEC_PATH } from '../http/route-table.ts';
@@ -18,6 +18,12 @@ import { indexRoutes } from '../routes/v1/index.ts';
 import { pingRoutes } from '../routes/v1/ping.ts';
 import { repositoryDefinitions, repositoryRoutes } from '../routes/v1/repositories.ts';
 import { searchRoutes } from '../routes/v1/search.ts';
+import { blobRoutes } from '../routes/v2/blobs.ts';
+import type { V2Guard } from '../routes/v2/common.ts';
+import { manifestRoutes } from '../routes/v2/manifests.ts';
+import { registryRoutes } from '../routes/v2/registry.ts';
+import { BlobService } from '../services/blobs.ts';
+import { ManifestService } from '../services/manifests.ts';
 import { AuthService } from '../services/auth.ts';
 import { ImageService } from '../services/images.ts';
 import { RepositoryService } from '../services/repositories.ts';
@@ -65,12 +71,16 @@ function buildApp(deps: AppDeps) {
         })
       : null;
 
+  const blobs = new BlobService(meta, storage, { redirect: config.storage_redirect, maxBlobSize: config.max_body_size });
+  const manifests = new ManifestService(meta, { maxManifestSize: config.max_json_size });
+  const v2Guard: V2Guard | null = null;
+
   const imageDefs = imageDefinitions(images, auth);
   const repositoryDefs = repositoryDefinitions(repos, auth);
 
   // standardHostname off: Elysia would look for the path from index 11, past it for a short Host ('x', 'a:1')
   const app = new Elysia({ name: 'registry', handler: { standardHostname: false } })
-    .onError({ as: 'global' }, ({ code, error }) => errorToResponse(code, error, logError))
+    .onError({ as: 'global' }, ({ code, error, path }) => errorToResponse(code, error, logError, dialectOf(path)))
     .use(lazyDocumentation((): AnyElysia => buildApp(deps) as AnyElysia, () => openapiDocumentation(REGISTRY_VERSION, documentModels)))
     .use(swaggerUi({ title: 'Docker Registry V1', specUrl: SPEC_PATH }))
     .use(
@@ -81,10 +91,15 @@ function buildApp(deps: AppDeps) {
   // Elysia's `use` registers on the instance itself; the optional modules need no reassignment
   if (config.standalone) app.use(indexRoutes(repos, { ...limits, endpoints: config.registry_endpoints, auth }));
   if (config.search) app.use(searchRoutes(new SearchService(meta), auth));
+  app
+    .use(registryRoutes(manifests, v2Guard))
+    .use(blobRoutes(blobs, v2Guard))
+    .use(manifestRoutes(manifests, v2Guard, { maxManifestSize: config.max_json_size }));
   hot.set(app, {
     config,
     log: logError,
     definitions: [imageDefs.getImageJson, imageDefs.getImageAncestry, repositoryDefs.listTags, repositoryDefs.getTag],
+    purgeUploads: async (maxAgeMs) => (await storage.purgeStaleUploads(maxAgeMs)) + (await blobs.purgeStaleUploads(maxAgeMs)),
   });
   return app;
 }
@@ -94,6 +109,8 @@ export interface HotRoutes {
   config: Config;
   log: ErrorLogger;
   definitions: AnyRouteDefinition[];
+  /** removes abandoned uploads (V1 temp files, V2 sessions) idle for longer than `maxAgeMs`; returns how many */
+  purgeUploads: (maxAgeMs: number) => Promise<number>;
 }
 
 const hot = new WeakMap<object, HotRoutes>();

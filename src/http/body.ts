@@ -1,4 +1,4 @@
-/** Reading small request bodies (JSON) with a size limit, whatever their Content-Type. */
+/** Request bodies: small ones (JSON) read with a size limit whatever their Content-Type, and the length a streamed one announces. */
 import { RegistryError } from '../errors.ts';
 
 export async function readLimited(request: Request, limit: number): Promise<Uint8Array> {
@@ -24,4 +24,11 @@ export async function readLimited(request: Request, limit: number): Promise<Uint
     at += c.byteLength;
   }
   return out;
+}
+
+/** The Content-Length a streamed body announces; null when chunked or absent. */
+export function declaredLength(request: Request): number | null {
+  if (request.headers.has('transfer-encoding')) return null;
+  const v = request.headers.get('content-length');
+  return v !== null && /^\d+$/.test(v) ? Number(v) : null;
 }

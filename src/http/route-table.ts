@@ -5,7 +5,7 @@
  * fuzz request generator (test/helpers/hostile.ts) are derived from it. Elysia path syntax:
  * `:name` is one path segment. Pure data.
  */
-export type RouteMethod = 'GET' | 'PUT' | 'POST' | 'DELETE';
+export type RouteMethod = 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';
 
 export interface RouteEntry {
   readonly method: RouteMethod;
@@ -19,7 +19,13 @@ export const SPEC_PATH = '/swagger/json';
 
 /** The prefix of repository routes; one-part names are rewritten into it (canonical-path.ts). */
 export const REPOSITORY_PREFIX = '/v1/repositories/:namespace/:repository';
+/**
+ * The prefix of V2 repository routes. A V2 name may have several `/`-separated parts; the router
+ * sees it as one segment, the parts joined by `%2F` (canonical-path.ts rewrites the path first).
+ */
+export const V2_REPOSITORY_PREFIX = '/v2/:name';
 const IMAGE = '/v1/images/:id';
+const V2 = V2_REPOSITORY_PREFIX;
 const REPO = REPOSITORY_PREFIX;
 
 const route = <M extends RouteMethod, P extends string>(method: M, path: P) => ({ method, path }) as const;
@@ -65,6 +71,21 @@ export const ROUTES = {
   putRepositoryAuth: route('PUT', `${REPO}/auth`),
   // search, when enabled (routes/v1/search.ts)
   search: route('GET', '/v1/search'),
+  // OCI Distribution (routes/v2/*.ts)
+  v2Base: route('GET', '/v2/'),
+  v2Catalog: route('GET', '/v2/_catalog'),
+  v2GetBlob: route('GET', `${V2}/blobs/:digest`),
+  v2DeleteBlob: route('DELETE', `${V2}/blobs/:digest`),
+  v2StartUpload: route('POST', `${V2}/blobs/uploads/`),
+  v2UploadStatus: route('GET', `${V2}/blobs/uploads/:session`),
+  v2PatchUpload: route('PATCH', `${V2}/blobs/uploads/:session`),
+  v2PutUpload: route('PUT', `${V2}/blobs/uploads/:session`),
+  v2CancelUpload: route('DELETE', `${V2}/blobs/uploads/:session`),
+  v2GetManifest: route('GET', `${V2}/manifests/:reference`),
+  v2PutManifest: route('PUT', `${V2}/manifests/:reference`),
+  v2DeleteManifest: route('DELETE', `${V2}/manifests/:reference`),
+  v2ListTags: route('GET', `${V2}/tags/list`),
+  v2Referrers: route('GET', `${V2}/referrers/:digest`),
 } as const satisfies Record<string, RouteEntry>;
 
 export const ROUTE_LIST: readonly RouteEntry[] = Object.values(ROUTES);

@@ -12,15 +12,12 @@ import { computeDiff } from '../layers/diff.ts';
 import { listLayerFiles, type FileEntry } from '../layers/files.ts';
 import { PathNotFoundError, StorageError, type StorageDriver } from '../storage/driver.ts';
 import { layerKey, newUploadId } from '../storage/paths.ts';
+import { pipeBody, type RequestBody } from './body.ts';
 import { decodeJson } from './json.ts';
 import { requireImageId } from './names.ts';
 import { dockerTooOld } from './tag-metadata.ts';
 
-export interface LayerBody {
-  stream: ReadableStream<Uint8Array> | null;
-  /** the Content-Length the client announced, if any */
-  declaredLength: number | null;
-}
+export type LayerBody = RequestBody;
 
 export type LayerSource =
   | { kind: 'blob'; blob: Blob; size: number; lastModified: Date }
@@ -37,29 +34,6 @@ function storageFailure(e: unknown): never {
 function readyLayerKey(image: ImageRecord): string {
   if (image.layerKey === null) throw new RegistryError('IMAGE_NOT_FOUND');
   return image.layerKey;
-}
-
-/**
- * Gives a written body chunk's memory back at once, by detaching its ArrayBuffer, instead of when
- * the garbage collector gets to it. Bun hands a request body out in chunks, one fresh ArrayBuffer
- * each; left to the collector, they pile up during a large upload and raise the worker's peak RSS
- * far above what releasing each chunk once written leaves (bench/upload-memory.ts and
- * bench/README.md have the figures). Forcing collections periodically did not do as well, for more
- * CPU than the hashing. Only for a chunk that is the whole of its buffer and that nobody
- * else holds: a body chunk putLayer read itself, after the writer's write resolved (a writer
- * keeps no reference past that, see FileWriter.write).
- */
-function release(chunk: Uint8Array): void {
-  const buffer = chunk.buffer;
-  if (
-    buffer instanceof ArrayBuffer &&
-    !buffer.resizable &&
-    !buffer.detached &&
-    chunk.byteOffset === 0 &&
-    chunk.byteLength === buffer.byteLength
-  ) {
-    buffer.transfer(0);
-  }
 }
 
 /** Bytes of image json the per-process cache of complete images may hold. */
@@ -159,34 +133,20 @@ export class ImageService {
     if (!image) throw new RegistryError('IMAGE_NOT_FOUND');
     if (image.state !== 'uploading') throw new RegistryError('IMAGE_EXISTS');
 
-    const limit = this.options.maxLayerSize;
-    if (body.declaredLength !== null && body.declaredLength > limit) {
-      throw new RegistryError('BODY_TOO_LARGE', `limit is ${limit} bytes`);
-    }
     const hasher = new PayloadHasher(image.json);
     const key = layerKey(id, newUploadId());
     const writer = await this.storage.writer(key).catch(storageFailure);
-    let size = 0;
+    let size: number;
     try {
-      if (body.stream) {
-        for await (const chunk of body.stream) {
-          size += chunk.byteLength;
-          if (size > limit) throw new RegistryError('BODY_TOO_LARGE', `limit is ${limit} bytes`);
-          hasher.update(chunk);
-          await writer.write(chunk);
-          release(chunk);
-        }
-      }
-      if (body.declaredLength !== null && body.declaredLength !== size) {
-        throw new RegistryError('LAYER_SIZE_MISMATCH');
-      }
+      size = await pipeBody(body, writer, (chunk) => hasher.update(chunk), {
+        limit: this.options.maxLayerSize,
+        sizeMismatch: new RegistryError('LAYER_SIZE_MISMATCH'),
+      });
       await writer.commit();
     } catch (e) {
       await writer.cancel().catch(() => {});
-      if (e instanceof RegistryError) throw e;
       if (e instanceof StorageError) storageFailure(e);
-      // the client went away or the body stream failed mid-way
-      throw new RegistryError('UPLOAD_ABORTED');
+      throw e;
     }
     const { recorded, replacedKey } = await this.meta.setLayerIfUploading(id, {
       key,

@@ -45,3 +45,18 @@ const quotePlus = (s: string) =>
   encodeURIComponent(s)
     .replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
     .replace(/%20/g, '+');
+
+/** The OCI Distribution repository name grammar (path components joined by `/`). */
+const OCI_NAME = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
+
+/**
+ * A V2 repository name as a RepoRef: the first component is the namespace, the rest the name
+ * (`a/b/c` → `a` + `b/c`); a one-part name means `library/<name>`, as in V1, so both protocols
+ * address one repository. NAME_INVALID for anything outside the spec's grammar or over 255
+ * characters.
+ */
+export function v2RepoRef(name: string): RepoRef {
+  if (name.length > 255 || !OCI_NAME.test(name)) throw new RegistryError('V2_NAME_INVALID');
+  const slash = name.indexOf('/');
+  return slash === -1 ? { namespace: 'library', name } : { namespace: name.slice(0, slash), name: name.slice(slash + 1) };
+}

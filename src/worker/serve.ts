@@ -4,11 +4,10 @@ import type { Config } from '../config/schema.ts';
 import type { MetaStore } from '../db/meta.ts';
 import { openMetaStore } from '../db/open.ts';
 import { createRoute, nativeRoutes, type AppRoute } from '../app/fetch.ts';
-import { createApp } from '../app/app.ts';
+import { createApp, hotRoutesOf } from '../app/app.ts';
 import { internalErrorReply } from '../http/errors.ts';
 import { requestUrl } from '../http/request-target.ts';
 import type { CallHook } from '../storage/base.ts';
-import type { StorageDriver } from '../storage/driver.ts';
 import { createStorage, storageConfigOf } from '../storage/factory.ts';
 
 export interface RunningServer {
@@ -37,14 +36,14 @@ export interface ServeOptions {
  * so only stalled ones go. Runs never overlap; every worker purges (a file another worker removed
  * first is skipped). Returns a function that stops the periodic runs.
  */
-function startPurging(storage: StorageDriver, config: Config, options: ServeOptions): () => void {
+function startPurging(purge: (maxAgeMs: number) => Promise<number>, config: Config, options: ServeOptions): () => void {
   const ageMs = config.upload_purge_age * 1000;
   let busy = false;
   const run = async () => {
     if (busy) return;
     busy = true;
     try {
-      const removed = await storage.purgeStaleUploads(ageMs);
+      const removed = await purge(ageMs);
       if (removed > 0) options.onInfo?.(`Purged ${removed} abandoned uploads`);
     } catch (e) {
       options.onError?.('Purge of abandoned uploads failed', { error: e instanceof Error ? e.message : String(e) });
@@ -81,7 +80,7 @@ export async function startServer(config: Config, options: ServeOptions): Promis
     error: internalErrorReply,
   });
   // after listening: a worker that fails to boot touches nothing
-  const stopPurging = startPurging(storage, config, options);
+  const stopPurging = startPurging(hotRoutesOf(app).purgeUploads, config, options);
   return {
     server,
     meta,

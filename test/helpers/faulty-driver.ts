@@ -21,6 +21,7 @@ export type FaultOp =
   | 'write'
   | 'commit'
   | 'writer'
+  | 'move'
   | 'read'
   | 'blob'
   | 'stat'
@@ -149,6 +150,11 @@ export class FaultyDriver implements StorageDriver {
     this.#maybeFail('writer', key);
     const inner = await this.inner.writer(key);
     return new FaultyWriter(inner, (op) => this.#armed(op), (f) => this.#fire(f, key));
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    this.#maybeFail('move', from);
+    return this.inner.move(from, to);
   }
 
   async delete(key: string): Promise<void> {

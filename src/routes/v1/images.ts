@@ -4,12 +4,11 @@
  * are definitions shared with native dispatch (http/native-route.ts).
  */
 import { Elysia } from 'elysia';
-import { RegistryError } from '../../errors.ts';
 import { guardPlugin, imageCheck } from '../../http/auth.ts';
 import { defineRoute, registerRoute } from '../../http/native-route.ts';
-import { readLimited } from '../../http/body.ts';
+import { declaredLength, readLimited } from '../../http/body.ts';
 import { ROUTES } from '../../http/route-table.ts';
-import { parseRange } from '../../http/range.ts';
+import { blobReply } from '../../http/blob-reply.ts';
 import { v1Json } from '../../http/v1-json.ts';
 import {
   cachedJsonReply,
@@ -34,12 +33,6 @@ import type { ImageService } from '../../services/images.ts';
 
 export interface ImageRouteOptions {
   maxJsonSize: number;
-}
-
-function declaredLength(request: Request): number | null {
-  if (request.headers.has('transfer-encoding')) return null;
-  const v = request.headers.get('content-length');
-  return v !== null && /^\d+$/.test(v) ? Number(v) : null;
 }
 
 /** A GET of a complete image's immutable metadata: 304 when the client has it already. */
@@ -107,28 +100,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, defs:
         }
         const { blob, size, lastModified } = source;
         if (notModified(request.headers.get('if-modified-since'), lastModified)) return notModifiedReply(lastModified);
-        const headers: Record<string, string> = {
-          ...cacheHeaders(lastModified),
-          'content-type': 'application/octet-stream',
-          'accept-ranges': 'bytes',
-          // Bun adds `content-disposition: filename=<disk name>` to octet-stream files: keep it clean
-          'content-disposition': 'attachment',
-        };
-        const range = parseRange(request.headers.get('range'), size);
-        if (range.kind === 'unsatisfiable') {
-          throw new RegistryError('RANGE_NOT_SATISFIABLE', undefined, { 'content-range': `bytes */${size}` });
-        }
-        if (range.kind === 'partial') {
-          headers['content-range'] = `bytes ${range.start}-${range.end}/${size}`;
-          headers['content-length'] = String(range.end - range.start + 1);
-          return new Response(blob.slice(range.start, range.end + 1), { status: 206, headers });
-        }
-        headers['content-length'] = String(size);
-        // A whole BunFile goes out with sendfile(2). Bun would turn a `Range` request into a 206 by
-        // itself; ranges were decided above (malformed or multi-range → whole body), so send a
-        // slice covering the whole file, which Bun leaves alone, with our explicit 200.
-        if (size === 0) return new Response(new Uint8Array(0), { status: 200, headers });
-        return new Response(request.headers.has('range') ? blob.slice(0, size) : blob, { status: 200, headers });
+        return blobReply(request, blob, size, cacheHeaders(lastModified));
       },
       {
         params: imageParams,

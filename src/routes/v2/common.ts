@@ -1,0 +1,52 @@
+/**
+ * What every V2 route module shares: the repository of a request, the access check of token mode
+ * (`V2Guard`, null in open mode), and the headers every V2 reply carries.
+ */
+import type { RepoRef } from '../../db/meta.ts';
+import { v2RepoRef } from '../../services/names.ts';
+
+export type V2Action = 'pull' | 'push' | 'delete';
+
+/** What a request reaches: a repository, the catalog, or only the API root (any authenticated caller). */
+export type V2Target = RepoRef | 'catalog' | 'base';
+
+/** auth: token's check: resolves when the caller may do `actions` on `target`, else throws 401/403. */
+export type V2Guard = (request: Request, target: V2Target, actions: V2Action[]) => Promise<void>;
+
+/** Every V2 reply says which API it speaks (docker checks it on `GET /v2/`). */
+export const API_VERSION = { 'docker-distribution-api-version': 'registry/2.0' } as const;
+
+/** The repository of a route's `:name` (the decoded V2 name), checked against the spec's grammar. */
+export const repositoryOf = (params: { name: string }): RepoRef => v2RepoRef(params.name);
+
+/** `/v2/<name>` as the client named it, for Location headers. */
+export const namePath = (params: { name: string }): string => `/v2/${params.name}`;
+
+/** Runs the guard, if any. */
+export async function check(guard: V2Guard | null, request: Request, target: V2Target, actions: V2Action[]): Promise<void> {
+  if (guard) await guard(request, target, actions);
+}
+
+/** The `n` and `last` of a paged listing; n must be a non-negative integer. */
+export function pageOf(query: { n?: string; last?: string }): { n?: number; last?: string } {
+  const out: { n?: number; last?: string } = {};
+  if (query.n !== undefined && query.n !== '') {
+    if (!/^\d{1,9}$/.test(query.n)) return { n: Number.NaN };
+    out.n = Number(query.n);
+  }
+  if (query.last) out.last = query.last;
+  return out;
+}
+
+/** One V2 operation's OpenAPI `detail`: its id, summary and the statuses it answers. */
+export function v2Operation(operationId: string, summary: string, responses: Record<number, string>, description?: string) {
+  return {
+    detail: {
+      operationId,
+      tags: ['v2'],
+      summary,
+      ...(description ? { description } : {}),
+      responses: Object.fromEntries(Object.entries(responses).map(([status, text]) => [status, { description: text }])),
+    },
+  };
+}

@@ -1,0 +1,304 @@
+/**
+ * V2 blobs and their uploads (OCI Distribution §Pushing blobs, §Pulling blobs): the rules, no
+ * HTTP. A blob is stored once per digest (`blobs/<alg>/<hex>`) and linked into the repositories
+ * that pushed or mounted it; nothing is visible before its digest is verified.
+ *
+ * An upload session lives in the metadata store (its offset and chunk count) and in storage
+ * (each PATCH is one committed chunk object, `uploads/<session>/<n>`), so a session survives a
+ * worker restart and may be continued through any worker of any node. Completion:
+ * - monolithic (the first bytes arrive with the digest): streamed straight into the blob's key
+ *   through an atomic writer, hashed on the way, committed only when the digest matches;
+ * - chunked: the digest comes from the live hasher this process kept while it received every
+ *   chunk, or, when the chunks came through other processes, from reading them back; then one
+ *   chunk is moved into place (a rename on disk), several are concatenated.
+ * Abandoned sessions are purged by age (`purgeStaleUploads`), rows and chunks alike.
+ */
+import type { BlobRecord, BlobStore, RepoRef, UploadRecord, UploadStore } from '../db/meta.ts';
+import { fullName } from '../db/records.ts';
+import { digestAlgorithm, digestHasher, isDigest } from '../domain/digest.ts';
+import { RegistryError } from '../errors.ts';
+import { PathNotFoundError, StorageError, type StorageDriver } from '../storage/driver.ts';
+import { blobKey, isSessionId, newSessionId, uploadChunkKey, uploadPrefix } from '../storage/paths.ts';
+import { pipeBody, type RequestBody } from './body.ts';
+
+export type BlobSource =
+  | { kind: 'blob'; blob: Blob; record: BlobRecord }
+  | { kind: 'redirect'; url: string; record: BlobRecord };
+
+/** The first and last byte of a PATCH, from its `Content-Range: <start>-<end>`. */
+export interface ChunkRange {
+  start: number;
+  end: number;
+}
+
+export interface BlobOptions {
+  redirect: boolean;
+  maxBlobSize: number;
+}
+
+/** Live hashers of sessions this process is receiving (bounded: the oldest go first). */
+const LIVE_SESSIONS = 256;
+
+/** Maps storage failures at the service edge: a vanished object is unknown, the rest a 503. */
+function storageFailure(e: unknown, missing: 'V2_BLOB_UNKNOWN' | 'V2_BLOB_UPLOAD_UNKNOWN' = 'V2_BLOB_UNKNOWN'): never {
+  if (e instanceof PathNotFoundError) throw new RegistryError(missing);
+  if (e instanceof StorageError) throw new RegistryError('STORAGE_FAILURE');
+  throw e;
+}
+
+/** A valid digest, or DIGEST_INVALID. */
+export function requireDigest(digest: string | null | undefined): string {
+  if (!digest || !isDigest(digest)) throw new RegistryError('V2_DIGEST_INVALID', 'unsupported or malformed digest');
+  return digest;
+}
+
+export class BlobService {
+  /** session id → the sha256 of its bytes so far, while this process has seen all of them */
+  readonly #live = new Map<string, { offset: number; hasher: Bun.CryptoHasher }>();
+
+  constructor(
+    private readonly meta: BlobStore & UploadStore,
+    private readonly storage: StorageDriver,
+    private readonly options: BlobOptions,
+  ) {}
+
+  /** A blob linked into `ref`, or BLOB_UNKNOWN. */
+  async stat(ref: RepoRef, digest: string): Promise<BlobRecord> {
+    const record = await this.meta.getLinkedBlob(ref, requireDigest(digest));
+    if (!record) throw new RegistryError('V2_BLOB_UNKNOWN');
+    return record;
+  }
+
+  /** The blob's bytes (a BunFile on local disk: sendfile), or a redirect URL. */
+  async get(ref: RepoRef, digest: string): Promise<BlobSource> {
+    const record = await this.stat(ref, digest);
+    if (this.options.redirect) {
+      const url = await this.storage.redirectUrl(record.key).catch((e) => storageFailure(e));
+      if (url) return { kind: 'redirect', url, record };
+    }
+    const blob = await this.storage.blob(record.key).catch((e) => storageFailure(e));
+    return { kind: 'blob', blob, record };
+  }
+
+  /** Unlinks the blob from `ref` (its bytes stay for garbage collection). */
+  async delete(ref: RepoRef, digest: string): Promise<void> {
+    if (!(await this.meta.unlinkBlob(ref, requireDigest(digest)))) throw new RegistryError('V2_BLOB_UNKNOWN');
+  }
+
+  /** Links a blob `from` holds into `ref`; null when `from` does not have it (then start an upload). */
+  async mount(ref: RepoRef, from: RepoRef, digest: string): Promise<BlobRecord | null> {
+    if (!isDigest(digest)) return null;
+    const source = await this.meta.getLinkedBlob(from, digest);
+    return source ? this.meta.linkBlob(ref, digest) : null;
+  }
+
+  async startUpload(ref: RepoRef): Promise<UploadRecord> {
+    const session = await this.meta.createUpload(newSessionId(), ref);
+    this.#live.set(session.id, { offset: 0, hasher: digestHasher('sha256') });
+    this.#trimLive();
+    return session;
+  }
+
+  /** A session of `ref`, or BLOB_UPLOAD_UNKNOWN. */
+  async session(ref: RepoRef, id: string): Promise<UploadRecord> {
+    const session = isSessionId(id) ? await this.meta.getUpload(id) : null;
+    if (!session || session.repository !== fullName(ref)) throw new RegistryError('V2_BLOB_UPLOAD_UNKNOWN');
+    return session;
+  }
+
+  /** POST with `digest` and the whole blob: one request, no session. */
+  async putMonolithic(ref: RepoRef, digest: string, body: RequestBody): Promise<BlobRecord> {
+    return this.#storeWhole(ref, requireDigest(digest), body);
+  }
+
+  /** PATCH: one more chunk, which must start at the session's offset when a range is given. */
+  async appendChunk(ref: RepoRef, id: string, body: RequestBody, range: ChunkRange | null): Promise<UploadRecord> {
+    const session = await this.session(ref, id);
+    if (range) {
+      if (range.start !== session.offset) throw new RegistryError('V2_CHUNK_OUT_OF_ORDER', `the upload is at offset ${session.offset}`, { range: rangeHeader(session.offset) });
+      const length = range.end - range.start + 1;
+      if (body.declaredLength !== null && body.declaredLength !== length) throw new RegistryError('V2_SIZE_INVALID');
+    }
+    const expected = range ? range.end - range.start + 1 : null;
+    return this.#appendChunk(session, body, expected);
+  }
+
+  /** PUT: the last chunk (if the body has one), then the digest check and the blob. */
+  async complete(ref: RepoRef, id: string, digest: string | null, body: RequestBody): Promise<BlobRecord> {
+    let session = await this.session(ref, id);
+    const wanted = requireDigest(digest);
+    if (session.chunks === 0) {
+      // nothing received yet: the whole blob is this body, straight into place
+      const record = await this.#storeWhole(ref, wanted, body);
+      await this.#end(session.id);
+      return record;
+    }
+    if (body.stream && body.declaredLength !== 0) session = await this.#appendChunk(session, body, null);
+    // claim the session: a concurrent PUT or DELETE gets BLOB_UPLOAD_UNKNOWN from here on
+    if (!(await this.meta.deleteUpload(session.id))) throw new RegistryError('V2_BLOB_UPLOAD_UNKNOWN');
+    try {
+      const actual = await this.#digestOf(session, digestAlgorithm(wanted));
+      if (actual !== wanted) throw new RegistryError('V2_DIGEST_INVALID');
+      return await this.#place(ref, session, wanted);
+    } finally {
+      await this.#end(session.id);
+    }
+  }
+
+  /** DELETE of a session: its row and chunks go. */
+  async cancel(ref: RepoRef, id: string): Promise<void> {
+    const session = await this.session(ref, id);
+    if (!(await this.meta.deleteUpload(session.id))) throw new RegistryError('V2_BLOB_UPLOAD_UNKNOWN');
+    await this.#end(session.id);
+  }
+
+  /**
+   * Removes sessions idle for longer than `maxAgeMs` and the chunks they left, plus chunk folders
+   * no session owns any more (a process that died between storing a chunk and recording it, or
+   * while completing). Returns how many sessions' data were removed.
+   */
+  async purgeStaleUploads(maxAgeMs: number): Promise<number> {
+    const before = Date.now() - maxAgeMs;
+    let removed = 0;
+    for (const stale of await this.meta.staleUploads(before, 1000)) {
+      if (await this.meta.deleteUpload(stale.id)) {
+        await this.#end(stale.id);
+        removed++;
+      }
+    }
+    const folders = await this.storage.list('uploads').catch((e) => (e instanceof PathNotFoundError ? [] : storageFailure(e)));
+    for (const folder of folders) {
+      const id = folder.slice('uploads/'.length);
+      if (!isSessionId(id) || (await this.meta.getUpload(id))) continue;
+      const stat = await this.storage.stat(folder).catch(() => null);
+      if (stat && stat.modTime.getTime() < before) {
+        await this.storage.delete(folder).catch(() => {});
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Streams a whole blob into its key, verified before it is committed; records and links it. */
+  async #storeWhole(ref: RepoRef, digest: string, body: RequestBody): Promise<BlobRecord> {
+    const hasher = digestHasher(digestAlgorithm(digest));
+    const key = blobKey(digest);
+    const existing = await this.meta.getBlob(digest);
+    // stored already: hash the body to hold the client to its digest, but write nothing
+    const writer = existing ? null : await this.storage.writer(key).catch((e) => storageFailure(e));
+    try {
+      const size = await pipeBody(body, writer, (chunk) => hasher.update(chunk), this.#pipeOptions());
+      if (`${digestAlgorithm(digest)}:${hasher.digest('hex')}` !== digest) throw new RegistryError('V2_DIGEST_INVALID');
+      await writer?.commit();
+      const { blob } = await this.meta.putBlob(ref, { digest, size, key: existing?.key ?? key });
+      return blob;
+    } catch (e) {
+      await writer?.cancel().catch(() => {});
+      if (e instanceof StorageError) storageFailure(e);
+      throw e;
+    }
+  }
+
+  async #appendChunk(session: UploadRecord, body: RequestBody, expected: number | null): Promise<UploadRecord> {
+    const live = this.#live.get(session.id);
+    const hasher = live && live.offset === session.offset ? live.hasher : null;
+    if (!hasher) this.#live.delete(session.id);
+    const key = uploadChunkKey(session.id, session.chunks);
+    const writer = await this.storage.writer(key).catch((e) => storageFailure(e));
+    let size: number;
+    try {
+      size = await pipeBody(body, writer, hasher ? (chunk) => hasher.update(chunk) : () => {}, this.#pipeOptions());
+      if (expected !== null && size !== expected) throw new RegistryError('V2_SIZE_INVALID', 'the body does not fill its Content-Range');
+      if (size === 0) {
+        await writer.cancel();
+        return session;
+      }
+      await writer.commit();
+    } catch (e) {
+      // the hasher has taken part of a chunk that did not land
+      this.#live.delete(session.id);
+      await writer.cancel().catch(() => {});
+      if (e instanceof StorageError) storageFailure(e);
+      throw e;
+    }
+    const next = await this.meta.appendUpload(session.id, { offset: session.offset, chunks: session.chunks }, size);
+    if (!next) {
+      // another request moved the session on (or ended it) meanwhile: this chunk is not part of it
+      this.#live.delete(session.id);
+      await this.storage.delete(key).catch(() => {});
+      const now = await this.meta.getUpload(session.id);
+      if (!now) throw new RegistryError('V2_BLOB_UPLOAD_UNKNOWN');
+      throw new RegistryError('V2_CHUNK_OUT_OF_ORDER', `the upload is at offset ${now.offset}`, { range: rangeHeader(now.offset) });
+    }
+    if (hasher) this.#live.set(session.id, { offset: next.offset, hasher });
+    return next;
+  }
+
+  /** The digest of a session's bytes: from the live hasher when it saw them all, else read back. */
+  async #digestOf(session: UploadRecord, algorithm: 'sha256' | 'sha512'): Promise<string> {
+    const live = this.#live.get(session.id);
+    if (algorithm === 'sha256' && live && live.offset === session.offset) return `sha256:${live.hasher.digest('hex')}`;
+    const hasher = digestHasher(algorithm);
+    for (let n = 0; n < session.chunks; n++) {
+      const stream = await this.storage.read(uploadChunkKey(session.id, n)).catch((e) => storageFailure(e, 'V2_BLOB_UPLOAD_UNKNOWN'));
+      try {
+        for await (const chunk of stream) hasher.update(chunk);
+      } catch (e) {
+        storageFailure(e, 'V2_BLOB_UPLOAD_UNKNOWN');
+      }
+    }
+    return `${algorithm}:${hasher.digest('hex')}`;
+  }
+
+  /** Puts a verified session's chunks in place as the blob (unless stored already) and links it. */
+  async #place(ref: RepoRef, session: UploadRecord, digest: string): Promise<BlobRecord> {
+    const existing = await this.meta.getBlob(digest);
+    const key = existing?.key ?? blobKey(digest);
+    if (!existing) {
+      try {
+        if (session.chunks === 1) await this.storage.move(uploadChunkKey(session.id, 0), key);
+        else await this.#concatenate(session, key);
+      } catch (e) {
+        // a concurrent completion of the same content may have won: its blob serves as well
+        if (!(e instanceof PathNotFoundError) || !(await this.meta.getBlob(digest))) storageFailure(e, 'V2_BLOB_UPLOAD_UNKNOWN');
+      }
+    }
+    const { blob } = await this.meta.putBlob(ref, { digest, size: session.offset, key });
+    return blob;
+  }
+
+  async #concatenate(session: UploadRecord, key: string): Promise<void> {
+    const writer = await this.storage.writer(key);
+    try {
+      for (let n = 0; n < session.chunks; n++) {
+        for await (const chunk of await this.storage.read(uploadChunkKey(session.id, n))) await writer.write(chunk);
+      }
+      await writer.commit();
+    } catch (e) {
+      await writer.cancel().catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Forgets a session's live hasher and deletes its chunks (the row is the caller's). */
+  async #end(id: string): Promise<void> {
+    this.#live.delete(id);
+    await this.storage.delete(uploadPrefix(id)).catch(() => {});
+  }
+
+  #trimLive(): void {
+    for (const id of this.#live.keys()) {
+      if (this.#live.size <= LIVE_SESSIONS) break;
+      this.#live.delete(id);
+    }
+  }
+
+  #pipeOptions() {
+    return { limit: this.options.maxBlobSize, sizeMismatch: new RegistryError('V2_SIZE_INVALID') };
+  }
+}
+
+/** The `Range` header of an upload's status: the bytes received, `0-<last>` (`0-0` when none). */
+export function rangeHeader(offset: number): string {
+  return `0-${Math.max(offset - 1, 0)}`;
+}

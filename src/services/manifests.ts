@@ -1,0 +1,116 @@
+/**
+ * V2 manifests, tags, referrers and the catalog (OCI Distribution §Pushing manifests, §Pulling
+ * manifests, §Content discovery, §Content management): the rules, no HTTP. A manifest is stored
+ * as PUT (its digest is of those bytes) once every blob and child manifest it needs is linked in
+ * its repository; its subject and artifact type feed the referrers API.
+ */
+import type { BlobStore, ListOptions, ManifestRecord, ManifestStore, RepoRef, TagStore } from '../db/meta.ts';
+import { digestAlgorithm, digestOf, isDigest } from '../domain/digest.ts';
+import { OCI_INDEX, parseManifest, referrerDescriptor, requiredContent, type Descriptor } from '../domain/manifest.ts';
+import { RegistryError } from '../errors.ts';
+
+/** The tag grammar of the spec (and of V1). */
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+export type Reference = { tag: string } | { digest: string };
+
+/** A `<reference>` path segment: a digest (it has a colon) or a tag; 400 when neither is well formed. */
+export function parseReference(reference: string): Reference {
+  if (reference.includes(':')) {
+    if (!isDigest(reference)) throw new RegistryError('V2_DIGEST_INVALID', 'unsupported or malformed digest');
+    return { digest: reference };
+  }
+  if (!TAG.test(reference)) throw new RegistryError('V2_TAG_INVALID', 'tags match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}');
+  return { tag: reference };
+}
+
+export interface StoredManifest {
+  digest: string;
+  /** the subject's digest when the manifest has one (sent back as `OCI-Subject`) */
+  subject: string | null;
+}
+
+export interface ReferrersIndex {
+  /** the OCI image index listing the referrers, as bytes */
+  body: string;
+  /** whether an artifactType filter was applied (`OCI-Filters-Applied: artifactType`) */
+  filtered: boolean;
+}
+
+type Store = ManifestStore & Pick<BlobStore, 'getLinkedBlob'> & Pick<TagStore, 'deleteTag'>;
+
+export class ManifestService {
+  constructor(
+    private readonly meta: Store,
+    private readonly options: { maxManifestSize: number },
+  ) {}
+
+  /** By tag or digest; MANIFEST_UNKNOWN when absent. */
+  async get(ref: RepoRef, reference: string): Promise<ManifestRecord> {
+    const parsed = parseReference(reference);
+    const found = 'tag' in parsed ? await this.meta.getTaggedManifest(ref, parsed.tag) : await this.meta.getManifest(ref, parsed.digest);
+    if (!found) throw new RegistryError('V2_MANIFEST_UNKNOWN');
+    return found;
+  }
+
+  /** PUT by tag or digest: validates, checks what it needs exists, stores, tags. */
+  async put(ref: RepoRef, reference: string, content: Uint8Array, contentType: string | null): Promise<StoredManifest> {
+    const target = parseReference(reference);
+    if (content.byteLength > this.options.maxManifestSize) throw new RegistryError('V2_MANIFEST_TOO_LARGE', `limit is ${this.options.maxManifestSize} bytes`);
+    const manifest = parseManifest(content, contentType);
+    const digest = digestOf(content, 'digest' in target ? digestAlgorithm(target.digest) : 'sha256');
+    if ('digest' in target && target.digest !== digest) throw new RegistryError('V2_DIGEST_INVALID', `the manifest's digest is ${digest}`);
+    const needed = requiredContent(manifest);
+    for (const blob of needed.blobs) {
+      if (!(await this.meta.getLinkedBlob(ref, blob))) throw new RegistryError('V2_MANIFEST_BLOB_UNKNOWN', blob);
+    }
+    for (const child of needed.manifests) {
+      if (!(await this.meta.getManifest(ref, child))) throw new RegistryError('V2_MANIFEST_BLOB_UNKNOWN', child);
+    }
+    await this.meta.putManifest(
+      ref,
+      {
+        digest,
+        mediaType: manifest.mediaType,
+        content,
+        subject: manifest.subject?.digest ?? null,
+        artifactType: manifest.artifactType,
+        references: [
+          ...needed.blobs.map((d) => ({ digest: d, kind: 'blob' as const })),
+          ...needed.manifests.map((d) => ({ digest: d, kind: 'manifest' as const })),
+        ],
+      },
+      'tag' in target ? target.tag : undefined,
+    );
+    return { digest, subject: manifest.subject?.digest ?? null };
+  }
+
+  /** DELETE by tag removes the tag; by digest the manifest and every tag pointing at it. */
+  async delete(ref: RepoRef, reference: string): Promise<void> {
+    const target = parseReference(reference);
+    const deleted = 'tag' in target ? await this.meta.deleteTag(ref, target.tag) : await this.meta.deleteManifest(ref, target.digest);
+    if (!deleted) throw new RegistryError('V2_MANIFEST_UNKNOWN');
+  }
+
+  /** The referrers of `digest` in `ref` as an OCI index, optionally only those of one artifact type. */
+  async referrers(ref: RepoRef, digest: string, artifactType: string | null): Promise<ReferrersIndex> {
+    if (!isDigest(digest)) throw new RegistryError('V2_DIGEST_INVALID', 'unsupported or malformed digest');
+    const manifests: Descriptor[] = [];
+    for (const m of await this.meta.listReferrers(ref, digest)) {
+      if (artifactType && m.artifactType !== artifactType) continue;
+      manifests.push(referrerDescriptor(parseManifest(m.content, m.mediaType), m.digest, m.content.byteLength));
+    }
+    return { body: JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }), filtered: Boolean(artifactType) };
+  }
+
+  /** Tag names, paged; NAME_UNKNOWN when the repository does not exist. */
+  async tags(ref: RepoRef, options: ListOptions): Promise<string[]> {
+    const tags = await this.meta.listTagNames(ref, options);
+    if (!tags) throw new RegistryError('V2_NAME_UNKNOWN');
+    return tags;
+  }
+
+  async catalog(options: ListOptions): Promise<string[]> {
+    return this.meta.listRepositories(options);
+  }
+}
