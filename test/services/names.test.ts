@@ -1,6 +1,6 @@
 import { expect, test } from 'bun:test';
 import { RegistryError } from '../../src/errors.ts';
-import { encodedRepoName, repoRef, requireImageId, requireTagName } from '../../src/services/names.ts';
+import { encodedRepoName, repoRef, requireImageId, requireTagName, v2RepoRef } from '../../src/services/names.ts';
 
 test('repository names: anything printable, but never empty, slashed, control or overlong', () => {
   expect(repoRef('foo', 'abcde%$_-test')).toEqual({ namespace: 'foo', name: 'abcde%$_-test' });
@@ -43,5 +43,15 @@ test('image ids: 16 or 64 lower-case hex, nothing after', () => {
     })();
     expect(e?.status).toBe(404);
     expect(e?.message).toBe('Invalid image ID');
+  }
+});
+
+test('V2 names follow the OCI grammar; one part means library/<name>', () => {
+  expect(v2RepoRef('busybox')).toEqual({ namespace: 'library', name: 'busybox' });
+  expect(v2RepoRef('conformance/test')).toEqual({ namespace: 'conformance', name: 'test' });
+  expect(v2RepoRef('a/b/c')).toEqual({ namespace: 'a', name: 'b/c' });
+  for (const ok of ['a0', 'a.b', 'a_b', 'a__b', 'a--b', 'a-b/c.d_e', 'x'.repeat(255)]) expect(() => v2RepoRef(ok)).not.toThrow();
+  for (const bad of ['', 'A', 'a/', '/a', 'a//b', 'a..b', 'a___b', '-a', 'a-', 'a b', 'a%2Fb', 'é', 'x'.repeat(256), 'a/../b']) {
+    expect(() => v2RepoRef(bad)).toThrow(RegistryError);
   }
 });
