@@ -23,6 +23,7 @@ import type { V2Guard } from '../routes/v2/common.ts';
 import { manifestRoutes } from '../routes/v2/manifests.ts';
 import { registryRoutes } from '../routes/v2/registry.ts';
 import { BlobService } from '../services/blobs.ts';
+import { BridgeService } from '../services/bridge.ts';
 import { ManifestService } from '../services/manifests.ts';
 import { AuthService } from '../services/auth.ts';
 import { ImageService } from '../services/images.ts';
@@ -72,7 +73,8 @@ function buildApp(deps: AppDeps) {
       : null;
 
   const blobs = new BlobService(meta, storage, { redirect: config.storage_redirect, maxBlobSize: config.max_body_size });
-  const manifests = new ManifestService(meta, { maxManifestSize: config.max_json_size });
+  const bridge = new BridgeService(meta, storage, images, repos);
+  const manifests = new ManifestService(meta, { maxManifestSize: config.max_json_size }, bridge);
   const v2Guard: V2Guard | null = null;
 
   const imageDefs = imageDefinitions(images, auth);

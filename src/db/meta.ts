@@ -104,7 +104,11 @@ export interface SearchPage {
   results: SearchHit[];
 }
 
-export type ImageCacheKind = 'files' | 'diff';
+/**
+ * What is computed once from a complete image and kept with it: its file list (E9), its diff
+ * (E10), and its layer as V2 sees it (blob digest, diff_id, compression; services/bridge.ts).
+ */
+export type ImageCacheKind = 'files' | 'diff' | 'layer';
 
 /** What `setLayerIfUploading` did. */
 export interface LayerOutcome {
@@ -313,6 +317,12 @@ export interface ManifestStore {
   listTagNames(ref: RepoRef, options?: ListOptions): Promise<string[] | null>;
   /** Full names of the repositories, in byte order, paged (GET /v2/_catalog). */
   listRepositories(options?: ListOptions): Promise<string[]>;
+  /**
+   * Makes a tag name both its V1 image and its V2 manifest (the V1 ⇄ V2 bridge): sets both
+   * columns, only while the tag still names one of them and not the other (a push in between
+   * wins). Returns whether it did.
+   */
+  bridgeTag(ref: RepoRef, tag: string, imageId: string, manifestDigest: string): Promise<boolean>;
 }
 
 /** Every part of the contract, and the connection's end. */

@@ -8,6 +8,7 @@ import type { BlobStore, ListOptions, ManifestRecord, ManifestStore, RepoRef, Ta
 import { digestAlgorithm, digestOf, isDigest } from '../domain/digest.ts';
 import { OCI_INDEX, parseManifest, referrerDescriptor, requiredContent, type Descriptor } from '../domain/manifest.ts';
 import { RegistryError } from '../errors.ts';
+import type { BridgeService } from './bridge.ts';
 
 /** The tag grammar of the spec (and of V1). */
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
@@ -43,14 +44,21 @@ export class ManifestService {
   constructor(
     private readonly meta: Store,
     private readonly options: { maxManifestSize: number },
+    /** the V1 ⇄ V2 bridge (null: V2 sees only what V2 pushed) */
+    private readonly bridge: BridgeService | null = null,
   ) {}
 
   /** By tag or digest; MANIFEST_UNKNOWN when absent. */
   async get(ref: RepoRef, reference: string): Promise<ManifestRecord> {
     const parsed = parseReference(reference);
-    const found = 'tag' in parsed ? await this.meta.getTaggedManifest(ref, parsed.tag) : await this.meta.getManifest(ref, parsed.digest);
+    const found = 'tag' in parsed ? await this.#tagged(ref, parsed.tag) : await this.meta.getManifest(ref, parsed.digest);
     if (!found) throw new RegistryError('V2_MANIFEST_UNKNOWN');
     return found;
+  }
+
+  /** A tag's manifest: the one V2 pushed, else the one derived from the V1 image it names. */
+  async #tagged(ref: RepoRef, tag: string): Promise<ManifestRecord | null> {
+    return (await this.meta.getTaggedManifest(ref, tag)) ?? (await this.bridge?.manifestOfV1Tag(ref, tag)) ?? null;
   }
 
   /** PUT by tag or digest: validates, checks what it needs exists, stores, tags. */
@@ -82,6 +90,8 @@ export class ManifestService {
       },
       'tag' in target ? target.tag : undefined,
     );
+    // best effort: the push has succeeded; an image V1 cannot read just stays V2-only
+    if ('tag' in target) await this.bridge?.bridgeToV1(ref, target.tag, digest, manifest).catch(() => null);
     return { digest, subject: manifest.subject?.digest ?? null };
   }
 
