@@ -1,0 +1,201 @@
+/** V2 blobs and uploads through the app: every way of pushing, pulling with ranges, deleting, and bad input. */
+import { describe, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../../src/config/load.ts';
+import { createApp } from '../../../src/app/app.ts';
+import { createFetch } from '../../../src/app/fetch.ts';
+import { SqliteMetaStore } from '../../../src/db/sqlite/store.ts';
+import { FsDriver } from '../../../src/storage/fs.ts';
+import { randomBytes } from '../../../dev/ids.ts';
+import { withApp, type TestApp } from '../../helpers/app.ts';
+import { expectV2Error, pushBlob, sha256 } from '../../helpers/v2.ts';
+
+const NAME = 'acme/tools/app';
+
+async function start(app: TestApp, name = NAME): Promise<string> {
+  const r = await app.req('POST', `/v2/${name}/blobs/uploads/`);
+  expect(r.status).toBe(202);
+  expect(r.headers.get('range')).toBe('0-0');
+  const location = r.headers.get('location')!;
+  expect(location).toStartWith(`/v2/${name}/blobs/uploads/`);
+  expect(r.headers.get('docker-upload-uuid')).toBe(location.split('/').pop()!);
+  return location;
+}
+
+const patch = (app: TestApp, location: string, bytes: Uint8Array, range?: string) =>
+  app.req('PATCH', location, { body: bytes, headers: range ? { 'content-range': range, 'content-type': 'application/octet-stream' } : {} });
+
+describe('V2 blobs', () => {
+  test('API version check', async () => {
+    await withApp(async (app) => {
+      const r = await app.req('GET', '/v2/');
+      expect(r.status).toBe(200);
+      expect(r.headers.get('docker-distribution-api-version')).toBe('registry/2.0');
+      expect(await r.json()).toEqual({});
+    });
+  });
+
+  test('monolithic POST with digest: stored once, then GET, HEAD and ranges', async () => {
+    await withApp(async (app) => {
+      const bytes = randomBytes(100_000);
+      const digest = await pushBlob(app, NAME, bytes);
+      let r = await app.req('GET', `/v2/${NAME}/blobs/${digest}`);
+      expect(r.status).toBe(200);
+      expect(r.headers.get('docker-content-digest')).toBe(digest);
+      expect(r.headers.get('content-length')).toBe('100000');
+      expect(new Uint8Array(await r.arrayBuffer())).toEqual(bytes);
+      r = await app.req('HEAD', `/v2/${NAME}/blobs/${digest}`);
+      expect(r.status).toBe(200);
+      expect(r.headers.get('content-length')).toBe('100000');
+      r = await app.req('GET', `/v2/${NAME}/blobs/${digest}`, { headers: { range: 'bytes=10-19' } });
+      expect(r.status).toBe(206);
+      expect(r.headers.get('content-range')).toBe('bytes 10-19/100000');
+      expect(new Uint8Array(await r.arrayBuffer())).toEqual(bytes.subarray(10, 20));
+      r = await app.req('GET', `/v2/${NAME}/blobs/${digest}`, { headers: { range: 'bytes=200000-' } });
+      expect(r.status).toBe(416);
+      // another repository does not have it
+      await expectV2Error(await app.req('GET', `/v2/other/repo/blobs/${digest}`), 404, 'BLOB_UNKNOWN');
+    });
+  });
+
+  test('POST then PUT with the whole body', async () => {
+    await withApp(async (app) => {
+      const bytes = randomBytes(5000);
+      const location = await start(app);
+      const r = await app.req('PUT', `${location}?digest=${sha256(bytes)}`, { body: bytes });
+      expect(r.status).toBe(201);
+      expect(r.headers.get('location')).toBe(`/v2/${NAME}/blobs/${sha256(bytes)}`);
+      expect(r.headers.get('docker-content-digest')).toBe(sha256(bytes));
+      expect((await app.req('GET', `/v2/${NAME}/blobs/${sha256(bytes)}`)).status).toBe(200);
+      await expectV2Error(await app.req('GET', location), 404, 'BLOB_UPLOAD_UNKNOWN');
+    });
+  });
+
+  test('chunked: in order with Content-Range, out of order refused with 416, status, then PUT with the digest', async () => {
+    await withApp(async (app) => {
+      const bytes = randomBytes(30_000);
+      const location = await start(app);
+      let r = await patch(app, location, bytes.subarray(0, 10_000), '0-9999');
+      expect(r.status).toBe(202);
+      expect(r.headers.get('range')).toBe('0-9999');
+      // a retry of the same chunk, and a chunk past the end, are out of order
+      await expectV2Error(await patch(app, location, bytes.subarray(0, 10_000), '0-9999'), 416, 'BLOB_UPLOAD_INVALID');
+      await expectV2Error(await patch(app, location, bytes.subarray(20_000), '20000-29999'), 416, 'BLOB_UPLOAD_INVALID');
+      r = await app.req('GET', location);
+      expect(r.status).toBe(204);
+      expect(r.headers.get('range')).toBe('0-9999');
+      r = await patch(app, location, bytes.subarray(10_000, 20_000), '10000-19999');
+      expect(r.status).toBe(202);
+      // the last chunk comes with the PUT
+      r = await app.req('PUT', `${location}?digest=${sha256(bytes)}`, { body: bytes.subarray(20_000) });
+      expect(r.status).toBe(201);
+      r = await app.req('GET', `/v2/${NAME}/blobs/${sha256(bytes)}`);
+      expect(new Uint8Array(await r.arrayBuffer())).toEqual(bytes);
+      // nothing of the session is left in storage
+      expect(await app.storage.list('uploads').catch(() => [])).toEqual([]);
+    });
+  });
+
+  test('a chunk whose body does not fill its Content-Range is refused and not counted', async () => {
+    await withApp(async (app) => {
+      const location = await start(app);
+      await expectV2Error(await patch(app, location, randomBytes(10), '0-19'), 400, 'SIZE_INVALID');
+      expect((await app.req('GET', location)).headers.get('range')).toBe('0-0');
+    });
+  });
+
+  test('a wrong digest is refused and nothing becomes visible', async () => {
+    await withApp(async (app) => {
+      const bytes = randomBytes(1000);
+      const wrong = sha256('something else');
+      let r = await app.req('POST', `/v2/${NAME}/blobs/uploads/?digest=${wrong}`, { body: bytes });
+      await expectV2Error(r, 400, 'DIGEST_INVALID');
+      await expectV2Error(await app.req('HEAD', `/v2/${NAME}/blobs/${wrong}`), 404, 'BLOB_UNKNOWN');
+      const location = await start(app);
+      expect((await patch(app, location, bytes)).status).toBe(202);
+      r = await app.req('PUT', `${location}?digest=${wrong}`);
+      await expectV2Error(r, 400, 'DIGEST_INVALID');
+      await expectV2Error(await app.req('GET', `/v2/${NAME}/blobs/${sha256(bytes)}`), 404, 'BLOB_UNKNOWN');
+      for (const bad of ['sha256:xyz', 'md5:abc', '']) {
+        const s = await start(app);
+        await expectV2Error(await app.req('PUT', `${s}?digest=${encodeURIComponent(bad)}`, { body: bytes }), 400, 'DIGEST_INVALID');
+      }
+    });
+  });
+
+  test('unknown, cancelled and other repositories\' sessions are BLOB_UPLOAD_UNKNOWN', async () => {
+    await withApp(async (app) => {
+      await expectV2Error(await app.req('GET', `/v2/${NAME}/blobs/uploads/${'0'.repeat(32)}`), 404, 'BLOB_UPLOAD_UNKNOWN');
+      await expectV2Error(await app.req('PATCH', `/v2/${NAME}/blobs/uploads/not-a-session`, { body: 'x' }), 404, 'BLOB_UPLOAD_UNKNOWN');
+      const location = await start(app);
+      const id = location.split('/').pop()!;
+      await expectV2Error(await app.req('GET', `/v2/someone/else/blobs/uploads/${id}`), 404, 'BLOB_UPLOAD_UNKNOWN');
+      expect((await patch(app, location, randomBytes(10))).status).toBe(202);
+      expect((await app.req('DELETE', location)).status).toBe(204);
+      await expectV2Error(await app.req('GET', location), 404, 'BLOB_UPLOAD_UNKNOWN');
+      await expectV2Error(await app.req('DELETE', location), 404, 'BLOB_UPLOAD_UNKNOWN');
+      expect(await app.storage.list('uploads').catch(() => [])).toEqual([]);
+    });
+  });
+
+  test('cross-repository mount: 201 when the source has it, an upload session otherwise', async () => {
+    await withApp(async (app) => {
+      const digest = await pushBlob(app, 'src/repo', randomBytes(64));
+      let r = await app.req('POST', `/v2/dst/repo/blobs/uploads/?mount=${digest}&from=src/repo`);
+      expect(r.status).toBe(201);
+      expect(r.headers.get('location')).toBe(`/v2/dst/repo/blobs/${digest}`);
+      expect((await app.req('GET', `/v2/dst/repo/blobs/${digest}`)).status).toBe(200);
+      r = await app.req('POST', `/v2/dst/repo/blobs/uploads/?mount=${sha256('nope')}&from=src/repo`);
+      expect(r.status).toBe(202);
+      r = await app.req('POST', `/v2/dst/repo/blobs/uploads/?mount=${digest}`);
+      expect(r.status).toBe(202);
+    });
+  });
+
+  test('DELETE unlinks a blob from one repository only', async () => {
+    await withApp(async (app) => {
+      const bytes = randomBytes(64);
+      const digest = await pushBlob(app, 'a/one', bytes);
+      await pushBlob(app, 'a/two', bytes);
+      expect((await app.req('DELETE', `/v2/a/one/blobs/${digest}`)).status).toBe(202);
+      await expectV2Error(await app.req('GET', `/v2/a/one/blobs/${digest}`), 404, 'BLOB_UNKNOWN');
+      expect((await app.req('GET', `/v2/a/two/blobs/${digest}`)).status).toBe(200);
+      await expectV2Error(await app.req('DELETE', `/v2/a/one/blobs/${digest}`), 404, 'BLOB_UNKNOWN');
+    });
+  });
+
+  test('names outside the grammar are NAME_INVALID; one-part names are library/<name>', async () => {
+    await withApp(async (app) => {
+      for (const bad of ['UPPER', 'a..b', 'a_-b']) await expectV2Error(await app.req('POST', `/v2/${bad}/blobs/uploads/`), 400, 'NAME_INVALID');
+      const digest = await pushBlob(app, 'busybox', 'x');
+      expect((await app.req('GET', `/v2/library/busybox/blobs/${digest}`)).status).toBe(200);
+    });
+  });
+
+  test('an upload session survives the process: another app on the same database and disk finishes it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'v2-session-'));
+    try {
+      const open = () => {
+        const meta = SqliteMetaStore.open(join(dir, 'registry.db'));
+        const app = createApp({ config: loadConfig({ env: {}, overrides: {} }), meta, storage: new FsDriver(join(dir, 'data')) });
+        const fetch = createFetch(app);
+        return { meta, req: (method: string, path: string, body?: Uint8Array) => fetch(new Request(`http://localhost${path}`, { method, body })) };
+      };
+      const bytes = randomBytes(50_000);
+      const one = open();
+      const location = (await one.req('POST', `/v2/${NAME}/blobs/uploads/`)).headers.get('location')!;
+      expect((await one.req('PATCH', location, bytes.subarray(0, 20_000))).status).toBe(202);
+      one.meta.close();
+      const two = open();
+      expect((await two.req('PATCH', location, bytes.subarray(20_000))).status).toBe(202);
+      expect((await two.req('PUT', `${location}?digest=${sha256(bytes)}`)).status).toBe(201);
+      const r = await two.req('GET', `/v2/${NAME}/blobs/${sha256(bytes)}`);
+      expect(new Uint8Array(await r.arrayBuffer())).toEqual(bytes);
+      two.meta.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
