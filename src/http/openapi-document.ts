@@ -11,15 +11,19 @@ const TAGS: readonly { name: Tag; description: string }[] = [
   { name: 'index', description: 'Standalone index emulation: users, image lists and tokens (checked accounts in token mode)' },
   { name: 'search', description: 'Repository search' },
   { name: 'ping', description: 'Liveness, mode and banner' },
+  { name: 'v2', description: 'OCI Distribution Specification v1.1 (the V2 API): blobs, uploads, manifests, tags, referrers, catalog' },
 ];
 
 const API_DESCRIPTION = [
-  'The Docker Registry V1 API (registry and standalone index), as served by this registry.',
+  'The Docker Registry V1 API (registry and standalone index) and the OCI Distribution API (V2, under `/v2/`), ' +
+    'as served by this registry, on one store: a V1 push can be pulled through V2 and a V2 push through V1 (see the README).',
   '',
+  '- V2 repository names may have several parts (`a/b/c`); they are listed as one `{name}` parameter. V2 errors are ' +
+    '`{"errors": [{"code", "message", "detail"}]}` with the spec\'s codes.',
   '- One-part repository names mean `library/<name>`: a request for `/v1/repositories/<name>/...` is rewritten to ' +
     '`/v1/repositories/library/<name>/...` before routing, so only the two-part paths `{namespace}/{repository}` are listed.',
   '- JSON request bodies are read as JSON whatever their Content-Type; layer bodies are streamed raw.',
-  '- Every error reply is a JSON object `{"error": "<message>"}` (model `V1Error`).',
+  '- Every V1 error reply is a JSON object `{"error": "<message>"}` (model `V1Error`).',
   '- Authentication: with `auth: open` (the default) index tokens are issued but never checked. With `auth: token` ' +
     'the index and account routes take Basic credentials and hand out signed, expiring repository tokens ' +
     '(`X-Docker-Token`), which the registry routes require (`Authorization: Token ...`): a user pushes only to ' +
@@ -58,7 +62,7 @@ function componentSchemas(models: Record<string, unknown>): Record<string, JsonS
 /** The document's fixed parts, given the `pristine` copy of the models. */
 export function openapiDocumentation(version: string, models: Record<string, unknown>) {
   return {
-    info: { title: 'Docker Registry V1', description: API_DESCRIPTION, version },
+    info: { title: 'Docker Registry V1 and OCI Distribution', description: API_DESCRIPTION, version },
     tags: TAGS.map((tag) => ({ ...tag })),
     components: { schemas: componentSchemas(models) },
   };

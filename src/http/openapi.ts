@@ -88,7 +88,7 @@ export const basicRequired = (codes: readonly ['LOGIN_REQUIRED' | 'BAD_CREDENTIA
 
 // --- operations ---------------------------------------------------------------------------------
 
-export type Tag = 'images' | 'repositories' | 'index' | 'search' | 'ping';
+export type Tag = 'images' | 'repositories' | 'index' | 'search' | 'ping' | 'v2';
 
 type JsonSchema = Record<string, unknown>;
 
