@@ -74,6 +74,8 @@ export const ROUTES = {
   // OCI Distribution (routes/v2/*.ts)
   v2Base: route('GET', '/v2/'),
   v2Catalog: route('GET', '/v2/_catalog'),
+  v2ListTags: route('GET', `${V2}/tags/list`),
+  v2Referrers: route('GET', `${V2}/referrers/:digest`),
   v2GetBlob: route('GET', `${V2}/blobs/:digest`),
   v2DeleteBlob: route('DELETE', `${V2}/blobs/:digest`),
   v2StartUpload: route('POST', `${V2}/blobs/uploads/`),
@@ -84,8 +86,7 @@ export const ROUTES = {
   v2GetManifest: route('GET', `${V2}/manifests/:reference`),
   v2PutManifest: route('PUT', `${V2}/manifests/:reference`),
   v2DeleteManifest: route('DELETE', `${V2}/manifests/:reference`),
-  v2ListTags: route('GET', `${V2}/tags/list`),
-  v2Referrers: route('GET', `${V2}/referrers/:digest`),
+
 } as const satisfies Record<string, RouteEntry>;
 
 export const ROUTE_LIST: readonly RouteEntry[] = Object.values(ROUTES);

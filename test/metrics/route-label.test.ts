@@ -52,6 +52,28 @@ describe('routeLabel', () => {
   });
 
   test.each([
+    // V2: a name of any number of parts is one {name} (src/http/canonical-path.ts)
+    ['GET', '/v2/', '/v2/'],
+    ['GET', '/v2/_catalog', '/v2/_catalog'],
+    ['GET', '/v2/a/b/c/manifests/latest', '/v2/{name}/manifests/{reference}'],
+    ['HEAD', '/v2/busybox/manifests/latest', '/v2/{name}/manifests/{reference}'],
+    ['PUT', '/v2/a/b/manifests/sha256:00', '/v2/{name}/manifests/{reference}'],
+    ['DELETE', '/v2/a/manifests/x', '/v2/{name}/manifests/{reference}'],
+    ['GET', '/v2/a/b/blobs/sha256:00', '/v2/{name}/blobs/{digest}'],
+    ['DELETE', '/v2/a/b/blobs/sha256:00', '/v2/{name}/blobs/{digest}'],
+    ['POST', '/v2/a/b/blobs/uploads/', '/v2/{name}/blobs/uploads/'],
+    ['PATCH', '/v2/a/b/blobs/uploads/0123', '/v2/{name}/blobs/uploads/{session}'],
+    ['PUT', '/v2/a/b/c/d/blobs/uploads/0123', '/v2/{name}/blobs/uploads/{session}'],
+    ['GET', '/v2/a/b/blobs/uploads/0123', '/v2/{name}/blobs/uploads/{session}'],
+    ['DELETE', '/v2/a/blobs/uploads/0123', '/v2/{name}/blobs/uploads/{session}'],
+    ['GET', '/v2/a/b/tags/list', '/v2/{name}/tags/list'],
+    ['GET', '/v2/a/b/referrers/sha256:00', '/v2/{name}/referrers/{digest}'],
+    ['GET', '/v2/a/b/nothing', OTHER],
+  ])('%s %s → %s', (method, path, template) => {
+    expect(routeLabel(method, path)).toBe(template);
+  });
+
+  test.each([
     // one-part names are library/<name>, as the router sees them (src/http/canonical-path.ts)
     ['GET', '/v1/repositories/foo/tags', '/v1/repositories/{namespace}/{repository}/tags'],
     ['GET', '/v1/repositories/foo/tags/latest', '/v1/repositories/{namespace}/{repository}/tags/{tag}'],
