@@ -102,7 +102,17 @@ describe('postgres migrations', () => {
           PG_MIGRATIONS.map((m) => [m.hash, m.folderMillis]),
         );
         const tables = await sql`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`;
-        expect(tables.map((r: { tablename: string }) => r.tablename)).toEqual(['images', 'repositories', 'tags', 'users']);
+        expect(tables.map((r: { tablename: string }) => r.tablename)).toEqual([
+          'blobs',
+          'images',
+          'manifest_references',
+          'manifests',
+          'repositories',
+          'repository_blobs',
+          'tags',
+          'upload_sessions',
+          'users',
+        ]);
         expect(await sql`SELECT extname FROM pg_extension WHERE extname = 'pg_trgm'`).toHaveLength(1);
       });
       // a store opened with migrate: true on it applies nothing more
