@@ -47,6 +47,10 @@ async function fresh(options: { max?: number } = {}) {
         .set({ description })
         .where(eq(repositories.fullName, `${ref.namespace}/${ref.name}`));
     },
+    countRows: async (table: string) => {
+      const [row] = await store.db.$client.unsafe(`SELECT count(*)::int AS n FROM ${table}`);
+      return (row as { n: number }).n;
+    },
     cleanup: async () => {
       store.close();
       await pg.dropDatabase(url);
@@ -265,6 +269,26 @@ describe('postgres store specifics', () => {
         await store.putTag(churn, { name: 'final', imageId: 'x', metadata: '{}' });
         expect((await store.listTags(churn))?.map((t) => t.name)).toContain('final');
 
+        // V2: one first record of a blob, every racer linked to it; one append and one delete per point
+        const blobs = await Promise.all(
+          Array.from({ length: 12 }, (_, i) => pick(i).putBlob({ namespace: 'race', name: `r${i % 3}` }, { digest: 'sha256:b', size: 1, key: `k${i}` })),
+        );
+        expect(blobs.filter((b) => b.created)).toHaveLength(1);
+        expect(new Set(blobs.map((b) => b.blob.key)).size).toBe(1);
+        for (const i of [0, 1, 2]) expect(await store.getLinkedBlob({ namespace: 'race', name: `r${i}` }, 'sha256:b')).not.toBeNull();
+        const upload = 'f'.repeat(32);
+        await store.createUpload(upload, { namespace: 'race', name: 'r0' });
+        const appended = await Promise.all(Array.from({ length: 12 }, (_, i) => pick(i).appendUpload(upload, { offset: 0, chunks: 0 }, i + 1)));
+        expect(appended.filter((u) => u !== null)).toHaveLength(1);
+        const deleted = await Promise.all(Array.from({ length: 12 }, (_, i) => pick(i).deleteUpload(upload)));
+        expect(deleted.filter(Boolean)).toHaveLength(1);
+        // manifests PUT at once under one tag: one stored per digest, the tag at one of them
+        const manifest = (n: number) => ({ digest: `sha256:m${n % 3}`, mediaType: 'm', content: enc.encode(`${n}`), subject: null, artifactType: null, references: [{ digest: 'sha256:b', kind: 'blob' as const }] });
+        await Promise.all(Array.from({ length: 12 }, (_, i) => pick(i).putManifest({ namespace: 'race', name: 'm' }, manifest(i), 'latest')));
+        const tagged = await store.getTaggedManifest({ namespace: 'race', name: 'm' }, 'latest');
+        expect(['sha256:m0', 'sha256:m1', 'sha256:m2']).toContain(tagged!.digest);
+        expect(await store.listTagNames({ namespace: 'race', name: 'm' })).toEqual(['latest']);
+
         // users: one creator
         const made = await Promise.all(Array.from({ length: 8 }, (_, i) => pick(i).createUser({ username: 'same', passwordHash: `h${i}`, email: 'e' })));
         expect(made.filter(Boolean)).toHaveLength(1);
@@ -301,6 +325,17 @@ describe('postgres store specifics', () => {
       await store.putTag({ namespace: 'zed', name: 'ubuntu' }, { name: 'B', imageId: 'x', metadata: '{}' });
       await store.putTag({ namespace: 'zed', name: 'ubuntu' }, { name: 'a-1', imageId: 'x', metadata: '{}' });
       expect((await store.listTags({ namespace: 'zed', name: 'ubuntu' }))?.map((t) => t.name)).toEqual(['B', 'a-1', 'b']);
+      // V2 listings page in byte order too: `last` compares as the order sorts
+      const zed = { namespace: 'zed', name: 'ubuntu' };
+      const m = { digest: 'sha256:m', mediaType: 'application/vnd.oci.image.manifest.v1+json', content: enc.encode('{}'), subject: null, artifactType: null, references: [] };
+      await store.putManifest(zed, m, 'A-2');
+      expect((await store.listTags(zed))?.map((t) => t.name)).toEqual(['B', 'a-1', 'b']);
+      expect(await store.listTagNames(zed)).toEqual(['A-2', 'B', 'a-1', 'b']);
+      expect(await store.listTagNames(zed, { last: 'B' })).toEqual(['a-1', 'b']);
+      expect(await store.listTagNames(zed, { last: 'A-2', n: 2 })).toEqual(['B', 'a-1']);
+      expect(await store.listRepositories()).toEqual(['Acme/ubuntu', 'a-b/ubuntu', 'aa/misc', 'ab/misc', 'acme/ubuntu-tools', 'zed/ubuntu']);
+      expect(await store.listRepositories({ last: 'Acme/ubuntu', n: 2 })).toEqual(['a-b/ubuntu', 'aa/misc']);
+      expect(await store.listRepositories({ last: 'ab/misc' })).toEqual(['acme/ubuntu-tools', 'zed/ubuntu']);
 
       await withClient(url, async (sql) => {
         await sql`SET enable_seqscan = off`;
