@@ -1,8 +1,9 @@
 /**
  * The registry's row rules, written once for both stores: when a conditional write applies, what
- * it answers, and which repositories a search lists. Conditions are functions of a table-shaped
- * object, so each store passes its own dialect's table (sqlite/schema.ts, pg/schema.ts) and gets
- * drizzle SQL that both dialects render.
+ * it answers, which repositories a search lists, which tags each protocol sees, how listings page,
+ * and how the V2 reads find their rows. Conditions are functions of a table-shaped object (or of
+ * the whole schema module), so each store passes its own dialect's tables (sqlite/schema.ts,
+ * pg/schema.ts) and gets drizzle SQL that both dialects render.
  */
 import { and, asc, desc, eq, inArray, isNotNull, lt, ne, or, sql, type Column, type SQL, type Table } from 'drizzle-orm';
 import type { LayerOutcome, ListOptions, NewImage, PrivateVisibility, StoredLayer } from './meta.ts';

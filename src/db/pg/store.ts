@@ -369,7 +369,8 @@ export class PgMetaStore implements MetaStore {
 
   async listRepositories(options: ListOptions = {}): Promise<string[]> {
     const page = rule.namePage(byteOrder(repositories.fullName), options);
-    const rows = await this.#run(() => this.db.select({ name: repositories.fullName }).from(repositories).where(page.where).orderBy(page.orderBy).limit(page.limit));
+    const names = this.db.select({ name: repositories.fullName }).from(repositories);
+    const rows = await this.#run(() => names.where(page.where).orderBy(page.orderBy).limit(page.limit));
     return rows.map((r) => r.name);
   }
 
