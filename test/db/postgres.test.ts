@@ -13,7 +13,7 @@ import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/bun-sql';
 import { migrate as migrateFromFolder } from 'drizzle-orm/bun-sql/migrator';
 import type { RepoRef } from '../../src/db/meta.ts';
-import { PG_MIGRATIONS } from '../../src/db/pg/migrate.ts';
+import { PG_MIGRATIONS, migratePostgres } from '../../src/db/pg/migrate.ts';
 import { repositories } from '../../src/db/pg/schema.ts';
 import { PG_APPLICATION_NAME, PgMetaStore, connectionFailure } from '../../src/db/pg/store.ts';
 import { RegistryError } from '../../src/errors.ts';
@@ -130,6 +130,34 @@ describe('postgres migrations', () => {
       await pg.dropDatabase(url);
     }
   }, 60_000);
+
+  test('the V2 migration over a database holding V1 data keeps its tags', async () => {
+    const url = await pg.newEmptyDatabase();
+    try {
+      // the database as the release before V2 left it: 0000_init, 0001_trigram_indexes
+      await migratePostgres(url, { migrations: PG_MIGRATIONS.slice(0, 2) });
+      await withClient(url, async (sql) => {
+        await sql`INSERT INTO repositories (namespace, name, full_name, created_at, updated_at) VALUES ('library', 'ubuntu', 'library/ubuntu', 1, 1)`;
+        await sql`INSERT INTO tags (repository_id, name, image_id, metadata, updated_at)
+          SELECT id, t.name, 'img1', '{"m":1}', 5 FROM repositories, (VALUES ('latest'), ('B')) AS t(name)`;
+      });
+      const store = await PgMetaStore.open(url, { migrate: true });
+      try {
+        const ref = { namespace: 'library', name: 'ubuntu' };
+        expect(await store.listTags(ref)).toEqual([
+          { name: 'B', imageId: 'img1', metadata: '{"m":1}' },
+          { name: 'latest', imageId: 'img1', metadata: '{"m":1}' },
+        ]);
+        expect(await store.listTagNames(ref)).toEqual(['B', 'latest']);
+        expect(await store.getTaggedManifest(ref, 'latest')).toBeNull();
+        expect((await store.search('ubun', 10, 0)).results.map((r) => r.name)).toEqual(['library/ubuntu']);
+      } finally {
+        store.close();
+      }
+    } finally {
+      await pg.dropDatabase(url);
+    }
+  });
 
   test('the embedded migrations build the schema drizzle’s folder migrator builds', async () => {
     const fromFolder = await pg.newEmptyDatabase();
