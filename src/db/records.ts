@@ -5,6 +5,7 @@
  * Column names are the TypeScript keys both schemas (sqlite/schema.ts, pg/schema.ts) share.
  */
 import type { ImageRecord, ImageState, NewImage, NewUser, RepoRef, RepositoryRecord, StoredLayer, TagRecord, UserChanges } from './meta.ts';
+import type { NewBlob, NewManifest } from './meta.ts';
 
 /** The `full_name` column of a repository. */
 export const fullName = (ref: RepoRef): string => `${ref.namespace}/${ref.name}`;
@@ -46,8 +47,53 @@ export function newRepositoryValues(ref: RepoRef, now: number) {
   return { namespace: ref.namespace, name: ref.name, fullName: fullName(ref), createdAt: now, updatedAt: now };
 }
 
-/** What a PUT tag writes over an existing tag of that name. */
-export const tagValues = (tag: TagRecord, now: number) => ({ imageId: tag.imageId, metadata: tag.metadata, updatedAt: now });
+/** What a PUT tag (V1) writes over an existing tag of that name: the image, and no V2 manifest. */
+export const tagValues = (tag: TagRecord, now: number) => ({
+  imageId: tag.imageId,
+  manifestDigest: null,
+  metadata: tag.metadata,
+  updatedAt: now,
+});
+
+/** What a V2 manifest PUT by tag writes over that tag: the manifest, and no V1 image (nor its metadata). */
+export const manifestTagValues = (digest: string, now: number) => ({
+  imageId: null,
+  manifestDigest: digest,
+  metadata: '{}',
+  updatedAt: now,
+});
+
+export const newBlobValues = (blob: NewBlob, now: number) => ({ digest: blob.digest, size: blob.size, key: blob.key, createdAt: now });
+
+export const blobLinkValues = (repositoryId: number, digest: string, now: number) => ({ repositoryId, digest, createdAt: now });
+
+export function newUploadValues(id: string, ref: RepoRef, now: number) {
+  return { id, repository: fullName(ref), offset: 0, chunks: 0, createdAt: now, updatedAt: now };
+}
+
+/** A session that was at `expected` after one more chunk of `size` bytes. */
+export function appendedUploadValues(expected: { offset: number; chunks: number }, size: number, now: number) {
+  return { offset: expected.offset + size, chunks: expected.chunks + 1, updatedAt: now };
+}
+
+export function newManifestValues(repositoryId: number, manifest: NewManifest, now: number) {
+  return {
+    repositoryId,
+    digest: manifest.digest,
+    mediaType: manifest.mediaType,
+    content: Buffer.from(manifest.content),
+    subject: manifest.subject,
+    artifactType: manifest.artifactType,
+    createdAt: now,
+  };
+}
+
+/** The manifest's reference rows, one per child digest (the first kind named wins). */
+export function manifestReferenceValues(repositoryId: number, manifest: NewManifest) {
+  const byDigest = new Map<string, 'blob' | 'manifest'>();
+  for (const r of manifest.references) if (!byDigest.has(r.digest)) byDigest.set(r.digest, r.kind);
+  return [...byDigest].map(([childDigest, kind]) => ({ repositoryId, manifestDigest: manifest.digest, childDigest, kind }));
+}
 
 export function newUserValues(user: NewUser, now: number) {
   return {

@@ -3,7 +3,7 @@
  * Deliberately not named *.test.ts: implementation test files call `runMetaStoreSuite`.
  */
 import { afterEach, describe, expect, test } from 'bun:test';
-import type { MetaStore, NewImage, RepoRef } from '../../src/db/meta.ts';
+import type { ManifestReference, MetaStore, NewImage, NewManifest, RepoRef } from '../../src/db/meta.ts';
 
 const enc = new TextEncoder();
 const img = (id: string, parent: string | null = null, ancestry = [id]): NewImage => ({
@@ -28,7 +28,22 @@ export interface MetaStoreHandle {
    * to that.
    */
   setDescription: (ref: RepoRef, description: string) => Promise<void>;
+  /** Rows in a table, read behind the store's back (what the contract cannot show: references, cascades). */
+  countRows: (table: string) => Promise<number>;
 }
+
+const blob = (n: string, key = `blobs/sha256/${n}`) => ({ digest: `sha256:${n}`, size: n.length * 10, key });
+const manifest = (n: string, references: ManifestReference[] = [], subject: string | null = null, artifactType: string | null = null): NewManifest => ({
+  digest: `sha256:${n}`,
+  mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  content: enc.encode(`{"schemaVersion":2,"n":"${n}"}`),
+  subject,
+  artifactType,
+  references,
+});
+const blobRef = (n: string): ManifestReference => ({ digest: `sha256:${n}`, kind: 'blob' });
+/** What a stored manifest reads back as (createdAt aside). */
+const asRecord = (m: NewManifest) => ({ digest: m.digest, mediaType: m.mediaType, content: m.content, subject: m.subject, artifactType: m.artifactType });
 
 export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHandle>) {
   describe(`${name} metadata store contract`, () => {
@@ -41,6 +56,7 @@ export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHan
       return h.store;
     };
     const setDescription = (ref: RepoRef, description: string) => handle!.setDescription(ref, description);
+    const countRows = (table: string) => handle!.countRows(table);
     afterEach(async () => {
       await cleanup?.();
       cleanup = undefined;
@@ -347,6 +363,305 @@ export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHan
         const shown = await s.search(q, 10, 0, { namespaces: ['alice'] });
         expect(shown.results.map((r) => r.name).sort()).toEqual(['alice/secret', 'carol/open']);
       }
+    });
+    // ---- V2 ----
+
+    test('putBlob: records and links in one call, creating the repository; the first record of a digest stands', async () => {
+      const s = await open();
+      const a = { namespace: 'ns', name: 'a' };
+      const b = { namespace: 'ns', name: 'b' };
+      expect(await s.getBlob('sha256:x')).toBeNull();
+      expect(await s.getLinkedBlob(a, 'sha256:x')).toBeNull();
+      const first = await s.putBlob(a, blob('x', 'k1'));
+      expect(first.created).toBe(true);
+      expect(first.blob).toMatchObject({ digest: 'sha256:x', size: 10, key: 'k1' });
+      expect(typeof first.blob.createdAt).toBe('number');
+      expect(await s.getRepository(a)).not.toBeNull();
+      expect(await s.getBlob('sha256:x')).toEqual(first.blob);
+      expect(await s.getLinkedBlob(a, 'sha256:x')).toEqual(first.blob);
+      expect(await s.getLinkedBlob(b, 'sha256:x')).toBeNull();
+      // a second copy of the same digest: the first record is kept, and linked into b
+      const second = await s.putBlob(b, { digest: 'sha256:x', size: 10, key: 'k2' });
+      expect(second).toEqual({ blob: first.blob, created: false });
+      expect(await s.getLinkedBlob(b, 'sha256:x')).toEqual(first.blob);
+      expect((await s.getBlob('sha256:x'))?.key).toBe('k1');
+      // again into a repository that links it already
+      expect(await s.putBlob(a, blob('x', 'k3'))).toEqual({ blob: first.blob, created: false });
+      expect(await countRows('blobs')).toBe(1);
+      expect(await countRows('repository_blobs')).toBe(2);
+      // racing first records: exactly one is created, and every caller gets that one
+      const raced = await Promise.all(['r1', 'r2', 'r3', 'r4'].map((k, i) => s.putBlob({ namespace: 'race', name: `r${i}` }, blob('y', k))));
+      expect(raced.filter((r) => r.created)).toHaveLength(1);
+      const winner = raced.find((r) => r.created)!.blob;
+      for (const r of raced) expect(r.blob).toEqual(winner);
+      expect(await s.getBlob('sha256:y')).toEqual(winner);
+    });
+
+    test('linkBlob: mounts an existing blob (creating the repository); an unknown digest writes nothing', async () => {
+      const s = await open();
+      const src = { namespace: 'ns', name: 'src' };
+      const dst = { namespace: 'ns', name: 'dst' };
+      expect(await s.linkBlob(dst, 'sha256:none')).toBeNull();
+      expect(await s.getRepository(dst)).toBeNull();
+      const { blob: stored } = await s.putBlob(src, blob('x'));
+      expect(await s.linkBlob(dst, 'sha256:x')).toEqual(stored);
+      expect(await s.getRepository(dst)).not.toBeNull();
+      expect(await s.getLinkedBlob(dst, 'sha256:x')).toEqual(stored);
+      expect(await s.linkBlob(dst, 'sha256:x')).toEqual(stored);
+      expect(await countRows('repository_blobs')).toBe(2);
+    });
+
+    test('unlinkBlob: removes only that link; the blob stays', async () => {
+      const s = await open();
+      const a = { namespace: 'ns', name: 'a' };
+      const b = { namespace: 'ns', name: 'b' };
+      const { blob: stored } = await s.putBlob(a, blob('x'));
+      await s.linkBlob(b, 'sha256:x');
+      expect(await s.unlinkBlob(a, 'sha256:x')).toBe(true);
+      expect(await s.unlinkBlob(a, 'sha256:x')).toBe(false);
+      expect(await s.unlinkBlob({ namespace: 'no', name: 'repo' }, 'sha256:x')).toBe(false);
+      expect(await s.getLinkedBlob(a, 'sha256:x')).toBeNull();
+      expect(await s.getLinkedBlob(b, 'sha256:x')).toEqual(stored);
+      expect(await s.getBlob('sha256:x')).toEqual(stored);
+    });
+
+    test('uploads: create, get, append only at the expected offset and chunk count', async () => {
+      const s = await open();
+      const id = 'a'.repeat(32);
+      expect(await s.getUpload(id)).toBeNull();
+      const created = await s.createUpload(id, { namespace: 'ns', name: 'r/x' });
+      expect(created).toMatchObject({ id, repository: 'ns/r/x', offset: 0, chunks: 0 });
+      expect(created.updatedAt).toBe(created.createdAt);
+      expect(await s.getUpload(id)).toEqual(created);
+      const one = await s.appendUpload(id, { offset: 0, chunks: 0 }, 10);
+      expect(one).toMatchObject({ id, repository: 'ns/r/x', offset: 10, chunks: 1, createdAt: created.createdAt });
+      expect(one!.updatedAt).toBeGreaterThanOrEqual(created.updatedAt);
+      // a stale expectation (a concurrent PATCH won) changes nothing
+      expect(await s.appendUpload(id, { offset: 0, chunks: 0 }, 5)).toBeNull();
+      expect(await s.appendUpload(id, { offset: 10, chunks: 0 }, 5)).toBeNull();
+      expect(await s.appendUpload(id, { offset: 0, chunks: 1 }, 5)).toBeNull();
+      expect(await s.getUpload(id)).toEqual(one);
+      expect(await s.appendUpload(id, { offset: 10, chunks: 1 }, 5)).toMatchObject({ offset: 15, chunks: 2 });
+      expect(await s.appendUpload('b'.repeat(32), { offset: 0, chunks: 0 }, 5)).toBeNull();
+      // racing appends at the same point: one wins
+      const raced = await Promise.all([1, 2, 3].map((n) => s.appendUpload(id, { offset: 15, chunks: 2 }, n)));
+      expect(raced.filter((r) => r !== null)).toHaveLength(1);
+      expect((await s.getUpload(id))?.chunks).toBe(3);
+    });
+
+    test('deleteUpload: true for exactly one caller', async () => {
+      const s = await open();
+      const id = 'c'.repeat(32);
+      await s.createUpload(id, { namespace: 'ns', name: 'r' });
+      const results = await Promise.all([0, 1, 2, 3].map(() => s.deleteUpload(id)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await s.deleteUpload(id)).toBe(false);
+      expect(await s.getUpload(id)).toBeNull();
+      expect(await s.appendUpload(id, { offset: 0, chunks: 0 }, 1)).toBeNull();
+    });
+
+    test('staleUploads: last touched before the time given, oldest first, at most limit', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'r' };
+      const [id1, id2, id3] = ['1', '2', '3'].map((c) => c.repeat(32)) as [string, string, string];
+      const ids = [id1, id2, id3];
+      for (const id of ids) {
+        await s.createUpload(id, ref);
+        await Bun.sleep(3);
+      }
+      const after = Date.now() + 1;
+      expect((await s.staleUploads(after, 10)).map((u) => u.id)).toEqual(ids);
+      expect((await s.staleUploads(after, 2)).map((u) => u.id)).toEqual(ids.slice(0, 2));
+      const second = (await s.getUpload(id2))!;
+      // strictly before: the second session is not stale at its own time
+      expect((await s.staleUploads(second.updatedAt, 10)).map((u) => u.id)).toEqual([id1]);
+      expect(await s.staleUploads(0, 10)).toEqual([]);
+      // a chunk touches the session: it is now the newest
+      await Bun.sleep(3);
+      await s.appendUpload(id1, { offset: 0, chunks: 0 }, 4);
+      const stale = await s.staleUploads(Date.now() + 1, 10);
+      expect(stale.map((u) => u.id)).toEqual([id2, id3, id1]);
+      expect(stale[0]).toEqual(second);
+    });
+
+    test('putManifest: stores exact bytes and references, keeps an existing digest, creates the repository', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'm' };
+      const m1 = { ...manifest('m1', [blobRef('c'), blobRef('l1'), blobRef('l1')]), content: new Uint8Array([0x7b, 0, 0xff, 0x0a, 0x7d]) };
+      expect(await s.getManifest(ref, m1.digest)).toBeNull();
+      await s.putManifest(ref, m1);
+      expect(await s.getRepository(ref)).not.toBeNull();
+      const stored = await s.getManifest(ref, m1.digest);
+      expect(stored).toMatchObject(asRecord(m1));
+      expect(stored?.content).toEqual(new Uint8Array([0x7b, 0, 0xff, 0x0a, 0x7d]));
+      expect(typeof stored?.createdAt).toBe('number');
+      expect(await countRows('manifest_references')).toBe(2);
+      // only in that repository
+      expect(await s.getManifest({ namespace: 'ns', name: 'other' }, m1.digest)).toBeNull();
+      // the same digest again (even told otherwise) keeps the stored manifest and its references
+      await s.putManifest(ref, { ...manifest('m1', [blobRef('z')]), mediaType: 'other/type' });
+      expect(await s.getManifest(ref, m1.digest)).toEqual(stored);
+      expect(await countRows('manifest_references')).toBe(2);
+      // the same digest in another repository is a manifest of its own
+      await s.putManifest({ namespace: 'ns', name: 'other' }, manifest('m1', [blobRef('c')]));
+      expect(await countRows('manifests')).toBe(2);
+      expect(await countRows('manifest_references')).toBe(3);
+    });
+
+    test('putManifest with a tag: points it at the manifest, moves it, clears its V1 image', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 't' };
+      const [m1, m2] = [manifest('m1'), manifest('m2')];
+      expect(await s.getTaggedManifest(ref, 'latest')).toBeNull();
+      await s.putManifest(ref, m1, 'latest');
+      expect(await s.getTaggedManifest(ref, 'latest')).toMatchObject(asRecord(m1));
+      await s.putManifest(ref, m2, 'latest');
+      expect(await s.getTaggedManifest(ref, 'latest')).toMatchObject(asRecord(m2));
+      expect(await s.getManifest(ref, m1.digest)).toMatchObject(asRecord(m1));
+      // a V1 tag taken over by a V2 push: V1 no longer sees it
+      await s.putTag(ref, { name: 'old', imageId: 'img', metadata: '{"m":1}' });
+      expect((await s.getTag(ref, 'old'))?.imageId).toBe('img');
+      expect(await s.getTaggedManifest(ref, 'old')).toBeNull();
+      await s.putManifest(ref, m1, 'old');
+      expect(await s.getTag(ref, 'old')).toBeNull();
+      expect(await s.listTags(ref)).toEqual([]);
+      expect(await s.getTaggedManifest(ref, 'old')).toMatchObject(asRecord(m1));
+      expect(await s.listTagNames(ref)).toEqual(['latest', 'old']);
+      // putting a kept manifest under a new tag still tags it
+      await s.putManifest(ref, manifest('m2', [blobRef('ignored')]), 'again');
+      expect(await s.getTaggedManifest(ref, 'again')).toMatchObject(asRecord(m2));
+      expect(await s.getTaggedManifest({ namespace: 'ns', name: 'none' }, 'latest')).toBeNull();
+    });
+
+    test('V1 tags: V2-only tags are hidden; putTag takes a V2 tag back and clears its manifest', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'v' };
+      await s.putManifest(ref, manifest('m1'), 'v2');
+      expect(await s.listTags(ref)).toEqual([]);
+      expect(await s.getTag(ref, 'v2')).toBeNull();
+      await s.putTag(ref, { name: 'v1', imageId: 'i1', metadata: '{}' });
+      expect(await s.listTags(ref)).toEqual([{ name: 'v1', imageId: 'i1', metadata: '{}' }]);
+      expect(await s.listTagNames(ref)).toEqual(['v1', 'v2']);
+      await s.putTag(ref, { name: 'v2', imageId: 'i2', metadata: '{"x":1}' });
+      expect(await s.getTaggedManifest(ref, 'v2')).toBeNull();
+      expect(await s.getTag(ref, 'v2')).toEqual({ name: 'v2', imageId: 'i2', metadata: '{"x":1}' });
+      expect((await s.listTags(ref))?.map((t) => t.name)).toEqual(['v1', 'v2']);
+      // deleteTag deletes whichever protocol set the tag
+      await s.putManifest(ref, manifest('m1'), 'only-v2');
+      expect(await s.deleteTag(ref, 'only-v2')).toBe(true);
+      expect(await s.getTaggedManifest(ref, 'only-v2')).toBeNull();
+      expect(await s.listTagNames(ref)).toEqual(['v1', 'v2']);
+    });
+
+    test('deleteManifest: the manifest, its references and the tags pointing at it; false when absent', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'd' };
+      const other = { namespace: 'ns', name: 'other' };
+      const [m1, m2] = [manifest('m1', [blobRef('a'), blobRef('b')]), manifest('m2', [blobRef('a')])];
+      await s.putManifest(ref, m1, 'a');
+      await s.putManifest(ref, m1, 'b');
+      await s.putManifest(ref, m2, 'c');
+      await s.putTag(ref, { name: 'v1', imageId: 'i', metadata: '{}' });
+      await s.putManifest(other, m1, 'a');
+      expect(await countRows('manifest_references')).toBe(5);
+      expect(await s.deleteManifest(ref, m1.digest)).toBe(true);
+      expect(await s.deleteManifest(ref, m1.digest)).toBe(false);
+      expect(await s.deleteManifest({ namespace: 'no', name: 'repo' }, m1.digest)).toBe(false);
+      expect(await s.getManifest(ref, m1.digest)).toBeNull();
+      expect(await s.getTaggedManifest(ref, 'a')).toBeNull();
+      expect(await s.listTagNames(ref)).toEqual(['c', 'v1']);
+      expect(await countRows('manifest_references')).toBe(3);
+      // the other repository's copy and tag are untouched
+      expect(await s.getTaggedManifest(other, 'a')).toMatchObject(asRecord(m1));
+      // once deleted, the digest can be stored afresh
+      await s.putManifest(ref, manifest('m1', [blobRef('c')]), 'a');
+      expect(await countRows('manifest_references')).toBe(4);
+    });
+
+    test('listReferrers: full records of that repository whose subject is the digest, by digest', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'r' };
+      const subject = manifest('subject');
+      await s.putManifest(ref, subject);
+      const r2 = manifest('r2', [], subject.digest, 'application/x-sig');
+      const r1 = manifest('r1', [blobRef('c')], subject.digest, null);
+      await s.putManifest(ref, r2);
+      await s.putManifest(ref, r1);
+      await s.putManifest(ref, manifest('r3', [], 'sha256:elsewhere'));
+      await s.putManifest({ namespace: 'ns', name: 'other' }, manifest('r4', [], subject.digest));
+      const referrers = await s.listReferrers(ref, subject.digest);
+      expect(referrers.map(({ createdAt: _, ...r }) => r)).toEqual([asRecord(r1), asRecord(r2)]);
+      expect(await s.listReferrers(ref, 'sha256:none')).toEqual([]);
+      expect(await s.listReferrers({ namespace: 'no', name: 'repo' }, subject.digest)).toEqual([]);
+    });
+
+    test('listTagNames: V1 and V2 tags, byte order, paged by last and n; null without the repository', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'p' };
+      expect(await s.listTagNames(ref)).toBeNull();
+      await createRepository(s, ref);
+      expect(await s.listTagNames(ref)).toEqual([]);
+      await s.putTag(ref, { name: 'b', imageId: 'i', metadata: '{}' });
+      await s.putManifest(ref, manifest('m'), 'a');
+      await s.putTag(ref, { name: 'B', imageId: 'i', metadata: '{}' });
+      await s.putManifest(ref, manifest('m'), 'a-1');
+      await s.putTag({ namespace: 'ns', name: 'elsewhere' }, { name: 'A', imageId: 'i', metadata: '{}' });
+      expect(await s.listTagNames(ref)).toEqual(['B', 'a', 'a-1', 'b']);
+      expect(await s.listTagNames(ref, { n: 2 })).toEqual(['B', 'a']);
+      expect(await s.listTagNames(ref, { last: 'a', n: 2 })).toEqual(['a-1', 'b']);
+      expect(await s.listTagNames(ref, { last: 'B' })).toEqual(['a', 'a-1', 'b']);
+      expect(await s.listTagNames(ref, { last: '' })).toEqual(['B', 'a', 'a-1', 'b']);
+      expect(await s.listTagNames(ref, { last: 'a-0' })).toEqual(['a-1', 'b']);
+      expect(await s.listTagNames(ref, { last: 'b' })).toEqual([]);
+      expect(await s.listTagNames(ref, { n: 0 })).toEqual([]);
+      expect(await s.listTagNames(ref, { n: 10 })).toEqual(['B', 'a', 'a-1', 'b']);
+      // the listing follows writes
+      await s.deleteTag(ref, 'a');
+      expect(await s.listTagNames(ref, { n: 2 })).toEqual(['B', 'a-1']);
+    });
+
+    test('listRepositories: full names, byte order, paged by last and n', async () => {
+      const s = await open();
+      expect(await s.listRepositories()).toEqual([]);
+      for (const [namespace, name] of [['ns', 'b'], ['ns', 'B'], ['a', 'x/y'], ['A', 'x'], ['library', 'ubuntu']]) {
+        await createRepository(s, { namespace: namespace!, name: name! });
+      }
+      const all = ['A/x', 'a/x/y', 'library/ubuntu', 'ns/B', 'ns/b'];
+      expect(await s.listRepositories()).toEqual(all);
+      expect(await s.listRepositories({ n: 2 })).toEqual(all.slice(0, 2));
+      expect(await s.listRepositories({ last: 'a/x/y', n: 2 })).toEqual(['library/ubuntu', 'ns/B']);
+      expect(await s.listRepositories({ last: 'ns/B' })).toEqual(['ns/b']);
+      expect(await s.listRepositories({ last: 'ns/b' })).toEqual([]);
+      expect(await s.listRepositories({ n: 0 })).toEqual([]);
+      await s.deleteRepository({ namespace: 'ns', name: 'B' });
+      expect(await s.listRepositories({ last: 'library/ubuntu' })).toEqual(['ns/b']);
+    });
+
+    test('deleteRepository takes its V2 rows along (links, manifests, references, tags); blobs and sessions stay', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'gone' };
+      const kept = { namespace: 'ns', name: 'kept' };
+      await s.putBlob(ref, blob('x'));
+      await s.putBlob(kept, blob('y'));
+      await s.putManifest(ref, manifest('m1', [blobRef('x')]), 'latest');
+      await s.putManifest(ref, manifest('ref', [blobRef('x')], 'sha256:m1'));
+      await s.putManifest(kept, manifest('m2', [blobRef('y')]), 'latest');
+      await s.createUpload('e'.repeat(32), ref);
+      expect(await s.deleteRepository(ref)).toBe(true);
+      expect(await countRows('repository_blobs')).toBe(1);
+      expect(await countRows('manifests')).toBe(1);
+      expect(await countRows('manifest_references')).toBe(1);
+      expect(await countRows('tags')).toBe(1);
+      expect(await countRows('blobs')).toBe(2);
+      expect(await s.getBlob('sha256:x')).not.toBeNull();
+      expect(await s.getUpload('e'.repeat(32))).not.toBeNull();
+      expect(await s.getTaggedManifest(kept, 'latest')).toMatchObject(asRecord(manifest('m2')));
+      // a new repository of that name starts without them
+      await createRepository(s, ref);
+      expect(await s.getLinkedBlob(ref, 'sha256:x')).toBeNull();
+      expect(await s.getManifest(ref, 'sha256:m1')).toBeNull();
+      expect(await s.listTagNames(ref)).toEqual([]);
+      expect(await s.listReferrers(ref, 'sha256:m1')).toEqual([]);
     });
   });
 }

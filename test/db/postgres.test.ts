@@ -13,7 +13,7 @@ import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/bun-sql';
 import { migrate as migrateFromFolder } from 'drizzle-orm/bun-sql/migrator';
 import type { RepoRef } from '../../src/db/meta.ts';
-import { PG_MIGRATIONS } from '../../src/db/pg/migrate.ts';
+import { PG_MIGRATIONS, migratePostgres } from '../../src/db/pg/migrate.ts';
 import { repositories } from '../../src/db/pg/schema.ts';
 import { PG_APPLICATION_NAME, PgMetaStore, connectionFailure } from '../../src/db/pg/store.ts';
 import { RegistryError } from '../../src/errors.ts';
@@ -46,6 +46,10 @@ async function fresh(options: { max?: number } = {}) {
         .update(repositories)
         .set({ description })
         .where(eq(repositories.fullName, `${ref.namespace}/${ref.name}`));
+    },
+    countRows: async (table: string) => {
+      const [row] = await store.db.$client.unsafe(`SELECT count(*)::int AS n FROM ${table}`);
+      return (row as { n: number }).n;
     },
     cleanup: async () => {
       store.close();
@@ -102,7 +106,17 @@ describe('postgres migrations', () => {
           PG_MIGRATIONS.map((m) => [m.hash, m.folderMillis]),
         );
         const tables = await sql`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`;
-        expect(tables.map((r: { tablename: string }) => r.tablename)).toEqual(['images', 'repositories', 'tags', 'users']);
+        expect(tables.map((r: { tablename: string }) => r.tablename)).toEqual([
+          'blobs',
+          'images',
+          'manifest_references',
+          'manifests',
+          'repositories',
+          'repository_blobs',
+          'tags',
+          'upload_sessions',
+          'users',
+        ]);
         expect(await sql`SELECT extname FROM pg_extension WHERE extname = 'pg_trgm'`).toHaveLength(1);
       });
       // a store opened with migrate: true on it applies nothing more
@@ -116,6 +130,34 @@ describe('postgres migrations', () => {
       await pg.dropDatabase(url);
     }
   }, 60_000);
+
+  test('the V2 migration over a database holding V1 data keeps its tags', async () => {
+    const url = await pg.newEmptyDatabase();
+    try {
+      // the database as the release before V2 left it: 0000_init, 0001_trigram_indexes
+      await migratePostgres(url, { migrations: PG_MIGRATIONS.slice(0, 2) });
+      await withClient(url, async (sql) => {
+        await sql`INSERT INTO repositories (namespace, name, full_name, created_at, updated_at) VALUES ('library', 'ubuntu', 'library/ubuntu', 1, 1)`;
+        await sql`INSERT INTO tags (repository_id, name, image_id, metadata, updated_at)
+          SELECT id, t.name, 'img1', '{"m":1}', 5 FROM repositories, (VALUES ('latest'), ('B')) AS t(name)`;
+      });
+      const store = await PgMetaStore.open(url, { migrate: true });
+      try {
+        const ref = { namespace: 'library', name: 'ubuntu' };
+        expect(await store.listTags(ref)).toEqual([
+          { name: 'B', imageId: 'img1', metadata: '{"m":1}' },
+          { name: 'latest', imageId: 'img1', metadata: '{"m":1}' },
+        ]);
+        expect(await store.listTagNames(ref)).toEqual(['B', 'latest']);
+        expect(await store.getTaggedManifest(ref, 'latest')).toBeNull();
+        expect((await store.search('ubun', 10, 0)).results.map((r) => r.name)).toEqual(['library/ubuntu']);
+      } finally {
+        store.close();
+      }
+    } finally {
+      await pg.dropDatabase(url);
+    }
+  });
 
   test('the embedded migrations build the schema drizzle’s folder migrator builds', async () => {
     const fromFolder = await pg.newEmptyDatabase();
@@ -255,6 +297,26 @@ describe('postgres store specifics', () => {
         await store.putTag(churn, { name: 'final', imageId: 'x', metadata: '{}' });
         expect((await store.listTags(churn))?.map((t) => t.name)).toContain('final');
 
+        // V2: one first record of a blob, every racer linked to it; one append and one delete per point
+        const blobs = await Promise.all(
+          Array.from({ length: 12 }, (_, i) => pick(i).putBlob({ namespace: 'race', name: `r${i % 3}` }, { digest: 'sha256:b', size: 1, key: `k${i}` })),
+        );
+        expect(blobs.filter((b) => b.created)).toHaveLength(1);
+        expect(new Set(blobs.map((b) => b.blob.key)).size).toBe(1);
+        for (const i of [0, 1, 2]) expect(await store.getLinkedBlob({ namespace: 'race', name: `r${i}` }, 'sha256:b')).not.toBeNull();
+        const upload = 'f'.repeat(32);
+        await store.createUpload(upload, { namespace: 'race', name: 'r0' });
+        const appended = await Promise.all(Array.from({ length: 12 }, (_, i) => pick(i).appendUpload(upload, { offset: 0, chunks: 0 }, i + 1)));
+        expect(appended.filter((u) => u !== null)).toHaveLength(1);
+        const deleted = await Promise.all(Array.from({ length: 12 }, (_, i) => pick(i).deleteUpload(upload)));
+        expect(deleted.filter(Boolean)).toHaveLength(1);
+        // manifests PUT at once under one tag: one stored per digest, the tag at one of them
+        const manifest = (n: number) => ({ digest: `sha256:m${n % 3}`, mediaType: 'm', content: enc.encode(`${n}`), subject: null, artifactType: null, references: [{ digest: 'sha256:b', kind: 'blob' as const }] });
+        await Promise.all(Array.from({ length: 12 }, (_, i) => pick(i).putManifest({ namespace: 'race', name: 'm' }, manifest(i), 'latest')));
+        const tagged = await store.getTaggedManifest({ namespace: 'race', name: 'm' }, 'latest');
+        expect(['sha256:m0', 'sha256:m1', 'sha256:m2']).toContain(tagged!.digest);
+        expect(await store.listTagNames({ namespace: 'race', name: 'm' })).toEqual(['latest']);
+
         // users: one creator
         const made = await Promise.all(Array.from({ length: 8 }, (_, i) => pick(i).createUser({ username: 'same', passwordHash: `h${i}`, email: 'e' })));
         expect(made.filter(Boolean)).toHaveLength(1);
@@ -291,6 +353,17 @@ describe('postgres store specifics', () => {
       await store.putTag({ namespace: 'zed', name: 'ubuntu' }, { name: 'B', imageId: 'x', metadata: '{}' });
       await store.putTag({ namespace: 'zed', name: 'ubuntu' }, { name: 'a-1', imageId: 'x', metadata: '{}' });
       expect((await store.listTags({ namespace: 'zed', name: 'ubuntu' }))?.map((t) => t.name)).toEqual(['B', 'a-1', 'b']);
+      // V2 listings page in byte order too: `last` compares as the order sorts
+      const zed = { namespace: 'zed', name: 'ubuntu' };
+      const m = { digest: 'sha256:m', mediaType: 'application/vnd.oci.image.manifest.v1+json', content: enc.encode('{}'), subject: null, artifactType: null, references: [] };
+      await store.putManifest(zed, m, 'A-2');
+      expect((await store.listTags(zed))?.map((t) => t.name)).toEqual(['B', 'a-1', 'b']);
+      expect(await store.listTagNames(zed)).toEqual(['A-2', 'B', 'a-1', 'b']);
+      expect(await store.listTagNames(zed, { last: 'B' })).toEqual(['a-1', 'b']);
+      expect(await store.listTagNames(zed, { last: 'A-2', n: 2 })).toEqual(['B', 'a-1']);
+      expect(await store.listRepositories()).toEqual(['Acme/ubuntu', 'a-b/ubuntu', 'aa/misc', 'ab/misc', 'acme/ubuntu-tools', 'zed/ubuntu']);
+      expect(await store.listRepositories({ last: 'Acme/ubuntu', n: 2 })).toEqual(['a-b/ubuntu', 'aa/misc']);
+      expect(await store.listRepositories({ last: 'ab/misc' })).toEqual(['acme/ubuntu-tools', 'zed/ubuntu']);
 
       await withClient(url, async (sql) => {
         await sql`SET enable_seqscan = off`;

@@ -17,8 +17,22 @@ const layout = (tables: Record<string, Table>) =>
   );
 
 test('sqlite and pg schemas: same tables, column keys, column names and nullability', () => {
-  const { images, repositories, tags, users } = sqlite;
-  const expected = layout({ images, repositories, tags, users });
-  expect(layout({ images: pg.images, repositories: pg.repositories, tags: pg.tags, users: pg.users })).toEqual(expected);
-  expect(Object.keys(expected)).toEqual(['images=images', 'repositories=repositories', 'tags=tags', 'users=users']);
+  const keys = ['images', 'repositories', 'tags', 'users', 'blobs', 'repositoryBlobs', 'manifests', 'manifestReferences', 'uploadSessions'] as const;
+  const tables = (schema: Record<(typeof keys)[number], Table>) => Object.fromEntries(keys.map((k) => [k, schema[k]]));
+  const expected = layout(tables(sqlite));
+  expect(layout(tables(pg))).toEqual(expected);
+  expect(Object.keys(expected)).toEqual([
+    'images=images',
+    'repositories=repositories',
+    'tags=tags',
+    'users=users',
+    'blobs=blobs',
+    'repositoryBlobs=repository_blobs',
+    'manifests=manifests',
+    'manifestReferences=manifest_references',
+    'uploadSessions=upload_sessions',
+  ]);
+  // every table of either schema is compared (the schema modules export only tables)
+  expect(Object.keys(sqlite).sort()).toEqual([...keys].sort());
+  expect(Object.keys(pg).sort()).toEqual([...keys].sort());
 });

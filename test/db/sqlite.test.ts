@@ -7,8 +7,8 @@ import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/bun-sqlite';
 import type { RepoRef } from '../../src/db/meta.ts';
 import { repositories } from '../../src/db/sqlite/schema.ts';
-import { sqliteFailure, type Db } from '../../src/db/sqlite/client.ts';
-import { migrateSqlite } from '../../src/db/sqlite/migrate.ts';
+import { openSqlite, sqliteFailure, type Db } from '../../src/db/sqlite/client.ts';
+import { MIGRATIONS, migrateSqlite } from '../../src/db/sqlite/migrate.ts';
 import * as schema from '../../src/db/sqlite/schema.ts';
 import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
 import { WalIndexHeader } from '../../src/db/sqlite/wal-index.ts';
@@ -19,9 +19,12 @@ const describer = (store: SqliteMetaStore) => async (ref: RepoRef, description: 
   store.db.update(repositories).set({ description }).where(eq(repositories.fullName, `${ref.namespace}/${ref.name}`)).run();
 };
 
+const counter = (store: SqliteMetaStore) => async (table: string) =>
+  (store.db.$client.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+
 runMetaStoreSuite('sqlite (:memory:)', async () => {
   const store = SqliteMetaStore.open(':memory:');
-  return { store, cleanup: async () => store.close(), setDescription: describer(store) };
+  return { store, cleanup: async () => store.close(), setDescription: describer(store), countRows: counter(store) };
 });
 
 runMetaStoreSuite('sqlite (file)', async () => {
@@ -30,6 +33,7 @@ runMetaStoreSuite('sqlite (file)', async () => {
   return {
     store,
     setDescription: describer(store),
+    countRows: counter(store),
     cleanup: async () => {
       store.close();
       rmSync(dir, { recursive: true, force: true });
@@ -52,7 +56,19 @@ describe('sqlite settings for several processes', () => {
         .query("SELECT name FROM sqlite_master WHERE type IN ('table') AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '%fts_%' ORDER BY name")
         .all()
         .map((r) => (r as { name: string }).name);
-      expect(tables).toEqual(['__drizzle_migrations', 'images', 'repositories', 'repositories_fts', 'tags', 'users']);
+      expect(tables).toEqual([
+        '__drizzle_migrations',
+        'blobs',
+        'images',
+        'manifest_references',
+        'manifests',
+        'repositories',
+        'repositories_fts',
+        'repository_blobs',
+        'tags',
+        'upload_sessions',
+        'users',
+      ]);
       store.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -93,6 +109,58 @@ describe('sqlite settings for several processes', () => {
   }, 60_000);
 });
 
+describe('the V2 migrations over a database holding V1 data', () => {
+  test('tags, images and search survive the tags rebuild (0003) and the new column (0004)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'registry-db-'));
+    try {
+      const path = join(dir, 'registry.db');
+      const db = openSqlite(path);
+      // the database as the release before V2 left it: 0000_init … 0002_users
+      migrateSqlite(db, MIGRATIONS.slice(0, 3));
+      const c = db.$client;
+      expect(c.query("SELECT count(*) AS n FROM pragma_table_info('tags') WHERE name = 'manifest_digest'").get()).toEqual({ n: 0 });
+      c.exec(`INSERT INTO repositories (namespace, name, full_name, description, private, created_at, updated_at)
+        VALUES ('library', 'ubuntu', 'library/ubuntu', 'Ubuntu base', 0, 1, 1), ('acme', 'tools', 'acme/tools', '', 1, 2, 2)`);
+      c.exec(`INSERT INTO images (id, json, ancestry, state, created_at, updated_at) VALUES ('img1', x'7b7d', '["img1"]', 'ready', 1, 1)`);
+      c.exec(`INSERT INTO tags (repository_id, name, image_id, metadata, updated_at) VALUES
+        (1, 'latest', 'img1', '{"m":1}', 5), (1, 'B', 'img1', '{}', 6), (2, 'v1', 'img2', '{}', 7)`);
+      db.$client.close();
+
+      const store = SqliteMetaStore.open(path);
+      try {
+        const client = store.db.$client;
+        expect(client.query('SELECT count(*) AS n FROM __drizzle_migrations').get()).toEqual({ n: MIGRATIONS.length });
+        expect(client.query('SELECT * FROM tags ORDER BY repository_id, name').all()).toEqual([
+          { repository_id: 1, name: 'B', image_id: 'img1', manifest_digest: null, metadata: '{}', updated_at: 6 },
+          { repository_id: 1, name: 'latest', image_id: 'img1', manifest_digest: null, metadata: '{"m":1}', updated_at: 5 },
+          { repository_id: 2, name: 'v1', image_id: 'img2', manifest_digest: null, metadata: '{}', updated_at: 7 },
+        ]);
+        expect(client.query('PRAGMA foreign_key_check').all()).toEqual([]);
+        expect(client.query('PRAGMA integrity_check').get()).toEqual({ integrity_check: 'ok' });
+        const ubuntu = { namespace: 'library', name: 'ubuntu' };
+        expect(await store.listTags(ubuntu)).toEqual([
+          { name: 'B', imageId: 'img1', metadata: '{}' },
+          { name: 'latest', imageId: 'img1', metadata: '{"m":1}' },
+        ]);
+        expect(await store.listTagNames(ubuntu)).toEqual(['B', 'latest']);
+        expect((await store.getImage('img1'))?.state).toBe('ready');
+        // the FTS index and its triggers (0001) still follow the repositories table
+        expect((await store.search('ubun', 10, 0)).results.map((r) => r.name)).toEqual(['library/ubuntu']);
+        await store.putTag({ namespace: 'zed', name: 'ubuntu-x' }, { name: 't', imageId: 'img1', metadata: '{}' });
+        expect((await store.search('ubuntu', 10, 0)).results.map((r) => r.name)).toEqual(['library/ubuntu', 'zed/ubuntu-x']);
+        // deleting a repository still cascades to the rebuilt tags table
+        expect(await store.deleteRepository(ubuntu)).toBe(true);
+        expect(client.query('SELECT count(*) AS n FROM tags WHERE repository_id = 1').get()).toEqual({ n: 0 });
+        expect((await store.search('ubuntu', 10, 0)).results.map((r) => r.name)).toEqual(['zed/ubuntu-x']);
+      } finally {
+        store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the read cache never outlives a commit', () => {
   const ref = { namespace: 'ns', name: 'cached' };
   const tag = (name: string, imageId: string) => ({ name, imageId, metadata: '{}' });
@@ -116,7 +184,22 @@ describe('the read cache never outlives a commit', () => {
       expect((await a.getTag(ref, 'latest'))?.imageId).toBe('two');
       expect((await a.listTags(ref))?.map((t) => `${t.name}=${t.imageId}`)).toEqual(['latest=two', 'v2=two']);
       expect((await a.getRepository(ref))?.private).toBe(true);
+      // the V2 reads it remembers too
+      const m = { digest: 'sha256:m', mediaType: 'm', content: new Uint8Array([1]), subject: null, artifactType: null, references: [] };
+      for (let i = 0; i < 2; i++) {
+        expect(await a.listTagNames(ref)).toEqual(['latest', 'v2']);
+        expect(await a.getTaggedManifest(ref, 'latest')).toBeNull();
+      }
+      await b.putManifest(ref, m, 'latest');
+      expect((await a.getTaggedManifest(ref, 'latest'))?.digest).toBe('sha256:m');
+      await b.putManifest(ref, m, 'new');
+      expect(await a.listTagNames(ref)).toEqual(['latest', 'new', 'v2']);
+      expect(await a.listTagNames(ref, { n: 1 })).toEqual(['latest']);
+      await b.deleteManifest(ref, 'sha256:m');
+      expect(await a.getTaggedManifest(ref, 'latest')).toBeNull();
+      expect(await a.listTagNames(ref)).toEqual(['v2']);
       await b.deleteRepository(ref);
+      expect(await a.listTagNames(ref)).toBeNull();
       expect(await a.listTags(ref)).toBeNull();
       expect(await a.getTag(ref, 'latest')).toBeNull();
       expect(await a.getRepository(ref)).toBeNull();
@@ -139,6 +222,14 @@ describe('the read cache never outlives a commit', () => {
       await store.deleteTag(ref, 'latest');
       expect(await store.listTags(ref)).toEqual([]);
       expect(await store.getTag(ref, 'latest')).toBeNull();
+      // a cached manifest record is frozen, and its bytes are the caller's own copy
+      await store.putManifest(ref, { digest: 'sha256:m', mediaType: 'm', content: new Uint8Array([1, 2]), subject: null, artifactType: null, references: [] }, 'm');
+      const got = (await store.getTaggedManifest(ref, 'm'))!;
+      got.content[0] = 9;
+      expect((await store.getTaggedManifest(ref, 'm'))?.content).toEqual(new Uint8Array([1, 2]));
+      const names = (await store.listTagNames(ref))!;
+      expect(() => names.push('x')).toThrow();
+      expect(await store.listTagNames(ref)).toEqual(['m']);
     } finally {
       store.close();
     }

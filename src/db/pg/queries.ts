@@ -5,9 +5,10 @@
  */
 import { and, eq, sql, type Column, type SQL } from 'drizzle-orm';
 import type { ImageCacheKind } from '../meta.ts';
-import { containsPattern, type SearchMatch } from '../rules.ts';
+import { containsPattern, linkedBlob, manifestFields, manifestIn, taggedManifest, v1Tag, type SearchMatch } from '../rules.ts';
 import type { PgDb } from './client.ts';
-import { images, repositories, tags, users } from './schema.ts';
+import * as schema from './schema.ts';
+import { blobs, images, manifests, repositories, tags, users } from './schema.ts';
 
 /**
  * The SQLite store's exact test, `json_each(index_images)` holding an object whose `id` is this
@@ -26,7 +27,7 @@ export function listsImage(text: string, id: string): boolean {
 }
 
 /** Byte order, as SQLite compares text, independent of the database's collation. */
-export const byteOrder = (column: SQL | typeof repositories.fullName | typeof tags.name) => sql`${column} COLLATE "C"`;
+export const byteOrder = (column: SQL | Column) => sql`${column} COLLATE "C"`;
 
 /**
  * Substring match, case-insensitive: `lower(column) ILIKE` is what the pg_trgm GIN indexes of
@@ -40,7 +41,8 @@ export function match(q: string): SearchMatch {
 
 export function prepareQueries(db: PgDb) {
   const p = sql.placeholder;
-  const tagFields = { name: tags.name, imageId: tags.imageId, metadata: tags.metadata };
+  // V1 reads only tags with an image (rules.v1Tag), so its id is never null there
+  const tagFields = { name: tags.name, imageId: sql<string>`${tags.imageId}`, metadata: tags.metadata };
   const cache = (kind: ImageCacheKind) =>
     db.select({ v: images[kind] }).from(images).where(eq(images.id, p('id'))).prepare(`image_${kind}`);
   return {
@@ -52,7 +54,7 @@ export function prepareQueries(db: PgDb) {
     tags: db
       .select({ repoId: repositories.id, ...tagFields })
       .from(repositories)
-      .leftJoin(tags, eq(tags.repositoryId, repositories.id))
+      .leftJoin(tags, and(eq(tags.repositoryId, repositories.id), v1Tag(tags)))
       .where(eq(repositories.fullName, p('fullName')))
       .orderBy(byteOrder(tags.name))
       .prepare('tags'),
@@ -60,8 +62,12 @@ export function prepareQueries(db: PgDb) {
       .select(tagFields)
       .from(tags)
       .innerJoin(repositories, eq(tags.repositoryId, repositories.id))
-      .where(and(eq(repositories.fullName, p('fullName')), eq(tags.name, p('tag'))))
+      .where(and(eq(repositories.fullName, p('fullName')), eq(tags.name, p('tag')), v1Tag(tags)))
       .prepare('tag'),
+    blob: db.select().from(blobs).where(eq(blobs.digest, p('digest'))).prepare('blob'),
+    linkedBlob: db.select().from(blobs).where(linkedBlob(schema, p('fullName'), p('digest'))).prepare('linked_blob'),
+    manifest: db.select(manifestFields(manifests)).from(manifests).where(manifestIn(schema, p('fullName'), p('digest'))).prepare('manifest'),
+    taggedManifest: db.select(manifestFields(manifests)).from(manifests).where(taggedManifest(schema, p('fullName'), p('tag'))).prepare('tagged_manifest'),
     user: db.select().from(users).where(eq(users.username, p('username'))).prepare('user'),
     /** candidates for repositoriesListingImage: the id appears in the text (trigram-indexed) */
     listing: db

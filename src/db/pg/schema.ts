@@ -11,7 +11,7 @@
  * Search's trigram indexes and the `pg_trgm` extension come from the custom migration
  * drizzle/pg/0001_trigram_indexes.sql (drizzle-kit cannot create extensions).
  */
-import { bigint, boolean, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, customType, foreignKey, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /** `bytea` in and out as `Uint8Array` (Bun's client binds and returns Buffers, which are Uint8Arrays). */
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
@@ -75,12 +75,89 @@ export const tags = pgTable(
       .notNull()
       .references(() => repositories.id, { onDelete: 'cascade' }),
     name: text('name').notNull(),
-    imageId: text('image_id').notNull(),
-    /** tag metadata JSON built from the pushing client's User-Agent (§5) */
+    /** the V1 image the tag points at; null for a tag only a V2 push set */
+    imageId: text('image_id'),
+    /** the V2 manifest the tag points at (a digest in `manifests` of this repository), if any */
+    manifestDigest: text('manifest_digest'),
+    /** tag metadata JSON built from the pushing client's User-Agent (§5); '{}' for a V2 tag */
     metadata: text('metadata').notNull(),
     updatedAt: epochMs('updated_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.repositoryId, t.name] }), index('tags_image_idx').on(t.imageId)],
+);
+
+/** V2 blobs: one row per digest, shared by every repository that links it. */
+export const blobs = pgTable('blobs', {
+  digest: text('digest').primaryKey(),
+  size: bigint('size', { mode: 'number' }).notNull(),
+  /** storage key of the bytes (see src/storage/paths.ts) */
+  key: text('key').notNull(),
+  createdAt: epochMs('created_at').notNull(),
+});
+
+/** Which repositories a blob is linked into (pushed, mounted or bridged there). */
+export const repositoryBlobs = pgTable(
+  'repository_blobs',
+  {
+    repositoryId: integer('repository_id')
+      .notNull()
+      .references(() => repositories.id, { onDelete: 'cascade' }),
+    digest: text('digest')
+      .notNull()
+      .references(() => blobs.digest),
+    createdAt: epochMs('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.repositoryId, t.digest] })],
+);
+
+/** V2 manifests of a repository, keyed by digest. */
+export const manifests = pgTable(
+  'manifests',
+  {
+    repositoryId: integer('repository_id')
+      .notNull()
+      .references(() => repositories.id, { onDelete: 'cascade' }),
+    digest: text('digest').notNull(),
+    mediaType: text('media_type').notNull(),
+    /** the manifest exactly as PUT, never re-serialized */
+    content: bytea('content').notNull(),
+    /** the `subject` descriptor's digest (referrers API) */
+    subject: text('subject'),
+    artifactType: text('artifact_type'),
+    createdAt: epochMs('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.repositoryId, t.digest] }), index('manifests_subject_idx').on(t.repositoryId, t.subject)],
+);
+
+/** What a manifest points at (blobs, child manifests), for PUT checks and garbage collection. */
+export const manifestReferences = pgTable(
+  'manifest_references',
+  {
+    repositoryId: integer('repository_id').notNull(),
+    manifestDigest: text('manifest_digest').notNull(),
+    childDigest: text('child_digest').notNull(),
+    kind: text('kind', { enum: ['blob', 'manifest'] }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.repositoryId, t.manifestDigest, t.childDigest] }),
+    foreignKey({ columns: [t.repositoryId, t.manifestDigest], foreignColumns: [manifests.repositoryId, manifests.digest] }).onDelete('cascade'),
+    index('manifest_references_child_idx').on(t.childDigest),
+  ],
+);
+
+/** V2 upload sessions: where each stands (its bytes are chunks in storage). */
+export const uploadSessions = pgTable(
+  'upload_sessions',
+  {
+    id: text('id').primaryKey(),
+    /** the repository's full name (no foreign key: a session may outlive its repository) */
+    repository: text('repository').notNull(),
+    offset: bigint('offset', { mode: 'number' }).notNull(),
+    chunks: integer('chunks').notNull(),
+    createdAt: epochMs('created_at').notNull(),
+    updatedAt: epochMs('updated_at').notNull(),
+  },
+  (t) => [index('upload_sessions_updated_idx').on(t.updatedAt)],
 );
 
 /** Accounts (auth: token). `password_hash` is a PHC string from Bun.password (argon2id). */

@@ -15,12 +15,14 @@ import { and, count, eq, inArray } from 'drizzle-orm';
 import { catalogueError, runGuarded } from '../failures.ts';
 import type { ImageCacheKind, ImageRecord, LayerOutcome, MetaStore, NewImage, NewUser, PrivateVisibility } from '../meta.ts';
 import type { RepoRef, RepositoryRecord, SearchPage, StoredLayer, TagRecord, UserChanges, UserRecord } from '../meta.ts';
+import type { BlobRecord, ListOptions, ManifestRecord, NewBlob, NewManifest, UploadRecord } from '../meta.ts';
 import * as rec from '../records.ts';
 import * as rule from '../rules.ts';
 import { openPg, pgFailure, type PgDb } from './client.ts';
 import { migratePostgres } from './migrate.ts';
 import { byteOrder, listsImage, match, prepareQueries } from './queries.ts';
-import { images, repositories, tags, users } from './schema.ts';
+import * as schema from './schema.ts';
+import { blobs, images, manifestReferences, manifests, repositories, repositoryBlobs, tags, uploadSessions, users } from './schema.ts';
 
 export { PG_APPLICATION_NAME, connectionFailure, type PgDb } from './client.ts';
 
@@ -242,6 +244,134 @@ export class PgMetaStore implements MetaStore {
 
   async deleteUser(username: string): Promise<boolean> {
     return this.#changed(() => this.db.delete(users).where(eq(users.username, username)).returning({ username: users.username }));
+  }
+
+  // ---- V2 ----
+
+  async getBlob(digest: string): Promise<BlobRecord | null> {
+    const [row] = await this.#run(() => this.#q.blob.execute({ digest }));
+    return row ?? null;
+  }
+
+  async getLinkedBlob(ref: RepoRef, digest: string): Promise<BlobRecord | null> {
+    const [row] = await this.#run(() => this.#q.linkedBlob.execute({ fullName: rec.fullName(ref), digest }));
+    return row ?? null;
+  }
+
+  /**
+   * The insert waits for a concurrent insert of the digest and then does nothing; the SELECT that
+   * follows (a new snapshot, at READ COMMITTED) sees the record that won.
+   */
+  async putBlob(ref: RepoRef, blob: NewBlob): Promise<{ blob: BlobRecord; created: boolean }> {
+    return this.#transaction(async (tx) => {
+      const now = Date.now();
+      const repo = await this.#lockRepo(tx, ref, 'key share');
+      const [inserted] = await tx.insert(blobs).values(rec.newBlobValues(blob, now)).onConflictDoNothing().returning();
+      const [record] = inserted ? [inserted] : await tx.select().from(blobs).where(eq(blobs.digest, blob.digest));
+      await tx.insert(repositoryBlobs).values(rec.blobLinkValues(repo.id, blob.digest, now)).onConflictDoNothing();
+      return { blob: record!, created: inserted !== undefined };
+    });
+  }
+
+  async linkBlob(ref: RepoRef, digest: string): Promise<BlobRecord | null> {
+    return this.#transaction(async (tx) => {
+      // locked so that it cannot be deleted before the link is in
+      const [blob] = await tx.select().from(blobs).where(eq(blobs.digest, digest)).for('key share');
+      if (!blob) return null;
+      const repo = await this.#lockRepo(tx, ref, 'key share');
+      await tx.insert(repositoryBlobs).values(rec.blobLinkValues(repo.id, digest, Date.now())).onConflictDoNothing();
+      return blob;
+    });
+  }
+
+  async unlinkBlob(ref: RepoRef, digest: string): Promise<boolean> {
+    const linked = and(rule.inRepository(schema, repositoryBlobs, rec.fullName(ref)), eq(repositoryBlobs.digest, digest));
+    return this.#changed(() => this.db.delete(repositoryBlobs).where(linked).returning({ digest: repositoryBlobs.digest }));
+  }
+
+  async createUpload(id: string, ref: RepoRef): Promise<UploadRecord> {
+    const values = rec.newUploadValues(id, ref, Date.now());
+    const [row] = await this.#run(() => this.db.insert(uploadSessions).values(values).returning());
+    return row!;
+  }
+
+  async getUpload(id: string): Promise<UploadRecord | null> {
+    const [row] = await this.#run(() => this.db.select().from(uploadSessions).where(eq(uploadSessions.id, id)));
+    return row ?? null;
+  }
+
+  async appendUpload(id: string, expected: { offset: number; chunks: number }, size: number): Promise<UploadRecord | null> {
+    const set = rec.appendedUploadValues(expected, size, Date.now());
+    const where = rule.uploadAt(uploadSessions, id, expected);
+    const [row] = await this.#run(() => this.db.update(uploadSessions).set(set).where(where).returning());
+    return row ?? null;
+  }
+
+  async deleteUpload(id: string): Promise<boolean> {
+    return this.#changed(() => this.db.delete(uploadSessions).where(eq(uploadSessions.id, id)).returning({ id: uploadSessions.id }));
+  }
+
+  async staleUploads(before: number, limit: number): Promise<UploadRecord[]> {
+    const { where, orderBy } = rule.staleUploadQuery(uploadSessions, before);
+    return this.#run(() => this.db.select().from(uploadSessions).where(where).orderBy(...orderBy).limit(limit));
+  }
+
+  async getManifest(ref: RepoRef, digest: string): Promise<ManifestRecord | null> {
+    const [row] = await this.#run(() => this.#q.manifest.execute({ fullName: rec.fullName(ref), digest }));
+    return row ?? null;
+  }
+
+  async getTaggedManifest(ref: RepoRef, tag: string): Promise<ManifestRecord | null> {
+    const [row] = await this.#run(() => this.#q.taggedManifest.execute({ fullName: rec.fullName(ref), tag }));
+    return row ?? null;
+  }
+
+  /** A concurrent PUT of the same digest waits at the insert, then keeps what the first stored. */
+  async putManifest(ref: RepoRef, manifest: NewManifest, tag?: string): Promise<void> {
+    await this.#transaction(async (tx) => {
+      const now = Date.now();
+      const repo = await this.#lockRepo(tx, ref, 'key share');
+      const stored = await tx.insert(manifests).values(rec.newManifestValues(repo.id, manifest, now)).onConflictDoNothing().returning({ d: manifests.digest });
+      const references = rec.manifestReferenceValues(repo.id, manifest);
+      if (stored.length > 0 && references.length > 0) await tx.insert(manifestReferences).values(references).onConflictDoNothing();
+      if (tag === undefined) return;
+      const set = rec.manifestTagValues(manifest.digest, now);
+      await tx
+        .insert(tags)
+        .values({ repositoryId: repo.id, name: tag, ...set })
+        .onConflictDoUpdate({ target: [tags.repositoryId, tags.name], set });
+    });
+  }
+
+  async deleteManifest(ref: RepoRef, digest: string): Promise<boolean> {
+    const named = rule.manifestIn(schema, rec.fullName(ref), digest);
+    return this.#transaction(async (tx) => {
+      // its references go with it (foreign key ON DELETE CASCADE)
+      const [deleted] = await tx.delete(manifests).where(named).returning({ repositoryId: manifests.repositoryId });
+      if (deleted) await tx.delete(tags).where(rule.tagsOfManifest(tags, deleted.repositoryId, digest));
+      return deleted !== undefined;
+    });
+  }
+
+  async listReferrers(ref: RepoRef, subject: string): Promise<ManifestRecord[]> {
+    const where = rule.referrersOf(schema, rec.fullName(ref), subject);
+    return this.#run(() => this.db.select(rule.manifestFields(manifests)).from(manifests).where(where).orderBy(byteOrder(manifests.digest)));
+  }
+
+  async listTagNames(ref: RepoRef, options: ListOptions = {}): Promise<string[] | null> {
+    const [repo] = await this.#run(() => this.#q.repo.execute({ fullName: rec.fullName(ref) }));
+    if (!repo) return null;
+    const page = rule.namePage(byteOrder(tags.name), options);
+    const where = and(eq(tags.repositoryId, repo.id), rule.anyTag(tags), page.where);
+    const rows = await this.#run(() => this.db.select({ name: tags.name }).from(tags).where(where).orderBy(page.orderBy).limit(page.limit));
+    return rows.map((r) => r.name);
+  }
+
+  async listRepositories(options: ListOptions = {}): Promise<string[]> {
+    const page = rule.namePage(byteOrder(repositories.fullName), options);
+    const names = this.db.select({ name: repositories.fullName }).from(repositories);
+    const rows = await this.#run(() => names.where(page.where).orderBy(page.orderBy).limit(page.limit));
+    return rows.map((r) => r.name);
   }
 
   /** Closes the pool without waiting: running queries finish, nothing new starts. */

@@ -1,9 +1,10 @@
 /** The SQLite store's own SQL: hot reads prepared once, and search's substring match. */
 import { and, asc, eq, sql, type Column } from 'drizzle-orm';
 import type { ImageCacheKind } from '../meta.ts';
-import { containsPattern, type SearchMatch } from '../rules.ts';
+import { containsPattern, linkedBlob, manifestFields, manifestIn, taggedManifest, v1Tag, type SearchMatch } from '../rules.ts';
 import type { Db } from './client.ts';
-import { images, repositories, tags, users } from './schema.ts';
+import * as schema from './schema.ts';
+import { blobs, images, manifests, repositories, tags, users } from './schema.ts';
 
 /** A query as one FTS5 string literal (no operators can be injected). */
 const ftsPhrase = (s: string) => `"${s.replace(/"/g, '""')}"`;
@@ -26,7 +27,8 @@ export function match(q: string): SearchMatch {
 
 export function prepareQueries(db: Db) {
   const p = sql.placeholder;
-  const tagFields = { name: tags.name, imageId: tags.imageId, metadata: tags.metadata };
+  // V1 reads only tags with an image (rules.v1Tag), so its id is never null there
+  const tagFields = { name: tags.name, imageId: sql<string>`${tags.imageId}`, metadata: tags.metadata };
   const cache = (kind: ImageCacheKind) => db.select({ v: images[kind] }).from(images).where(eq(images.id, p('id'))).prepare();
   return {
     image: db.select().from(images).where(eq(images.id, p('id'))).prepare(),
@@ -34,13 +36,22 @@ export function prepareQueries(db: Db) {
     diff: cache('diff'),
     repo: db.select().from(repositories).where(eq(repositories.fullName, p('fullName'))).prepare(),
     repoId: db.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, p('fullName'))).prepare(),
-    tags: db.select(tagFields).from(tags).where(eq(tags.repositoryId, p('repoId'))).orderBy(asc(tags.name)).prepare(),
+    tags: db
+      .select(tagFields)
+      .from(tags)
+      .where(and(eq(tags.repositoryId, p('repoId')), v1Tag(tags)))
+      .orderBy(asc(tags.name))
+      .prepare(),
     tag: db
       .select(tagFields)
       .from(tags)
       .innerJoin(repositories, eq(tags.repositoryId, repositories.id))
-      .where(and(eq(repositories.fullName, p('fullName')), eq(tags.name, p('tag'))))
+      .where(and(eq(repositories.fullName, p('fullName')), eq(tags.name, p('tag')), v1Tag(tags)))
       .prepare(),
+    blob: db.select().from(blobs).where(eq(blobs.digest, p('digest'))).prepare(),
+    linkedBlob: db.select().from(blobs).where(linkedBlob(schema, p('fullName'), p('digest'))).prepare(),
+    manifest: db.select(manifestFields(manifests)).from(manifests).where(manifestIn(schema, p('fullName'), p('digest'))).prepare(),
+    taggedManifest: db.select(manifestFields(manifests)).from(manifests).where(taggedManifest(schema, p('fullName'), p('tag'))).prepare(),
     user: db.select().from(users).where(eq(users.username, p('username'))).prepare(),
     /** `json_each(index_images)` holds an object whose `id` is this string (instr() first: cheap) */
     listingImage: db

@@ -4,24 +4,26 @@
  * function run with `behavior: 'immediate'` (several worker processes share the file: a deferred
  * read-then-write transaction would fail with SQLITE_BUSY_SNAPSHOT). Hot reads are prepared once.
  *
- * The reads a pull repeats (repository, tag list, tag) are also remembered, for as long as the
- * database has not changed: SQLite's `PRAGMA data_version` changes whenever another connection
- * (another worker process, another tool) commits, and this store counts its own commits, so one
- * cheap pragma per read tells whether anything cached may be stale; if so, everything cached is
- * dropped. A read therefore never returns data older than the last commit it could have seen.
+ * The reads a pull repeats (repository, tag list, tag; V2's tag names and tagged manifest) are
+ * also remembered, for as long as the database has not changed: SQLite's `PRAGMA data_version`
+ * changes whenever another connection (another worker process, another tool) commits, and this
+ * store counts its own commits, so one cheap pragma per read tells whether anything cached may be
+ * stale; if so, everything cached is dropped. A read therefore never returns data older than the last commit it could have seen.
  * While the WAL-index header (./wal-index.ts) is as it was at the last pragma, nobody has
  * committed since, and the pragma is skipped.
  */
-import { and, count, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, sql } from 'drizzle-orm';
 import { catalogueError } from '../failures.ts';
 import type { ImageCacheKind, ImageRecord, LayerOutcome, MetaStore, NewImage, NewUser, PrivateVisibility } from '../meta.ts';
 import type { RepoRef, RepositoryRecord, SearchPage, StoredLayer, TagRecord, UserChanges, UserRecord } from '../meta.ts';
+import type { BlobRecord, ListOptions, ManifestRecord, NewBlob, NewManifest, UploadRecord } from '../meta.ts';
 import * as rec from '../records.ts';
 import * as rule from '../rules.ts';
 import { openSqlite, sqliteFailure, type Db } from './client.ts';
 import { migrateSqlite } from './migrate.ts';
 import { match, prepareQueries } from './queries.ts';
-import { images, repositories, tags, users } from './schema.ts';
+import * as schema from './schema.ts';
+import { blobs, images, manifestReferences, manifests, repositories, repositoryBlobs, tags, uploadSessions, users } from './schema.ts';
 import { WalIndexHeader } from './wal-index.ts';
 
 type RepoRow = typeof repositories.$inferSelect;
@@ -34,6 +36,9 @@ function freeze<T>(value: T): T {
   if (Array.isArray(value)) value.forEach((v) => Object.freeze(v));
   return Object.freeze(value);
 }
+
+/** A manifest row as a record of its own (bun:sqlite's Buffers may share one allocation). */
+const manifestRecord = (row: ManifestRecord): ManifestRecord => ({ ...row, content: new Uint8Array(row.content) });
 
 /** `op`, its backend failures as catalogue errors (the methods are async: a throw rejects). */
 function guard<T>(op: () => T): T {
@@ -242,6 +247,127 @@ export class SqliteMetaStore implements MetaStore {
 
   async deleteUser(username: string): Promise<boolean> {
     return this.#changed((tx) => tx.delete(users).where(eq(users.username, username)).returning({ username: users.username }).all());
+  }
+
+  // ---- V2 ----
+
+  async getBlob(digest: string): Promise<BlobRecord | null> {
+    return guard(() => this.#q.blob.get({ digest }) ?? null);
+  }
+
+  async getLinkedBlob(ref: RepoRef, digest: string): Promise<BlobRecord | null> {
+    return guard(() => this.#q.linkedBlob.get({ fullName: rec.fullName(ref), digest }) ?? null);
+  }
+
+  async putBlob(ref: RepoRef, blob: NewBlob): Promise<{ blob: BlobRecord; created: boolean }> {
+    return this.#write((tx) => {
+      const now = Date.now();
+      const repo = this.#ensureRepo(tx, ref);
+      const inserted = tx.insert(blobs).values(rec.newBlobValues(blob, now)).onConflictDoNothing().returning().get();
+      const record = inserted ?? tx.select().from(blobs).where(eq(blobs.digest, blob.digest)).get()!;
+      tx.insert(repositoryBlobs).values(rec.blobLinkValues(repo.id, blob.digest, now)).onConflictDoNothing().run();
+      return { blob: record, created: inserted !== undefined };
+    });
+  }
+
+  async linkBlob(ref: RepoRef, digest: string): Promise<BlobRecord | null> {
+    return this.#write((tx) => {
+      const blob = tx.select().from(blobs).where(eq(blobs.digest, digest)).get();
+      if (!blob) return null;
+      const repo = this.#ensureRepo(tx, ref);
+      tx.insert(repositoryBlobs).values(rec.blobLinkValues(repo.id, digest, Date.now())).onConflictDoNothing().run();
+      return blob;
+    });
+  }
+
+  async unlinkBlob(ref: RepoRef, digest: string): Promise<boolean> {
+    const linked = and(rule.inRepository(schema, repositoryBlobs, rec.fullName(ref)), eq(repositoryBlobs.digest, digest));
+    return this.#changed((tx) => tx.delete(repositoryBlobs).where(linked).returning({ digest: repositoryBlobs.digest }).all());
+  }
+
+  async createUpload(id: string, ref: RepoRef): Promise<UploadRecord> {
+    const values = rec.newUploadValues(id, ref, Date.now());
+    return this.#write((tx) => tx.insert(uploadSessions).values(values).returning().get());
+  }
+
+  async getUpload(id: string): Promise<UploadRecord | null> {
+    return guard(() => this.db.select().from(uploadSessions).where(eq(uploadSessions.id, id)).get() ?? null);
+  }
+
+  async appendUpload(id: string, expected: { offset: number; chunks: number }, size: number): Promise<UploadRecord | null> {
+    const set = rec.appendedUploadValues(expected, size, Date.now());
+    const where = rule.uploadAt(uploadSessions, id, expected);
+    return this.#write((tx) => tx.update(uploadSessions).set(set).where(where).returning().get() ?? null);
+  }
+
+  async deleteUpload(id: string): Promise<boolean> {
+    return this.#changed((tx) => tx.delete(uploadSessions).where(eq(uploadSessions.id, id)).returning({ id: uploadSessions.id }).all());
+  }
+
+  async staleUploads(before: number, limit: number): Promise<UploadRecord[]> {
+    const { where, orderBy } = rule.staleUploadQuery(uploadSessions, before);
+    return guard(() => this.db.select().from(uploadSessions).where(where).orderBy(...orderBy).limit(limit).all());
+  }
+
+  async getManifest(ref: RepoRef, digest: string): Promise<ManifestRecord | null> {
+    const row = guard(() => this.#q.manifest.get({ fullName: rec.fullName(ref), digest }));
+    return row ? manifestRecord(row) : null;
+  }
+
+  async getTaggedManifest(ref: RepoRef, tag: string): Promise<ManifestRecord | null> {
+    const name = rec.fullName(ref);
+    // the cached record is frozen; its bytes are copied for each caller
+    const row = this.#cached(`tagm\0${name}\0${tag}`, () => this.#q.taggedManifest.get({ fullName: name, tag }) ?? null);
+    return row ? manifestRecord(row) : null;
+  }
+
+  async putManifest(ref: RepoRef, manifest: NewManifest, tag?: string): Promise<void> {
+    this.#write((tx) => {
+      const now = Date.now();
+      const repo = this.#ensureRepo(tx, ref);
+      const stored = tx.insert(manifests).values(rec.newManifestValues(repo.id, manifest, now)).onConflictDoNothing().returning({ d: manifests.digest }).all();
+      const references = rec.manifestReferenceValues(repo.id, manifest);
+      if (stored.length > 0 && references.length > 0) tx.insert(manifestReferences).values(references).onConflictDoNothing().run();
+      if (tag === undefined) return;
+      const set = rec.manifestTagValues(manifest.digest, now);
+      tx.insert(tags)
+        .values({ repositoryId: repo.id, name: tag, ...set })
+        .onConflictDoUpdate({ target: [tags.repositoryId, tags.name], set })
+        .run();
+    });
+  }
+
+  async deleteManifest(ref: RepoRef, digest: string): Promise<boolean> {
+    const named = rule.manifestIn(schema, rec.fullName(ref), digest);
+    return this.#write((tx) => {
+      // its references go with it (foreign key ON DELETE CASCADE)
+      const deleted = tx.delete(manifests).where(named).returning({ repositoryId: manifests.repositoryId }).get();
+      if (deleted) tx.delete(tags).where(rule.tagsOfManifest(tags, deleted.repositoryId, digest)).run();
+      return deleted !== undefined;
+    });
+  }
+
+  async listReferrers(ref: RepoRef, subject: string): Promise<ManifestRecord[]> {
+    const where = rule.referrersOf(schema, rec.fullName(ref), subject);
+    const rows = guard(() => this.db.select(rule.manifestFields(manifests)).from(manifests).where(where).orderBy(asc(manifests.digest)).all());
+    return rows.map(manifestRecord);
+  }
+
+  async listTagNames(ref: RepoRef, options: ListOptions = {}): Promise<string[] | null> {
+    const name = rec.fullName(ref);
+    const page = rule.namePage(tags.name, options);
+    return this.#cached(`tagnames\0${name}\0${options.last ?? ''}\0${options.last === undefined}\0${options.n ?? ''}`, () => {
+      const repo = this.#q.repoId.get({ fullName: name });
+      if (!repo) return null;
+      const where = and(eq(tags.repositoryId, repo.id), rule.anyTag(tags), page.where);
+      return this.db.select({ name: tags.name }).from(tags).where(where).orderBy(page.orderBy).limit(page.limit).all().map((r) => r.name);
+    });
+  }
+
+  async listRepositories(options: ListOptions = {}): Promise<string[]> {
+    const page = rule.namePage(repositories.fullName, options);
+    const rows = guard(() => this.db.select({ name: repositories.fullName }).from(repositories).where(page.where).orderBy(page.orderBy).limit(page.limit).all());
+    return rows.map((r) => r.name);
   }
 
   close(): void {

@@ -1,0 +1,1 @@
+ALTER TABLE `tags` ADD `manifest_digest` text;
