@@ -25,6 +25,7 @@ export function resetImageValues(image: NewImage, now: number) {
     checksums: null,
     files: null,
     diff: null,
+    layer: null,
     updatedAt: now,
   };
 }
@@ -37,6 +38,7 @@ export function layerValues(layer: StoredLayer, now: number) {
     checksums: JSON.stringify(layer.checksums),
     files: null,
     diff: null,
+    layer: null,
     updatedAt: now,
   };
 }
@@ -48,6 +50,9 @@ export function newRepositoryValues(ref: RepoRef, now: number) {
 }
 
 /** What a PUT tag (V1) writes over an existing tag of that name: the image, and no V2 manifest. */
+/** A tag bridged between V1 and V2: it names both its V1 image and its V2 manifest. */
+export const bridgedTagValues = (imageId: string, manifestDigest: string, now: number) => ({ imageId, manifestDigest, updatedAt: now });
+
 export const tagValues = (tag: TagRecord, now: number) => ({
   imageId: tag.imageId,
   manifestDigest: null,

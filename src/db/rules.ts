@@ -5,7 +5,7 @@
  * the whole schema module), so each store passes its own dialect's tables (sqlite/schema.ts,
  * pg/schema.ts) and gets drizzle SQL that both dialects render.
  */
-import { and, asc, desc, eq, inArray, isNotNull, lt, ne, or, sql, type Column, type SQL, type Table } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, ne, or, sql, type Column, type SQL, type Table } from 'drizzle-orm';
 import type { LayerOutcome, ListOptions, NewImage, PrivateVisibility, StoredLayer } from './meta.ts';
 import { resetImageValues } from './records.ts';
 
@@ -195,6 +195,19 @@ export const taggedManifest = (s: V2Tables, name: unknown, tag: unknown): SQL | 
   // not correlated with the outer row, so the manifest is found by its primary key
   const pointedAt = sql`(SELECT ${t.manifestDigest} FROM ${t} WHERE ${inRepository(s, t, name)} AND ${t.name} = ${tag})`;
   return and(inRepository(s, m, name), eq(m.digest, pointedAt));
+};
+
+/**
+ * bridgeTag's condition: the tag `tag` of the repository named `name` still names exactly one
+ * side of the bridge (its V1 image and no manifest, or its manifest and no V1 image).
+ */
+export const bridgeable = (s: V2Tables, name: string, tag: string, imageId: string, manifestDigest: string): SQL | undefined => {
+  const t = s.tags;
+  return and(
+    inRepository(s, t, name),
+    eq(t.name, tag),
+    or(and(eq(t.imageId, imageId), isNull(t.manifestDigest)), and(eq(t.manifestDigest, manifestDigest), isNull(t.imageId))),
+  );
 };
 
 /** listReferrers: the manifests of the repository named `name` whose subject is `subject`. */

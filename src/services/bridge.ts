@@ -149,7 +149,7 @@ export class BridgeService {
     if (compression === 'none') return { digest, diffId: digest, size: image.layerSize, compression };
     const tar = new Bun.CryptoHasher('sha256');
     try {
-      const stream = (await this.storage.read(key)).pipeThrough(new DecompressionStream('gzip'));
+      const stream = (await this.storage.read(key)).pipeThrough(new DecompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
       for await (const chunk of stream) tar.update(chunk);
     } catch (e) {
       if (e instanceof StorageError) storageFailure(e);

@@ -49,6 +49,7 @@ export function prepareQueries(db: PgDb) {
     image: db.select().from(images).where(eq(images.id, p('id'))).prepare('image'),
     files: cache('files'),
     diff: cache('diff'),
+    layer: cache('layer'),
     repo: db.select().from(repositories).where(eq(repositories.fullName, p('fullName'))).prepare('repo'),
     /** one row per tag, or a single all-null row for a repository without tags, or none if no repository */
     tags: db

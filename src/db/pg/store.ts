@@ -374,6 +374,11 @@ export class PgMetaStore implements MetaStore {
     return rows.map((r) => r.name);
   }
 
+  async bridgeTag(ref: RepoRef, tag: string, imageId: string, manifestDigest: string): Promise<boolean> {
+    const where = rule.bridgeable(schema, rec.fullName(ref), tag, imageId, manifestDigest);
+    return this.#changed(() => this.db.update(tags).set(rec.bridgedTagValues(imageId, manifestDigest, Date.now())).where(where).returning({ name: tags.name }));
+  }
+
   /** Closes the pool without waiting: running queries finish, nothing new starts. */
   close(): void {
     this.db.$client.close().catch(() => {});

@@ -34,6 +34,7 @@ export function prepareQueries(db: Db) {
     image: db.select().from(images).where(eq(images.id, p('id'))).prepare(),
     files: cache('files'),
     diff: cache('diff'),
+    layer: cache('layer'),
     repo: db.select().from(repositories).where(eq(repositories.fullName, p('fullName'))).prepare(),
     repoId: db.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, p('fullName'))).prepare(),
     tags: db

@@ -29,6 +29,8 @@ export const images = sqliteTable(
     files: text('files'),
     /** cached E10 diff (JSON), filled on demand */
     diff: text('diff'),
+    /** cached V2 view of the layer (JSON: blob digest, diff_id, size, compression; null for an empty layer), filled on demand (services/bridge.ts) */
+    layer: text('layer'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },

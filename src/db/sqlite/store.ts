@@ -370,6 +370,11 @@ export class SqliteMetaStore implements MetaStore {
     return rows.map((r) => r.name);
   }
 
+  async bridgeTag(ref: RepoRef, tag: string, imageId: string, manifestDigest: string): Promise<boolean> {
+    const where = rule.bridgeable(schema, rec.fullName(ref), tag, imageId, manifestDigest);
+    return this.#changed((tx) => tx.update(tags).set(rec.bridgedTagValues(imageId, manifestDigest, Date.now())).where(where).returning({ name: tags.name }).all());
+  }
+
   close(): void {
     this.#walIndex = null;
     this.db.$client.close();

@@ -35,7 +35,7 @@ describe('V1 ⇄ V2 bridge', () => {
       expect(manifest.layers.map((l: { digest: string }) => l.digest)).toEqual(layers.map((l) => sha256(l)));
       for (const [i, l] of manifest.layers.entries()) {
         const blob = await app.req('GET', `/v2/team/web/blobs/${l.digest}`);
-        expect(new Uint8Array(await blob.arrayBuffer())).toEqual(layers[i]);
+        expect(new Uint8Array(await blob.arrayBuffer())).toEqual(layers[i]!);
       }
       const config = JSON.parse(await (await app.req('GET', `/v2/team/web/blobs/${manifest.config.digest}`)).text());
       const diffIds = await Promise.all(layers.map(async (l) => sha256(Bun.gunzipSync(l))));
@@ -77,7 +77,7 @@ describe('V1 ⇄ V2 bridge', () => {
       expect(json).toMatchObject({ id: top, parent: ancestry[1], architecture: 'amd64', os: 'linux' });
       for (const [i, id] of [...ancestry].reverse().entries()) {
         const r = await app.req('GET', `/v1/images/${id}/layer`);
-        expect(new Uint8Array(await r.arrayBuffer())).toEqual(layers[i]);
+        expect(new Uint8Array(await r.arrayBuffer())).toEqual(layers[i]!);
       }
       // V2 still serves what V2 pushed
       expect(await (await app.req('GET', '/v2/team/api/manifests/stable')).text()).toBe(JSON.stringify(m));
