@@ -130,6 +130,7 @@ export class BlobService {
     if (session.chunks === 0) {
       // nothing received yet: the whole blob is this body, straight into place
       const record = await this.#storeWhole(ref, wanted, body);
+      await this.meta.deleteUpload(session.id);
       await this.#end(session.id);
       return record;
     }

@@ -55,7 +55,8 @@ export function manifestRoutes(manifests: ManifestService, guard: V2Guard | null
           'docker-content-digest': m.digest,
           etag: `"${m.digest}"`,
         };
-        return new Response(request.method === 'HEAD' ? null : m.content, { status: 200, headers });
+        // a HEAD gets the same reply: Bun.serve sends its headers (Content-Length included) without the body
+        return new Response(m.content, { status: 200, headers });
       },
       { params: manifestParams, ...docs.get },
     )
