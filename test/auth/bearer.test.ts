@@ -274,11 +274,34 @@ describe('authorize', () => {
     await authorize(`Bearer ${t}`, alicePush, ['push']);
   });
 
-  test('a token signed for our secret but another HMAC input layout (not a JWT) is refused', async () => {
-    const claims = { iss: 'x', sub: 'rooty', aud: HOST, exp: T0 + 100, nbf: T0, access: [repo('alice/app', ['push'])] };
-    const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
-    const sig = createHmac('sha256', SECRET).update(body).digest('base64url');
-    expect((await failure(authorize(`Bearer e30.${body}.${sig}`, alicePush, ['push']))).status).toBe(401);
+  test('correctly signed with our secret, but not a token of ours: other alg, issuer, claims of the wrong types', async () => {
+    const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const sign = (header: unknown, claims: unknown) => {
+      const input = `${enc(header)}.${enc(claims)}`;
+      return `Bearer ${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`;
+    };
+    const HS256 = { typ: 'JWT', alg: 'HS256' };
+    const good = claimsOf((await token(ROOT, ['repository:alice/app:push'])).slice('Bearer '.length));
+    await authorize(sign(HS256, good), alicePush, ['push']);
+    const bad: [unknown, unknown][] = [
+      [{ typ: 'JWT', alg: 'HS512' }, good],
+      [{ typ: 'JWT', alg: 'none' }, good],
+      [{ typ: 'JWT' }, good],
+      [[], good],
+      [HS256, { ...good, iss: 'someone-else' }],
+      [HS256, { ...good, aud: undefined }],
+      [HS256, { ...good, aud: [HOST.toUpperCase()] }],
+      [HS256, { ...good, exp: String(T0 + 100) }],
+      [HS256, { ...good, nbf: undefined }],
+      [HS256, { ...good, sub: 7 }],
+      [HS256, { ...good, access: undefined }],
+      [HS256, { ...good, access: { type: 'repository', name: 'alice/app', actions: ['push'] } }],
+      [HS256, { ...good, access: [{ type: 'repository', name: 'alice/app', actions: 'push' }] }],
+      [HS256, [good]],
+    ];
+    for (const [header, claims] of bad) expect((await failure(authorize(sign(header, claims), alicePush, ['push']))).status).toBe(401);
+    // aud may be a list naming this service
+    await authorize(sign(HS256, { ...good, aud: ['x', HOST] }), alicePush, ['push']);
   });
 
   test('the audience must be this service', async () => {
