@@ -18,7 +18,9 @@ import { indexRoutes } from '../routes/v1/index.ts';
 import { pingRoutes } from '../routes/v1/ping.ts';
 import { repositoryDefinitions, repositoryRoutes } from '../routes/v1/repositories.ts';
 import { searchRoutes } from '../routes/v1/search.ts';
+import { tokenRoutes } from '../routes/v2/token.ts';
 import { AuthService } from '../services/auth.ts';
+import { BearerService } from '../services/bearer.ts';
 import { ImageService } from '../services/images.ts';
 import { RepositoryService } from '../services/repositories.ts';
 import { SearchService } from '../services/search.ts';
@@ -56,14 +58,12 @@ function buildApp(deps: AppDeps) {
   const repos = new RepositoryService(meta, (id) => images.exists(id));
   const limits = { maxJsonSize: config.max_json_size };
   // auth: token — null leaves every route exactly as in open mode
-  const auth =
-    config.auth === 'token'
-      ? new AuthService(meta, {
-          secret: tokenSecret(config.token_secret, config.storage_path),
-          ttl: config.token_ttl,
-          anonymousRead: config.anonymous_read,
-        })
-      : null;
+  const secret = config.auth === 'token' ? tokenSecret(config.token_secret, config.storage_path) : '';
+  const auth = config.auth === 'token' ? new AuthService(meta, { secret, ttl: config.token_ttl, anonymousRead: config.anonymous_read }) : null;
+  // the V2 Bearer tokens (same secret and rules); the /v2/ routes authorize with it
+  const bearer = auth
+    ? new BearerService(auth, meta, { secret, ttl: config.token_ttl, realm: config.token_realm, service: config.token_service })
+    : null;
 
   const imageDefs = imageDefinitions(images, auth);
   const repositoryDefs = repositoryDefinitions(repos, auth);
@@ -81,6 +81,8 @@ function buildApp(deps: AppDeps) {
   // Elysia's `use` registers on the instance itself; the optional modules need no reassignment
   if (config.standalone) app.use(indexRoutes(repos, { ...limits, endpoints: config.registry_endpoints, auth }));
   if (config.search) app.use(searchRoutes(new SearchService(meta), auth));
+  // the realm of the /v2/ Bearer challenges; open mode challenges nobody, so it has no token endpoint
+  if (bearer) app.use(tokenRoutes(bearer));
   hot.set(app, {
     config,
     log: logError,

@@ -65,6 +65,9 @@ export const ROUTES = {
   putRepositoryAuth: route('PUT', `${REPO}/auth`),
   // search, when enabled (routes/v1/search.ts)
   search: route('GET', '/v1/search'),
+  // the V2 Bearer token endpoint, auth: token only (routes/v2/token.ts)
+  getToken: route('GET', '/v2/token'),
+  postToken: route('POST', '/v2/token'),
 } as const satisfies Record<string, RouteEntry>;
 
 export const ROUTE_LIST: readonly RouteEntry[] = Object.values(ROUTES);
