@@ -144,7 +144,7 @@ describe('POST /v2/token (OAuth2 password grant)', () => {
     await signUp(app, 'alice');
     let r = await app.req('POST', '/v2/token', form({ grant_type: 'password', username: 'alice', password: 'nope', service: 'localhost' }));
     expect(r.status).toBe(401);
-    for (const fields of [
+    for (const fields of <Record<string, string>[]>[
       { grant_type: 'refresh_token', refresh_token: 'abc', service: 'localhost' },
       { username: 'alice', password: 'alice-pw' },
       { grant_type: 'authorization_code', code: 'x' },
