@@ -16,6 +16,7 @@ import type { RepoRef, RepositoryRecord, RepositoryStore, UserStore } from '../d
 import { RegistryError } from '../errors.ts';
 import type { AuthService, Principal } from './auth.ts';
 import { signJwt, verifyJwt } from './jwt.ts';
+import { parseScopes, scopeName } from './scopes.ts';
 
 export type RepoAction = 'pull' | 'push' | 'delete';
 
@@ -61,64 +62,13 @@ const ISSUER = 'registry-token-server';
 const ALL_ACTIONS: readonly RepoAction[] = ['pull', 'push', 'delete'];
 /** A token issued by a node whose clock runs ahead is accepted this much early (nbf only). */
 const NBF_LEEWAY = 60;
-const MAX_SCOPES = 32;
-const MAX_NAME_LENGTH = 255;
-/** The OCI Distribution name grammar (spec "Pulling manifests"). */
-const COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
-const NAME = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
-/** scope.md's resourcetype (`[a-z]*`), with digits and docker's `repository(plugin)` (ignored as unknown). */
-const TYPE = /^[a-z0-9]+(?:\([a-z0-9]+\))?$/;
-/** scope.md's action (`[a-z]*`), and `*`. */
-const ACTION = /^(?:[a-z]*|\*)$/;
-
-/** The canonical name a RepoRef has in scopes and tokens. */
-const scopeName = (ref: RepoRef) => `${ref.namespace}/${ref.name}`;
-
-/** `busybox` → library/busybox, `a/b/c` → {a, b/c}. */
-function refOf(name: string): RepoRef {
-  const slash = name.indexOf('/');
-  return slash < 0 ? { namespace: 'library', name } : { namespace: name.slice(0, slash), name: name.slice(slash + 1) };
-}
-
-type Wanted = { type: 'repository'; ref: RepoRef; actions: string[] } | { type: 'catalog'; actions: string[] };
-
-const invalidScope = (why: string) => new RegistryError('V2_TOKEN_REQUEST_INVALID', `invalid_scope: ${why}`);
-
-/**
- * One resource scope (scope.md "Resource Scope Grammar"): `<type>:<name>:<action>[,<action>]*`.
- * A scope that breaks the grammar is a 400: the token spec (token.md "Requesting a Token") only
- * says partial *access* is not an error; its OAuth2 side (oauth.md) defers to RFC 6749, whose
- * §5.2 answers a malformed scope with 400 `invalid_scope`. Unknown types are ignored (null).
- */
-function parseScope(text: string): Wanted | null {
-  const first = text.indexOf(':');
-  const last = text.lastIndexOf(':');
-  if (first <= 0 || first === last) throw invalidScope('expected <type>:<name>:<actions>');
-  const type = text.slice(0, first);
-  const name = text.slice(first + 1, last);
-  const actions = text.slice(last + 1).split(',');
-  if (!TYPE.test(type)) throw invalidScope('bad resource type');
-  if (!actions.every((a) => ACTION.test(a))) throw invalidScope('bad action');
-  if (type === 'repository') {
-    if (name.length > MAX_NAME_LENGTH || !NAME.test(name)) throw invalidScope('bad repository name');
-    return { type: 'repository', ref: refOf(name), actions };
-  }
-  if (type === 'registry' && name === 'catalog') return { type: 'catalog', actions };
-  return null;
-}
-
-/** Every scope of the request (space-separated lists split), parsed; throws on a malformed one. */
-function parseScopes(scopes: readonly string[]): Wanted[] {
-  const texts = scopes.flatMap((s) => s.split(' ')).filter((s) => s !== '');
-  if (texts.length > MAX_SCOPES) throw invalidScope(`more than ${MAX_SCOPES} scopes`);
-  return texts.map(parseScope).filter((w): w is Wanted => w !== null);
-}
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const isAccessEntry = (v: unknown): v is AccessEntry =>
   isObject(v) && typeof v.type === 'string' && typeof v.name === 'string' && Array.isArray(v.actions) && v.actions.every((a) => typeof a === 'string');
 
+const BEARER = /^\s*bearer\s+(\S+)\s*$/i;
 const quoted = (s: string) => `"${s.replace(/["\\]/g, '\\$&')}"`;
 
 export class BearerService {
@@ -132,12 +82,8 @@ export class BearerService {
 
   constructor(auth: AuthService, meta: BearerStore, opts: BearerOptions) {
     if (opts.secret === '') throw new Error('token secret must not be empty');
-    this.#auth = auth;
-    this.#meta = meta;
-    this.#secret = opts.secret;
-    this.#ttl = opts.ttl;
-    this.#realm = opts.realm;
-    this.#service = opts.service;
+    [this.#auth, this.#meta, this.#secret, this.#ttl] = [auth, meta, opts.secret, opts.ttl];
+    [this.#realm, this.#service] = [opts.realm, opts.service];
     this.#now = opts.now ?? (() => Math.floor(Date.now() / 1000));
   }
 
@@ -251,12 +197,8 @@ export class BearerService {
    * caller is known and the rules refuse (a token's subject included: a fresh token would not help).
    */
   async authorize(authorizationHeader: string | null, name: RepoRef | 'catalog', actions: readonly RepoAction[], origin: string): Promise<void> {
-    const challenge = (error?: string) => {
-      const scope = name === 'catalog' ? 'registry:catalog:*' : `repository:${scopeName(name)}:${actions.join(',')}`;
-      const params = [`realm=${quoted(this.realm(origin))}`, `service=${quoted(this.service(origin))}`, `scope=${quoted(scope)}`];
-      if (error) params.push(`error=${quoted(error)}`);
-      return new RegistryError('V2_UNAUTHORIZED', undefined, { 'www-authenticate': `Bearer ${params.join(',')}` });
-    };
+    const scope = name === 'catalog' ? 'registry:catalog:*' : `repository:${scopeName(name)}:${actions.join(',')}`;
+    const challenge = (error?: string) => this.#challenge(origin, scope, error);
     const denied = (who: Principal) =>
       new RegistryError('V2_DENIED', `${who.username} may not ${name === 'catalog' ? 'list the catalog' : `${actions.join(',')} ${scopeName(name)}`}`);
 
@@ -264,7 +206,7 @@ export class BearerService {
       if (await this.#allows(null, name, actions)) return;
       throw challenge();
     }
-    const bearer = /^\s*bearer\s+(\S+)\s*$/i.exec(authorizationHeader);
+    const bearer = BEARER.exec(authorizationHeader);
     if (bearer) {
       const claims = this.#verify(bearer[1]!, origin);
       if (!claims) throw challenge('invalid_token');
@@ -278,6 +220,25 @@ export class BearerService {
     const principal = await this.#basic(authorizationHeader);
     if (!principal) throw challenge();
     if (!(await this.#allows(principal, name, actions))) throw denied(principal);
+  }
+
+  /**
+   * GET /v2/ (the version check `docker login` relies on): any valid token of ours for this
+   * service (anonymous ones included) or valid Basic credentials; otherwise 401 V2_UNAUTHORIZED
+   * with a Bearer challenge naming no scope.
+   */
+  async authenticate(authorizationHeader: string | null, origin: string): Promise<void> {
+    const bearer = authorizationHeader === null ? null : BEARER.exec(authorizationHeader);
+    if (bearer ? this.#verify(bearer[1]!, origin) : authorizationHeader !== null && (await this.#basic(authorizationHeader))) return;
+    throw this.#challenge(origin, null, bearer ? 'invalid_token' : undefined);
+  }
+
+  /** 401 with `WWW-Authenticate: Bearer realm=…,service=…[,scope=…][,error=…]` (RFC 6750 §3). */
+  #challenge(origin: string, scope: string | null, error?: string): RegistryError {
+    const params = [`realm=${quoted(this.realm(origin))}`, `service=${quoted(this.service(origin))}`];
+    if (scope !== null) params.push(`scope=${quoted(scope)}`);
+    if (error) params.push(`error=${quoted(error)}`);
+    return new RegistryError('V2_UNAUTHORIZED', undefined, { 'www-authenticate': `Bearer ${params.join(',')}` });
   }
 
   /** The subject and access of a valid token of ours for this service; null otherwise. */

@@ -358,6 +358,28 @@ describe('authorize', () => {
     expect((await failure(authorize(repoToken, 'catalog', []))).headers['www-authenticate']).toBe(challenge('registry:catalog:*', 'insufficient_scope'));
   });
 
+  test('authenticate (GET /v2/): any valid token or Basic login passes; else a challenge without scope', async () => {
+    const bearer = service();
+    await bearer.authenticate(await token(null, []), ORIGIN);
+    await bearer.authenticate(await token(ALICE, ['repository:alice/app:pull']), ORIGIN);
+    await bearer.authenticate(ALICE, ORIGIN);
+    const plain = `Bearer realm="${ORIGIN}/v2/token",service="${HOST}"`;
+    for (const [header, expected] of [
+      [null, plain],
+      [basic('alice', 'wrong'), plain],
+      ['Digest x', plain],
+      ['Bearer x.y.z', `${plain},error="invalid_token"`],
+    ] as const) {
+      const e = await failure(bearer.authenticate(header, ORIGIN));
+      expect([e.code, e.headers['www-authenticate']]).toEqual(['V2_UNAUTHORIZED', expected]);
+    }
+    // a token for another service, or expired
+    const t = await token(ALICE, []);
+    expect((await failure(bearer.authenticate(t, 'http://other'))).status).toBe(401);
+    now = T0 + 300;
+    expect((await failure(bearer.authenticate(t, ORIGIN))).status).toBe(401);
+  });
+
   test('realm and service default to the request origin and host, quoted safely when configured', async () => {
     const e = await failure(service().authorize(null, alicePush, ['push'], 'https://example.org'));
     expect(e.headers['www-authenticate']).toBe('Bearer realm="https://example.org/v2/token",service="example.org",scope="repository:alice/app:push"');
