@@ -1,7 +1,7 @@
 /**
  * Bearer tokens for the OCI Distribution API (`auth: token`, under /v2/): the token server half
- * (`issue`, GET/POST /v2/token) and the resource server half (`authorize`, every /v2/ route) of
- * Docker's token flow (distribution's docs/spec/auth/token.md, scope.md, jwt.md, oauth.md).
+ * (`issue`, GET/POST /v2/token) and the resource server half (`authorize` on every /v2/ route,
+ * `authenticate` on GET /v2/) of Docker's token flow (distribution's docs/spec/auth/token.md, scope.md, jwt.md, oauth.md).
  * No HTTP types: callers hand in the Authorization header and the request's origin.
  *
  * - Who may do what are V1's rules (AuthService): `pull` is V1 read (public repositories to any
