@@ -96,6 +96,8 @@ export const catalogue = {
   V2_TAG_INVALID: { status: 400, message: 'invalid tag', oci: 'MANIFEST_INVALID' },
   V2_UNAUTHORIZED: { status: 401, message: 'authentication required', oci: 'UNAUTHORIZED' },
   V2_DENIED: { status: 403, message: 'requested access to the resource is denied', oci: 'DENIED' },
+  /** GET/POST /v2/token: a malformed scope or service, a form without credentials, an unsupported grant (RFC 6749 §5.2) */
+  V2_TOKEN_REQUEST_INVALID: { status: 400, message: 'invalid token request' },
   V2_UNSUPPORTED: { status: 405, message: 'the operation is unsupported', oci: 'UNSUPPORTED' },
   V2_BRIDGE_UNSUPPORTED: { status: 400, message: 'this image cannot be converted between V1 and V2', oci: 'UNSUPPORTED' },
   // operations

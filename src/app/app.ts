@@ -22,10 +22,12 @@ import { blobRoutes } from '../routes/v2/blobs.ts';
 import type { V2Guard } from '../routes/v2/common.ts';
 import { manifestRoutes } from '../routes/v2/manifests.ts';
 import { registryRoutes } from '../routes/v2/registry.ts';
+import { tokenRoutes } from '../routes/v2/token.ts';
 import { BlobService } from '../services/blobs.ts';
 import { BridgeService } from '../services/bridge.ts';
 import { ManifestService } from '../services/manifests.ts';
 import { AuthService } from '../services/auth.ts';
+import { BearerService } from '../services/bearer.ts';
 import { ImageService } from '../services/images.ts';
 import { RepositoryService } from '../services/repositories.ts';
 import { SearchService } from '../services/search.ts';
@@ -63,19 +65,25 @@ function buildApp(deps: AppDeps) {
   const repos = new RepositoryService(meta, (id) => images.exists(id));
   const limits = { maxJsonSize: config.max_json_size };
   // auth: token — null leaves every route exactly as in open mode
-  const auth =
-    config.auth === 'token'
-      ? new AuthService(meta, {
-          secret: tokenSecret(config.token_secret, config.storage_path),
-          ttl: config.token_ttl,
-          anonymousRead: config.anonymous_read,
-        })
-      : null;
+  const secret = config.auth === 'token' ? tokenSecret(config.token_secret, config.storage_path) : '';
+  const auth = config.auth === 'token' ? new AuthService(meta, { secret, ttl: config.token_ttl, anonymousRead: config.anonymous_read }) : null;
+  // the V2 Bearer tokens (same secret and rules); the /v2/ routes authorize with it
+  const bearer = auth
+    ? new BearerService(auth, meta, { secret, ttl: config.token_ttl, realm: config.token_realm, service: config.token_service })
+    : null;
 
   const blobs = new BlobService(meta, storage, { redirect: config.storage_redirect, maxBlobSize: config.max_body_size });
   const bridge = new BridgeService(meta, storage, images, repos);
   const manifests = new ManifestService(meta, { maxManifestSize: config.max_json_size }, bridge);
-  const v2Guard: V2Guard | null = null;
+  // auth: token — the Bearer check of every /v2/ route (the API root only needs a valid caller)
+  const v2Guard: V2Guard | null = bearer
+    ? async (request, target, actions) => {
+        const header = request.headers.get('authorization');
+        const origin = new URL(request.url).origin;
+        if (target === 'base') return bearer.authenticate(header, origin);
+        return bearer.authorize(header, target, actions, origin);
+      }
+    : null;
 
   const imageDefs = imageDefinitions(images, auth);
   const repositoryDefs = repositoryDefinitions(repos, auth);
@@ -93,6 +101,8 @@ function buildApp(deps: AppDeps) {
   // Elysia's `use` registers on the instance itself; the optional modules need no reassignment
   if (config.standalone) app.use(indexRoutes(repos, { ...limits, endpoints: config.registry_endpoints, auth }));
   if (config.search) app.use(searchRoutes(new SearchService(meta), auth));
+  // the realm of the /v2/ Bearer challenges; open mode challenges nobody, so it has no token endpoint
+  if (bearer) app.use(tokenRoutes(bearer));
   app
     .use(registryRoutes(manifests, v2Guard))
     .use(blobRoutes(blobs, v2Guard))

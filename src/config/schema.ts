@@ -145,6 +145,18 @@ export const settings = {
     max: 31_536_000,
     doc: 'seconds a token stays valid (token mode)',
   },
+  token_realm: {
+    kind: 'string',
+    env: ['REGISTRY_TOKEN_REALM'],
+    default: '',
+    doc: 'token mode, /v2/: the token endpoint URL sent as the Bearer challenge realm (empty: <request origin>/v2/token)',
+  },
+  token_service: {
+    kind: 'string',
+    env: ['REGISTRY_TOKEN_SERVICE'],
+    default: '',
+    doc: 'token mode, /v2/: the service name of the Bearer challenge and the audience of tokens (empty: the request Host)',
+  },
   anonymous_read: {
     kind: 'bool',
     env: ['REGISTRY_ANONYMOUS_READ'],

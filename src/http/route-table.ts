@@ -71,6 +71,9 @@ export const ROUTES = {
   putRepositoryAuth: route('PUT', `${REPO}/auth`),
   // search, when enabled (routes/v1/search.ts)
   search: route('GET', '/v1/search'),
+  // the V2 Bearer token endpoint, auth: token only (routes/v2/token.ts)
+  getToken: route('GET', '/v2/token'),
+  postToken: route('POST', '/v2/token'),
   // OCI Distribution (routes/v2/*.ts)
   v2Base: route('GET', '/v2/'),
   v2Catalog: route('GET', '/v2/_catalog'),
@@ -86,7 +89,6 @@ export const ROUTES = {
   v2GetManifest: route('GET', `${V2}/manifests/:reference`),
   v2PutManifest: route('PUT', `${V2}/manifests/:reference`),
   v2DeleteManifest: route('DELETE', `${V2}/manifests/:reference`),
-
 } as const satisfies Record<string, RouteEntry>;
 
 export const ROUTE_LIST: readonly RouteEntry[] = Object.values(ROUTES);

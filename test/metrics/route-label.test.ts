@@ -7,6 +7,9 @@ import { ROUTE_LIST } from '../../src/http/route-table.ts';
 import { methodLabel, OTHER, routeLabel } from '../../src/metrics/route-label.ts';
 import { MemoryDriver } from '../../src/storage/memory.ts';
 
+/** Every optional route module on: index, search, and token mode's /v2/token. */
+const ALL_MODULES = { standalone: true, search: true, auth: 'token', token_secret: 'route-label-test' } as const;
+
 describe('routeLabel', () => {
   test.each([
     ['GET', '/', '/'],
@@ -38,6 +41,8 @@ describe('routeLabel', () => {
     ['PUT', '/v1/repositories/foo/bar/', '/v1/repositories/{namespace}/{repository}/'],
     ['PUT', '/v1/repositories/foo/bar/images', '/v1/repositories/{namespace}/{repository}/images'],
     ['GET', '/v1/repositories/foo/bar/images', '/v1/repositories/{namespace}/{repository}/images'],
+    ['GET', '/v2/token', '/v2/token'],
+    ['POST', '/v2/token', '/v2/token'],
     ['DELETE', '/v1/repositories/foo/bar/images', '/v1/repositories/{namespace}/{repository}/images'],
     ['PUT', '/v1/repositories/foo/bar/auth', '/v1/repositories/{namespace}/{repository}/auth'],
     ['GET', '/v1/users', '/v1/users'],
@@ -130,7 +135,7 @@ test('methodLabel keeps the standard methods and folds the rest into other', () 
 });
 
 test("every route the app declares (all optional modules on) has its template: add new routes to src/http/route-table.ts", () => {
-  const config = loadConfig({ env: {}, overrides: { standalone: true, search: true } });
+  const config = loadConfig({ env: {}, overrides: ALL_MODULES });
   const meta = SqliteMetaStore.open(':memory:');
   const app = createApp({ config, meta, storage: new MemoryDriver() });
   const routes = app.routes.filter((r) => r.method !== 'ALL' && r.method !== 'WS');
@@ -147,7 +152,7 @@ test("every route the app declares (all optional modules on) has its template: a
 });
 
 test('the route table is exactly the routes the app registers (all optional modules on), in order', () => {
-  const config = loadConfig({ env: {}, overrides: { standalone: true, search: true } });
+  const config = loadConfig({ env: {}, overrides: ALL_MODULES });
   const meta = SqliteMetaStore.open(':memory:');
   const app = createApp({ config, meta, storage: new MemoryDriver() });
   const registered = app.routes.filter((r) => r.method !== 'ALL' && r.method !== 'WS').map((r) => `${r.method} ${r.path}`);
