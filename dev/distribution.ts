@@ -31,6 +31,11 @@ export interface DistributionOptions {
   dir?: string;
   htpasswd?: { user: string; password: string };
   s3?: DistributionS3;
+  /**
+   * filesystem storage in this directory instead of `<dir>/storage`: several nodes over one
+   * directory (a shared volume) need the same `secret` and no cache
+   */
+  rootDirectory?: string;
   /** http.secret (signs upload state): the same on every node over one storage */
   secret?: string;
   /** the in-memory blob descriptor cache of the stock config (default true) */
@@ -69,7 +74,7 @@ function config(dir: string, port: number, o: DistributionOptions, htpasswdFile:
         '  redirect:',
         '    disable: true',
       ]
-    : ['  filesystem:', `    rootdirectory: ${join(dir, 'storage')}`];
+    : ['  filesystem:', `    rootdirectory: ${o.rootDirectory ?? join(dir, 'storage')}`];
   return [
     'version: 0.1',
     'log:',
@@ -105,7 +110,10 @@ export async function startDistribution(o: DistributionOptions = {}): Promise<Di
   const conf = join(dir, 'config.yml');
   writeFileSync(conf, config(dir, port, o, htpasswdFile));
   const logFile = join(dir, 'stderr.log');
-  const proc = Bun.spawn([bin, 'serve', conf], { stdout: 'ignore', stderr: Bun.file(logFile) });
+  // the AWS SDK inside reads AWS_* (an AWS_CA_BUNDLE makes its S3 session fail to start): the
+  // config file is its only source of settings
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_') && !k.startsWith('REGISTRY_')));
+  const proc = Bun.spawn([bin, 'serve', conf], { env, stdout: 'ignore', stderr: Bun.file(logFile) });
   const url = `http://${HOST}:${port}`;
   const d: Distribution = {
     url,
