@@ -18,7 +18,7 @@ import type { Subprocess } from 'bun';
 import { freePort } from './ports.ts';
 import { stop as stopProcess } from './processes.ts';
 
-export interface DistributionS3 {
+interface DistributionS3 {
   endpoint: string;
   region: string;
   bucket: string;

@@ -19,7 +19,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pack } from 'tar-stream';
-import type { Headers as TarHeader } from 'tar-stream';
+import type { Header as TarHeader } from 'tar-stream';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
@@ -28,7 +28,7 @@ export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+
 export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
 export const DOCKER_LAYER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
 
-export interface FixtureLayer {
+interface FixtureLayer {
   /** the uncompressed tar */
   tar: Uint8Array;
   /** the gzip-compressed tar: the blob */
@@ -88,7 +88,7 @@ async function tarOf(entries: Entry[]): Promise<Uint8Array> {
   })();
   for (const e of entries) {
     const type = e.type ?? 'file';
-    const header: TarHeader = {
+    const header: Partial<TarHeader> & Pick<TarHeader, 'name'> = {
       name: e.name,
       type,
       mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
@@ -97,7 +97,7 @@ async function tarOf(entries: Entry[]): Promise<Uint8Array> {
       uname: 'root',
       gname: 'root',
       mtime: MTIME,
-      linkname: e.linkname,
+      ...(e.linkname !== undefined && { linkname: e.linkname }),
     };
     if (type === 'file') archive.entry(header, typeof e.body === 'string' ? encoder.encode(e.body) : (e.body ?? new Uint8Array(0)));
     else archive.entry(header);

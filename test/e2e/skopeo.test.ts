@@ -20,7 +20,17 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildImageFixture, DOCKER_MANIFEST, OCI_MANIFEST, sha256, type ImageFixture } from '../../dev/image-fixture.ts';
+import {
+  buildImageFixture,
+  DOCKER_CONFIG,
+  DOCKER_LAYER_GZIP,
+  DOCKER_MANIFEST,
+  OCI_CONFIG,
+  OCI_LAYER_GZIP,
+  OCI_MANIFEST,
+  sha256,
+  type ImageFixture,
+} from '../../dev/image-fixture.ts';
 import { COMPAT_TARGET, startOpenTarget, type RunningTarget } from '../helpers/compat-target.ts';
 
 const TIMEOUT = 120_000;
@@ -182,7 +192,8 @@ describe(`skopeo ${COMPAT_TARGET === 'distribution' ? 'against distribution 2.8'
     await push(source.oci, 'compat/format-v2s2', 'v1', '--format', 'v2s2');
     const p = await pull('compat/format-v2s2', 'v1');
     expect(p.manifestJson.mediaType).toBe(DOCKER_MANIFEST);
-    expect(p.manifestJson.layers.every((l) => l.mediaType === 'application/vnd.docker.image.rootfs.diff.tar.gzip')).toBe(true);
+    expect(p.manifestJson.config.mediaType).toBe(DOCKER_CONFIG);
+    expect(p.manifestJson.layers.every((l) => l.mediaType === DOCKER_LAYER_GZIP)).toBe(true);
     expectFixtureBlobs(p);
   }, TIMEOUT);
 
@@ -190,11 +201,11 @@ describe(`skopeo ${COMPAT_TARGET === 'distribution' ? 'against distribution 2.8'
     await push(source.dir, 'compat/format-oci', 'v1', '--format', 'oci');
     const p = await pull('compat/format-oci', 'v1');
     expect(p.manifestJson.mediaType).toBe(OCI_MANIFEST);
-    expect(p.manifestJson.layers.every((l) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar+gzip')).toBe(true);
+    expect(p.manifestJson.layers.every((l) => l.mediaType === OCI_LAYER_GZIP)).toBe(true);
     // skopeo itself re-encodes the config as an OCI image config when it converts to OCI (its
     // digest changes before the push): the image it describes is the fixture's
     expectFixtureLayers(p);
-    expect(p.manifestJson.config.mediaType).toBe('application/vnd.oci.image.config.v1+json');
+    expect(p.manifestJson.config.mediaType).toBe(OCI_CONFIG);
     const config = JSON.parse(new TextDecoder().decode(p.blobs.get(p.manifestJson.config.digest)!));
     expect(config).toMatchObject({ architecture: 'amd64', os: 'linux', rootfs: fixture.configJson.rootfs });
     expect(config.config).toMatchObject({ Env: fixture.configJson.config.Env, Cmd: fixture.configJson.config.Cmd });
