@@ -23,11 +23,13 @@ interface Seen {
 
 function node(name: string) {
   const seen: Seen[] = [];
+  // the node's own port, for a Location naming the node itself
+  const own = { port: 0 };
   const server = Bun.serve({
     hostname: '127.0.0.1',
     port: 0,
     maxRequestBodySize: 1024 * MiB,
-    async fetch(req) {
+    async fetch(req): Promise<Response> {
       const body = new Uint8Array(await req.arrayBuffer());
       const url = new URL(req.url);
       seen.push({
@@ -39,7 +41,7 @@ function node(name: string) {
         bytes: body.length,
         sha: new Bun.CryptoHasher('sha256').update(body).digest('hex'),
       });
-      if (url.pathname === '/redirect') return new Response(null, { status: 202, headers: { location: `http://127.0.0.1:${server.port}/next?x=1` } });
+      if (url.pathname === '/redirect') return new Response(null, { status: 202, headers: { location: `http://127.0.0.1:${own.port}/next?x=1` } });
       if (url.pathname === '/blob') {
         const size = Number(url.searchParams.get('size'));
         const bytes = new Uint8Array(size).fill(7);
@@ -48,7 +50,8 @@ function node(name: string) {
       return Response.json({ node: name });
     },
   });
-  return { server, seen, url: `http://127.0.0.1:${server.port}` };
+  own.port = server.port!;
+  return { server, seen, url: `http://127.0.0.1:${own.port}` };
 }
 
 let a: ReturnType<typeof node>;
