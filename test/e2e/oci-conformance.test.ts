@@ -23,12 +23,12 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDistribution, type Distribution } from '../../dev/distribution.ts';
-import { startPostgres, type TestPostgres } from '../../dev/postgres.ts';
-import { startRoundRobinProxy, type RoundRobinProxy } from '../../dev/round-robin-proxy.ts';
-import { startFauxqs, type S3TestServer } from '../../dev/s3.ts';
+import { startDistribution } from '../../dev/distribution.ts';
+import { startPostgres } from '../../dev/postgres.ts';
+import { startRoundRobinProxy } from '../../dev/round-robin-proxy.ts';
+import { startFauxqs } from '../../dev/s3.ts';
 import { COMPAT_TARGET } from '../helpers/compat-target.ts';
-import { startSupervisor, type Supervisor } from '../helpers/supervisor.ts';
+import { startSupervisor } from '../helpers/supervisor.ts';
 
 const ROOT = join(import.meta.dir, '..', '..');
 /** the vendored suite sits beside the checkout: <parent>/shared/oci-conformance */
@@ -120,28 +120,56 @@ async function addUser(storagePath: string): Promise<void> {
 }
 
 const cleanups: (() => Promise<unknown>)[] = [];
-/** Stops what a test started, last started first, even when it failed. */
+/** Stops what a test started, last started first. */
 async function cleanUp(): Promise<void> {
   while (cleanups.length > 0) await cleanups.pop()!().catch((e) => console.error(e));
 }
 afterAll(cleanUp);
 
+/** Starts several servers at once; each one that started is stopped at clean-up, even if another failed. */
+async function startAll<T extends { stop(): Promise<unknown> }>(starting: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(starting);
+  for (const s of settled) if (s.status === 'fulfilled') cleanups.push(() => s.value.stop());
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
+/** Two nodes over one database and one bucket (ours), or over one storage directory (distribution). */
+async function startTwoNodes(): Promise<string[]> {
+  if (COMPAT_TARGET === 'distribution') {
+    const root = mkdtempSync(join(tmpdir(), 'distribution-shared-'));
+    cleanups.push(async () => rmSync(root, { recursive: true, force: true }));
+    const options = { rootDirectory: root, secret: `conformance-${process.pid}`, cache: false };
+    return (await startAll([startDistribution(options), startDistribution(options)])).map((d) => d.url);
+  }
+  const pg = await startPostgres();
+  cleanups.push(() => pg.stop());
+  const s3 = await startFauxqs();
+  cleanups.push(() => s3.stop());
+  const env = {
+    REGISTRY_AUTH: 'open',
+    REGISTRY_DB: await pg.newDatabase(),
+    STORAGE: 's3',
+    S3_ENDPOINT: s3.endpoint,
+    S3_BUCKET: await s3.newBucket(),
+    S3_REGION: s3.region,
+    S3_ACCESS_KEY_ID: s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    S3_PATH_STYLE: 'true',
+  };
+  return (await startAll([startSupervisor(env), startSupervisor(env)])).map((s) => s.url);
+}
+
 describe(`OCI distribution-spec conformance (../shared/oci-conformance) against ${COMPAT_TARGET === 'distribution' ? 'distribution 2.8' : 'the registry'}`, () => {
   test(`(a) one node, open mode, ${COMPAT_TARGET === 'distribution' ? 'filesystem' : 'fs + SQLite'}`, async () => {
-    const t0 = performance.now();
-    let url: string;
-    if (COMPAT_TARGET === 'distribution') {
-      const d = await startDistribution();
-      cleanups.push(() => d.stop());
-      url = d.url;
-    } else {
-      const s = await startSupervisor({ STORAGE: 'fs', REGISTRY_AUTH: 'open' });
-      cleanups.push(() => s.stop());
-      url = s.url;
-    }
-    const setup = (performance.now() - t0) / 1000;
     try {
-      expectConformant('(a) one node, open', await runSuite(url), setup);
+      const t0 = performance.now();
+      const [node] =
+        COMPAT_TARGET === 'distribution'
+          ? await startAll([startDistribution()])
+          : await startAll([startSupervisor({ STORAGE: 'fs', REGISTRY_AUTH: 'open' })]);
+      const setup = (performance.now() - t0) / 1000;
+      expectConformant('(a) one node, open', await runSuite(node!.url), setup);
     } finally {
       await cleanUp();
     }
@@ -149,20 +177,17 @@ describe(`OCI distribution-spec conformance (../shared/oci-conformance) against 
 
   const auth = COMPAT_TARGET === 'distribution' ? 'htpasswd Basic auth' : 'token auth, a user made with the admin CLI';
   test(`(b) one node, ${auth} (OCI_USERNAME/OCI_PASSWORD)`, async () => {
-    const t0 = performance.now();
-    let url: string;
-    if (COMPAT_TARGET === 'distribution') {
-      const d = await startDistribution({ htpasswd: { user: USER, password: PASSWORD } });
-      cleanups.push(() => d.stop());
-      url = d.url;
-    } else {
-      const s = await startSupervisor({ STORAGE: 'fs', REGISTRY_AUTH: 'token' });
-      cleanups.push(() => s.stop());
-      await addUser(join(s.dir, 'data'));
-      url = s.url;
-    }
-    const setup = (performance.now() - t0) / 1000;
     try {
+      const t0 = performance.now();
+      let url: string;
+      if (COMPAT_TARGET === 'distribution') {
+        url = (await startAll([startDistribution({ htpasswd: { user: USER, password: PASSWORD } })]))[0]!.url;
+      } else {
+        const [s] = await startAll([startSupervisor({ STORAGE: 'fs', REGISTRY_AUTH: 'token' })]);
+        await addUser(join(s!.dir, 'data'));
+        url = s!.url;
+      }
+      const setup = (performance.now() - t0) / 1000;
       const r = await runSuite(url, { OCI_USERNAME: USER, OCI_PASSWORD: PASSWORD });
       // without credentials a push is refused: the suite's passes are authenticated ones
       const anonymous = await fetch(`${url}/v2/conformance/test/blobs/uploads/`, { method: 'POST' });
@@ -177,47 +202,15 @@ describe(`OCI distribution-spec conformance (../shared/oci-conformance) against 
 
   const shared = COMPAT_TARGET === 'distribution' ? 'one shared storage directory' : 'one PostgreSQL and one S3 bucket';
   test(`(c) two nodes over ${shared}, a round-robin proxy in front`, async () => {
-    const t0 = performance.now();
-    let nodes: string[];
-    if (COMPAT_TARGET === 'distribution') {
-      const root = mkdtempSync(join(tmpdir(), 'distribution-shared-'));
-      cleanups.push(async () => rmSync(root, { recursive: true, force: true }));
-      const options = { rootDirectory: root, secret: `conformance-${process.pid}`, cache: false };
-      const started = await Promise.allSettled([startDistribution(options), startDistribution(options)]);
-      for (const s of started) if (s.status === 'fulfilled') cleanups.push(() => s.value.stop());
-      nodes = started.map((s) => {
-        if (s.status === 'rejected') throw s.reason;
-        return (s.value as Distribution).url;
-      });
-    } else {
-      const [pg, s3] = (await Promise.all([startPostgres(), startFauxqs()])) as [TestPostgres, S3TestServer];
-      cleanups.push(() => pg.stop(), () => s3.stop());
-      const env = {
-        REGISTRY_AUTH: 'open',
-        REGISTRY_DB: await pg.newDatabase(),
-        STORAGE: 's3',
-        S3_ENDPOINT: s3.endpoint,
-        S3_BUCKET: await s3.newBucket(),
-        S3_REGION: s3.region,
-        S3_ACCESS_KEY_ID: s3.accessKeyId,
-        S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-        S3_PATH_STYLE: 'true',
-      };
-      const started = await Promise.allSettled([startSupervisor(env), startSupervisor(env)]);
-      for (const s of started) if (s.status === 'fulfilled') cleanups.push(() => s.value.stop());
-      nodes = started.map((s) => {
-        if (s.status === 'rejected') throw s.reason;
-        return (s.value as Supervisor).url;
-      });
-    }
-    const proxy: RoundRobinProxy = startRoundRobinProxy(nodes);
-    cleanups.push(() => proxy.stop());
-    const setup = (performance.now() - t0) / 1000;
     try {
+      const t0 = performance.now();
+      const proxy = startRoundRobinProxy(await startTwoNodes());
+      cleanups.push(() => proxy.stop());
+      const setup = (performance.now() - t0) / 1000;
       const r = await runSuite(proxy.url);
       console.log(`oci-conformance (c): requests per node through the proxy: ${proxy.counts.join(', ')}`);
       expectConformant('(c) two nodes behind a round-robin proxy', r, setup);
-      // every node served about half of the suite's requests
+      // each node served half of the suite's requests: every push and pull crossed nodes
       expect(Math.min(...proxy.counts)).toBeGreaterThan(10);
       expect(Math.max(...proxy.counts) - Math.min(...proxy.counts)).toBeLessThanOrEqual(1);
     } finally {
