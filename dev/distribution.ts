@@ -4,12 +4,14 @@
  * the client-compatibility tests (test/e2e/skopeo.test.ts, test/e2e/oci-conformance.test.ts: the
  * same tests run against it to prove the harness) and the benchmarks (bench/lib/servers.ts).
  *
- * Its directory holds `config.yml`, `stderr.log` and, with filesystem storage, `storage/`. Without
+ * Its directory holds `config.yml`, `stderr.log` and `storage/` (filesystem storage). Without
  * `dir` a temp directory is made and removed on `stop()`. Options:
  *  - `htpasswd`: Basic auth for one user (bcrypt hash, as distribution's htpasswd backend requires);
- *  - `s3`: the blobs in an S3 bucket instead of the filesystem (several nodes over one bucket:
- *    give them the same `secret`, which signs upload state, and no in-memory cache);
+ *  - `rootDirectory`: storage somewhere else, e.g. one directory for several nodes (give them the
+ *    same `secret`, which signs upload state, and no in-memory cache);
  *  - `cache`: the stock config's in-memory blob descriptor cache (on by default).
+ * No S3 storage: distribution's S3 driver resumes an upload through ListMultipartUploads, which
+ * fauxqs (dev/s3.ts) does not offer, so every chunked upload fails there.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,19 +20,10 @@ import type { Subprocess } from 'bun';
 import { freePort } from './ports.ts';
 import { stop as stopProcess } from './processes.ts';
 
-interface DistributionS3 {
-  endpoint: string;
-  region: string;
-  bucket: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-}
-
 export interface DistributionOptions {
   /** where config.yml, stderr.log and storage/ go; default: a temp dir, removed by stop() */
   dir?: string;
   htpasswd?: { user: string; password: string };
-  s3?: DistributionS3;
   /**
    * filesystem storage in this directory instead of `<dir>/storage`: several nodes over one
    * directory (a shared volume) need the same `secret` and no cache
@@ -60,21 +53,7 @@ const HOST = '127.0.0.1';
 
 /** The YAML config for one node listening on `port`. */
 function config(dir: string, port: number, o: DistributionOptions, htpasswdFile: string | null): string {
-  const storage = o.s3
-    ? [
-        '  s3:',
-        `    regionendpoint: ${o.s3.endpoint}`,
-        `    region: ${o.s3.region}`,
-        `    bucket: ${o.s3.bucket}`,
-        `    accesskey: ${o.s3.accessKeyId}`,
-        `    secretkey: ${o.s3.secretAccessKey}`,
-        `    secure: ${o.s3.endpoint.startsWith('https:')}`,
-        '    v4auth: true',
-        // blobs stream through the node (no 302 to presigned URLs)
-        '  redirect:',
-        '    disable: true',
-      ]
-    : ['  filesystem:', `    rootdirectory: ${o.rootDirectory ?? join(dir, 'storage')}`];
+  const storage = ['  filesystem:', `    rootdirectory: ${o.rootDirectory ?? join(dir, 'storage')}`];
   return [
     'version: 0.1',
     'log:',
@@ -110,8 +89,7 @@ export async function startDistribution(o: DistributionOptions = {}): Promise<Di
   const conf = join(dir, 'config.yml');
   writeFileSync(conf, config(dir, port, o, htpasswdFile));
   const logFile = join(dir, 'stderr.log');
-  // the AWS SDK inside reads AWS_* (an AWS_CA_BUNDLE makes its S3 session fail to start): the
-  // config file is its only source of settings
+  // the config file is its only source of settings (its AWS SDK would read AWS_*)
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_') && !k.startsWith('REGISTRY_')));
   const proc = Bun.spawn([bin, 'serve', conf], { env, stdout: 'ignore', stderr: Bun.file(logFile) });
   const url = `http://${HOST}:${port}`;
