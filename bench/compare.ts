@@ -183,7 +183,7 @@ try {
   const oursStorage = join(tmp, 'ours');
   ours = await startOurs(oursStorage, 2, join(tmp, 'ours.log'), MARK);
   if (bins.nginx) nginx = await startNginx(bins.nginx, join(tmp, 'nginx'), www, 2);
-  if (bins.dist) dist = await startDistribution(bins.dist, join(tmp, 'dist'));
+  if (bins.dist) dist = await startDistribution(join(tmp, 'dist'));
   console.error(`servers: ours ${ours.url} (workers ${ours.servingPids().slice(1).join(',')})${nginx ? `, nginx ${nginx.url}` : ''}${dist ? `, distribution ${dist.url}` : ''}`);
 
   // ---- content: single-layer images for the GETs, and the 5-layer image (timed push/pull)
@@ -421,7 +421,7 @@ try {
         // distribution
         if (bins.dist) {
           const dir = join(tmp, `put-dist-${rep}`);
-          const d = await startDistribution(bins.dist, dir);
+          const d = await startDistribution(dir);
           try {
             r.distIdle.push(statusBytes(d.proc.pid, 'VmHWM') / MiB);
             const before = snapshot(d.servingPids());

@@ -3,13 +3,15 @@
  *  - ours: `bun src/main.ts` (supervisor + N workers, access log off unless asked for);
  *  - nginx: its own prefix, config and pid file under a temp dir, `daemon off;` (access log off
  *    unless asked for);
- *  - distribution (V2): `docker-registry serve <config.yml>`, filesystem storage in a temp dir.
+ *  - distribution (V2): `docker-registry serve <config.yml>`, filesystem storage in a temp dir
+ *    (started by dev/distribution.ts, shared with the client-compatibility tests).
  * `servingPids()` is what CPU and RSS are read from (the master and its workers, or the one Go
  * process); `stop()` ends the process and checks that every pid seen is gone.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
+import { startDistribution as startDist } from '../../dev/distribution.ts';
 import { freePort } from '../../dev/ports.ts';
 import { children, killAll, stop as stopProc } from '../../dev/processes.ts';
 import { alive } from './procs.ts';
@@ -166,45 +168,21 @@ export async function startNginx(nginx: string, dir: string, www: string, worker
   return server;
 }
 
-/** The distribution registry (V2) on filesystem storage; the stock config's in-memory blob descriptor cache; access log off. */
-export async function startDistribution(bin: string, dir: string): Promise<Server> {
-  const port = await freePort();
-  mkdirSync(dir, { recursive: true });
-  const conf = join(dir, 'config.yml');
-  writeFileSync(
-    conf,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${join(dir, 'storage')}`,
-      '  delete:',
-      '    enabled: true',
-      '  cache:',
-      '    blobdescriptor: inmemory',
-      'http:',
-      `  addr: ${HOST}:${port}`,
-      '',
-    ].join('\n'),
-  );
-  const proc = Bun.spawn([bin, 'serve', conf], { stdout: 'ignore', stderr: Bun.file(join(dir, 'stderr.log')) });
-  const seen = new Set<number>([proc.pid]);
+/**
+ * The distribution registry (V2) on filesystem storage under `dir` (dev/distribution.ts: the stock
+ * config's in-memory blob descriptor cache, access log off).
+ */
+export async function startDistribution(dir: string): Promise<Server> {
+  const d = await startDist({ dir });
+  const seen = new Set<number>([d.proc.pid]);
   const server: Server = {
     name: 'distribution',
-    url: `http://${HOST}:${port}`,
-    port,
-    proc,
-    servingPids: () => [proc.pid],
+    url: d.url,
+    port: d.port,
+    proc: d.proc,
+    servingPids: () => [d.proc.pid],
     stop: () => stopAll(server, 'SIGTERM', seen, 'docker-registry'),
   };
   live.add(server);
-  if (!(await waitFor(`${server.url}/v2/`, proc))) {
-    await server.stop();
-    throw new Error(`distribution did not start (see ${dir}/stderr.log)`);
-  }
   return server;
 }

@@ -5,7 +5,8 @@ export const ROOT = join(import.meta.dir, '..', '..');
 export const SCRIPT = join(ROOT, 'scripts', 'test-deps.sh');
 
 export interface TestDep {
-  how: 'install' | 'unpack';
+  /** install: apt-get install; backports: the same from the release's backports suite; unpack: fixtures */
+  how: 'install' | 'backports' | 'unpack';
   pkg: string;
   /** paths or PATH commands whose presence means the package is there */
   probes: string[];
@@ -22,7 +23,7 @@ export async function testDeps(): Promise<TestDep[]> {
     .filter((line) => line.trim() !== '')
     .map((line) => {
       const [how, pkg, probes, ...rest] = line.trim().split(/\s+/);
-      if ((how !== 'install' && how !== 'unpack') || pkg === undefined || probes === undefined || rest.length === 0) {
+      if ((how !== 'install' && how !== 'backports' && how !== 'unpack') || pkg === undefined || probes === undefined || rest.length === 0) {
         throw new Error(`bad line in ${SCRIPT}: ${line}`);
       }
       return { how, pkg, probes: probes.split(','), neededBy: rest.join(' ') };
