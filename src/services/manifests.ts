@@ -25,6 +25,12 @@ export function parseReference(reference: string): Reference {
   return { tag: reference };
 }
 
+/** A reference to look up (GET, HEAD, DELETE): a malformed digest is a 400, a malformed tag simply unknown (404). */
+function lookupReference(reference: string): Reference {
+  if (!reference.includes(':') && !TAG.test(reference)) throw new RegistryError('V2_MANIFEST_UNKNOWN');
+  return parseReference(reference);
+}
+
 export interface StoredManifest {
   digest: string;
   /** the subject's digest when the manifest has one (sent back as `OCI-Subject`) */
@@ -48,9 +54,9 @@ export class ManifestService {
     private readonly bridge: BridgeService | null = null,
   ) {}
 
-  /** By tag or digest; MANIFEST_UNKNOWN when absent. */
+  /** By tag or digest; MANIFEST_UNKNOWN when absent (a name that cannot be a tag names nothing). */
   async get(ref: RepoRef, reference: string): Promise<ManifestRecord> {
-    const parsed = parseReference(reference);
+    const parsed = lookupReference(reference);
     const found = 'tag' in parsed ? await this.#tagged(ref, parsed.tag) : await this.meta.getManifest(ref, parsed.digest);
     if (!found) throw new RegistryError('V2_MANIFEST_UNKNOWN');
     return found;
@@ -97,7 +103,7 @@ export class ManifestService {
 
   /** DELETE by tag removes the tag; by digest the manifest and every tag pointing at it. */
   async delete(ref: RepoRef, reference: string): Promise<void> {
-    const target = parseReference(reference);
+    const target = lookupReference(reference);
     const deleted = 'tag' in target ? await this.meta.deleteTag(ref, target.tag) : await this.meta.deleteManifest(ref, target.digest);
     if (!deleted) throw new RegistryError('V2_MANIFEST_UNKNOWN');
   }

@@ -28,6 +28,7 @@ describe('V2 manifests', () => {
       }
       await expectV2Error(await app.req('GET', `/v2/${NAME}/manifests/nope`), 404, 'MANIFEST_UNKNOWN');
       await expectV2Error(await app.req('GET', `/v2/${NAME}/manifests/sha256:totallywrong`), 400, 'DIGEST_INVALID');
+      await expectV2Error(await app.req('GET', `/v2/${NAME}/manifests/.INVALID_MANIFEST_NAME`), 404, 'MANIFEST_UNKNOWN');
     });
   });
 
