@@ -427,6 +427,148 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The V2 API version check */
+        get: operations["v2Base"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/_catalog": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List repositories, paged */
+        get: operations["v2Catalog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/{name}/tags/list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the tags of a repository, paged */
+        get: operations["v2ListTags"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/{name}/referrers/{digest}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the manifests whose subject is a digest (`?artifactType=` filters) */
+        get: operations["v2Referrers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/{name}/blobs/{digest}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Fetch a blob (HEAD: only its size and digest) */
+        get: operations["v2GetBlob"];
+        put?: never;
+        post?: never;
+        /** Remove a blob from a repository */
+        delete: operations["v2DeleteBlob"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/{name}/blobs/uploads/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start a blob upload, upload a whole blob (`?digest=`), or mount one from another repository (`?mount=&from=`) */
+        post: operations["v2StartUpload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/{name}/blobs/uploads/{session}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An upload session's progress */
+        get: operations["v2UploadStatus"];
+        /** Complete an upload with its digest (and, optionally, a last chunk) */
+        put: operations["v2PutUpload"];
+        post?: never;
+        /** Cancel an upload session */
+        delete: operations["v2CancelUpload"];
+        options?: never;
+        head?: never;
+        /** Send the next chunk of an upload (`Content-Range: <start>-<end>` optional) */
+        patch: operations["v2PatchUpload"];
+        trace?: never;
+    };
+    "/v2/{name}/manifests/{reference}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Fetch a manifest by tag or digest (HEAD: only its headers) */
+        get: operations["v2GetManifest"];
+        /** Push a manifest (OCI image manifest or index, Docker schema 2 manifest or manifest list) by tag or digest */
+        put: operations["v2PutManifest"];
+        post?: never;
+        /** Delete a tag (by tag) or a manifest and its tags (by digest) */
+        delete: operations["v2DeleteManifest"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2474,6 +2616,698 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["V1Error"];
                 };
+            };
+        };
+    };
+    v2Base: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{}`: the registry speaks V2 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: log in (WWW-Authenticate names the token realm) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v2Catalog: {
+        parameters: {
+            query?: {
+                /** @description At most this many entries */
+                n?: string;
+                /** @description Only entries after this one (byte order) */
+                last?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{"repositories": [...]}`; `Link` to the next page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description n is not a number */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: a Bearer token with the needed scope is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: the scope is not granted */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v2ListTags: {
+        parameters: {
+            query?: {
+                /** @description At most this many entries */
+                n?: string;
+                /** @description Only entries after this one (byte order) */
+                last?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{"name", "tags": [...]}`; `Link` to the next page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description NAME_INVALID; n is not a number */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: a Bearer token with the needed scope is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: the scope is not granted */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description NAME_UNKNOWN */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v2Referrers: {
+        parameters: {
+            query?: {
+                /** @description Only referrers of this artifact type */
+                artifactType?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                digest: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An OCI image index of their descriptors; `OCI-Filters-Applied: artifactType` when filtered */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description DIGEST_INVALID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: a Bearer token with the needed scope is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: the scope is not granted */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v2GetBlob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Repository name (`a/b/c`; one-part names mean `library/<name>`) */
+                name: string;
+                /** @description `sha256:<64 hex>` or `sha512:<128 hex>` */
+                digest: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The blob (`Docker-Content-Digest`, `Content-Length`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description One byte range of it (`Range: bytes=A-B`) */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description storage_redirect: fetch it from the storage service */
+            307: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description DIGEST_INVALID: malformed digest; NAME_INVALID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: a Bearer token with the needed scope is required (WWW-Authenticate names it) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: the scope is not granted */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description BLOB_UNKNOWN: not in this repository */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No byte of the range exists */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v2DeleteBlob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Repository name (`a/b/c`; one-part names mean `library/<name>`) */
+                name: string;
+                /** @description `sha256:<64 hex>` or `sha512:<128 hex>` */
+                digest: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Unlinked */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: a Bearer token with the needed scope is required (WWW-Authenticate names it) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: the scope is not granted */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description BLOB_UNKNOWN */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v2StartUpload: {
+        parameters: {
+            query?: {
+                /** @description Monolithic upload: the digest of the body */
+                digest?: string;
+                /** @description Cross-repository mount: the digest to mount */
+                mount?: string;
+                /** @description Cross-repository mount: the repository to mount from */
+                from?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Repository name (`a/b/c`; one-part names mean `library/<name>`) */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stored (with `digest`) or mounted; `Location` names the blob */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A session started; `Location` is where to PATCH and PUT */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description DIGEST_INVALID: the body does not match `digest`; NAME_INVALID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: a Bearer token with the needed scope is required (WWW-Authenticate names it) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: the scope is not granted */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v2UploadStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Repository name (`a/b/c`; one-part names mean `library/<name>`) */
+                name: string;
+                /** @description Upload session id (32 hex digits) */
+                session: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `Range: 0-<last byte received>` */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: a Bearer token with the needed scope is required (WWW-Authenticate names it) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: the scope is not granted */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description BLOB_UPLOAD_UNKNOWN */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v2PutUpload: {
+        parameters: {
+            query?: {
+                /** @description The digest of the whole blob */
+                digest?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Repository name (`a/b/c`; one-part names mean `library/<name>`) */
+                name: string;
+                /** @description Upload session id (32 hex digits) */
+                session: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stored; `Location` names the blob */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description DIGEST_INVALID: missing, malformed, or not the digest of the bytes received */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: a Bearer token with the needed scope is required (WWW-Authenticate names it) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: the scope is not granted */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description BLOB_UPLOAD_UNKNOWN */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v2CancelUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Repository name (`a/b/c`; one-part names mean `library/<name>`) */
+                name: string;
+                /** @description Upload session id (32 hex digits) */
+                session: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancelled, its bytes deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: a Bearer token with the needed scope is required (WWW-Authenticate names it) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: the scope is not granted */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description BLOB_UPLOAD_UNKNOWN */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v2PatchUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Repository name (`a/b/c`; one-part names mean `library/<name>`) */
+                name: string;
+                /** @description Upload session id (32 hex digits) */
+                session: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stored; `Range` says what the session holds */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description SIZE_INVALID: the body does not fill its Content-Range */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: a Bearer token with the needed scope is required (WWW-Authenticate names it) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: the scope is not granted */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description BLOB_UPLOAD_UNKNOWN */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description BLOB_UPLOAD_INVALID: the chunk does not start where the upload stands */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v2GetManifest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Repository name (`a/b/c`; one-part names mean `library/<name>`) */
+                name: string;
+                /** @description A tag (`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`) or a digest */
+                reference: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The manifest as pushed (`Content-Type` its media type, `Docker-Content-Digest`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description DIGEST_INVALID or MANIFEST_INVALID (malformed reference), NAME_INVALID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: a Bearer token with the needed scope is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: the scope is not granted */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description MANIFEST_UNKNOWN */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v2PutManifest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Repository name (`a/b/c`; one-part names mean `library/<name>`) */
+                name: string;
+                /** @description A tag (`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`) or a digest */
+                reference: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stored; `Location`, `Docker-Content-Digest`, and `OCI-Subject` when it has a subject */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description MANIFEST_INVALID (not JSON, wrong schema, media type mismatch), DIGEST_INVALID (not the digest in the path) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: a Bearer token with the needed scope is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: the scope is not granted */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description MANIFEST_BLOB_UNKNOWN: a blob or child manifest it references is not in the repository */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description SIZE_INVALID: over the JSON size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    v2DeleteManifest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Repository name (`a/b/c`; one-part names mean `library/<name>`) */
+                name: string;
+                /** @description A tag (`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`) or a digest */
+                reference: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: a Bearer token with the needed scope is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description auth: token: the scope is not granted */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description MANIFEST_UNKNOWN */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
