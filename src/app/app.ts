@@ -20,8 +20,9 @@ import { repositoryDefinitions, repositoryRoutes } from '../routes/v1/repositori
 import { searchRoutes } from '../routes/v1/search.ts';
 import { blobRoutes } from '../routes/v2/blobs.ts';
 import type { V2Guard } from '../routes/v2/common.ts';
-import { manifestRoutes } from '../routes/v2/manifests.ts';
-import { registryRoutes } from '../routes/v2/registry.ts';
+import { manifestGet, manifestRoutes } from '../routes/v2/manifests.ts';
+import type { V2HotHandlers } from '../routes/v2/native.ts';
+import { registryRoutes, tagsGet } from '../routes/v2/registry.ts';
 import { tokenRoutes } from '../routes/v2/token.ts';
 import { BlobService } from '../services/blobs.ts';
 import { BridgeService } from '../services/bridge.ts';
@@ -111,6 +112,7 @@ function buildApp(deps: AppDeps) {
     config,
     log: logError,
     definitions: [imageDefs.getImageJson, imageDefs.getImageAncestry, repositoryDefs.listTags, repositoryDefs.getTag],
+    v2: { manifest: manifestGet(manifests, v2Guard), tags: tagsGet(manifests, v2Guard) },
     purgeUploads: async (maxAgeMs) => (await storage.purgeStaleUploads(maxAgeMs)) + (await blobs.purgeStaleUploads(maxAgeMs)),
   });
   return app;
@@ -121,6 +123,8 @@ export interface HotRoutes {
   config: Config;
   log: ErrorLogger;
   definitions: AnyRouteDefinition[];
+  /** the hot V2 GETs (routes/v2/native.ts) */
+  v2: V2HotHandlers;
   /** removes abandoned uploads (V1 temp files, V2 sessions) idle for longer than `maxAgeMs`; returns how many */
   purgeUploads: (maxAgeMs: number) => Promise<number>;
 }

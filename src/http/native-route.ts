@@ -85,7 +85,7 @@ export function nativeHandler(definition: AnyRouteDefinition, app: AppRoute, log
  * What Elysia answers to a HEAD on a GET route: the GET reply without its body, with
  * Content-Length set to the body's length (0 for none).
  */
-async function headReply(response: Response): Promise<Response> {
+export async function headReply(response: Response): Promise<Response> {
   let length = 0;
   if (response.body && !response.bodyUsed) for await (const chunk of response.body) length += chunk.byteLength;
   response.headers.set('content-length', String(length));

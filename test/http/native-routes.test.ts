@@ -13,6 +13,7 @@ import { requestUrl } from '../../src/http/request-target.ts';
 import { signUp, tokenApp } from '../auth/helpers.ts';
 import { makeApp, randomHex, sha256Payload, TEST_UA, uploadImage, type TestApp } from '../helpers/app.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
+import { imageManifest, putManifest, sha256 } from '../helpers/v2.ts';
 
 interface Pair {
   native: Server<undefined>;
@@ -164,6 +165,55 @@ describe('open mode', async () => {
     expect(pair.seen.native.length).toBe(pair.seen.generic.length);
     expect(pair.seen.native.length).toBeGreaterThan(2 * (good.length + other.length));
   });
+});
+
+describe('V2 (open mode)', async () => {
+  const t = makeApp();
+  const manifest = await imageManifest(t, 'team/app/web', ['layer one', 'layer two']);
+  for (const [name, tag] of [['team/app/web', 'latest'], ['team/app/web', 'v1.0'], ['solo', 'x'], ['a/manifests', 'm']] as const) {
+    if (name !== 'team/app/web') await imageManifest(t, name, ['layer one', 'layer two']);
+    expect((await putManifest(t, name, tag, manifest)).status).toBe(201);
+  }
+  const digest = sha256(manifest);
+  const pair = serve(t);
+  afterAll(() => {
+    pair.stop();
+    t.close();
+  });
+  const good = [
+    '/v2/team/app/web/manifests/latest',
+    `/v2/team/app/web/manifests/${digest}`,
+    '/v2/solo/manifests/x',
+    '/v2/library/solo/manifests/x',
+    '/v2/a/manifests/manifests/m',
+    '/v2/team/app/web/tags/list',
+    '/v2/team/app/web/tags/list?n=1',
+    '/v2/team/app/web/tags/list?n=1&last=latest',
+  ];
+  const other = [
+    '/v2/team/app/web/manifests/missing',
+    '/v2/team/app/web/manifests/sha256:bad',
+    '/v2/team/app/web/manifests/.INVALID',
+    '/v2/Team/app/manifests/latest',
+    '/v2/no/such/tags/list',
+    '/v2/team/app/web/tags/list?n=x',
+    '/v2/team%2Fapp%2Fweb/manifests/latest',
+    '/v2/team/app/web/manifests/latest/',
+    `/v2/team/app/web/blobs/${digest}`,
+    '/v2/',
+    '/v2/_catalog',
+    '/v2/team//web/tags/list',
+  ];
+  for (const method of ['GET', 'HEAD']) {
+    test(`${method}: manifests and tag lists answer like the app, without the app's router`, async () => {
+      const before = pair.routed();
+      for (const target of good) expect((await expectSame(pair, method, target)).status).toBe(200);
+      expect(pair.routed() - before).toBe(good.length);
+    });
+    test(`${method}: unknown, invalid and other V2 paths answer like the app`, async () => {
+      for (const target of other) await expectSame(pair, method, target);
+    });
+  }
 });
 
 describe('token mode', async () => {

@@ -355,10 +355,10 @@ export class SqliteMetaStore implements MetaStore {
 
   async listTagNames(ref: RepoRef, options: ListOptions = {}): Promise<string[] | null> {
     const name = rec.fullName(ref);
-    const page = rule.namePage(tags.name, options);
     return this.#cached(`tagnames\0${name}\0${options.last ?? ''}\0${options.last === undefined}\0${options.n ?? ''}`, () => {
       const repo = this.#q.repoId.get({ fullName: name });
       if (!repo) return null;
+      const page = rule.namePage(tags.name, options);
       const where = and(eq(tags.repositoryId, repo.id), rule.anyTag(tags), page.where);
       return this.db.select({ name: tags.name }).from(tags).where(where).orderBy(page.orderBy).limit(page.limit).all().map((r) => r.name);
     });

@@ -39,27 +39,29 @@ function manifestDocs() {
   };
 }
 
+/** GET (and HEAD) of a manifest by tag or digest, for the app's route and native dispatch (native.ts). */
+export function manifestGet(manifests: ManifestService, guard: V2Guard | null) {
+  return async (request: Request, name: string, reference: string): Promise<Response> => {
+    const ref = repositoryOf({ name });
+    await check(guard, request, ref, ['pull']);
+    const m = await manifests.get(ref, reference);
+    const headers = {
+      ...API_VERSION,
+      'content-type': m.mediaType,
+      'content-length': String(m.content.byteLength),
+      'docker-content-digest': m.digest,
+      etag: `"${m.digest}"`,
+    };
+    // a HEAD gets the same reply: Bun.serve sends its headers (Content-Length included) without the body
+    return new Response(m.content, { status: 200, headers });
+  };
+}
+
 export function manifestRoutes(manifests: ManifestService, guard: V2Guard | null, opts: { maxManifestSize: number }) {
   const docs = manifestDocs();
+  const get = manifestGet(manifests, guard);
   return new Elysia({ name: 'routes.v2.manifests' })
-    .get(
-      ROUTES.v2GetManifest.path,
-      async ({ params, request }) => {
-        const ref = repositoryOf(params);
-        await check(guard, request, ref, ['pull']);
-        const m = await manifests.get(ref, params.reference);
-        const headers = {
-          ...API_VERSION,
-          'content-type': m.mediaType,
-          'content-length': String(m.content.byteLength),
-          'docker-content-digest': m.digest,
-          etag: `"${m.digest}"`,
-        };
-        // a HEAD gets the same reply: Bun.serve sends its headers (Content-Length included) without the body
-        return new Response(m.content, { status: 200, headers });
-      },
-      { params: manifestParams, ...docs.get },
-    )
+    .get(ROUTES.v2GetManifest.path, ({ params, request }) => get(request, params.name, params.reference), { params: manifestParams, ...docs.get })
     .put(
       ROUTES.v2PutManifest.path,
       async ({ params, request }) => {

@@ -3,7 +3,7 @@ import { Elysia, t } from 'elysia';
 import { RegistryError } from '../../errors.ts';
 import { ROUTES } from '../../http/route-table.ts';
 import type { ManifestService } from '../../services/manifests.ts';
-import { API_VERSION, check, namePath, pageOf, repositoryOf, v2Operation, type V2Guard } from './common.ts';
+import { API_VERSION, check, pageOf, repositoryOf, v2Operation, type V2Guard } from './common.ts';
 
 const auth = { 401: 'auth: token: a Bearer token with the needed scope is required', 403: 'auth: token: the scope is not granted' };
 const pageQuery = t.Object({
@@ -48,8 +48,20 @@ function nextPage(path: string, items: string[], n: number | undefined): string 
   return `${path}?n=${n}&last=${encodeURIComponent(items[items.length - 1]!)}`;
 }
 
+/** GET of a repository's tag list, for the app's route and native dispatch (native.ts). */
+export function tagsGet(manifests: ManifestService, guard: V2Guard | null) {
+  return async (request: Request, name: string, query: { n?: string; last?: string }): Promise<Response> => {
+    const ref = repositoryOf({ name });
+    await check(guard, request, ref, ['pull']);
+    const p = page(query);
+    const tags = await manifests.tags(ref, p);
+    return pagedReply({ name, tags }, nextPage(`/v2/${name}/tags/list`, tags, p.n));
+  };
+}
+
 export function registryRoutes(manifests: ManifestService, guard: V2Guard | null) {
   const docs = registryDocs();
+  const tags = tagsGet(manifests, guard);
   return new Elysia({ name: 'routes.v2.registry' })
     .get(
       ROUTES.v2Base.path,
@@ -69,17 +81,11 @@ export function registryRoutes(manifests: ManifestService, guard: V2Guard | null
       },
       { query: pageQuery, ...docs.catalog },
     )
-    .get(
-      ROUTES.v2ListTags.path,
-      async ({ params, request, query }) => {
-        const ref = repositoryOf(params);
-        await check(guard, request, ref, ['pull']);
-        const p = page(query);
-        const tags = await manifests.tags(ref, p);
-        return pagedReply({ name: params.name, tags }, nextPage(`${namePath(params)}/tags/list`, tags, p.n));
-      },
-      { params: t.Object({ name: t.String() }), query: pageQuery, ...docs.tags },
-    )
+    .get(ROUTES.v2ListTags.path, ({ params, request, query }) => tags(request, params.name, query), {
+      params: t.Object({ name: t.String() }),
+      query: pageQuery,
+      ...docs.tags,
+    })
     .get(
       ROUTES.v2Referrers.path,
       async ({ params, request, query }) => {
