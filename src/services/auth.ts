@@ -45,6 +45,10 @@ export interface AuthOptions {
   now?: () => number;
 }
 
+/** How long, and for how many credentials, a verified password is remembered (see `login`). */
+const VERIFIED_MS = 60_000;
+const VERIFIED_ENTRIES = 1000;
+
 /** The WWW-Authenticate challenges of the two 401 kinds. */
 const BASIC_CHALLENGE = 'Basic realm="registry"';
 const TOKEN_CHALLENGE = 'Token';
@@ -110,6 +114,8 @@ export class AuthService {
   readonly #ttl: number;
   readonly #now: () => number;
   #dummyHash: Promise<string> | undefined;
+  /** credentials verified lately (see `login`): key → until when (epoch ms) */
+  readonly #verified = new Map<string, number>();
 
   constructor(meta: AuthStore, opts: AuthOptions) {
     if (opts.secret === '') throw new Error('token secret must not be empty');
@@ -137,8 +143,18 @@ export class AuthService {
       await Bun.password.verify(password, await this.#dummyHash).catch(() => false);
       return null;
     }
+    // argon2id costs tens of milliseconds by design; clients that send Basic credentials with
+    // every request (or ask a token per scope) would pay it each time. A success is remembered
+    // briefly, keyed by a hash of the credentials and the stored hash (a password change
+    // forgets it); failures are never remembered.
+    const key = new Bun.CryptoHasher('sha256').update(`${username}\0${password}\0${user.passwordHash}`).digest('hex');
+    const seen = this.#verified.get(key);
+    if (seen !== undefined && seen > Date.now()) return principalOf(user);
     const ok = await Bun.password.verify(password, user.passwordHash).catch(() => false);
-    return ok ? principalOf(user) : null;
+    if (!ok) return null;
+    if (this.#verified.size >= VERIFIED_ENTRIES) this.#verified.clear();
+    this.#verified.set(key, Date.now() + VERIFIED_MS);
+    return principalOf(user);
   }
 
   /**

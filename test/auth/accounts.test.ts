@@ -1,5 +1,8 @@
 /** Token mode accounts: sign-up rules, login (GET /v1/users/), own-account changes (PUT /v1/users/<name>/). */
-import { afterEach, describe, expect, test } from 'bun:test';
+import { afterEach, describe, expect, spyOn, test } from 'bun:test';
+import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
+import { createAccount, setPassword } from '../../src/services/accounts.ts';
+import { AuthService } from '../../src/services/auth.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { basic, signUp, tokenApp } from './helpers.ts';
 
@@ -136,5 +139,28 @@ describe('open mode keeps the original behaviour', () => {
     expect((await app.req('POST', '/v1/users/', { json: { username: 'x' } })).status).toBe(201);
     expect((await app.req('PUT', '/v1/users/whoever/', { body: 'not even json' })).status).toBe(204);
     expect(await app.meta.getUser('x')).toBeNull();
+  });
+});
+
+describe('password verification', () => {
+  test('a verified password is remembered briefly: again it costs no argon2; a wrong one or a changed password is still checked', async () => {
+    const meta = SqliteMetaStore.open(':memory:');
+    try {
+      const auth = new AuthService(meta, { secret: 's', ttl: 60, anonymousRead: true });
+      await createAccount(meta, { username: 'carol', password: 'right-one', email: 'c@x' });
+      const verify = spyOn(Bun.password, 'verify');
+      expect(await auth.login('carol', 'right-one')).toEqual({ username: 'carol', admin: false });
+      expect(await auth.login('carol', 'right-one')).toEqual({ username: 'carol', admin: false });
+      expect(verify).toHaveBeenCalledTimes(1);
+      expect(await auth.login('carol', 'wrong')).toBeNull();
+      expect(await auth.login('carol', 'wrong')).toBeNull();
+      expect(verify).toHaveBeenCalledTimes(3);
+      await setPassword(meta, 'carol', 'new-one');
+      expect(await auth.login('carol', 'right-one')).toBeNull();
+      expect(await auth.login('carol', 'new-one')).toEqual({ username: 'carol', admin: false });
+      verify.mockRestore();
+    } finally {
+      meta.close();
+    }
   });
 });
