@@ -82,7 +82,6 @@ export const catalogue = {
   IMAGE_NOT_IN_REPOSITORY: { status: 400, message: 'This image does not belong to the repository' },
   // OCI Distribution (V2), under /v2/ (routes/v2)
   V2_BLOB_UNKNOWN: { status: 404, message: 'blob unknown to registry', oci: 'BLOB_UNKNOWN' },
-  V2_BLOB_UPLOAD_INVALID: { status: 400, message: 'blob upload invalid', oci: 'BLOB_UPLOAD_INVALID' },
   V2_CHUNK_OUT_OF_ORDER: { status: 416, message: 'chunk out of order: Content-Range must start at the upload offset', oci: 'BLOB_UPLOAD_INVALID' },
   V2_BLOB_UPLOAD_UNKNOWN: { status: 404, message: 'blob upload unknown to registry', oci: 'BLOB_UPLOAD_UNKNOWN' },
   V2_DIGEST_INVALID: { status: 400, message: 'provided digest did not match uploaded content', oci: 'DIGEST_INVALID' },
@@ -98,7 +97,6 @@ export const catalogue = {
   V2_DENIED: { status: 403, message: 'requested access to the resource is denied', oci: 'DENIED' },
   /** GET/POST /v2/token: a malformed scope or service, a form without credentials, an unsupported grant (RFC 6749 §5.2) */
   V2_TOKEN_REQUEST_INVALID: { status: 400, message: 'invalid token request' },
-  V2_UNSUPPORTED: { status: 405, message: 'the operation is unsupported', oci: 'UNSUPPORTED' },
   V2_BRIDGE_UNSUPPORTED: { status: 400, message: 'this image cannot be converted between V1 and V2', oci: 'UNSUPPORTED' },
   // operations
   METRICS_UNAVAILABLE: { status: 404, message: 'Metrics are served by the workers of a running supervisor' },

@@ -110,7 +110,7 @@ describe('fuzz: every route over app.handle (FsDriver in a sandbox)', () => {
         const res = await appFetch(app)(request);
         const text = await res.text();
         record(stats, res.status);
-        const problem = await replyProblem(r.method, res.status, res.headers, text);
+        const problem = await replyProblem(r.method, res.status, res.headers, text, r.target);
         if (problem) {
           stats.problems.push(`${problem} ← ${describeRequest(r)}`);
           throw new Error(`${problem}\n  request: ${describeRequest(r)}`);
@@ -249,7 +249,7 @@ describe('fuzz: real socket through Bun.serve (createFetch)', () => {
           bunNative++;
           return;
         }
-        const problem = await replyProblem(r.method, status, headers, text);
+        const problem = await replyProblem(r.method, status, headers, text, r.target);
         if (problem) throw new Error(`${problem}\n  ${kind} request: ${describeRequest(r)}`);
       }),
       { seed: SOCKET_SEED, numRuns: SOCKET_RUNS, endOnFailure: true },

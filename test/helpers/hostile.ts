@@ -238,20 +238,31 @@ export function describeRequest(r: FuzzRequest): string {
 }
 
 /**
- * The reply contract: no 5xx; a 4xx is `{"error": string}` with `Content-Type: application/json`
- * (a HEAD reply may have no body). Returns a problem description or null.
+ * The reply contract: no 5xx; a 4xx is JSON (`Content-Type: application/json`; a HEAD reply may
+ * have no body): `{"error": string}` for V1, and under `/v2/` the OCI Distribution body
+ * `{"errors": [{"code": string, "message": string, ...}]}`. Returns a problem description or null.
  */
-export async function replyProblem(method: string, status: number, headers: Headers | Record<string, string>, body: string): Promise<string | null> {
+export async function replyProblem(method: string, status: number, headers: Headers | Record<string, string>, body: string, target = ''): Promise<string | null> {
   const get = (n: string) => (headers instanceof Headers ? headers.get(n) : (headers[n] ?? null));
   if (status >= 500) return `status ${status}: ${body.slice(0, 200)}`;
   if (status < 400) return null;
   if (get('content-type') !== 'application/json') return `4xx ${status} content-type ${get('content-type')}: ${body.slice(0, 200)}`;
   if (method === 'HEAD' && body === '') return null;
+  // the path as the server sees it (`/v2/%2E%2E/x` is `/x` once the URL is parsed)
+  let path = target;
   try {
-    const parsed = JSON.parse(body) as unknown;
-    if (typeof parsed === 'object' && parsed !== null && typeof (parsed as { error?: unknown }).error === 'string') return null;
+    path = new URL(target, 'http://localhost').pathname;
+  } catch {
+    // an unparsable target keeps its raw form
+  }
+  const v2 = /^(https?:\/\/[^/]*)?\/v2(\/|$|\?)/.test(path);
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown; errors?: { code?: unknown; message?: unknown }[] };
+    if (!v2 && typeof parsed?.error === 'string') return null;
+    const first = Array.isArray(parsed?.errors) ? parsed.errors[0] : undefined;
+    if (v2 && typeof first?.code === 'string' && typeof first.message === 'string') return null;
   } catch {
     // fall through
   }
-  return `4xx ${status} body is not {"error": string}: ${body.slice(0, 200)}`;
+  return `4xx ${status} body is not ${v2 ? '{"errors": [{code, message}]}' : '{"error": string}'}: ${body.slice(0, 200)}`;
 }
