@@ -434,7 +434,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The V2 API version check */
+        /**
+         * The V2 API version check
+         * @description Docker checks it (and its `Docker-Distribution-API-Version` header) before a push or pull, and `docker login` logs in here.
+         */
         get: operations["v2Base"];
         put?: never;
         post?: never;
@@ -451,7 +454,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List repositories, paged */
+        /**
+         * List repositories, paged
+         * @description Every repository of the registry (V1 and V2 pushes share them). In token mode only admins may list it.
+         */
         get: operations["v2Catalog"];
         put?: never;
         post?: never;
@@ -485,7 +491,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the manifests whose subject is a digest (`?artifactType=` filters) */
+        /**
+         * List the manifests whose subject is a digest (`?artifactType=` filters)
+         * @description An unknown digest has no referrers: an empty index, not a 404.
+         */
         get: operations["v2Referrers"];
         put?: never;
         post?: never;
@@ -502,11 +511,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Fetch a blob (HEAD: only its size and digest) */
+        /**
+         * Fetch a blob (HEAD: only its headers)
+         * @description The bytes of a blob linked into the repository. `Range: bytes=A-B` (one range) gives a 206; malformed or multiple ranges give the whole blob. With storage redirects on and a driver that can sign URLs, a 307 to the storage URL instead. HEAD answers the same headers without the body.
+         */
         get: operations["v2GetBlob"];
         put?: never;
         post?: never;
-        /** Remove a blob from a repository */
+        /**
+         * Remove a blob from a repository
+         * @description Unlinks the blob from the repository; its bytes stay for garbage collection (other repositories may hold it).
+         */
         delete: operations["v2DeleteBlob"];
         options?: never;
         head?: never;
@@ -522,7 +537,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start a blob upload, upload a whole blob (`?digest=`), or mount one from another repository (`?mount=&from=`) */
+        /**
+         * Start a blob upload, upload a whole blob (`?digest=`), or mount one from another repository (`?mount=&from=`)
+         * @description Without parameters: opens an upload session (202). With `digest`: the body is the whole blob, stored when its digest matches (201). With `mount` and `from`: links the blob from the other repository when it holds it and the caller may pull from it (201); otherwise the request goes on as one without them.
+         */
         post: operations["v2StartUpload"];
         delete?: never;
         options?: never;
@@ -539,14 +557,20 @@ export interface paths {
         };
         /** An upload session's progress */
         get: operations["v2UploadStatus"];
-        /** Complete an upload with its digest (and, optionally, a last chunk) */
+        /**
+         * Complete an upload with its digest (and, optionally, a last chunk)
+         * @description The blob is stored when `digest` is the digest of every byte received; the session ends either way.
+         */
         put: operations["v2PutUpload"];
         post?: never;
         /** Cancel an upload session */
         delete: operations["v2CancelUpload"];
         options?: never;
         head?: never;
-        /** Send the next chunk of an upload (`Content-Range: <start>-<end>` optional) */
+        /**
+         * Send the next chunk of an upload
+         * @description The body is appended to the session. `Content-Range: <start>-<end>` (optional; a `bytes ` prefix is tolerated) must start where the upload stands (416 otherwise) and the body must fill it.
+         */
         patch: operations["v2PatchUpload"];
         trace?: never;
     };
@@ -557,9 +581,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Fetch a manifest by tag or digest (HEAD: only its headers) */
+        /**
+         * Fetch a manifest by tag or digest (HEAD: only its headers)
+         * @description The manifest byte for byte as pushed, with its own media type (whatever the Accept header). A tag of a V1 push gets a Docker schema 2 manifest derived from the V1 image. A name that cannot be a tag names nothing (404). HEAD answers the same headers, Content-Length included, without the body.
+         */
         get: operations["v2GetManifest"];
-        /** Push a manifest (OCI image manifest or index, Docker schema 2 manifest or manifest list) by tag or digest */
+        /**
+         * Push a manifest (OCI image manifest or index, Docker schema 2 manifest or manifest list) by tag or digest
+         * @description The body is stored as sent; its media type is its `mediaType`, else the Content-Type (they must agree when both are given). Every blob (image manifest) or manifest (index) it names must already be in the repository. A push by tag also makes the image pullable through V1 when it can be.
+         */
         put: operations["v2PutManifest"];
         post?: never;
         /** Delete a tag (by tag) or a manifest and its tags (by digest) */
@@ -704,6 +734,126 @@ export interface components {
             email?: string;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * @description A V2 error reply (OCI Distribution Specification, "Error Codes")
+         * @example {
+         *       "errors": [
+         *         {
+         *           "code": "BLOB_UNKNOWN",
+         *           "message": "blob unknown to registry",
+         *           "detail": null
+         *         }
+         *       ]
+         *     }
+         */
+        V2Errors: {
+            /** @description The errors (always one) */
+            errors: {
+                /** @description The spec's error code (`BLOB_UNKNOWN`, `MANIFEST_INVALID`, `UNAUTHORIZED`, ...) */
+                code: string;
+                /** @description The fixed message of the error */
+                message: string;
+                /** @description What went wrong in this case, or null */
+                detail: string | null;
+            }[];
+        };
+        /** @description A content descriptor (OCI image-spec): what a manifest points at */
+        Descriptor: {
+            /** @description The media type of the content */
+            mediaType: string;
+            /** @description Its digest (`sha256:<hex>` or `sha512:<hex>`) */
+            digest: string;
+            /** @description Its size in bytes */
+            size: number;
+            /** @description The artifact type, for an artifact manifest */
+            artifactType?: string;
+            /** @description Arbitrary string metadata (`org.opencontainers.*` keys are reserved) */
+            annotations?: {
+                [key: string]: string;
+            };
+            /** @description Where else the content may be fetched */
+            urls?: string[];
+            /** @description The platform of an image (in an index) */
+            platform?: {
+                /** @description CPU architecture (`amd64`, `arm64`, ...) */
+                architecture: string;
+                /** @description Operating system (`linux`, `windows`, ...) */
+                os: string;
+                /** @description CPU variant (`v8`, ...) */
+                variant?: string;
+            };
+        };
+        /** @description An image manifest (OCI image manifest or Docker schema 2 manifest): every blob it names must be in the repository */
+        ImageManifest: {
+            /** @description Always 2 */
+            schemaVersion: number;
+            /** @description `application/vnd.oci.image.manifest.v1+json` or `application/vnd.docker.distribution.manifest.v2+json` (else the Content-Type decides) */
+            mediaType?: string;
+            /** @description The artifact type (an artifact manifest) */
+            artifactType?: string;
+            config: components["schemas"]["Descriptor"];
+            /** @description The layers, base first (blobs of the repository) */
+            layers: components["schemas"]["Descriptor"][];
+            subject?: components["schemas"]["Descriptor"];
+            /** @description Arbitrary string metadata (`org.opencontainers.*` keys are reserved) */
+            annotations?: {
+                [key: string]: string;
+            };
+        };
+        /** @description An image index (OCI image index or Docker manifest list): every manifest it names must be in the repository */
+        ImageIndex: {
+            /** @description Always 2 */
+            schemaVersion: number;
+            /** @description `application/vnd.oci.image.index.v1+json` or `application/vnd.docker.distribution.manifest.list.v2+json` (else the Content-Type decides) */
+            mediaType?: string;
+            /** @description The artifact type */
+            artifactType?: string;
+            /** @description The manifests it lists (manifests of the repository) */
+            manifests: components["schemas"]["Descriptor"][];
+            subject?: components["schemas"]["Descriptor"];
+            /** @description Arbitrary string metadata (`org.opencontainers.*` keys are reserved) */
+            annotations?: {
+                [key: string]: string;
+            };
+        };
+        /**
+         * @description One page of the repositories of the registry
+         * @example {
+         *       "repositories": [
+         *         "library/alpine",
+         *         "team/app"
+         *       ]
+         *     }
+         */
+        Catalog: {
+            /** @description Repository names, in byte order */
+            repositories: string[];
+        };
+        /**
+         * @description One page of the tags of a repository
+         * @example {
+         *       "name": "team/app",
+         *       "tags": [
+         *         "1.0",
+         *         "latest"
+         *       ]
+         *     }
+         */
+        TagList: {
+            /** @description The repository name, as requested */
+            name: string;
+            /** @description Tag names, in byte order */
+            tags: string[];
+        };
+        /** @description The manifests whose subject is the digest, as an OCI image index */
+        ReferrersIndex: {
+            /** @description Always 2 */
+            schemaVersion: number;
+            /** @description `application/vnd.oci.image.index.v1+json` */
+            mediaType: string;
+            /** @description A descriptor of each referrer: its media type, digest, size, `artifactType` and annotations */
+            manifests: components["schemas"]["Descriptor"][];
         };
     };
     responses: never;
@@ -2631,25 +2781,33 @@ export interface operations {
             /** @description `{}`: the registry speaks V2 */
             200: {
                 headers: {
+                    /** @description `registry/2.0` */
+                    "Docker-Distribution-API-Version"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": Record<string, never>;
+                };
             };
-            /** @description auth: token: log in (WWW-Authenticate names the token realm) */
+            /** @description UNAUTHORIZED: authentication required (auth: token: no valid Bearer token or Basic credentials) */
             401: {
                 headers: {
+                    /** @description `Bearer realm="<token endpoint>",service="<service>"` (plus `error="invalid_token"` or `error="insufficient_scope"` when a token was sent): fetch a token there (GET /v2/token) and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
         };
     };
     v2Catalog: {
         parameters: {
             query?: {
-                /** @description At most this many entries */
+                /** @description At most this many entries (a non-negative integer) */
                 n?: string;
-                /** @description Only entries after this one (byte order) */
+                /** @description Only entries after this one (byte order): the last entry of the previous page */
                 last?: string;
             };
             header?: never;
@@ -2658,86 +2816,117 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `{"repositories": [...]}`; `Link` to the next page */
+            /** @description One page of repositories */
             200: {
                 headers: {
+                    /** @description `registry/2.0` */
+                    "Docker-Distribution-API-Version"?: string;
+                    /** @description When the page is full (`n` entries): `</v2/...?n=<n>&last=<last entry>>; rel="next"` */
+                    Link?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Catalog"];
+                };
             };
-            /** @description n is not a number */
+            /** @description UNSUPPORTED: Bad request (n is not a non-negative integer) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: a Bearer token with the needed scope is required */
+            /** @description UNAUTHORIZED: authentication required (auth: token: no token, or one without the needed scope: the challenge names it) */
             401: {
                 headers: {
+                    /** @description `Bearer realm="<token endpoint>",service="<service>",scope="registry:catalog:*"` (plus `error="invalid_token"` or `error="insufficient_scope"` when a token was sent): fetch a token there (GET /v2/token) and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: the scope is not granted */
+            /** @description DENIED: requested access to the resource is denied (auth: token: the caller is known and the rules refuse the access) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
         };
     };
     v2ListTags: {
         parameters: {
             query?: {
-                /** @description At most this many entries */
+                /** @description At most this many entries (a non-negative integer) */
                 n?: string;
-                /** @description Only entries after this one (byte order) */
+                /** @description Only entries after this one (byte order): the last entry of the previous page */
                 last?: string;
             };
             header?: never;
             path: {
+                /** @description Repository name (`a/b/c`; one-part names mean `library/<name>`) */
                 name: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description `{"name", "tags": [...]}`; `Link` to the next page */
+            /** @description One page of tags */
             200: {
                 headers: {
+                    /** @description `registry/2.0` */
+                    "Docker-Distribution-API-Version"?: string;
+                    /** @description When the page is full (`n` entries): `</v2/...?n=<n>&last=<last entry>>; rel="next"` */
+                    Link?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["TagList"];
+                };
             };
-            /** @description NAME_INVALID; n is not a number */
+            /** @description NAME_INVALID: invalid repository name; UNSUPPORTED: Bad request (a malformed name; n is not a non-negative integer) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: a Bearer token with the needed scope is required */
+            /** @description UNAUTHORIZED: authentication required (auth: token: no token, or one without the needed scope: the challenge names it) */
             401: {
                 headers: {
+                    /** @description `Bearer realm="<token endpoint>",service="<service>",scope="repository:<name>:pull"` (plus `error="invalid_token"` or `error="insufficient_scope"` when a token was sent): fetch a token there (GET /v2/token) and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: the scope is not granted */
+            /** @description DENIED: requested access to the resource is denied (auth: token: the caller is known and the rules refuse the access) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description NAME_UNKNOWN */
+            /** @description NAME_UNKNOWN: repository name not known to registry (no such repository) */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
         };
     };
@@ -2749,40 +2938,56 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description Repository name (`a/b/c`; one-part names mean `library/<name>`) */
                 name: string;
+                /** @description The subject: `sha256:<64 hex>` or `sha512:<128 hex>` */
                 digest: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description An OCI image index of their descriptors; `OCI-Filters-Applied: artifactType` when filtered */
+            /** @description An OCI image index of their descriptors */
             200: {
                 headers: {
+                    /** @description `registry/2.0` */
+                    "Docker-Distribution-API-Version"?: string;
+                    /** @description `artifactType` when the list was filtered by it */
+                    "OCI-Filters-Applied"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/vnd.oci.image.index.v1+json": components["schemas"]["ReferrersIndex"];
+                };
             };
-            /** @description DIGEST_INVALID */
+            /** @description NAME_INVALID: invalid repository name; DIGEST_INVALID: provided digest did not match uploaded content (a malformed name or digest) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: a Bearer token with the needed scope is required */
+            /** @description UNAUTHORIZED: authentication required (auth: token: no token, or one without the needed scope: the challenge names it) */
             401: {
                 headers: {
+                    /** @description `Bearer realm="<token endpoint>",service="<service>",scope="repository:<name>:pull"` (plus `error="invalid_token"` or `error="insufficient_scope"` when a token was sent): fetch a token there (GET /v2/token) and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: the scope is not granted */
+            /** @description DENIED: requested access to the resource is denied (auth: token: the caller is known and the rules refuse the access) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
         };
     };
@@ -2800,61 +3005,112 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The blob (`Docker-Content-Digest`, `Content-Length`) */
+            /** @description The blob */
             200: {
                 headers: {
+                    /** @description `registry/2.0` */
+                    "Docker-Distribution-API-Version"?: string;
+                    /** @description The digest of the blob */
+                    "Docker-Content-Digest"?: string;
+                    /** @description Blob size in bytes */
+                    "Content-Length"?: number;
+                    /** @description `bytes` */
+                    "Accept-Ranges"?: string;
+                    /** @description The digest, quoted */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/octet-stream": Blob;
+                };
             };
-            /** @description One byte range of it (`Range: bytes=A-B`) */
+            /** @description The requested byte range */
             206: {
                 headers: {
+                    /** @description `registry/2.0` */
+                    "Docker-Distribution-API-Version"?: string;
+                    /** @description The digest of the blob */
+                    "Docker-Content-Digest"?: string;
+                    /** @description Length of the range */
+                    "Content-Length"?: number;
+                    /** @description `bytes <first>-<last>/<size>` */
+                    "Content-Range"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/octet-stream": Blob;
+                };
             };
-            /** @description storage_redirect: fetch it from the storage service */
+            /** @description Redirect to the storage URL (storage_redirect on, driver with URLs) */
             307: {
                 headers: {
+                    /** @description `registry/2.0` */
+                    "Docker-Distribution-API-Version"?: string;
+                    /** @description Where to download the blob */
+                    Location?: string;
+                    /** @description The digest of the blob */
+                    "Docker-Content-Digest"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description DIGEST_INVALID: malformed digest; NAME_INVALID */
+            /** @description NAME_INVALID: invalid repository name; DIGEST_INVALID: provided digest did not match uploaded content (a malformed name or digest) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: a Bearer token with the needed scope is required (WWW-Authenticate names it) */
+            /** @description UNAUTHORIZED: authentication required (auth: token: no token, or one without the needed scope: the challenge names it) */
             401: {
                 headers: {
+                    /** @description `Bearer realm="<token endpoint>",service="<service>",scope="repository:<name>:pull"` (plus `error="invalid_token"` or `error="insufficient_scope"` when a token was sent): fetch a token there (GET /v2/token) and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: the scope is not granted */
+            /** @description DENIED: requested access to the resource is denied (auth: token: the caller is known and the rules refuse the access) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description BLOB_UNKNOWN: not in this repository */
+            /** @description BLOB_UNKNOWN: blob unknown to registry (not linked into this repository) */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description No byte of the range exists */
+            /** @description BLOB_UPLOAD_INVALID: Requested range not satisfiable */
             416: {
+                headers: {
+                    /** @description `bytes *\/<size>` */
+                    "Content-Range"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
+            };
+            /** @description UNAVAILABLE: Storage unavailable, retry later */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
         };
     };
@@ -2875,37 +3131,56 @@ export interface operations {
             /** @description Unlinked */
             202: {
                 headers: {
+                    /** @description `registry/2.0` */
+                    "Docker-Distribution-API-Version"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description auth: token: a Bearer token with the needed scope is required (WWW-Authenticate names it) */
-            401: {
+            /** @description NAME_INVALID: invalid repository name; DIGEST_INVALID: provided digest did not match uploaded content (a malformed name or digest) */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: the scope is not granted */
+            /** @description UNAUTHORIZED: authentication required (auth: token: no token, or one without the needed scope: the challenge names it) */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="<token endpoint>",service="<service>",scope="repository:<name>:delete"` (plus `error="invalid_token"` or `error="insufficient_scope"` when a token was sent): fetch a token there (GET /v2/token) and retry */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
+            };
+            /** @description DENIED: requested access to the resource is denied (auth: token: the caller is known and the rules refuse the access) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description BLOB_UNKNOWN */
+            /** @description BLOB_UNKNOWN: blob unknown to registry */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
         };
     };
     v2StartUpload: {
         parameters: {
             query?: {
-                /** @description Monolithic upload: the digest of the body */
+                /** @description Monolithic upload: the digest of the body (`sha256:<64 hex>` or `sha512:<128 hex>`) */
                 digest?: string;
                 /** @description Cross-repository mount: the digest to mount */
                 mount?: string;
@@ -2919,42 +3194,87 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description With `digest`: the whole blob, streamed; chunked or with Content-Length (the body must match it) */
+        requestBody?: {
+            content: {
+                "application/octet-stream": Blob;
+            };
+        };
         responses: {
-            /** @description Stored (with `digest`) or mounted; `Location` names the blob */
+            /** @description Stored (with `digest`) or mounted */
             201: {
                 headers: {
+                    /** @description `registry/2.0` */
+                    "Docker-Distribution-API-Version"?: string;
+                    /** @description The blob: `/v2/<name>/blobs/<digest>` */
+                    Location?: string;
+                    /** @description The digest of the blob */
+                    "Docker-Content-Digest"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description A session started; `Location` is where to PATCH and PUT */
+            /** @description A session started: `Location` is where to PATCH and PUT */
             202: {
                 headers: {
+                    /** @description `registry/2.0` */
+                    "Docker-Distribution-API-Version"?: string;
+                    /** @description The session: `/v2/<name>/blobs/uploads/<session>`, where to PATCH, PUT, GET or DELETE */
+                    Location?: string;
+                    /** @description `0-<last byte received>` (`0-0` before the first byte) */
+                    Range?: string;
+                    /** @description The session id */
+                    "Docker-Upload-UUID"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description DIGEST_INVALID: the body does not match `digest`; NAME_INVALID */
+            /** @description NAME_INVALID: invalid repository name; DIGEST_INVALID: provided digest did not match uploaded content; SIZE_INVALID: provided length did not match content length; UNSUPPORTED: Upload interrupted: the request body ended early (a malformed name or `from`; a malformed digest, or not the digest of the body; a body shorter or longer than its Content-Length) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: a Bearer token with the needed scope is required (WWW-Authenticate names it) */
+            /** @description UNAUTHORIZED: authentication required (auth: token: no token, or one without the needed scope: the challenge names it) */
             401: {
                 headers: {
+                    /** @description `Bearer realm="<token endpoint>",service="<service>",scope="repository:<name>:pull,push"` (plus `error="invalid_token"` or `error="insufficient_scope"` when a token was sent): fetch a token there (GET /v2/token) and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: the scope is not granted */
+            /** @description DENIED: requested access to the resource is denied (auth: token: the caller is known and the rules refuse the access) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
+            };
+            /** @description SIZE_INVALID: Request body too large (beyond max_body_size) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
+            };
+            /** @description UNAVAILABLE: Storage unavailable, retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
         };
     };
@@ -2965,94 +3285,169 @@ export interface operations {
             path: {
                 /** @description Repository name (`a/b/c`; one-part names mean `library/<name>`) */
                 name: string;
-                /** @description Upload session id (32 hex digits) */
+                /** @description Upload session id (32 hex digits), from the Location of the POST */
                 session: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description `Range: 0-<last byte received>` */
+            /** @description Where the upload stands */
             204: {
                 headers: {
+                    /** @description `registry/2.0` */
+                    "Docker-Distribution-API-Version"?: string;
+                    /** @description The session: `/v2/<name>/blobs/uploads/<session>`, where to PATCH, PUT, GET or DELETE */
+                    Location?: string;
+                    /** @description `0-<last byte received>` (`0-0` before the first byte) */
+                    Range?: string;
+                    /** @description The session id */
+                    "Docker-Upload-UUID"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description auth: token: a Bearer token with the needed scope is required (WWW-Authenticate names it) */
-            401: {
+            /** @description NAME_INVALID: invalid repository name */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: the scope is not granted */
+            /** @description UNAUTHORIZED: authentication required (auth: token: no token, or one without the needed scope: the challenge names it) */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="<token endpoint>",service="<service>",scope="repository:<name>:pull,push"` (plus `error="invalid_token"` or `error="insufficient_scope"` when a token was sent): fetch a token there (GET /v2/token) and retry */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
+            };
+            /** @description DENIED: requested access to the resource is denied (auth: token: the caller is known and the rules refuse the access) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description BLOB_UPLOAD_UNKNOWN */
+            /** @description BLOB_UPLOAD_UNKNOWN: blob upload unknown to registry (no such session in this repository, or it is completed or cancelled) */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
         };
     };
     v2PutUpload: {
         parameters: {
             query?: {
-                /** @description The digest of the whole blob */
+                /** @description The digest of the whole blob (`sha256:<64 hex>` or `sha512:<128 hex>`); required (400 DIGEST_INVALID without) */
                 digest?: string;
             };
             header?: never;
             path: {
                 /** @description Repository name (`a/b/c`; one-part names mean `library/<name>`) */
                 name: string;
-                /** @description Upload session id (32 hex digits) */
+                /** @description Upload session id (32 hex digits), from the Location of the POST */
                 session: string;
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description The last chunk, if any, streamed */
+        requestBody?: {
+            content: {
+                "application/octet-stream": Blob;
+            };
+        };
         responses: {
-            /** @description Stored; `Location` names the blob */
+            /** @description Stored */
             201: {
                 headers: {
+                    /** @description `registry/2.0` */
+                    "Docker-Distribution-API-Version"?: string;
+                    /** @description The blob: `/v2/<name>/blobs/<digest>` */
+                    Location?: string;
+                    /** @description The digest of the blob */
+                    "Docker-Content-Digest"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description DIGEST_INVALID: missing, malformed, or not the digest of the bytes received */
+            /** @description NAME_INVALID: invalid repository name; DIGEST_INVALID: provided digest did not match uploaded content; SIZE_INVALID: provided length did not match content length; UNSUPPORTED: Upload interrupted: the request body ended early (`digest` missing, malformed, or not the digest of the bytes received; a body not matching its Content-Length) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: a Bearer token with the needed scope is required (WWW-Authenticate names it) */
+            /** @description UNAUTHORIZED: authentication required (auth: token: no token, or one without the needed scope: the challenge names it) */
             401: {
                 headers: {
+                    /** @description `Bearer realm="<token endpoint>",service="<service>",scope="repository:<name>:pull,push"` (plus `error="invalid_token"` or `error="insufficient_scope"` when a token was sent): fetch a token there (GET /v2/token) and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: the scope is not granted */
+            /** @description DENIED: requested access to the resource is denied (auth: token: the caller is known and the rules refuse the access) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description BLOB_UPLOAD_UNKNOWN */
+            /** @description BLOB_UPLOAD_UNKNOWN: blob upload unknown to registry (no such session in this repository, or it is completed or cancelled) */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
+            };
+            /** @description SIZE_INVALID: Request body too large (beyond max_body_size) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
+            };
+            /** @description BLOB_UPLOAD_INVALID: chunk out of order: Content-Range must start at the upload offset (the chunk does not start where the upload stands, or a malformed Content-Range) */
+            416: {
+                headers: {
+                    /** @description Where the upload stands: `0-<last byte received>` */
+                    Range?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
+            };
+            /** @description UNAVAILABLE: Storage unavailable, retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
         };
     };
@@ -3063,7 +3458,7 @@ export interface operations {
             path: {
                 /** @description Repository name (`a/b/c`; one-part names mean `library/<name>`) */
                 name: string;
-                /** @description Upload session id (32 hex digits) */
+                /** @description Upload session id (32 hex digits), from the Location of the POST */
                 session: string;
             };
             cookie?: never;
@@ -3073,30 +3468,49 @@ export interface operations {
             /** @description Cancelled, its bytes deleted */
             204: {
                 headers: {
+                    /** @description `registry/2.0` */
+                    "Docker-Distribution-API-Version"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description auth: token: a Bearer token with the needed scope is required (WWW-Authenticate names it) */
-            401: {
+            /** @description NAME_INVALID: invalid repository name */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: the scope is not granted */
+            /** @description UNAUTHORIZED: authentication required (auth: token: no token, or one without the needed scope: the challenge names it) */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="<token endpoint>",service="<service>",scope="repository:<name>:pull,push"` (plus `error="invalid_token"` or `error="insufficient_scope"` when a token was sent): fetch a token there (GET /v2/token) and retry */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
+            };
+            /** @description DENIED: requested access to the resource is denied (auth: token: the caller is known and the rules refuse the access) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description BLOB_UPLOAD_UNKNOWN */
+            /** @description BLOB_UPLOAD_UNKNOWN: blob upload unknown to registry (no such session in this repository, or it is completed or cancelled) */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
         };
     };
@@ -3107,54 +3521,99 @@ export interface operations {
             path: {
                 /** @description Repository name (`a/b/c`; one-part names mean `library/<name>`) */
                 name: string;
-                /** @description Upload session id (32 hex digits) */
+                /** @description Upload session id (32 hex digits), from the Location of the POST */
                 session: string;
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description The chunk, streamed; chunked or with Content-Length */
+        requestBody: {
+            content: {
+                "application/octet-stream": Blob;
+            };
+        };
         responses: {
-            /** @description Stored; `Range` says what the session holds */
+            /** @description Stored: `Range` says what the session holds */
             202: {
                 headers: {
+                    /** @description `registry/2.0` */
+                    "Docker-Distribution-API-Version"?: string;
+                    /** @description The session: `/v2/<name>/blobs/uploads/<session>`, where to PATCH, PUT, GET or DELETE */
+                    Location?: string;
+                    /** @description `0-<last byte received>` (`0-0` before the first byte) */
+                    Range?: string;
+                    /** @description The session id */
+                    "Docker-Upload-UUID"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description SIZE_INVALID: the body does not fill its Content-Range */
+            /** @description NAME_INVALID: invalid repository name; SIZE_INVALID: provided length did not match content length; UNSUPPORTED: Upload interrupted: the request body ended early (the body does not fill its Content-Range or Content-Length) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: a Bearer token with the needed scope is required (WWW-Authenticate names it) */
+            /** @description UNAUTHORIZED: authentication required (auth: token: no token, or one without the needed scope: the challenge names it) */
             401: {
                 headers: {
+                    /** @description `Bearer realm="<token endpoint>",service="<service>",scope="repository:<name>:pull,push"` (plus `error="invalid_token"` or `error="insufficient_scope"` when a token was sent): fetch a token there (GET /v2/token) and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: the scope is not granted */
+            /** @description DENIED: requested access to the resource is denied (auth: token: the caller is known and the rules refuse the access) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description BLOB_UPLOAD_UNKNOWN */
+            /** @description BLOB_UPLOAD_UNKNOWN: blob upload unknown to registry (no such session in this repository, or it is completed or cancelled) */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description BLOB_UPLOAD_INVALID: the chunk does not start where the upload stands */
-            416: {
+            /** @description SIZE_INVALID: Request body too large (beyond max_body_size) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
+            };
+            /** @description BLOB_UPLOAD_INVALID: chunk out of order: Content-Range must start at the upload offset (the chunk does not start where the upload stands, or a malformed Content-Range) */
+            416: {
+                headers: {
+                    /** @description Where the upload stands: `0-<last byte received>` */
+                    Range?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
+            };
+            /** @description UNAVAILABLE: Storage unavailable, retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
         };
     };
@@ -3172,40 +3631,72 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The manifest as pushed (`Content-Type` its media type, `Docker-Content-Digest`) */
+            /** @description The manifest */
             200: {
                 headers: {
+                    /** @description `registry/2.0` */
+                    "Docker-Distribution-API-Version"?: string;
+                    /** @description The digest of the manifest */
+                    "Docker-Content-Digest"?: string;
+                    /** @description Its size in bytes */
+                    "Content-Length"?: number;
+                    /** @description The digest, quoted */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/vnd.oci.image.manifest.v1+json": components["schemas"]["ImageManifest"];
+                    "application/vnd.oci.image.index.v1+json": components["schemas"]["ImageIndex"];
+                    "application/vnd.docker.distribution.manifest.v2+json": components["schemas"]["ImageManifest"];
+                    "application/vnd.docker.distribution.manifest.list.v2+json": components["schemas"]["ImageIndex"];
+                };
             };
-            /** @description DIGEST_INVALID or MANIFEST_INVALID (malformed reference), NAME_INVALID */
+            /** @description NAME_INVALID: invalid repository name; DIGEST_INVALID: provided digest did not match uploaded content; UNSUPPORTED: this image cannot be converted between V1 and V2 (a malformed name or digest; a V1 image whose layers cannot be served through V2) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: a Bearer token with the needed scope is required */
+            /** @description UNAUTHORIZED: authentication required (auth: token: no token, or one without the needed scope: the challenge names it) */
             401: {
                 headers: {
+                    /** @description `Bearer realm="<token endpoint>",service="<service>",scope="repository:<name>:pull"` (plus `error="invalid_token"` or `error="insufficient_scope"` when a token was sent): fetch a token there (GET /v2/token) and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: the scope is not granted */
+            /** @description DENIED: requested access to the resource is denied (auth: token: the caller is known and the rules refuse the access) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description MANIFEST_UNKNOWN */
+            /** @description MANIFEST_UNKNOWN: manifest unknown to registry */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
+            };
+            /** @description UNAVAILABLE: Storage unavailable, retry later (reading a V1 layer for its V2 manifest) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
         };
     };
@@ -3221,49 +3712,77 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description The manifest, at most max_json_size bytes */
+        requestBody: {
+            content: {
+                "application/vnd.oci.image.manifest.v1+json": components["schemas"]["ImageManifest"];
+                "application/vnd.oci.image.index.v1+json": components["schemas"]["ImageIndex"];
+                "application/vnd.docker.distribution.manifest.v2+json": components["schemas"]["ImageManifest"];
+                "application/vnd.docker.distribution.manifest.list.v2+json": components["schemas"]["ImageIndex"];
+            };
+        };
         responses: {
-            /** @description Stored; `Location`, `Docker-Content-Digest`, and `OCI-Subject` when it has a subject */
+            /** @description Stored */
             201: {
                 headers: {
+                    /** @description `registry/2.0` */
+                    "Docker-Distribution-API-Version"?: string;
+                    /** @description The manifest: `/v2/<name>/manifests/<digest>` */
+                    Location?: string;
+                    /** @description The digest of the manifest */
+                    "Docker-Content-Digest"?: string;
+                    /** @description The digest of its subject, when it has one */
+                    "OCI-Subject"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description MANIFEST_INVALID (not JSON, wrong schema, media type mismatch), DIGEST_INVALID (not the digest in the path) */
+            /** @description NAME_INVALID: invalid repository name; MANIFEST_INVALID: manifest invalid; MANIFEST_INVALID: invalid tag; DIGEST_INVALID: provided digest did not match uploaded content; UNSUPPORTED: Upload interrupted: the request body ended early (not JSON, not schema 2, an unsupported or mismatched media type, a malformed descriptor or tag; a digest reference that is not the digest of the body) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: a Bearer token with the needed scope is required */
+            /** @description UNAUTHORIZED: authentication required (auth: token: no token, or one without the needed scope: the challenge names it) */
             401: {
                 headers: {
+                    /** @description `Bearer realm="<token endpoint>",service="<service>",scope="repository:<name>:pull,push"` (plus `error="invalid_token"` or `error="insufficient_scope"` when a token was sent): fetch a token there (GET /v2/token) and retry */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: the scope is not granted */
+            /** @description DENIED: requested access to the resource is denied (auth: token: the caller is known and the rules refuse the access) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description MANIFEST_BLOB_UNKNOWN: a blob or child manifest it references is not in the repository */
+            /** @description MANIFEST_BLOB_UNKNOWN: manifest references a manifest or blob unknown to registry (a blob or child manifest it names is not in the repository) */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description SIZE_INVALID: over the JSON size limit */
+            /** @description SIZE_INVALID: manifest too large; SIZE_INVALID: Request body too large (beyond max_json_size) */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
         };
     };
@@ -3284,30 +3803,49 @@ export interface operations {
             /** @description Deleted */
             202: {
                 headers: {
+                    /** @description `registry/2.0` */
+                    "Docker-Distribution-API-Version"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description auth: token: a Bearer token with the needed scope is required */
-            401: {
+            /** @description NAME_INVALID: invalid repository name; DIGEST_INVALID: provided digest did not match uploaded content (a malformed name, or a reference with a colon that is no digest) */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description auth: token: the scope is not granted */
+            /** @description UNAUTHORIZED: authentication required (auth: token: no token, or one without the needed scope: the challenge names it) */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="<token endpoint>",service="<service>",scope="repository:<name>:delete"` (plus `error="invalid_token"` or `error="insufficient_scope"` when a token was sent): fetch a token there (GET /v2/token) and retry */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
+            };
+            /** @description DENIED: requested access to the resource is denied (auth: token: the caller is known and the rules refuse the access) */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
-            /** @description MANIFEST_UNKNOWN */
+            /** @description MANIFEST_UNKNOWN: manifest unknown to registry */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
             };
         };
     };

@@ -13,7 +13,7 @@ import { openapiDocumentation } from '../http/openapi-document.ts';
 import { SPEC_PATH } from '../http/route-table.ts';
 import { swaggerUi } from '../http/swagger-ui.ts';
 import { imageDefinitions, imageRoutes } from '../routes/v1/images.ts';
-import { documentModels } from '../routes/v1/models.ts';
+import { documentModels } from '../routes/models.ts';
 import { indexRoutes } from '../routes/v1/index.ts';
 import { pingRoutes } from '../routes/v1/ping.ts';
 import { repositoryDefinitions, repositoryRoutes } from '../routes/v1/repositories.ts';
@@ -93,7 +93,7 @@ function buildApp(deps: AppDeps) {
   const app = new Elysia({ name: 'registry', handler: { standardHostname: false } })
     .onError({ as: 'global' }, ({ code, error, path }) => errorToResponse(code, error, logError, dialectOf(path)))
     .use(lazyDocumentation((): AnyElysia => buildApp(deps) as AnyElysia, () => openapiDocumentation(REGISTRY_VERSION, documentModels)))
-    .use(swaggerUi({ title: 'Docker Registry V1', specUrl: SPEC_PATH }))
+    .use(swaggerUi({ title: 'Docker Registry V1 and OCI Distribution', specUrl: SPEC_PATH }))
     .use(
       pingRoutes({ standalone: config.standalone, debug: config.debug, issue: config.issue, version: REGISTRY_VERSION, metrics }),
     )

@@ -19,10 +19,10 @@ export type ErrorDialect = 'v1' | 'v2';
 export const dialectOf = (path: string): ErrorDialect => (path === '/v2' || path.startsWith('/v2/') ? 'v2' : 'v1');
 
 /**
- * The spec code of a catalogue entry that has none of its own, by status (distribution's generic
- * codes for 500 and 503).
+ * The spec code of a catalogue entry: its own, else one by status (distribution's generic codes
+ * for 500 and 503). Also the code the OpenAPI document's V2 error examples show (http/openapi.ts).
  */
-function ociCodeOf(entry: CatalogueEntry, status: number): string {
+export function ociCodeOf(entry: CatalogueEntry, status: number): string {
   if (entry.oci) return entry.oci;
   switch (status) {
     case 401:

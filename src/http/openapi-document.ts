@@ -18,8 +18,9 @@ const API_DESCRIPTION = [
   'The Docker Registry V1 API (registry and standalone index) and the OCI Distribution API (V2, under `/v2/`), ' +
     'as served by this registry, on one store: a V1 push can be pulled through V2 and a V2 push through V1 (see the README).',
   '',
-  '- V2 repository names may have several parts (`a/b/c`); they are listed as one `{name}` parameter. V2 errors are ' +
-    '`{"errors": [{"code", "message", "detail"}]}` with the spec\'s codes.',
+  '- V2 repository names may have several parts (`a/b/c`); they are listed as one `{name}` parameter (sent as is or ' +
+    'with its slashes as `%2F`). V2 errors are `{"errors": [{"code", "message", "detail"}]}` with the spec\'s codes ' +
+    '(model `V2Errors`).',
   '- One-part repository names mean `library/<name>`: a request for `/v1/repositories/<name>/...` is rewritten to ' +
     '`/v1/repositories/library/<name>/...` before routing, so only the two-part paths `{namespace}/{repository}` are listed.',
   '- JSON request bodies are read as JSON whatever their Content-Type; layer bodies are streamed raw.',
@@ -28,7 +29,9 @@ const API_DESCRIPTION = [
     'the index and account routes take Basic credentials and hand out signed, expiring repository tokens ' +
     '(`X-Docker-Token`), which the registry routes require (`Authorization: Token ...`): a user pushes only to ' +
     '`<username>/*` (admins anywhere); public repositories are readable anonymously when `anonymous_read` is on; ' +
-    'private ones only with their own read token.',
+    'private ones only with their own read token. Under `/v2/` the same rules are carried by Bearer tokens from ' +
+    '`/v2/token` (Docker\'s token flow): a request without the needed scope gets a 401 whose ' +
+    '`WWW-Authenticate: Bearer realm=...,service=...,scope=...` names it, a known caller the rules refuse a 403.',
 ].join('\n');
 
 type JsonSchema = Record<string, unknown>;

@@ -1,10 +1,11 @@
 /**
- * The OpenAPI contract's shared parts: the model every route module names (`V1Error`), the
- * schema helpers and parameters more than one module uses, and `operation()`, which turns one
- * route's description into both its Elysia hook (`response` per status) and its OpenAPI `detail`
- * (operationId, tag, responses with media types and headers, request body). Each route module's
- * own models, parameters and replies are in its `<module>.model.ts` (src/routes/v1/); the
- * document's fixed parts are in http/openapi-document.ts.
+ * The OpenAPI contract's shared parts: the error models every route module names (`V1Error`, and
+ * `V2Errors` under /v2/), the schema helpers and parameters more than one module uses, and
+ * `operation()`, which turns one route's description into both its Elysia hook (`response` per
+ * status) and its OpenAPI `detail` (operationId, tag, responses with media types and headers,
+ * request body). Each route module's own models, parameters and replies are in its
+ * `<module>.model.ts` (src/routes/v1/, src/routes/v2/); the document's fixed parts are in
+ * http/openapi-document.ts.
  *
  * Request bodies are read raw (`parse: 'none'`: JSON whatever the Content-Type, layers streamed),
  * so they are documented through `detail.requestBody` and never validated by Elysia. Handlers
@@ -14,6 +15,7 @@
  */
 import { t, type DocumentDecoration, type TSchema } from 'elysia';
 import { catalogue, type ErrorCode } from '../errors.ts';
+import { ociCodeOf } from './errors.ts';
 
 // --- shared models and schema helpers -----------------------------------------------------------
 
@@ -39,14 +41,33 @@ export const V1Error = t.Object(
   { description: 'A V1 error reply', example: { error: 'Image not found' } },
 );
 
+/** The OCI Distribution error body, which every error under /v2/ has (http/errors.ts renders it). */
+export const V2Errors = t.Object(
+  {
+    errors: t.Array(
+      t.Object({
+        code: t.String({ description: 'The spec\'s error code (`BLOB_UNKNOWN`, `MANIFEST_INVALID`, `UNAUTHORIZED`, ...)' }),
+        message: t.String({ description: 'The fixed message of the error' }),
+        detail: t.String({ nullable: true, description: 'What went wrong in this case, or null' }),
+      }),
+      { description: 'The errors (always one)' },
+    ),
+  },
+  {
+    description: 'A V2 error reply (OCI Distribution Specification, "Error Codes")',
+    example: { errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown to registry', detail: null }] },
+  },
+);
+
 /**
- * The named models (components/schemas) by name. Declares `V1Error`; src/routes/v1/models.ts,
- * which registers every route module's models, adds theirs by declaration merging, so `Reply`
- * accepts exactly the registered names without this layer importing the routes.
+ * The named models (components/schemas) by name. Declares `V1Error` and `V2Errors`;
+ * src/routes/models.ts, which registers every route module's models, adds theirs by declaration
+ * merging, so `Reply` accepts exactly the registered names without this layer importing the routes.
  * @public (exported for that augmentation, which knip does not see as a use)
  */
 export interface Models {
   V1Error: typeof V1Error;
+  V2Errors: typeof V2Errors;
 }
 
 export type ModelName = keyof Models;
@@ -103,8 +124,10 @@ export interface Reply {
   body?: ModelName | TSchema | 'binary';
   /** the body's media type when it is not JSON (binary bodies default to application/octet-stream) */
   mediaType?: string;
+  /** instead of `body`: a body of several media types, each with its model */
+  media?: Record<string, ModelName>;
   headers?: Record<string, HeaderDoc>;
-  /** for a V1 error reply: the catalogue entries it stands for (shown as examples) */
+  /** for an error reply: the catalogue entries it stands for (shown as examples, V1 or V2 by the body) */
   errors?: readonly ErrorCode[];
 }
 
@@ -133,8 +156,18 @@ function responseObject(reply: Reply): Responses[string] {
   const body = reply.body;
   const schema = body === undefined ? undefined : body === 'binary' ? BINARY : isModel(body) ? ref(body) : plain(body);
   const examples = reply.errors?.length
-    ? Object.fromEntries(reply.errors.map((code) => [code, { value: { error: catalogue[code].message } }]))
+    ? Object.fromEntries(reply.errors.map((code) => [code, { value: body === 'V2Errors' ? v2ErrorBody(code) : { error: catalogue[code].message } }]))
     : undefined;
+  const content = reply.media
+    ? Object.fromEntries(Object.entries(reply.media).map(([type, model]) => [type, { schema: ref(model) }]))
+    : schema
+      ? {
+          [reply.mediaType ?? (body === 'binary' ? 'application/octet-stream' : 'application/json')]: {
+            schema,
+            ...(examples ? { examples } : {}),
+          },
+        }
+      : undefined;
   return {
     description: reply.description,
     ...(reply.headers
@@ -144,23 +177,14 @@ function responseObject(reply: Reply): Responses[string] {
           ),
         }
       : {}),
-    ...(schema
-      ? {
-          content: {
-            [reply.mediaType ?? (body === 'binary' ? 'application/octet-stream' : 'application/json')]: {
-              schema,
-              ...(examples ? { examples } : {}),
-            },
-          },
-        }
-      : {}),
+    ...(content ? { content } : {}),
   };
 }
 
 /** The Elysia-side schema of a reply: the model name, the schema, binary, or no body. */
 function responseSchema(reply: Reply): ModelName | TSchema {
+  if (reply.media || reply.body === 'binary') return t.Unknown({ description: reply.description });
   if (reply.body === undefined) return t.Void({ description: reply.description });
-  if (reply.body === 'binary') return t.Unknown({ description: reply.description });
   return reply.body;
 }
 
@@ -209,9 +233,18 @@ export function jsonBody(model: ModelName, description: string): RequestBody {
   };
 }
 
-/** The layer upload: raw bytes, streamed to storage. */
-export function binaryBody(description: string): RequestBody {
-  return { required: true, description, content: { 'application/octet-stream': { schema: BINARY } } };
+/** The layer or blob upload: raw bytes, streamed to storage. */
+export function binaryBody(description: string, required = true): RequestBody {
+  return { required, description, content: { 'application/octet-stream': { schema: BINARY } } };
+}
+
+/** A body of several media types, each with its model (V2 manifests: read as sent, whatever the type). */
+export function mediaBody(description: string, media: Record<string, ModelName>): RequestBody {
+  return {
+    required: true,
+    description,
+    content: Object.fromEntries(Object.entries(media).map(([type, model]) => [type, { schema: ref(model) }])),
+  };
 }
 
 /**
@@ -221,6 +254,22 @@ export function binaryBody(description: string): RequestBody {
 export function v1Error(codes: readonly [ErrorCode, ...ErrorCode[]], note?: string): Reply {
   const messages = [...new Set(codes.map((code) => catalogue[code].message))].join('; ');
   return { description: note ? `${messages} (${note})` : messages, body: 'V1Error', errors: codes };
+}
+
+/** The body http/errors.ts sends for `code` under /v2/ (without a detail). */
+const v2ErrorBody = (code: ErrorCode) => {
+  const entry = catalogue[code];
+  return { errors: [{ code: ociCodeOf(entry, entry.status), message: entry.message, detail: null }] };
+};
+
+/**
+ * A V2 error reply (`{"errors": [{"code", "message", "detail"}]}`) standing for the catalogue
+ * entries given (all of one status; `operation()` checks): their spec codes and messages make
+ * the description, each is an example.
+ */
+export function v2Error(codes: readonly [ErrorCode, ...ErrorCode[]], note?: string): Reply {
+  const texts = [...new Set(codes.map((code) => `${ociCodeOf(catalogue[code], catalogue[code].status)}: ${catalogue[code].message}`))].join('; ');
+  return { description: note ? `${texts} (${note})` : texts, body: 'V2Errors', errors: codes };
 }
 
 /** `true`: the V1 success reply of most writes. */

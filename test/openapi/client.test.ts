@@ -1,19 +1,26 @@
 /**
  * A client generated from the OpenAPI document (openapi-typescript types in
- * clients/typescript/v1.ts + openapi-fetch) pushes a two-layer image and pulls it back from the
- * real server (`bun run start`), with no hand-written request code. The calls are type-checked
- * against the generated `paths` by `tsc` (this file is in tsconfig's include), so a contract
- * change that breaks them fails the build.
+ * clients/typescript/v1.ts + openapi-fetch) pushes images and pulls them back from the real
+ * server (`bun run start`), with no hand-written request code: a two-layer V1 image through
+ * /v1/, and an OCI image through /v2/ (a monolithic and a chunked blob upload, a manifest by tag).
+ * The calls are type-checked against the generated `paths` by `tsc` (this file is in tsconfig's
+ * include), so a contract change that breaks them fails the build.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import createClient from 'openapi-fetch';
 import type { components, paths } from '../../clients/typescript/v1.ts';
 import { CLIENT_TYPES_FILE, clientTypes, servedDocument } from '../../scripts/openapi.ts';
-import { hex, payload } from '../../dev/ids.ts';
+import { hex, payload, randomBytes } from '../../dev/ids.ts';
 import { startRegistry, type StartedRegistry } from '../helpers/server.ts';
 import { buildTar, gzip } from '../helpers/tar.ts';
 
 type ImageJson = components['schemas']['ImageJson'];
+type ImageManifest = components['schemas']['ImageManifest'];
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const sha256 = (bytes: Uint8Array | string) => `sha256:${new Bun.CryptoHasher('sha256').update(bytes).digest('hex')}`;
+/** Blob bodies go out as they are (openapi-fetch would JSON-encode them). */
+const raw = { bodySerializer: (body: unknown) => body as Blob, headers: { 'content-type': 'application/octet-stream' } };
 
 
 test('the committed client types are what openapi-typescript generates from the served document', async () => {
@@ -110,5 +117,97 @@ describe('generated client against bun run start', () => {
     expect(missing.error).toEqual({ error: 'Image not found' });
     const search = await client.GET('/v1/search', { params: { query: { q: namespace } } });
     expect(search.data?.results.map((r) => r.name)).toEqual([`${namespace}/${repository}`]);
+  }, 60_000);
+
+  test('push an OCI image through /v2/ (monolithic and chunked blob uploads, manifest by tag), then pull it back', async () => {
+    const client = createClient<paths>({ baseUrl: reg.url });
+    // a two-part name: openapi-fetch sends it as one segment (`gen…%2Fapp`), which the router decodes
+    const name = `gen${hex(8)}/app`;
+    const config = new TextEncoder().encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+    const layer = randomBytes(300_000);
+    const configDigest = sha256(config);
+    const layerDigest = sha256(layer);
+
+    // the config: one POST with its digest
+    const monolithic = await client.POST('/v2/{name}/blobs/uploads/', {
+      params: { path: { name }, query: { digest: configDigest } },
+      body: new Blob([config]),
+      ...raw,
+    });
+    expect(monolithic.response.status).toBe(201);
+    expect(monolithic.response.headers.get('docker-content-digest')).toBe(configDigest);
+    expect(monolithic.response.headers.get('location')).toBe(`/v2/${name}/blobs/${configDigest}`);
+
+    // the layer: a session, two chunks, then the PUT with the digest
+    const started = await client.POST('/v2/{name}/blobs/uploads/', { params: { path: { name } } });
+    expect(started.response.status).toBe(202);
+    const session = started.response.headers.get('docker-upload-uuid')!;
+    expect(started.response.headers.get('location')).toBe(`/v2/${name}/blobs/uploads/${session}`);
+    const half = 100_000;
+    for (const [start, end] of [
+      [0, half],
+      [half, layer.byteLength],
+    ] as const) {
+      const chunk = await client.PATCH('/v2/{name}/blobs/uploads/{session}', {
+        params: { path: { name, session } },
+        body: new Blob([layer.subarray(start, end)]),
+        ...raw,
+        headers: { ...raw.headers, 'content-range': `${start}-${end - 1}` },
+      });
+      expect(chunk.response.status).toBe(202);
+      expect(chunk.response.headers.get('range')).toBe(`0-${end - 1}`);
+    }
+    const status = await client.GET('/v2/{name}/blobs/uploads/{session}', { params: { path: { name, session } } });
+    expect(status.response.status).toBe(204);
+    expect(status.response.headers.get('range')).toBe(`0-${layer.byteLength - 1}`);
+    const completed = await client.PUT('/v2/{name}/blobs/uploads/{session}', {
+      params: { path: { name, session }, query: { digest: layerDigest } },
+    });
+    expect(completed.response.status).toBe(201);
+    expect(completed.response.headers.get('docker-content-digest')).toBe(layerDigest);
+
+    // the manifest, by tag; openapi-fetch sends JSON.stringify(body): those bytes are the manifest
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.byteLength },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layerDigest, size: layer.byteLength }],
+    };
+    const manifestDigest = sha256(JSON.stringify(manifest));
+    const pushed = await client.PUT('/v2/{name}/manifests/{reference}', {
+      params: { path: { name, reference: 'v1' } },
+      body: manifest,
+      headers: { 'content-type': OCI_MANIFEST },
+    });
+    expect(pushed.response.status).toBe(201);
+    expect(pushed.response.headers.get('docker-content-digest')).toBe(manifestDigest);
+    expect(pushed.response.headers.get('location')).toBe(`/v2/${name}/manifests/${manifestDigest}`);
+
+    // pull: the manifest by tag and by digest, byte for byte, then its blobs
+    for (const reference of ['v1', manifestDigest]) {
+      const pulled = await client.GET('/v2/{name}/manifests/{reference}', { params: { path: { name, reference } }, parseAs: 'text' });
+      expect(pulled.response.status).toBe(200);
+      expect(pulled.response.headers.get('content-type')).toBe(OCI_MANIFEST);
+      expect(pulled.response.headers.get('docker-content-digest')).toBe(manifestDigest);
+      expect(pulled.data).toBe(JSON.stringify(manifest));
+    }
+    const typed = await client.GET('/v2/{name}/manifests/{reference}', { params: { path: { name, reference: 'v1' } } });
+    expect(typed.data && 'layers' in typed.data ? typed.data.layers.map((l) => l.digest) : null).toEqual([layerDigest]);
+    for (const [digest, bytes] of [
+      [configDigest, config],
+      [layerDigest, layer],
+    ] as const) {
+      const blob = await client.GET('/v2/{name}/blobs/{digest}', { params: { path: { name, digest } }, parseAs: 'arrayBuffer' });
+      expect(blob.response.status).toBe(200);
+      expect(blob.response.headers.get('docker-content-digest')).toBe(digest);
+      expect(Buffer.from(blob.data!).equals(bytes)).toBe(true);
+    }
+    const tags = await client.GET('/v2/{name}/tags/list', { params: { path: { name } } });
+    expect(tags.data).toEqual({ name, tags: ['v1'] });
+
+    // errors come back typed as V2Errors
+    const missing = await client.GET('/v2/{name}/manifests/{reference}', { params: { path: { name, reference: 'v2' } } });
+    expect(missing.response.status).toBe(404);
+    expect(missing.error).toEqual({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown to registry', detail: null }] });
   }, 60_000);
 });

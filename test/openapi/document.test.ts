@@ -1,8 +1,8 @@
 /**
  * The OpenAPI document served at /swagger/json: valid OpenAPI, identical to the committed
  * openapi.json (so every contract change is reviewed), complete (every route, with its
- * operationId, tag, parameters and V1 error replies), and the Swagger UI page at /swagger served
- * from local assets only.
+ * operationId, tag, parameters and error replies: V1Error for V1, V2Errors under /v2/), and the
+ * Swagger UI page at /swagger served from local assets only.
  */
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { beforeAll, describe, expect, test } from 'bun:test';
@@ -12,7 +12,7 @@ import { OPENAPI_FILE, formatDocument, servedDocument, withDocumentApp } from '.
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
-const TAGS = ['images', 'repositories', 'index', 'search', 'ping'];
+const TAGS = ['images', 'repositories', 'index', 'search', 'ping', 'v2'];
 /** Routes that cannot fail (no V1 error reply to document). */
 const INFALLIBLE = new Set(['ping', 'pingV1', 'getRoot', 'getUsers', 'putUser']);
 const OPERATION_IDS = [
@@ -22,7 +22,24 @@ const OPERATION_IDS = [
   'putRepositoryImages', 'getRepositoryImages', 'deleteRepositoryImages', 'putRepositoryAuth', 'getUsers', 'postUsers',
   'putUser', 'search', 'ping', 'pingV1', 'getRoot', 'getMetrics',
 ];
+const V2_OPERATION_IDS = [
+  'v2Base', 'v2Catalog', 'v2ListTags', 'v2Referrers', 'v2GetBlob', 'v2DeleteBlob', 'v2StartUpload', 'v2UploadStatus',
+  'v2PatchUpload', 'v2PutUpload', 'v2CancelUpload', 'v2GetManifest', 'v2PutManifest', 'v2DeleteManifest',
+];
 const V1_ERROR_REF = '#/components/schemas/V1Error';
+const V2_ERRORS_REF = '#/components/schemas/V2Errors';
+/** The error codes of the OCI Distribution Specification v1.1, and the generic ones http/errors.ts adds by status. */
+const OCI_CODES = [
+  'BLOB_UNKNOWN', 'BLOB_UPLOAD_INVALID', 'BLOB_UPLOAD_UNKNOWN', 'DIGEST_INVALID', 'MANIFEST_BLOB_UNKNOWN', 'MANIFEST_INVALID',
+  'MANIFEST_UNKNOWN', 'NAME_INVALID', 'NAME_UNKNOWN', 'SIZE_INVALID', 'UNAUTHORIZED', 'DENIED', 'UNSUPPORTED', 'TOOMANYREQUESTS',
+  'UNAVAILABLE', 'UNKNOWN',
+];
+const MANIFEST_MEDIA = {
+  'application/vnd.oci.image.manifest.v1+json': 'ImageManifest',
+  'application/vnd.oci.image.index.v1+json': 'ImageIndex',
+  'application/vnd.docker.distribution.manifest.v2+json': 'ImageManifest',
+  'application/vnd.docker.distribution.manifest.list.v2+json': 'ImageIndex',
+};
 
 let doc: Json;
 const operations: { method: string; path: string; op: Json }[] = [];
@@ -83,30 +100,39 @@ describe('the served document', () => {
     const ids = operations.map((o) => o.op.operationId as string);
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(/^[a-z][A-Za-z0-9]*$/);
-    expect([...ids].sort()).toEqual([...OPERATION_IDS].sort());
+    expect([...ids].sort()).toEqual([...OPERATION_IDS, ...V2_OPERATION_IDS].sort());
   });
 
-  test('every operation has exactly one of the five tags, a summary, and the tags are declared', () => {
+  test('the V2 operations are exactly the /v2/ paths, all tagged v2', () => {
+    const v2 = operations.filter((o) => o.path.startsWith('/v2/'));
+    expect(v2.map((o) => o.op.operationId).sort()).toEqual([...V2_OPERATION_IDS].sort());
+    for (const { op } of v2) expect(`${op.operationId}: ${op.tags}`).toBe(`${op.operationId}: v2`);
+    for (const { op } of operations.filter((o) => !o.path.startsWith('/v2/'))) expect(op.tags).not.toContain('v2');
+  });
+
+  test('every operation has exactly one of the six tags, a summary, and the tags are declared', () => {
     expect((doc.tags as Json[]).map((t) => t.name)).toEqual(TAGS);
     for (const { op } of operations) {
-      expect(`${op.operationId}: ${JSON.stringify(op.tags)}`).toMatch(/: \["[a-z]+"\]$/);
+      expect(`${op.operationId}: ${JSON.stringify(op.tags)}`).toMatch(/: \["[a-z][a-z0-9]*"\]$/);
       expect(TAGS).toContain(op.tags[0]);
       expect(typeof op.summary).toBe('string');
     }
     for (const tag of TAGS) expect(operations.some((o) => o.op.tags[0] === tag)).toBe(true);
   });
 
-  test('every fallible operation documents its 4xx replies with the V1Error model; every error reply uses it', () => {
-    for (const { op } of operations) {
+  test('every fallible operation documents its 4xx replies; every V1 error reply uses V1Error, every V2 one V2Errors', () => {
+    for (const { path, op } of operations) {
       const responses = op.responses as Json;
       const errors = Object.entries(responses).filter(([status]) => /^[45]\d\d$/.test(status));
+      const model = path.startsWith('/v2/') ? V2_ERRORS_REF : V1_ERROR_REF;
       if (!INFALLIBLE.has(op.operationId)) {
         expect(`${op.operationId}: ${errors.some(([s]) => s.startsWith('4'))}`).toBe(`${op.operationId}: true`);
       }
       for (const [status, reply] of errors) {
         expect(`${op.operationId} ${status}: ${reply.content?.['application/json']?.schema?.$ref}`).toBe(
-          `${op.operationId} ${status}: ${V1_ERROR_REF}`,
+          `${op.operationId} ${status}: ${model}`,
         );
+        expect(Object.keys(reply.content)).toEqual(['application/json']);
       }
       for (const [status, reply] of Object.entries(responses)) {
         expect(`${op.operationId} ${status}: ${typeof (reply as Json).description}`).toBe(`${op.operationId} ${status}: string`);
@@ -157,6 +183,110 @@ describe('the served document', () => {
     }
   });
 
+  test('error examples are in their API\'s shape: `{error}` for V1, `{errors: [{code, message, detail}]}` with spec codes for V2', () => {
+    let v2Examples = 0;
+    for (const { path, op } of operations) {
+      for (const [status, reply] of Object.entries(op.responses as Json)) {
+        if (!/^[45]/.test(status)) continue;
+        const examples = Object.values((reply as Json).content['application/json'].examples ?? {}) as Json[];
+        expect(`${op.operationId} ${status}: ${examples.length > 0}`).toBe(`${op.operationId} ${status}: true`);
+        for (const { value } of examples) {
+          if (!path.startsWith('/v2/')) {
+            expect(Object.keys(value)).toEqual(['error']);
+            expect(typeof value.error).toBe('string');
+            continue;
+          }
+          v2Examples++;
+          expect(value.errors).toHaveLength(1);
+          const [error] = value.errors;
+          expect(Object.keys(error)).toEqual(['code', 'message', 'detail']);
+          expect(`${op.operationId} ${status}: ${OCI_CODES.includes(error.code)}`).toBe(`${op.operationId} ${status}: true`);
+          expect(typeof error.message).toBe('string');
+          expect(error.detail).toBeNull();
+        }
+      }
+    }
+    expect(v2Examples).toBeGreaterThan(40);
+  });
+
+  test('every V2 route documents the 401 of token mode with its Bearer challenge, and the 403 where a scope is needed', () => {
+    for (const id of V2_OPERATION_IDS) {
+      const { responses } = byId(id).op;
+      expect(`${id}: ${responses['401']?.headers?.['WWW-Authenticate']?.description}`).toMatch(new RegExp(`^${id}: \`Bearer realm=`));
+      expect(responses['401'].content['application/json'].examples).toEqual({
+        V2_UNAUTHORIZED: { value: { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required', detail: null }] } },
+      });
+      if (id === 'v2Base') {
+        expect(responses['403']).toBeUndefined();
+        continue;
+      }
+      expect(responses['401'].headers['WWW-Authenticate'].description).toContain(id === 'v2Catalog' ? 'scope="registry:catalog:*"' : 'scope="repository:<name>:');
+      expect(Object.keys(responses['403'].content['application/json'].examples)).toEqual(['V2_DENIED']);
+    }
+  });
+
+  test('V2 replies: the catalogue codes each route can produce, under their statuses', () => {
+    const codes = (id: string, status: number) => Object.keys(byId(id).op.responses[status].content['application/json'].examples).sort();
+    expect(codes('v2GetBlob', 404)).toEqual(['V2_BLOB_UNKNOWN']);
+    expect(codes('v2GetBlob', 416)).toEqual(['RANGE_NOT_SATISFIABLE']);
+    expect(codes('v2PatchUpload', 416)).toEqual(['V2_CHUNK_OUT_OF_ORDER']);
+    expect(codes('v2PutUpload', 400)).toEqual(['UPLOAD_ABORTED', 'V2_DIGEST_INVALID', 'V2_NAME_INVALID', 'V2_SIZE_INVALID']);
+    for (const id of ['v2UploadStatus', 'v2PatchUpload', 'v2PutUpload', 'v2CancelUpload']) expect(codes(id, 404)).toEqual(['V2_BLOB_UPLOAD_UNKNOWN']);
+    expect(codes('v2GetManifest', 404)).toEqual(['V2_MANIFEST_UNKNOWN']);
+    expect(codes('v2PutManifest', 400)).toEqual(['UPLOAD_ABORTED', 'V2_DIGEST_INVALID', 'V2_MANIFEST_INVALID', 'V2_NAME_INVALID', 'V2_TAG_INVALID']);
+    expect(codes('v2PutManifest', 404)).toEqual(['V2_MANIFEST_BLOB_UNKNOWN']);
+    expect(codes('v2PutManifest', 413)).toEqual(['BODY_TOO_LARGE', 'V2_MANIFEST_TOO_LARGE']);
+    expect(codes('v2ListTags', 404)).toEqual(['V2_NAME_UNKNOWN']);
+    // every route on /v2/<name>/ checks the name
+    for (const { path, op } of operations.filter((o) => o.path.startsWith('/v2/{name}/'))) {
+      expect(`${path}: ${codes(op.operationId, 400).includes('V2_NAME_INVALID')}`).toBe(`${path}: true`);
+    }
+  });
+
+  test('V2 bodies: blobs are binary, manifests carry their media types, listings reference their models', () => {
+    const BINARY = { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } };
+    const blob = byId('v2GetBlob').op.responses;
+    for (const status of ['200', '206']) {
+      expect(blob[status].content).toEqual(BINARY);
+      expect(Object.keys(blob[status].headers)).toEqual(expect.arrayContaining(['Docker-Content-Digest', 'Content-Length']));
+    }
+    expect(Object.keys(blob['206'].headers)).toContain('Content-Range');
+    for (const id of ['v2StartUpload', 'v2PatchUpload', 'v2PutUpload']) expect(byId(id).op.requestBody.content).toEqual(BINARY);
+    expect(byId('v2PatchUpload').op.requestBody.required).toBe(true);
+    for (const id of ['v2StartUpload', 'v2PutUpload']) expect(byId(id).op.requestBody.required).toBe(false);
+    const session = ['Location', 'Range', 'Docker-Upload-UUID'];
+    expect(Object.keys(byId('v2StartUpload').op.responses['202'].headers)).toEqual(expect.arrayContaining(session));
+    expect(Object.keys(byId('v2PatchUpload').op.responses['202'].headers)).toEqual(expect.arrayContaining(session));
+    expect(Object.keys(byId('v2UploadStatus').op.responses['204'].headers)).toEqual(expect.arrayContaining(session));
+    for (const id of ['v2StartUpload', 'v2PutUpload']) {
+      expect(Object.keys(byId(id).op.responses['201'].headers)).toEqual(expect.arrayContaining(['Location', 'Docker-Content-Digest']));
+    }
+
+    const manifests = Object.fromEntries(Object.entries(MANIFEST_MEDIA).map(([type, model]) => [type, { schema: { $ref: `#/components/schemas/${model}` } }]));
+    expect(byId('v2GetManifest').op.responses['200'].content).toEqual(manifests);
+    expect(byId('v2PutManifest').op.requestBody.content).toEqual(manifests);
+    expect(Object.keys(byId('v2PutManifest').op.responses['201'].headers)).toEqual(expect.arrayContaining(['Location', 'Docker-Content-Digest', 'OCI-Subject']));
+    expect(byId('v2DeleteManifest').op.responses['202']).toBeDefined();
+
+    expect(byId('v2Base').op.responses['200'].content['application/json'].schema).toMatchObject({ type: 'object', properties: {} });
+    const listing = (id: string, media: string, model: string) =>
+      expect(byId(id).op.responses['200'].content).toEqual({ [media]: { schema: { $ref: `#/components/schemas/${model}` } } });
+    listing('v2Catalog', 'application/json', 'Catalog');
+    listing('v2ListTags', 'application/json', 'TagList');
+    listing('v2Referrers', 'application/vnd.oci.image.index.v1+json', 'ReferrersIndex');
+    for (const id of ['v2Catalog', 'v2ListTags']) expect(Object.keys(byId(id).op.responses['200'].headers)).toContain('Link');
+    expect(Object.keys(byId('v2Referrers').op.responses['200'].headers)).toContain('OCI-Filters-Applied');
+
+    const schemas = doc.components.schemas as Json;
+    expect(schemas.Catalog).toMatchObject({ required: ['repositories'], properties: { repositories: { type: 'array', items: { type: 'string' } } } });
+    expect(schemas.TagList).toMatchObject({ required: ['name', 'tags'], properties: { name: { type: 'string' }, tags: { type: 'array' } } });
+    expect(schemas.ReferrersIndex).toMatchObject({
+      required: ['schemaVersion', 'mediaType', 'manifests'],
+      properties: { manifests: { type: 'array', items: { $ref: '#/components/schemas/Descriptor' } } },
+    });
+    expect(schemas.Descriptor).toMatchObject({ required: ['mediaType', 'digest', 'size'] });
+  });
+
   test('every $ref points at a component schema', () => {
     const schemas = doc.components.schemas as Json;
     const refs: string[] = [];
@@ -176,6 +306,20 @@ describe('the served document', () => {
       expect(Object.keys(schemas)).toContain(ref.slice('#/components/schemas/'.length));
     }
     expect(schemas.V1Error).toMatchObject({ type: 'object', required: ['error'], properties: { error: { type: 'string' } } });
+    expect(schemas.V2Errors).toMatchObject({
+      type: 'object',
+      required: ['errors'],
+      properties: {
+        errors: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['code', 'message', 'detail'],
+            properties: { code: { type: 'string' }, message: { type: 'string' }, detail: { type: 'string', nullable: true } },
+          },
+        },
+      },
+    });
   });
 });
 

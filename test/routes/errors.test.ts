@@ -114,7 +114,7 @@ const oddPaths: [string, string, number?][] = [
   ['GET', '/v1/repositories/', 404],
   ['GET', '/v1/repositories/ns', 404],
   ['GET', '/v1/', 404],
-  ['GET', '/v2/', 404],
+  ['GET', '/v3/', 404],
   ['GET', '/v1/foo', 404],
   ['GET', '/favicon.ico', 404],
   ['GET', '/../../etc/passwd', 404],
@@ -426,7 +426,7 @@ describe('specific messages', () => {
   test('unknown paths → 404 {"error": "Not found"}', async () => {
     const app = makeApp();
     try {
-      for (const path of ['/nope', '/v1/nope', '/v2/', '/v1/images', '/v1/repositories/ns']) {
+      for (const path of ['/nope', '/v1/nope', '/v1/images', '/v1/repositories/ns']) {
         const r = await app.req('GET', path);
         expect(r.status).toBe(404);
         expect(r.headers.get('content-type')).toBe('application/json');

@@ -26,7 +26,7 @@ import {
   layerGetHeaders,
   layerPutHeaders,
 } from './images.model.ts';
-import { models } from './models.ts';
+import { models } from '../models.ts';
 import type { ImageRecord } from '../../db/meta.ts';
 import type { AuthService } from '../../services/auth.ts';
 import type { ImageService } from '../../services/images.ts';

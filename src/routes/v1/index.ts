@@ -10,7 +10,7 @@ import { ROUTES } from '../../http/route-table.ts';
 import { readLimited } from '../../http/body.ts';
 import { repoParams, withAuthorization } from '../../http/openapi.ts';
 import { indexDocs, indexTokenHeaders, userParams } from './index.model.ts';
-import { models } from './models.ts';
+import { models } from '../models.ts';
 import { decodeJson } from '../../services/json.ts';
 import { jsonReply, rawJsonReply } from '../../http/reply.ts';
 import { encodedRepoName, repoRef } from '../../services/names.ts';

@@ -4,7 +4,7 @@ import { hostname, release, type as osType } from 'node:os';
 import { ROUTES } from '../../http/route-table.ts';
 import { errorReply } from '../../http/errors.ts';
 import { jsonReply } from '../../http/reply.ts';
-import { models } from './models.ts';
+import { models } from '../models.ts';
 import { pingDocs, type Ping } from './ping.model.ts';
 
 export interface PingOptions {

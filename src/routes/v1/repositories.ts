@@ -8,7 +8,7 @@ import { defineRoute, registerRoute } from '../../http/native-route.ts';
 import { ROUTES } from '../../http/route-table.ts';
 import { readLimited } from '../../http/body.ts';
 import { repoParams, withAuthorization } from '../../http/openapi.ts';
-import { models } from './models.ts';
+import { models } from '../models.ts';
 import { repositoryDocs, tagParams, userAgentHeaders } from './repositories.model.ts';
 import { decodeJson } from '../../services/json.ts';
 import { jsonReply } from '../../http/reply.ts';

@@ -6,7 +6,7 @@ import { ROUTES } from '../../http/route-table.ts';
 import { jsonReply } from '../../http/reply.ts';
 import type { AuthService } from '../../services/auth.ts';
 import type { SearchService } from '../../services/search.ts';
-import { models } from './models.ts';
+import { models } from '../models.ts';
 import { searchDocs, searchQuery } from './search.model.ts';
 
 /** Token mode: private repositories are listed only to their owner (Basic credentials) and admins. */

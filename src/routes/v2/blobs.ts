@@ -1,5 +1,5 @@
 /** V2 blobs and blob uploads: pull (GET/HEAD), delete, and every way of pushing one. */
-import { Elysia, t } from 'elysia';
+import { Elysia } from 'elysia';
 import { RegistryError } from '../../errors.ts';
 import { blobReply } from '../../http/blob-reply.ts';
 import { declaredLength } from '../../http/body.ts';
@@ -7,12 +7,10 @@ import { ROUTES } from '../../http/route-table.ts';
 import type { UploadRecord } from '../../db/meta.ts';
 import { rangeHeader, type BlobService, type ChunkRange } from '../../services/blobs.ts';
 import { v2RepoRef } from '../../services/names.ts';
+import { models } from '../models.ts';
 import { API_VERSION, check, namePath, repositoryOf, type V2Guard } from './common.ts';
-import { blobDocs } from './blobs.model.ts';
-
-const nameParams = t.Object({ name: t.String({ description: 'Repository name (`a/b/c`; one-part names mean `library/<name>`)' }) });
-const blobParams = t.Object({ name: nameParams.properties.name, digest: t.String({ description: '`sha256:<64 hex>` or `sha512:<128 hex>`' }) });
-const sessionParams = t.Object({ name: nameParams.properties.name, session: t.String({ description: 'Upload session id (32 hex digits)' }) });
+import { blobDocs, blobParams, putUploadQuery, sessionParams, startUploadQuery } from './blobs.model.ts';
+import { nameParams } from './common.model.ts';
 
 const body = (request: Request) => ({ stream: request.body, declaredLength: declaredLength(request) });
 
@@ -49,6 +47,7 @@ function createdReply(name: string, digest: string): Response {
 export function blobRoutes(blobs: BlobService, guard: V2Guard | null) {
   const docs = blobDocs();
   return new Elysia({ name: 'routes.v2.blobs' })
+    .use(models)
     .get(
       ROUTES.v2GetBlob.path,
       async ({ params, request }) => {
@@ -93,11 +92,7 @@ export function blobRoutes(blobs: BlobService, guard: V2Guard | null) {
       {
         parse: 'none',
         params: nameParams,
-        query: t.Object({
-          digest: t.Optional(t.String({ description: 'Monolithic upload: the digest of the body' })),
-          mount: t.Optional(t.String({ description: 'Cross-repository mount: the digest to mount' })),
-          from: t.Optional(t.String({ description: 'Cross-repository mount: the repository to mount from' })),
-        }),
+        query: startUploadQuery,
         ...docs.startUpload,
       },
     )
@@ -131,7 +126,7 @@ export function blobRoutes(blobs: BlobService, guard: V2Guard | null) {
       {
         parse: 'none',
         params: sessionParams,
-        query: t.Object({ digest: t.Optional(t.String({ description: 'The digest of the whole blob' })) }),
+        query: putUploadQuery,
         ...docs.putUpload,
       },
     )

@@ -3,7 +3,6 @@
  * (`V2Guard`, null in open mode), and the headers every V2 reply carries.
  */
 import type { RepoRef } from '../../db/meta.ts';
-import type { Tag } from '../../http/openapi.ts';
 import { v2RepoRef } from '../../services/names.ts';
 
 export type V2Action = 'pull' | 'push' | 'delete';
@@ -37,18 +36,4 @@ export function pageOf(query: { n?: string; last?: string }): { n?: number; last
   }
   if (query.last) out.last = query.last;
   return out;
-}
-
-/** One V2 operation's OpenAPI `detail`: its id, summary and the statuses it answers. */
-export function v2Operation(operationId: string, summary: string, responses: Record<number, string>, description?: string) {
-  const tag: Tag = 'v2';
-  return {
-    detail: {
-      operationId,
-      tags: [tag],
-      summary,
-      ...(description ? { description } : {}),
-      responses: Object.fromEntries(Object.entries(responses).map(([status, text]) => [status, { description: text }])),
-    },
-  };
 }

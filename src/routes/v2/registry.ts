@@ -1,33 +1,12 @@
 /** V2: the API root, the catalog, tag listing and the referrers API. */
-import { Elysia, t } from 'elysia';
+import { Elysia } from 'elysia';
 import { RegistryError } from '../../errors.ts';
 import { ROUTES } from '../../http/route-table.ts';
 import type { ManifestService } from '../../services/manifests.ts';
-import { API_VERSION, check, pageOf, repositoryOf, v2Operation, type V2Guard } from './common.ts';
-
-const auth = { 401: 'auth: token: a Bearer token with the needed scope is required', 403: 'auth: token: the scope is not granted' };
-const pageQuery = t.Object({
-  n: t.Optional(t.String({ description: 'At most this many entries' })),
-  last: t.Optional(t.String({ description: 'Only entries after this one (byte order)' })),
-});
-
-function registryDocs() {
-  return {
-    base: v2Operation('v2Base', 'The V2 API version check', { 200: '`{}`: the registry speaks V2', 401: 'auth: token: log in (WWW-Authenticate names the token realm)' }),
-    catalog: v2Operation('v2Catalog', 'List repositories, paged', { 200: '`{"repositories": [...]}`; `Link` to the next page', 400: 'n is not a number', ...auth }),
-    tags: v2Operation('v2ListTags', 'List the tags of a repository, paged', {
-      200: '`{"name", "tags": [...]}`; `Link` to the next page',
-      400: 'NAME_INVALID; n is not a number',
-      404: 'NAME_UNKNOWN',
-      ...auth,
-    }),
-    referrers: v2Operation('v2Referrers', 'List the manifests whose subject is a digest (`?artifactType=` filters)', {
-      200: 'An OCI image index of their descriptors; `OCI-Filters-Applied: artifactType` when filtered',
-      400: 'DIGEST_INVALID',
-      ...auth,
-    }),
-  };
-}
+import { models } from '../models.ts';
+import { API_VERSION, check, pageOf, repositoryOf, type V2Guard } from './common.ts';
+import { nameParams } from './common.model.ts';
+import { pageQuery, referrersParams, referrersQuery, registryDocs } from './registry.model.ts';
 
 /** A JSON reply with the V2 headers, and a `Link` to the next page when this one is full. */
 function pagedReply(body: unknown, next: string | null): Response {
@@ -63,6 +42,7 @@ export function registryRoutes(manifests: ManifestService, guard: V2Guard | null
   const docs = registryDocs();
   const tags = tagsGet(manifests, guard);
   return new Elysia({ name: 'routes.v2.registry' })
+    .use(models)
     .get(
       ROUTES.v2Base.path,
       async ({ request }) => {
@@ -82,7 +62,7 @@ export function registryRoutes(manifests: ManifestService, guard: V2Guard | null
       { query: pageQuery, ...docs.catalog },
     )
     .get(ROUTES.v2ListTags.path, ({ params, request, query }) => tags(request, params.name, query), {
-      params: t.Object({ name: t.String() }),
+      params: nameParams,
       query: pageQuery,
       ...docs.tags,
     })
@@ -97,8 +77,8 @@ export function registryRoutes(manifests: ManifestService, guard: V2Guard | null
         return new Response(index.body, { status: 200, headers });
       },
       {
-        params: t.Object({ name: t.String(), digest: t.String() }),
-        query: t.Object({ artifactType: t.Optional(t.String({ description: 'Only referrers of this artifact type' })) }),
+        params: referrersParams,
+        query: referrersQuery,
         ...docs.referrers,
       },
     );

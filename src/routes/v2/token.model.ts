@@ -1,6 +1,6 @@
 /** The contract of the V2 token routes (token.ts): parameters, replies and OpenAPI operations. */
 import { t, type Static } from 'elysia';
-import { integer, operation, type Reply } from '../../http/openapi.ts';
+import { integer, operation, v2Error, type Reply } from '../../http/openapi.ts';
 
 const TokenReply = t.Object(
   {
@@ -38,24 +38,11 @@ export const tokenHeaders = t.Object({
 
 // --- replies ------------------------------------------------------------------------------------
 
-const V2Errors = t.Object(
-  {
-    errors: t.Array(
-      t.Object({ code: t.String(), message: t.String(), detail: t.Optional(t.Unknown()) }),
-      { description: 'The errors (OCI Distribution error format)' },
-    ),
-  },
-  { description: 'An error reply under /v2/' },
-);
-
 const tokenOk: Reply = { description: 'The token', body: TokenReply };
-const badRequest: Reply = {
-  description: 'invalid token request: a scope outside the grammar (invalid_scope, RFC 6749 §5.2), a service this registry is not, or (POST) a bad form or grant',
-  body: V2Errors,
-};
+const invalidRequest =
+  'a scope outside the grammar (invalid_scope, RFC 6749 §5.2), a service this registry is not, or (POST) a bad form or grant';
 const unauthorized: Reply = {
-  description: 'authentication required: wrong credentials, or none while anonymous_read is off',
-  body: V2Errors,
+  ...v2Error(['V2_UNAUTHORIZED'], 'wrong credentials, or none while anonymous_read is off'),
   headers: { 'WWW-Authenticate': { description: '`Basic realm="registry"`' } },
 };
 
@@ -72,7 +59,7 @@ export function tokenDocs() {
         'The realm of the `WWW-Authenticate: Bearer` challenges of /v2/. Basic credentials or none (anonymous); ' +
         'the token carries, for each scope, the requested actions the V1 rules allow: pull = read (public repositories, ' +
         'private ones to their owner and admins), push and delete = the own namespace (admins anywhere), the catalog to admins.',
-      responses: { 200: tokenOk, 400: badRequest, 401: unauthorized },
+      responses: { 200: tokenOk, 400: v2Error(['V2_TOKEN_REQUEST_INVALID'], invalidRequest), 401: unauthorized },
     }),
     postToken: operation({
       operationId: 'postToken',
@@ -101,7 +88,7 @@ export function tokenDocs() {
           },
         },
       },
-      responses: { 200: tokenOk, 400: badRequest, 401: unauthorized, 413: { description: 'Request body too large', body: V2Errors } },
+      responses: { 200: tokenOk, 400: v2Error(['V2_TOKEN_REQUEST_INVALID', 'UPLOAD_ABORTED'], invalidRequest), 401: unauthorized, 413: v2Error(['BODY_TOO_LARGE']) },
     }),
   };
 }

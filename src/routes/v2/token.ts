@@ -10,7 +10,7 @@ import { readLimited } from '../../http/body.ts';
 import { jsonReply } from '../../http/reply.ts';
 import { ROUTES } from '../../http/route-table.ts';
 import type { BearerService, IssuedToken } from '../../services/bearer.ts';
-import { models } from '../v1/models.ts';
+import { models } from '../models.ts';
 import { tokenDocs, tokenHeaders, tokenQuery, type TokenReply } from './token.model.ts';
 
 /** A token form is a few hundred bytes; this leaves room for long scope lists. */
