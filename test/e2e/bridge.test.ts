@@ -1,0 +1,344 @@
+/**
+ * The V1 ⇄ V2 bridge with real clients against the real supervisor (fs + SQLite, 2 workers):
+ *  - a V1 push (the docker 1.x client path: index PUT, json/layer/checksum per image, tag, index
+ *    images PUT) of a three-layer image of gzip tars is pulled with `skopeo copy … dir:`: a Docker
+ *    schema 2 manifest whose layer blobs are the V1 layers byte for byte, whose config's
+ *    `rootfs.diff_ids` are the sha256 of the decompressed layers and carries the V1 json's
+ *    architecture/os/Env/Cmd (`skopeo inspect`); a second pull gives the same manifest digest;
+ *  - the image of dev/image-fixture.ts pushed with skopeo from `oci:` and `dir:` is pulled by the
+ *    V1 client path (tags, index images, ancestry, json, layer): one V1 image per layer, each
+ *    layer the fixture's blob byte for byte, the top json carrying the config's fields;
+ *  - a two-platform index pushed with `skopeo copy --all` is served by V2 but absent from V1;
+ *  - token mode: a user made with the admin CLI pushes to and pulls from `<user>/app` with
+ *    `--dest-creds` / `--src-creds`; a push to another namespace (or without credentials) fails.
+ * Run alone: `bun test --timeout 300000 test/e2e/bridge.test.ts`.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildImageFixture, DOCKER_MANIFEST, OCI_INDEX, sha256, type ImageFixture } from '../../dev/image-fixture.ts';
+import { startSupervisor, type Supervisor } from '../helpers/supervisor.ts';
+import { buildTar, gzip } from '../helpers/tar.ts';
+import { hex, payload, randomBytes, UA } from '../helpers/v1-push.ts';
+
+const TIMEOUT = 120_000;
+const ROOT = join(import.meta.dir, '..', '..');
+
+let fixture: ImageFixture;
+let tmp: string;
+let registry: Supervisor;
+let host: string;
+const source = { oci: '', dir: '', multi: '' };
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'bridge-e2e-'));
+  fixture = await buildImageFixture();
+  fixture.writeOciLayout(join(tmp, 'src-oci'), 'v1');
+  fixture.writeDir(join(tmp, 'src-dir'));
+  fixture.writeMultiPlatformOciLayout(join(tmp, 'src-multi'), 'all');
+  source.oci = `oci:${join(tmp, 'src-oci')}:v1`;
+  source.dir = `dir:${join(tmp, 'src-dir')}`;
+  source.multi = `oci:${join(tmp, 'src-multi')}:all`;
+  registry = await startSupervisor({ STORAGE: 'fs', REGISTRY_AUTH: 'open' });
+  host = `127.0.0.1:${registry.port}`;
+}, TIMEOUT);
+
+afterAll(async () => {
+  await registry?.stop();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function skopeo(...args: string[]): Promise<Run> {
+  const p = Bun.spawn(['skopeo', '--insecure-policy', ...args], { env: { ...process.env, TMPDIR: tmp }, stdout: 'pipe', stderr: 'pipe' });
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { code, stdout, stderr };
+}
+
+async function ok(...args: string[]): Promise<string> {
+  const r = await skopeo(...args);
+  if (r.code !== 0) throw new Error(`skopeo ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+const ref = (h: string, repo: string, tag: string) => `docker://${h}/${repo}:${tag}`;
+
+interface Pulled {
+  manifest: Uint8Array;
+  json: { mediaType?: string; config: { digest: string; mediaType: string }; layers: { digest: string; size: number; mediaType: string }[] };
+  blobs: Map<string, Uint8Array>;
+}
+
+/** `skopeo copy docker://… dir:<fresh dir>`, read back; every blob hashes to its name. */
+async function pull(h: string, repo: string, tag: string, ...extra: string[]): Promise<Pulled> {
+  const dir = mkdtempSync(join(tmp, 'pulled-'));
+  await ok('copy', '--src-tls-verify=false', ...extra, ref(h, repo, tag), `dir:${dir}`);
+  const manifest = new Uint8Array(readFileSync(join(dir, 'manifest.json')));
+  const blobs = new Map<string, Uint8Array>();
+  for (const name of readdirSync(dir)) if (/^[0-9a-f]{64}$/.test(name)) blobs.set(`sha256:${name}`, new Uint8Array(readFileSync(join(dir, name))));
+  const json = JSON.parse(new TextDecoder().decode(manifest)) as Pulled['json'];
+  expect([...blobs.keys()].sort()).toEqual([...new Set([json.config.digest, ...json.layers.map((l) => l.digest)])].sort());
+  for (const [digest, bytes] of blobs) expect(sha256(bytes)).toBe(digest);
+  return { manifest, json, blobs };
+}
+
+/** A V1 client call (the docker 1.x user agent). */
+const v1 = (base: string) => (method: string, path: string, init: { body?: string | Uint8Array; headers?: Record<string, string> } = {}) =>
+  fetch(`${base}${path}`, { method, body: init.body, headers: { 'user-agent': UA, ...init.headers } });
+
+interface V1Image {
+  id: string;
+  json: string;
+  layer: Uint8Array;
+}
+
+/** Pushes `images` (root first) to `repo` as docker 1.x does, and tags the top one `tag`. */
+async function v1Push(base: string, repo: string, tag: string, images: V1Image[]): Promise<void> {
+  const call = v1(base);
+  let r = await call('PUT', `/v1/repositories/${repo}/`, {
+    body: JSON.stringify(images.map((i) => ({ id: i.id }))),
+    headers: { 'content-type': 'application/json', 'x-docker-token': 'true' },
+  });
+  expect(r.status).toBe(200);
+  for (const i of images) {
+    r = await call('PUT', `/v1/images/${i.id}/json`, { body: i.json, headers: { 'content-type': 'application/json' } });
+    expect(r.status).toBe(200);
+    r = await call('PUT', `/v1/images/${i.id}/layer`, { body: i.layer });
+    expect(r.status).toBe(200);
+    r = await call('PUT', `/v1/images/${i.id}/checksum`, { headers: { 'x-docker-checksum-payload': payload(i.json, i.layer) } });
+    expect(r.status).toBe(200);
+  }
+  r = await call('PUT', `/v1/repositories/${repo}/tags/${tag}`, { body: JSON.stringify(images.at(-1)!.id) });
+  expect(r.status).toBe(200);
+  r = await call('PUT', `/v1/repositories/${repo}/images`, {
+    body: JSON.stringify(images.map((i) => ({ id: i.id, checksum: payload(i.json, i.layer) }))),
+  });
+  expect(r.status).toBe(204);
+}
+
+interface V1Pulled {
+  top: string;
+  /** root first */
+  ancestry: string[];
+  jsons: Map<string, Record<string, unknown>>;
+  layers: Map<string, Uint8Array>;
+  listed: string[];
+}
+
+/** Pulls `repo:tag` as docker 1.x does: index images, tags, ancestry, then json and layer of each. */
+async function v1Pull(base: string, repo: string, tag: string): Promise<V1Pulled> {
+  const call = v1(base);
+  let r = await call('GET', `/v1/repositories/${repo}/images`, { headers: { 'x-docker-token': 'true' } });
+  expect(r.status).toBe(200);
+  const listed = ((await r.json()) as { id: string }[]).map((i) => i.id);
+  r = await call('GET', `/v1/repositories/${repo}/tags`);
+  expect(r.status).toBe(200);
+  const tags = (await r.json()) as Record<string, string>;
+  const top = tags[tag]!;
+  expect(top).toMatch(/^[0-9a-f]{64}$/);
+  r = await call('GET', `/v1/images/${top}/ancestry`);
+  expect(r.status).toBe(200);
+  const ancestry = ((await r.json()) as string[]).reverse();
+  const jsons = new Map<string, Record<string, unknown>>();
+  const layers = new Map<string, Uint8Array>();
+  for (const id of ancestry) {
+    r = await call('GET', `/v1/images/${id}/json`);
+    expect(r.status).toBe(200);
+    const size = r.headers.get('x-docker-size');
+    jsons.set(id, (await r.json()) as Record<string, unknown>);
+    r = await call('GET', `/v1/images/${id}/layer`);
+    expect(r.status).toBe(200);
+    const layer = new Uint8Array(await r.arrayBuffer());
+    expect(size).toBe(String(layer.byteLength));
+    layers.set(id, layer);
+  }
+  return { top, ancestry, jsons, layers, listed };
+}
+
+describe('V1 push → V2 pull with skopeo', () => {
+  test('a three-layer V1 image: Docker schema 2, layers byte-identical, diff_ids, config fields, stable digest', async () => {
+    const repo = `v1${hex(6)}/app`;
+    const ids = [hex(64), hex(64), hex(64)];
+    const tars = [
+      await buildTar([
+        { name: 'etc/', type: 'directory' },
+        { name: 'etc/os-release', body: 'NAME="Bridge Linux"\nID=bridge\n' },
+        { name: 'bin/', type: 'directory' },
+        { name: 'bin/tool', body: randomBytes(200 * 1024), mode: 0o755 },
+      ]),
+      await buildTar([
+        { name: 'var/', type: 'directory' },
+        { name: 'var/lib/', type: 'directory' },
+        { name: 'var/lib/data.bin', body: randomBytes(700 * 1024 + 17) },
+      ]),
+      await buildTar([
+        { name: 'etc/', type: 'directory' },
+        { name: 'etc/motd', body: 'pushed by a V1 client\n' },
+        { name: 'etc/.wh.os-release' },
+      ]),
+    ];
+    const layers = tars.map((t) => gzip(t));
+    const env = ['PATH=/usr/bin:/bin', 'BRIDGE=v1'];
+    const cmd = ['/bin/tool', '--run'];
+    const images: V1Image[] = ids.map((id, i) => {
+      const top = i === ids.length - 1;
+      const json: Record<string, unknown> = {
+        id,
+        ...(i > 0 && { parent: ids[i - 1] }),
+        created: `2026-11-27T00:00:0${i}Z`,
+        container_config: { Cmd: ['/bin/sh', '-c', `#(nop) step ${i}`] },
+        docker_version: '1.6.2',
+        architecture: 'amd64',
+        os: 'linux',
+        config: top ? { Env: env, Cmd: cmd, WorkingDir: '/var/lib' } : { Env: env, Cmd: null },
+        Size: tars[i]!.byteLength,
+      };
+      return { id, json: JSON.stringify(json), layer: layers[i]! };
+    });
+    await v1Push(registry.url, repo, 'latest', images);
+
+    const p = await pull(host, repo, 'latest');
+    expect(p.json.mediaType).toBe(DOCKER_MANIFEST);
+    expect(p.json.layers.map((l) => l.digest)).toEqual(layers.map((l) => sha256(l)));
+    p.json.layers.forEach((l, i) => {
+      expect(l.mediaType).toBe('application/vnd.docker.image.rootfs.diff.tar.gzip');
+      expect(l.size).toBe(layers[i]!.byteLength);
+      expect(Buffer.from(p.blobs.get(l.digest)!).equals(Buffer.from(layers[i]!))).toBe(true);
+    });
+    const config = JSON.parse(new TextDecoder().decode(p.blobs.get(p.json.config.digest)!));
+    expect(config.rootfs).toEqual({ type: 'layers', diff_ids: tars.map((t) => sha256(t)) });
+    expect(config).toMatchObject({ architecture: 'amd64', os: 'linux', config: { Env: env, Cmd: cmd, WorkingDir: '/var/lib' } });
+    // the V1-only keys are not config
+    for (const k of ['id', 'parent', 'Size']) expect(config).not.toHaveProperty(k);
+    expect(config.history).toHaveLength(3);
+
+    const info = JSON.parse(await ok('inspect', '--tls-verify=false', ref(host, repo, 'latest')));
+    expect(info.Digest).toBe(sha256(p.manifest));
+    expect(info.Architecture).toBe('amd64');
+    expect(info.Os).toBe('linux');
+    expect(info.Env).toEqual(env);
+    expect(info.Layers).toEqual(layers.map((l) => sha256(l)));
+    expect(info.RepoTags).toEqual(['latest']);
+    const raw = JSON.parse(await ok('inspect', '--tls-verify=false', '--config', '--raw', ref(host, repo, 'latest')));
+    expect(raw.config).toMatchObject({ Env: env, Cmd: cmd });
+
+    // a second pull (by a fresh skopeo, possibly through the other worker): the same manifest
+    const again = await pull(host, repo, 'latest');
+    expect(sha256(again.manifest)).toBe(sha256(p.manifest));
+    expect(Buffer.from(again.manifest).equals(Buffer.from(p.manifest))).toBe(true);
+    // and by digest
+    const viaDigest = JSON.parse(await ok('inspect', '--tls-verify=false', `docker://${host}/${repo}@${info.Digest}`));
+    expect(viaDigest.Digest).toBe(info.Digest);
+  }, TIMEOUT);
+});
+
+describe('skopeo push → V1 pull', () => {
+  for (const kind of ['oci', 'dir'] as const) {
+    test(`${kind}: source: tags, index images, ancestry = layers, each layer the fixture blob, top json with the config`, async () => {
+      const repo = `bridge/from-${kind}`;
+      await ok('copy', '--dest-tls-verify=false', source[kind], ref(host, repo, 'v1'));
+      const got = await v1Pull(registry.url, repo, 'v1');
+      expect(got.ancestry).toHaveLength(fixture.layers.length);
+      expect([...got.listed].sort()).toEqual([...got.ancestry].sort());
+      got.ancestry.forEach((id, i) => {
+        expect(Buffer.from(got.layers.get(id)!).equals(Buffer.from(fixture.layers[i]!.gz))).toBe(true);
+        const json = got.jsons.get(id)!;
+        expect(json.id).toBe(id);
+        expect(json.parent).toBe(i === 0 ? undefined : got.ancestry[i - 1]);
+      });
+      const top = got.jsons.get(got.top)!;
+      expect(top).toMatchObject({ architecture: 'amd64', os: 'linux' });
+      expect(top.config).toEqual(fixture.configJson.config);
+      // the V2 side still serves exactly what skopeo pushed
+      const raw = await ok('inspect', '--tls-verify=false', '--raw', ref(host, repo, 'v1'));
+      expect(raw).toBe(new TextDecoder().decode(kind === 'oci' ? fixture.ociManifest : fixture.dockerManifest));
+    }, TIMEOUT);
+  }
+
+  test('a two-platform index pushed with copy --all: V2 serves it, V1 does not list its tag', async () => {
+    const repo = 'bridge/multi';
+    await ok('copy', '--all', '--dest-tls-verify=false', source.multi, ref(host, repo, 'all'));
+    // a single-platform tag beside it is visible to V1
+    await ok('copy', '--dest-tls-verify=false', source.oci, ref(host, repo, 'single'));
+    const raw = await ok('inspect', '--tls-verify=false', '--raw', ref(host, repo, 'all'));
+    expect(raw).toBe(new TextDecoder().decode(fixture.multiPlatformIndex));
+    expect(JSON.parse(raw).mediaType).toBe(OCI_INDEX);
+    const arm = JSON.parse(await ok('--override-arch', 'arm64', 'inspect', '--tls-verify=false', ref(host, repo, 'all')));
+    expect(arm.Architecture).toBe('arm64');
+    expect(arm.Layers).toEqual(fixture.layers.map((l) => l.digest));
+    const amd = await pull(host, repo, 'all', '--override-arch', 'amd64');
+    expect(sha256(amd.manifest)).toBe(fixture.ociManifestDigest);
+
+    const call = v1(registry.url);
+    const tags = (await (await call('GET', `/v1/repositories/${repo}/tags`)).json()) as Record<string, string>;
+    expect(Object.keys(tags)).toEqual(['single']);
+    const r = await call('GET', `/v1/repositories/${repo}/tags/all`);
+    expect(r.status).toBe(404);
+    await r.arrayBuffer();
+    const v2tags = (await (await fetch(`${registry.url}/v2/${repo}/tags/list`)).json()) as { tags: string[] };
+    expect(v2tags.tags.sort()).toEqual(['all', 'single']);
+  }, TIMEOUT);
+});
+
+describe('token mode (REGISTRY_AUTH=token) with skopeo credentials', () => {
+  const USER = 'bridgeuser';
+  const PASSWORD = 'bridge-pass-1';
+  let secured: Supervisor;
+  let securedHost: string;
+
+  beforeAll(async () => {
+    secured = await startSupervisor({ STORAGE: 'fs', REGISTRY_AUTH: 'token' });
+    securedHost = `127.0.0.1:${secured.port}`;
+    const p = Bun.spawn([process.execPath, 'run', 'admin', '--', 'user', 'add', USER, '--password', PASSWORD], {
+      cwd: ROOT,
+      env: { ...process.env, STORAGE_PATH: join(secured.dir, 'data'), REGISTRY_DB: '', REGISTRY_CONFIG: '' },
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    if (code !== 0) throw new Error(`bun run admin -- user add exited ${code}: ${err}${out}`);
+  }, TIMEOUT);
+
+  afterAll(async () => {
+    await secured?.stop();
+  });
+
+  test('--dest-creds pushes to <user>/app, --src-creds pulls it back byte-identical; V1 sees the tag', async () => {
+    const creds = `${USER}:${PASSWORD}`;
+    await ok('copy', '--dest-tls-verify=false', '--dest-creds', creds, source.oci, ref(securedHost, `${USER}/app`, 'v1'));
+    const p = await pull(securedHost, `${USER}/app`, 'v1', '--src-creds', creds);
+    expect(Buffer.from(p.manifest).equals(Buffer.from(fixture.ociManifest))).toBe(true);
+    for (const l of fixture.layers) expect(Buffer.from(p.blobs.get(l.digest)!).equals(Buffer.from(l.gz))).toBe(true);
+    expect(Buffer.from(p.blobs.get(fixture.configDigest)!).equals(Buffer.from(fixture.config))).toBe(true);
+    // anonymous reads of a public repository (anonymous_read defaults on) work through V2 too
+    const anon = JSON.parse(await ok('inspect', '--tls-verify=false', ref(securedHost, `${USER}/app`, 'v1')));
+    expect(anon.Digest).toBe(fixture.ociManifestDigest);
+    // the bridge wrote its V1 form: a V1 client lists the tag
+    const tags = (await (await v1(secured.url)('GET', `/v1/repositories/${USER}/app/tags`)).json()) as Record<string, string>;
+    expect(Object.keys(tags)).toEqual(['v1']);
+  }, TIMEOUT);
+
+  test('a push to another namespace, or without credentials, is refused', async () => {
+    const creds = `${USER}:${PASSWORD}`;
+    let r = await skopeo('copy', '--dest-tls-verify=false', '--dest-creds', creds, source.oci, ref(securedHost, 'someoneelse/app', 'v1'));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/denied|unauthorized|forbidden/i);
+    r = await skopeo('copy', '--dest-tls-verify=false', source.oci, ref(securedHost, `${USER}/other`, 'v1'));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/denied|unauthorized|authentication required/i);
+    r = await skopeo('copy', '--dest-tls-verify=false', '--dest-creds', `${USER}:wrong-password`, source.oci, ref(securedHost, `${USER}/other`, 'v1'));
+    expect(r.code).not.toBe(0);
+    // nothing of the refused pushes is visible
+    const check = await fetch(`${secured.url}/v2/token?service=${securedHost}&scope=repository:someoneelse/app:pull`);
+    const { token } = (await check.json()) as { token: string };
+    const m = await fetch(`${secured.url}/v2/someoneelse/app/manifests/v1`, { headers: { authorization: `Bearer ${token}` } });
+    expect(m.status).toBe(404);
+    await m.arrayBuffer();
+  }, TIMEOUT);
+});
