@@ -98,7 +98,7 @@ interface V1Image {
   layer: Uint8Array;
 }
 
-/** Pushes `images` (root first) to `repo` as docker 1.x does, and tags the top one `tag`. */
+/** Pushes `images` (root first) to `repo` as docker 1.x does (images it has are skipped), and tags the top one `tag`. */
 async function v1Push(base: string, repo: string, tag: string, images: V1Image[]): Promise<void> {
   const call = v1(base);
   let r = await call('PUT', `/v1/repositories/${repo}/`, {
@@ -107,6 +107,10 @@ async function v1Push(base: string, repo: string, tag: string, images: V1Image[]
   });
   expect(r.status).toBe(200);
   for (const i of images) {
+    // docker 1.x skips an image the registry has already
+    r = await call('GET', `/v1/images/${i.id}/json`);
+    await r.arrayBuffer();
+    if (r.status === 200) continue;
     r = await call('PUT', `/v1/images/${i.id}/json`, { body: i.json, headers: { 'content-type': 'application/json' } });
     expect(r.status).toBe(200);
     r = await call('PUT', `/v1/images/${i.id}/layer`, { body: i.layer });
@@ -286,6 +290,39 @@ describe('skopeo push → V1 pull', () => {
   }, TIMEOUT);
 });
 
+describe('a tag re-pushed through the other protocol', () => {
+  test('V1 → V2-derived, replaced by a skopeo push (V1 sees the new top), replaced by a V1 push (V2 derives anew)', async () => {
+    const repo = `swap${hex(6)}/app`;
+    const one = { id: hex(64), layer: gzip(await buildTar([{ name: 'one.txt', body: 'first V1 push\n' }])) };
+    await v1Push(registry.url, repo, 't', [{ ...one, json: JSON.stringify({ id: one.id, created: '2026-11-27T00:00:00Z', os: 'linux', architecture: 'amd64' }) }]);
+    const first = await pull(host, repo, 't');
+    expect(first.json.layers.map((l) => l.digest)).toEqual([sha256(one.layer)]);
+
+    // skopeo pushes the fixture under the same tag: V2 and V1 both see it
+    await ok('copy', '--dest-tls-verify=false', source.oci, ref(host, repo, 't'));
+    expect(await ok('inspect', '--tls-verify=false', '--raw', ref(host, repo, 't'))).toBe(new TextDecoder().decode(fixture.ociManifest));
+    const fromV2 = await v1Pull(registry.url, repo, 't');
+    expect(fromV2.ancestry).toHaveLength(fixture.layers.length);
+    expect(Buffer.from(fromV2.layers.get(fromV2.top)!).equals(Buffer.from(fixture.layers.at(-1)!.gz))).toBe(true);
+    // the images of both pushes are listed (the list merges)
+    expect(fromV2.listed).toContain(one.id);
+
+    // a V1 client pushes a two-image tag again: V2 derives the new one
+    const two = { id: hex(64), layer: gzip(await buildTar([{ name: 'two.txt', body: 'second V1 push\n' }])) };
+    await v1Push(registry.url, repo, 't', [
+      { ...one, json: JSON.stringify({ id: one.id, created: '2026-11-27T00:00:00Z', os: 'linux', architecture: 'amd64' }) },
+      { ...two, json: JSON.stringify({ id: two.id, parent: one.id, created: '2026-11-27T00:00:01Z', os: 'linux', architecture: 'amd64', config: { Env: ['X=2'] } }) },
+    ]);
+    const third = await pull(host, repo, 't');
+    expect(third.json.mediaType).toBe(DOCKER_MANIFEST);
+    expect(third.json.layers.map((l) => l.digest)).toEqual([sha256(one.layer), sha256(two.layer)]);
+    expect(Buffer.from(third.blobs.get(sha256(two.layer))!).equals(Buffer.from(two.layer))).toBe(true);
+    const info = JSON.parse(await ok('inspect', '--tls-verify=false', ref(host, repo, 't')));
+    expect(info.Env).toEqual(['X=2']);
+    expect((await v1Pull(registry.url, repo, 't')).top).toBe(two.id);
+  }, TIMEOUT);
+});
+
 describe('token mode (REGISTRY_AUTH=token) with skopeo credentials', () => {
   const USER = 'bridgeuser';
   const PASSWORD = 'bridge-pass-1';
@@ -322,6 +359,30 @@ describe('token mode (REGISTRY_AUTH=token) with skopeo credentials', () => {
     // the bridge wrote its V1 form: a V1 client lists the tag
     const tags = (await (await v1(secured.url)('GET', `/v1/repositories/${USER}/app/tags`)).json()) as Record<string, string>;
     expect(Object.keys(tags)).toEqual(['v1']);
+    // and pulls it the docker 1.x way with the user's token: the bridged images are listed by
+    // the repository, so the token reaches each of them
+    const call = v1(secured.url);
+    const basic = `Basic ${Buffer.from(creds).toString('base64')}`;
+    let r = await call('GET', `/v1/repositories/${USER}/app/images`, { headers: { 'x-docker-token': 'true', authorization: basic } });
+    expect(r.status).toBe(200);
+    const token = r.headers.get('x-docker-token')!;
+    expect(token).toContain(`repository="${USER}/app",access=read`);
+    const auth = { authorization: `Token ${token}` };
+    r = await call('GET', `/v1/repositories/${USER}/app/tags/v1`, { headers: auth });
+    expect(r.status).toBe(200);
+    const top = (await r.json()) as string;
+    r = await call('GET', `/v1/images/${top}/ancestry`, { headers: auth });
+    expect(r.status).toBe(200);
+    const ancestry = ((await r.json()) as string[]).reverse();
+    expect(ancestry).toHaveLength(fixture.layers.length);
+    for (const [i, id] of ancestry.entries()) {
+      r = await call('GET', `/v1/images/${id}/json`, { headers: auth });
+      expect(r.status).toBe(200);
+      await r.arrayBuffer();
+      r = await call('GET', `/v1/images/${id}/layer`, { headers: auth });
+      expect(r.status).toBe(200);
+      expect(Buffer.from(await r.arrayBuffer()).equals(Buffer.from(fixture.layers[i]!.gz))).toBe(true);
+    }
   }, TIMEOUT);
 
   test('a push to another namespace, or without credentials, is refused', async () => {
