@@ -290,6 +290,25 @@ describe('skopeo push → V1 pull', () => {
   }, TIMEOUT);
 });
 
+describe('one-part names are library/<name> on both sides', () => {
+  test('skopeo pushes host/<name>: a V1 client pulls <name> and library/<name>; a V1 push of <name> is pulled as library/<name>', async () => {
+    const name = `lib${hex(6)}`;
+    await ok('copy', '--dest-tls-verify=false', source.dir, ref(host, name, 'v1'));
+    for (const repo of [name, `library/${name}`]) {
+      const got = await v1Pull(registry.url, repo, 'v1');
+      expect(got.ancestry).toHaveLength(fixture.layers.length);
+      got.ancestry.forEach((id, i) => expect(Buffer.from(got.layers.get(id)!).equals(Buffer.from(fixture.layers[i]!.gz))).toBe(true));
+    }
+    const other = `lib${hex(6)}`;
+    const image = { id: hex(64), layer: gzip(await buildTar([{ name: 'hello', body: 'one-part V1 push\n' }])) };
+    await v1Push(registry.url, other, 'latest', [{ ...image, json: JSON.stringify({ id: image.id, created: '2026-11-27T00:00:00Z', os: 'linux', architecture: 'amd64' }) }]);
+    const a = await pull(host, other, 'latest');
+    const b = await pull(host, `library/${other}`, 'latest');
+    expect(Buffer.from(a.manifest).equals(Buffer.from(b.manifest))).toBe(true);
+    expect(Buffer.from(a.blobs.get(sha256(image.layer))!).equals(Buffer.from(image.layer))).toBe(true);
+  }, TIMEOUT);
+});
+
 describe('a tag re-pushed through the other protocol', () => {
   test('V1 → V2-derived, replaced by a skopeo push (V1 sees the new top), replaced by a V1 push (V2 derives anew)', async () => {
     const repo = `swap${hex(6)}/app`;
