@@ -99,13 +99,16 @@ interface V1Image {
 }
 
 /** Pushes `images` (root first) to `repo` as docker 1.x does (images it has are skipped), and tags the top one `tag`. */
-async function v1Push(base: string, repo: string, tag: string, images: V1Image[]): Promise<void> {
-  const call = v1(base);
-  let r = await call('PUT', `/v1/repositories/${repo}/`, {
+async function v1Push(base: string, repo: string, tag: string, images: V1Image[], basic?: string): Promise<string | null> {
+  const plain = v1(base);
+  let r = await plain('PUT', `/v1/repositories/${repo}/`, {
     body: JSON.stringify(images.map((i) => ({ id: i.id }))),
-    headers: { 'content-type': 'application/json', 'x-docker-token': 'true' },
+    headers: { 'content-type': 'application/json', 'x-docker-token': 'true', ...(basic && { authorization: basic }) },
   });
   expect(r.status).toBe(200);
+  // token mode: the index's token goes with every registry call
+  const token = basic ? r.headers.get('x-docker-token') : null;
+  const call: typeof plain = (method, path, init = {}) => plain(method, path, { ...init, headers: { ...init.headers, ...(token && { authorization: `Token ${token}` }) } });
   for (const i of images) {
     // docker 1.x skips an image the registry has already
     r = await call('GET', `/v1/images/${i.id}/json`);
@@ -120,10 +123,13 @@ async function v1Push(base: string, repo: string, tag: string, images: V1Image[]
   }
   r = await call('PUT', `/v1/repositories/${repo}/tags/${tag}`, { body: JSON.stringify(images.at(-1)!.id) });
   expect(r.status).toBe(200);
-  r = await call('PUT', `/v1/repositories/${repo}/images`, {
+  // an index call again: Basic credentials in token mode
+  r = await plain('PUT', `/v1/repositories/${repo}/images`, {
     body: JSON.stringify(images.map((i) => ({ id: i.id, checksum: payload(i.json, i.layer) }))),
+    ...(basic && { headers: { authorization: basic } }),
   });
   expect(r.status).toBe(204);
+  return token;
 }
 
 interface V1Pulled {
@@ -351,19 +357,56 @@ describe('token mode (REGISTRY_AUTH=token) with skopeo credentials', () => {
   beforeAll(async () => {
     secured = await startSupervisor({ STORAGE: 'fs', REGISTRY_AUTH: 'token' });
     securedHost = `127.0.0.1:${secured.port}`;
-    const p = Bun.spawn([process.execPath, 'run', 'admin', '--', 'user', 'add', USER, '--password', PASSWORD], {
+    await addUser(USER, PASSWORD);
+  }, TIMEOUT);
+
+  /** `bun run admin -- user add` on the supervisor's database. */
+  async function addUser(user: string, password: string): Promise<void> {
+    const p = Bun.spawn([process.execPath, 'run', 'admin', '--', 'user', 'add', user, '--password', password], {
       cwd: ROOT,
       env: { ...process.env, STORAGE_PATH: join(secured.dir, 'data'), REGISTRY_DB: '', REGISTRY_CONFIG: '' },
       stdout: 'pipe',
       stderr: 'pipe',
     });
     const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-    if (code !== 0) throw new Error(`bun run admin -- user add exited ${code}: ${err}${out}`);
-  }, TIMEOUT);
+    if (code !== 0) throw new Error(`bun run admin -- user add ${user} exited ${code}: ${err}${out}`);
+  }
 
   afterAll(async () => {
     await secured?.stop();
   });
+
+  test('a private repository pushed by V1 is pulled through V2 by its owner only', async () => {
+    const creds = `${USER}:${PASSWORD}`;
+    const basic = `Basic ${Buffer.from(creds).toString('base64')}`;
+    const repo = `${USER}/secret`;
+    const image = { id: hex(64), layer: gzip(await buildTar([{ name: 'secret.txt', body: 'private V1 push\n' }])) };
+    const token = await v1Push(secured.url, repo, 'v1', [{ ...image, json: JSON.stringify({ id: image.id, created: '2026-11-27T00:00:00Z', os: 'linux', architecture: 'amd64' }) }], basic);
+    expect(token).toContain('access=write');
+    const r = await v1(secured.url)('PUT', `/v1/repositories/${repo}/properties`, {
+      body: JSON.stringify({ access: 'private' }),
+      headers: { 'content-type': 'application/json', authorization: `Token ${token}` },
+    });
+    expect(r.status).toBe(200);
+    await r.arrayBuffer();
+    const p = await pull(securedHost, repo, 'v1', '--src-creds', creds);
+    expect(p.json.layers.map((l) => l.digest)).toEqual([sha256(image.layer)]);
+    expect(Buffer.from(p.blobs.get(sha256(image.layer))!).equals(Buffer.from(image.layer))).toBe(true);
+    // anonymous: refused, by tag and by digest, and the layer blob too
+    let run = await skopeo('inspect', '--tls-verify=false', ref(securedHost, repo, 'v1'));
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/denied|unauthorized|authentication required/i);
+    run = await skopeo('inspect', '--tls-verify=false', `docker://${securedHost}/${repo}@${sha256(p.manifest)}`);
+    expect(run.code).not.toBe(0);
+    const blob = await fetch(`${secured.url}/v2/${repo}/blobs/${sha256(image.layer)}`);
+    expect(blob.status).toBe(401);
+    await blob.arrayBuffer();
+    // another user: refused as well
+    await addUser('otheruser', 'other-pass-1');
+    run = await skopeo('inspect', '--tls-verify=false', '--creds', 'otheruser:other-pass-1', ref(securedHost, repo, 'v1'));
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/denied|unauthorized/i);
+  }, TIMEOUT);
 
   test('--dest-creds pushes to <user>/app, --src-creds pulls it back byte-identical; V1 sees the tag', async () => {
     const creds = `${USER}:${PASSWORD}`;
