@@ -248,6 +248,53 @@ describe('V1 push → V2 pull with skopeo', () => {
   }, TIMEOUT);
 });
 
+describe('V1 push of uncompressed layers (as docker 1.x pushes them) → V2 pull with skopeo', () => {
+  test('plain tar layers (one gzip beside them): an OCI manifest, per-layer media types, diff_ids, copy to an oci: layout', async () => {
+    const repo = `plain${hex(6)}/app`;
+    const tars = [
+      await buildTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/plain', body: 'an uncompressed layer\n' }]),
+      await buildTar([{ name: 'usr/', type: 'directory' }, { name: 'usr/lib.bin', body: randomBytes(150 * 1024) }]),
+      await buildTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/last', body: 'plain again\n' }]),
+    ];
+    const layers = [tars[0]!, gzip(tars[1]!), tars[2]!];
+    const ids = [hex(64), hex(64), hex(64)];
+    await v1Push(
+      registry.url,
+      repo,
+      'v1',
+      ids.map((id, i) => ({
+        id,
+        layer: layers[i]!,
+        json: JSON.stringify({ id, ...(i > 0 && { parent: ids[i - 1] }), created: `2026-11-27T00:00:0${i}Z`, os: 'linux', architecture: 'amd64', config: { Cmd: ['/bin/true'] } }),
+      })),
+    );
+    const p = await pull(host, repo, 'v1');
+    expect(p.json.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+    expect(p.json.config.mediaType).toBe('application/vnd.oci.image.config.v1+json');
+    expect(p.json.layers.map((l) => l.mediaType)).toEqual([
+      'application/vnd.oci.image.layer.v1.tar',
+      'application/vnd.oci.image.layer.v1.tar+gzip',
+      'application/vnd.oci.image.layer.v1.tar',
+    ]);
+    p.json.layers.forEach((l, i) => expect(Buffer.from(p.blobs.get(l.digest)!).equals(Buffer.from(layers[i]!))).toBe(true));
+    const config = JSON.parse(new TextDecoder().decode(p.blobs.get(p.json.config.digest)!));
+    expect(config.rootfs.diff_ids).toEqual(tars.map((t) => sha256(t)));
+    // skopeo also writes it as an OCI layout: it gzips the plain layers on the way (its choice
+    // for that destination), so the layout's layers decompress to the V1 tars under the same config
+    const layout = mkdtempSync(join(tmp, 'layout-'));
+    await ok('copy', '--src-tls-verify=false', ref(host, repo, 'v1'), `oci:${layout}:v1`);
+    const blob = (digest: string) => new Uint8Array(readFileSync(join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length))));
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
+    const written = JSON.parse(new TextDecoder().decode(blob(index.manifests[0].digest))) as Pulled['json'];
+    expect(written.config.digest).toBe(p.json.config.digest);
+    written.layers.forEach((l, i) => {
+      const bytes = blob(l.digest);
+      const tar = l.mediaType.endsWith('+gzip') ? Bun.gunzipSync(bytes as Uint8Array<ArrayBuffer>) : bytes;
+      expect(Buffer.from(tar).equals(Buffer.from(tars[i]!))).toBe(true);
+    });
+  }, TIMEOUT);
+});
+
 describe('skopeo push → V1 pull', () => {
   for (const kind of ['oci', 'dir'] as const) {
     test(`${kind}: source: tags, index images, ancestry = layers, each layer the fixture blob, top json with the config`, async () => {
