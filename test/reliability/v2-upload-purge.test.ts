@@ -5,10 +5,12 @@
  *    left answer 404 BLOB_UPLOAD_UNKNOWN to GET/PATCH/PUT once purged and their chunk folders
  *    `uploads/<id>` are gone; a session still receiving chunks is kept and completes; a chunk
  *    folder no session owns is removed once older than the age, kept while younger;
+ *  - over S3 (fauxqs): a session being completed (its row claimed, its chunks not yet placed)
+ *    whose first chunk is older than the age but whose last one is fresh is not an orphan;
  *  - the real supervisor with REGISTRY_UPLOAD_PURGE_INTERVAL=1: the same through its periodic
  *    purge. `upload_purge_age` cannot go below 60 s (config/schema.ts), so the test ages the
- *    abandoned sessions instead: their `updated_at` in the SQLite database and their folders'
- *    mtime are moved two days back, as if the clients had left two days ago.
+ *    abandoned sessions instead: their `updated_at` in the SQLite database and the mtime of their
+ *    folders and chunks are moved two days back, as if the clients had left two days ago.
  */
 import { Database } from 'bun:sqlite';
 import { afterEach, describe, expect, test } from 'bun:test';
@@ -17,6 +19,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hotRoutesOf } from '../../src/app/app.ts';
 import { FsDriver } from '../../src/storage/fs.ts';
+import { S3Driver } from '../../src/storage/s3/driver.ts';
+import { startFauxqs } from '../../dev/s3.ts';
 import { makeApp } from '../helpers/app.ts';
 import { useSupervisors, waitFor } from '../helpers/supervisor.ts';
 import { hex, randomBytes } from '../helpers/v1-push.ts';
@@ -167,7 +171,11 @@ describe('V2 upload purge by the real supervisor (REGISTRY_UPLOAD_PURGE_INTERVAL
     } finally {
       db.close();
     }
-    for (const id of [left[0]!, left[1]!, orphan]) utimesSync(join(root, 'uploads', id), daysAgo(2), daysAgo(2));
+    for (const id of [left[0]!, left[1]!, orphan]) {
+      const folder = join(root, 'uploads', id);
+      for (const chunk of readdirSync(folder)) utimesSync(join(folder, chunk), daysAgo(2), daysAgo(2));
+      utimesSync(folder, daysAgo(2), daysAgo(2));
+    }
 
     await waitFor('the abandoned uploads purged', () => uploadFolders(root).join() === [active, youngOrphan].sort().join(), 5000);
     for (const id of left) await expectGone(call, id);
@@ -180,4 +188,37 @@ describe('V2 upload purge by the real supervisor (REGISTRY_UPLOAD_PURGE_INTERVAL
     await Bun.sleep(1500);
     expect(uploadFolders(root)).toEqual([youngOrphan]);
   }, 60_000);
+});
+
+describe('V2 upload purge over S3 (fauxqs)', () => {
+  test('a session being completed is not an orphan while its newest chunk is younger than the age', async () => {
+    const server = await startFauxqs();
+    try {
+      const storage = new S3Driver(server.driverOptions());
+      const app = makeApp({}, storage);
+      try {
+        const call: Call = (method, path, init) => app.req(method, path, init);
+        const purge = hotRoutesOf(app.app).purgeUploads;
+        const id = await start(call);
+        const first = randomBytes(1000);
+        await patch(call, id, 0, first);
+        await Bun.sleep(3500);
+        const second = randomBytes(2000);
+        await patch(call, id, first.byteLength, second);
+        // the PUT that completes it has claimed the session (its row is gone) and is reading the
+        // chunks: a purge on another worker meanwhile must leave them
+        expect(await app.meta.deleteUpload(id)).toBe(true);
+        expect(await purge(2500)).toBe(0);
+        expect(await storage.list(`uploads/${id}`)).toEqual([`uploads/${id}/0`, `uploads/${id}/1`]);
+        // left for longer than the age after its last chunk: an orphan, removed
+        await Bun.sleep(3000);
+        expect(await purge(2500)).toBe(1);
+        expect(await storage.list('uploads').catch(() => [])).toEqual([]);
+      } finally {
+        app.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  }, 30_000);
 });
