@@ -119,7 +119,8 @@ describe('V2 upload purge in process (hotRoutesOf(app).purgeUploads over fs stor
       const oldOrphan = orphanFolder(root);
       expect(uploadFolders(root)).toEqual([twoChunks, oneChunk, active, oldOrphan].sort());
 
-      await Bun.sleep(600);
+      // ages far apart (2.5 s against less than one), so a slow machine cannot blur them
+      await Bun.sleep(2500);
       const second = randomBytes(3000);
       await patch(call, active, first.byteLength, second);
       const youngOrphan = orphanFolder(root);
@@ -128,16 +129,16 @@ describe('V2 upload purge in process (hotRoutesOf(app).purgeUploads over fs stor
       expect(uploadFolders(root)).toHaveLength(5);
 
       // 3 sessions + 1 orphan folder
-      expect(await purge(300)).toBe(4);
+      expect(await purge(2000)).toBe(4);
       for (const id of [twoChunks, oneChunk, empty]) await expectGone(call, id);
       expect(uploadFolders(root)).toEqual([active, youngOrphan].sort());
       // nothing left for a second run
-      expect(await purge(300)).toBe(0);
+      expect(await purge(2000)).toBe(0);
       await expectCompletes(call, active, Buffer.concat([first, second]));
       // completed: its folder went with its row; the young orphan is kept until it is old
       expect(uploadFolders(root)).toEqual([youngOrphan]);
-      await Bun.sleep(400);
-      expect(await purge(300)).toBe(1);
+      await Bun.sleep(2500);
+      expect(await purge(2000)).toBe(1);
       expect(uploadFolders(root)).toEqual([]);
     } finally {
       app.close();
