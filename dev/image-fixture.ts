@@ -9,6 +9,9 @@
  *  - an OCI image manifest and a Docker schema 2 manifest over the same blobs.
  * Written in three formats skopeo reads:
  *  - `writeOciLayout(dir, tag)`: an OCI image layout (`oci:<dir>:<tag>`), OCI manifest;
+ *  - `writeMultiPlatformOciLayout(dir, tag)`: an OCI image layout whose tag names an image index
+ *    of two platforms (linux/amd64: the fixture's manifest; linux/arm64: the same layers under a
+ *    config that says arm64), for `skopeo copy --all`;
  *  - `writeDockerArchive(file, repoTag)`: `docker save` format (`docker-archive:<file>`):
  *    manifest.json, `<config hex>.json`, `<diff id hex>/layer.tar` uncompressed, `repositories`;
  *  - `writeDir(dir)`: skopeo's `dir:` format (version 1.1), Docker schema 2 manifest, blobs
@@ -23,6 +26,7 @@ import type { Header as TarHeader } from 'tar-stream';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
+export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
@@ -52,6 +56,10 @@ export interface ImageFixture {
   dockerManifest: Uint8Array;
   dockerManifestDigest: string;
   writeOciLayout(dir: string, tag: string): void;
+  /** the index `writeMultiPlatformOciLayout` writes, and its digest */
+  multiPlatformIndex: Uint8Array;
+  multiPlatformIndexDigest: string;
+  writeMultiPlatformOciLayout(dir: string, tag: string): void;
   writeDockerArchive(file: string, repoTag: string): Promise<void>;
   writeDir(dir: string): void;
 }
@@ -184,6 +192,28 @@ export async function buildImageFixture(): Promise<ImageFixture> {
   const ociManifest = manifest(OCI_MANIFEST, OCI_CONFIG, OCI_LAYER_GZIP);
   const dockerManifest = manifest(DOCKER_MANIFEST, DOCKER_CONFIG, DOCKER_LAYER_GZIP);
   const ociManifestDigest = sha256(ociManifest);
+  // the arm64 variant: the same layers, a config that names another architecture
+  const armConfig = encoder.encode(JSON.stringify({ ...configJson, architecture: 'arm64', variant: 'v8' }));
+  const armConfigDigest = sha256(armConfig);
+  const armManifest = encoder.encode(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: OCI_CONFIG, digest: armConfigDigest, size: armConfig.length },
+      layers: layers.map((l) => ({ mediaType: OCI_LAYER_GZIP, digest: l.digest, size: l.gz.length })),
+    }),
+  );
+  const multiPlatformIndex = encoder.encode(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: [
+        { mediaType: OCI_MANIFEST, digest: ociManifestDigest, size: ociManifest.length, platform: { architecture: 'amd64', os: 'linux' } },
+        { mediaType: OCI_MANIFEST, digest: sha256(armManifest), size: armManifest.length, platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } },
+      ],
+    }),
+  );
+  const multiPlatformIndexDigest = sha256(multiPlatformIndex);
 
   return {
     layers,
@@ -207,6 +237,29 @@ export async function buildImageFixture(): Promise<ImageFixture> {
         mediaType: 'application/vnd.oci.image.index.v1+json',
         manifests: [
           { mediaType: OCI_MANIFEST, digest: ociManifestDigest, size: ociManifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } },
+        ],
+      };
+      writeFileSync(join(dir, 'index.json'), JSON.stringify(index));
+    },
+
+    multiPlatformIndex,
+    multiPlatformIndexDigest,
+
+    writeMultiPlatformOciLayout(dir, tag) {
+      const blobs = join(dir, 'blobs', 'sha256');
+      mkdirSync(blobs, { recursive: true });
+      writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+      for (const l of layers) writeFileSync(join(blobs, hexOf(l.digest)), l.gz);
+      writeFileSync(join(blobs, hexOf(configDigest)), config);
+      writeFileSync(join(blobs, hexOf(ociManifestDigest)), ociManifest);
+      writeFileSync(join(blobs, hexOf(armConfigDigest)), armConfig);
+      writeFileSync(join(blobs, hexOf(sha256(armManifest))), armManifest);
+      writeFileSync(join(blobs, hexOf(multiPlatformIndexDigest)), multiPlatformIndex);
+      const index = {
+        schemaVersion: 2,
+        mediaType: OCI_INDEX,
+        manifests: [
+          { mediaType: OCI_INDEX, digest: multiPlatformIndexDigest, size: multiPlatformIndex.length, annotations: { 'org.opencontainers.image.ref.name': tag } },
         ],
       };
       writeFileSync(join(dir, 'index.json'), JSON.stringify(index));

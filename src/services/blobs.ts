@@ -171,13 +171,23 @@ export class BlobService {
     for (const folder of folders) {
       const id = folder.slice('uploads/'.length);
       if (!isSessionId(id) || (await this.meta.getUpload(id))) continue;
-      const stat = await this.storage.stat(folder).catch(() => null);
-      if (stat && stat.modTime.getTime() < before) {
-        await this.storage.delete(folder).catch(() => {});
-        removed++;
-      }
+      // dated by its newest chunk: a session being completed has no row any more, and its first
+      // chunk may be older than the age while its last one just came (S3 dates a prefix by its
+      // first object); counted only when this purge removed it (every worker purges)
+      const written = await this.#lastWrite(folder);
+      if (written !== null && written < before && (await this.storage.delete(folder).then(() => true, () => false))) removed++;
     }
     return removed;
+  }
+
+  /** When the newest chunk under a session's folder was written (ms); null when none is left. */
+  async #lastWrite(folder: string): Promise<number | null> {
+    let newest: number | null = null;
+    for (const key of await this.storage.list(folder).catch(() => [])) {
+      const stat = await this.storage.stat(key).catch(() => null);
+      if (stat) newest = Math.max(newest ?? 0, stat.modTime.getTime());
+    }
+    return newest;
   }
 
   /** Streams a whole blob into its key, verified before it is committed; records and links it. */

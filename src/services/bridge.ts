@@ -9,7 +9,7 @@
  *   index image list, and the tag names both. Anything else (an index, zstd layers, no layers)
  *   stays V2-only: V1 does not list the tag.
  */
-import type { BlobStore, ImageRecord, ImageStore, ManifestRecord, ManifestStore, RepoRef, TagStore } from '../db/meta.ts';
+import type { BlobStore, ImageRecord, ImageStore, ManifestRecord, ManifestStore, NewImage, RepoRef, TagStore } from '../db/meta.ts';
 import { configFromV1, manifestFromV1, v1ImagesFromV2, type BridgedLayer, type V1Image } from '../domain/bridge.ts';
 import { digestOf } from '../domain/digest.ts';
 import { parseManifest, requiredContent, type ParsedManifest } from '../domain/manifest.ts';
@@ -105,15 +105,30 @@ export class BridgeService {
       const blob = await this.meta.getLinkedBlob(ref, image.layer.digest);
       if (!blob) return `layer ${image.layer.digest} is missing`;
       const json = new TextEncoder().encode(image.json);
-      // an image another push derived already is complete: it stays as it is
-      if (!(await this.meta.putImageIfUploading({ id: image.id, parent: image.parent, json, ancestry: [...ancestry] }))) continue;
-      await this.meta.setLayerIfUploading(image.id, { key: blob.key, size: blob.size, checksums: [], json });
-      await this.meta.markReady(image.id);
+      if (!(await this.#writeV1Image({ id: image.id, parent: image.parent, json, ancestry: [...ancestry] }, blob))) {
+        return `the V1 image ${image.id} is being written by concurrent pushes`;
+      }
     }
     const list = derived.map((i) => ({ id: i.id }));
     await this.repos.putIndexImages(ref, JSON.stringify(list), list);
     await this.meta.bridgeTag(ref, tag, derived[derived.length - 1]!.id, digest);
     return null;
+  }
+
+  /**
+   * Writes a derived V1 image (uploading → its layer → ready) unless it is ready already; true
+   * once it is ready. Another push of the same image may reset it to uploading between our steps
+   * (that clears the layer): it is marked ready only with its layer recorded, and the steps are
+   * taken again, until one of the pushes has completed it.
+   */
+  async #writeV1Image(image: NewImage, blob: { key: string; size: number }): Promise<boolean> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      // an image another push derived already is complete: it stays as it is
+      if (!(await this.meta.putImageIfUploading(image))) return true;
+      await this.meta.setLayerIfUploading(image.id, { key: blob.key, size: blob.size, checksums: [], json: image.json });
+      if (await this.meta.markReady(image.id, blob.key)) return true;
+    }
+    return false;
   }
 
   /** A V1 image's layer as a blob of `ref` (analysed once, then kept); null for an empty layer. */
