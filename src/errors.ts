@@ -17,7 +17,7 @@ export interface CatalogueEntry {
 }
 
 /** The error codes of the OCI Distribution Specification v1.1 (its "Error Codes" table). */
-export type OciCode =
+type OciCode =
   | 'BLOB_UNKNOWN'
   | 'BLOB_UPLOAD_INVALID'
   | 'BLOB_UPLOAD_UNKNOWN'

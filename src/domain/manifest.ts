@@ -14,7 +14,7 @@ export const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifes
 const DOCKER_SCHEMA1 = ['application/vnd.docker.distribution.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v1+prettyjws'];
 
 /** The manifest media types the registry stores, and whether each is a list of manifests. */
-export const MANIFEST_TYPES: Readonly<Record<string, 'image' | 'index'>> = {
+const MANIFEST_TYPES: Readonly<Record<string, 'image' | 'index'>> = {
   [OCI_MANIFEST]: 'image',
   [DOCKER_MANIFEST]: 'image',
   [OCI_INDEX]: 'index',

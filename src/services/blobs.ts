@@ -47,7 +47,7 @@ function storageFailure(e: unknown, missing: 'V2_BLOB_UNKNOWN' | 'V2_BLOB_UPLOAD
 }
 
 /** A valid digest, or DIGEST_INVALID. */
-export function requireDigest(digest: string | null | undefined): string {
+function requireDigest(digest: string | null | undefined): string {
   if (!digest || !isDigest(digest)) throw new RegistryError('V2_DIGEST_INVALID', 'unsupported or malformed digest');
   return digest;
 }

@@ -13,10 +13,10 @@ import type { BridgeService } from './bridge.ts';
 /** The tag grammar of the spec (and of V1). */
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
-export type Reference = { tag: string } | { digest: string };
+type Reference = { tag: string } | { digest: string };
 
 /** A `<reference>` path segment: a digest (it has a colon) or a tag; 400 when neither is well formed. */
-export function parseReference(reference: string): Reference {
+function parseReference(reference: string): Reference {
   if (reference.includes(':')) {
     if (!isDigest(reference)) throw new RegistryError('V2_DIGEST_INVALID', 'unsupported or malformed digest');
     return { digest: reference };
