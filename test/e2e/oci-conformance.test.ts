@@ -6,9 +6,10 @@
  *  (a) one node, open mode, fs + SQLite in a temp dir;
  *  (b) one node, REGISTRY_AUTH=token, a user made with the admin CLI (`bun run admin -- user add`),
  *      the suite authenticating with OCI_USERNAME/OCI_PASSWORD;
- *  (c) two nodes over one PostgreSQL (dev/postgres.ts) and one S3 bucket (fauxqs, dev/s3.ts)
- *      behind a round-robin HTTP proxy (dev/round-robin-proxy.ts), so the consecutive requests
- *      of every push and pull alternate between the nodes.
+ *  (c) two nodes over one PostgreSQL (dev/postgres.ts) and one S3 bucket (fauxqs, dev/s3.ts; with
+ *      REGISTRY_TEST_RGW=1 Ceph's RADOS Gateway, as .ci/run's second step does) behind a
+ *      round-robin HTTP proxy (dev/round-robin-proxy.ts), so the consecutive requests of every
+ *      push and pull alternate between the nodes.
  * Against the registry each expects `0 failed` and every spec the suite ran passed (the count
  * `Ran N of M Specs` is read from the suite's log).
  *
@@ -26,7 +27,7 @@ import { join } from 'node:path';
 import { startDistribution } from '../../dev/distribution.ts';
 import { startPostgres } from '../../dev/postgres.ts';
 import { startRoundRobinProxy } from '../../dev/round-robin-proxy.ts';
-import { startFauxqs } from '../../dev/s3.ts';
+import { startFauxqs, startRadosGateway } from '../../dev/s3.ts';
 import { COMPAT_TARGET } from '../helpers/compat-target.ts';
 import { startSupervisor } from '../helpers/supervisor.ts';
 
@@ -38,6 +39,7 @@ const GO = '/usr/lib/go-1.23/bin/go';
 const SUITE_BIN = join(process.env.TMPDIR ?? '/tmp', 'oci-conformance.test');
 /** a first run may install Go and build the suite (about 2 minutes on a 2-core machine) */
 const TIMEOUT = 600_000;
+const RGW = process.env.REGISTRY_TEST_RGW === '1';
 
 const USER = 'conformance';
 const PASSWORD = 'conformance-pw-1';
@@ -144,7 +146,8 @@ async function startTwoNodes(): Promise<string[]> {
   }
   const pg = await startPostgres();
   cleanups.push(() => pg.stop());
-  const s3 = await startFauxqs();
+  // the real S3 (Ceph's RADOS Gateway, strict about signatures and part sizes) when asked for
+  const s3 = RGW ? await startRadosGateway() : await startFauxqs();
   cleanups.push(() => s3.stop());
   const env = {
     REGISTRY_AUTH: 'open',
@@ -200,7 +203,7 @@ describe(`OCI distribution-spec conformance (../shared/oci-conformance) against 
     }
   }, TIMEOUT);
 
-  const shared = COMPAT_TARGET === 'distribution' ? 'one shared storage directory' : 'one PostgreSQL and one S3 bucket';
+  const shared = COMPAT_TARGET === 'distribution' ? 'one shared storage directory' : `one PostgreSQL and one S3 bucket (${RGW ? 'Ceph RGW' : 'fauxqs'})`;
   test(`(c) two nodes over ${shared}, a round-robin proxy in front`, async () => {
     try {
       const t0 = performance.now();
