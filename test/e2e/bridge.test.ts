@@ -21,6 +21,7 @@ import { buildImageFixture, DOCKER_MANIFEST, OCI_INDEX, sha256, type ImageFixtur
 import { startSupervisor, type Supervisor } from '../helpers/supervisor.ts';
 import { buildTar, gzip } from '../helpers/tar.ts';
 import { hex, payload, randomBytes, UA } from '../helpers/v1-push.ts';
+import { skopeoRunner } from '../helpers/skopeo.ts';
 
 const TIMEOUT = 120_000;
 const ROOT = join(import.meta.dir, '..', '..');
@@ -49,23 +50,7 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function skopeo(...args: string[]): Promise<Run> {
-  const p = Bun.spawn(['skopeo', '--insecure-policy', ...args], { env: { ...process.env, TMPDIR: tmp }, stdout: 'pipe', stderr: 'pipe' });
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, stdout, stderr };
-}
-
-async function ok(...args: string[]): Promise<string> {
-  const r = await skopeo(...args);
-  if (r.code !== 0) throw new Error(`skopeo ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
+const { run: skopeo, ok } = skopeoRunner(() => tmp);
 
 const ref = (h: string, repo: string, tag: string) => `docker://${h}/${repo}:${tag}`;
 

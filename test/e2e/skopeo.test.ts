@@ -32,6 +32,7 @@ import {
   type ImageFixture,
 } from '../../dev/image-fixture.ts';
 import { COMPAT_TARGET, startOpenTarget, type RunningTarget } from '../helpers/compat-target.ts';
+import { skopeoRunner } from '../helpers/skopeo.ts';
 
 const TIMEOUT = 120_000;
 
@@ -59,28 +60,7 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** skopeo with no signature policy file needed; big blobs go to the test's temp dir. */
-async function skopeo(...args: string[]): Promise<Run> {
-  const p = Bun.spawn(['skopeo', '--insecure-policy', ...args], {
-    env: { ...process.env, TMPDIR: tmp },
-    stdout: 'pipe',
-    stderr: 'pipe',
-  });
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, stdout, stderr };
-}
-
-async function ok(...args: string[]): Promise<string> {
-  const r = await skopeo(...args);
-  if (r.code !== 0) throw new Error(`skopeo ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
+const { run: skopeo, ok } = skopeoRunner(() => tmp);
 
 const ref = (repo: string, tag: string) => `docker://${target.host}/${repo}:${tag}`;
 

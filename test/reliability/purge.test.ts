@@ -3,27 +3,18 @@
  * processes), and never an upload that is still receiving data (the fs driver in process, where
  * the age can be far below the 60 s minimum of the setting).
  */
-import { afterEach, describe, expect, test } from 'bun:test';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, test } from 'bun:test';
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StorageError } from '../../src/storage/driver.ts';
 import { FsDriver } from '../../src/storage/fs.ts';
 import { useSupervisors, waitFor } from '../helpers/supervisor.ts';
 import { client, hex, imageJson, payload, randomBytes, tempFiles } from '../helpers/v1-push.ts';
+import { useTempDirs } from '../helpers/temp-dirs.ts';
 
 const supervisors = useSupervisors();
 
-let dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  dirs = [];
-});
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'registry-purge-'));
-  dirs.push(d);
-  return d;
-};
+const tempDir = useTempDirs('registry-purge-');
 const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000);
 /** Sum of N over every `Purged N abandoned uploads` line (each worker logs its own). */
 const purgedInLog = (log: string) => [...log.matchAll(/Purged (\d+) abandoned uploads/g)].reduce((n, m) => n + Number(m[1]), 0);

@@ -13,9 +13,8 @@
  *    folders and chunks are moved two days back, as if the clients had left two days ago.
  */
 import { Database } from 'bun:sqlite';
-import { afterEach, describe, expect, test } from 'bun:test';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, test } from 'bun:test';
+import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hotRoutesOf } from '../../src/app/app.ts';
 import { FsDriver } from '../../src/storage/fs.ts';
@@ -25,19 +24,11 @@ import { makeApp } from '../helpers/app.ts';
 import { useSupervisors, waitFor } from '../helpers/supervisor.ts';
 import { hex, randomBytes } from '../helpers/v1-push.ts';
 import { expectV2Error, sha256 } from '../helpers/v2.ts';
+import { useTempDirs } from '../helpers/temp-dirs.ts';
 
 const supervisors = useSupervisors();
 
-let dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  dirs = [];
-});
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'registry-v2-purge-'));
-  dirs.push(d);
-  return d;
-};
+const tempDir = useTempDirs('registry-v2-purge-');
 const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000);
 
 type Call = (method: string, path: string, init?: { body?: Uint8Array; headers?: Record<string, string> }) => Promise<Response>;
