@@ -1,4 +1,7 @@
 /**
+ * (Over 300 lines on purpose: the one contract both stores implement, V1 and V2, each method's
+ * semantics written beside it.)
+ *
  * The metadata store contract: dialect-neutral and async at the boundary, so the SQLite and the
  * PostgreSQL stores (sqlite/store.ts, pg/store.ts) are interchangeable behind services and
  * routes. One contract suite (test/db/meta.suite.ts) runs against every implementation.
@@ -14,7 +17,7 @@
  *   I/O error, disk full) the call rejects with `RegistryError('METADATA_UNAVAILABLE')` (503),
  *   the backend's error as its `cause` (failures.ts); any other error is passed on unchanged.
  *
- * Only the SQLite store remembers reads (repository, tag list, tag) between calls, and only until
+ * Only the SQLite store remembers reads (repository, tag list, tag, V2 tag names, tagged manifest) between calls, and only until
  * any connection commits (see sqlite/store.ts): no store returns data older than the last commit
  * the caller could have seen. Records it hands out from that cache are frozen.
  */

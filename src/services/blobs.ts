@@ -1,4 +1,7 @@
 /**
+ * (Over 300 lines on purpose: the upload session's steps — append, digest, place, purge — share
+ * the live hashers and the chunk layout, and read best as one state machine.)
+ *
  * V2 blobs and their uploads (OCI Distribution §Pushing blobs, §Pulling blobs): the rules, no
  * HTTP. A blob is stored once per digest (`blobs/<alg>/<hex>`) and linked into the repositories
  * that pushed or mounted it; nothing is visible before its digest is verified.

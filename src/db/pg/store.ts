@@ -1,4 +1,8 @@
 /**
+ * (Over 300 lines on purpose: one class is one backend's whole contract, V1 and V2, because every
+ * method shares its pool, its guarded-run and transaction helpers; the rules themselves live in
+ * ../rules.ts and ../records.ts.)
+ *
  * MetaStore on PostgreSQL through Drizzle over Bun's built-in client (`drizzle-orm/bun-sql`); the
  * row rules are ../rules.ts and ../records.ts, shared with the SQLite store. What differs is how
  * the rules are made safe for many processes on many nodes:

@@ -1,4 +1,8 @@
 /**
+ * (Over 300 lines on purpose: one class is one backend's whole contract, V1 and V2, because every
+ * method shares its connection, its write-transaction helper and its commit-aware read cache;
+ * the rules themselves live in ../rules.ts and ../records.ts.)
+ *
  * MetaStore on SQLite through Drizzle; the row rules are ../rules.ts and ../records.ts, shared
  * with the PostgreSQL store. bun:sqlite is synchronous, so every transaction here is a sync
  * function run with `behavior: 'immediate'` (several worker processes share the file: a deferred
