@@ -84,6 +84,27 @@ describe('s3 driver on fauxqs', () => {
     }
   });
 
+  test('move is a server-side CopyObject: no byte of the object passes through the driver', async () => {
+    const bucket = await server.newBucket();
+    const proxy = recordingProxy(server.endpoint);
+    try {
+      const d = new S3Driver(server.driverOptions({ bucket, endpoint: proxy.endpoint }));
+      const data = patternBytes(6 * MiB + 3, 5);
+      await d.putContent('uploads/x/0', data);
+      const before = proxy.requests.length;
+      await d.move('uploads/x/0', 'blobs/sha256/ab');
+      const during = proxy.requests.slice(before);
+      expect(during.reduce((sum, r) => sum + r.bytes, 0)).toBe(0);
+      expect(during.filter((r) => r.method === 'GET' && r.path.endsWith('/uploads/x/0'))).toHaveLength(0);
+      const copies = during.filter((r) => r.method === 'PUT' && r.path === `/${bucket}/blobs/sha256/ab`);
+      expect(copies.map((r) => r.status)).toEqual([200]);
+      expect(sameBytes(await d.getContent('blobs/sha256/ab'), data)).toBe(true);
+      expect(await failure(() => d.stat('uploads/x/0'))).toBeInstanceOf(PathNotFoundError);
+    } finally {
+      proxy.stop();
+    }
+  });
+
   test('uploaded parts stay invisible on the server until commit', async () => {
     const bucket = await server.newBucket();
     const proxy = recordingProxy(server.endpoint);

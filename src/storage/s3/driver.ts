@@ -41,6 +41,7 @@ import { DRIVER, isNoSuchKey, s3Error } from './errors.ts';
 import { S3ObjectBlob } from './object-blob.ts';
 import { s3Settings } from './options.ts';
 import type { S3DriverOptions } from './options.ts';
+import { MAX_COPY_SIZE, type Copier } from './copy.ts';
 import { S3FileWriter } from './writer.ts';
 
 export { type S3DriverOptions } from './options.ts';
@@ -55,6 +56,7 @@ export class S3Driver extends BaseDriver {
   readonly #partSize: number;
   readonly #queueSize: number;
   readonly #pageSize: number;
+  readonly #copy: Copier | null;
 
   constructor(options: S3DriverOptions, hooks?: DriverHooks) {
     super(DRIVER, hooks);
@@ -65,6 +67,7 @@ export class S3Driver extends BaseDriver {
     this.#partSize = settings.partSize;
     this.#queueSize = settings.queueSize;
     this.#pageSize = settings.pageSize;
+    this.#copy = settings.copy;
   }
 
   protected isNotFound(err: unknown): boolean {
@@ -142,6 +145,16 @@ export class S3Driver extends BaseDriver {
       queueSize: this.#queueSize,
       beforeCommit: () => this.#assertPlaceable(key),
     });
+  }
+
+  /** A server-side CopyObject then a delete (nothing streams through us), where the object allows. */
+  protected override async doMove(from: string, to: string): Promise<void> {
+    const { size, isDir } = await this.doStat(from);
+    if (isDir) throw new PathNotFoundError(DRIVER, from);
+    if (!this.#copy || size > MAX_COPY_SIZE) return super.doMove(from, to);
+    await this.#assertPlaceable(to);
+    await this.#copy(this.#objectKey(from), this.#objectKey(to));
+    await this.doDelete(from);
   }
 
   protected async doDelete(key: string): Promise<void> {

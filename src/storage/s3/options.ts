@@ -1,4 +1,5 @@
 /** The S3 driver's settings, checked and defaulted in one place, and the client they describe. */
+import { copier, type Copier } from './copy.ts';
 import type { S3Client } from 'bun';
 import { StorageError } from '../driver.ts';
 import { DRIVER } from './errors.ts';
@@ -49,6 +50,8 @@ function normalizePrefix(prefix: string): string {
 
 /** Options with every default filled in, and the client for the bucket. */
 export interface S3Settings {
+  /** server-side copy (./copy.ts), null when it cannot be signed */
+  copy: Copier | null;
   client: S3Client;
   /** `''` or `'a/b/'` */
   prefix: string;
@@ -87,5 +90,5 @@ export function s3Settings(options: S3DriverOptions): S3Settings {
     ...(options.secretAccessKey && { secretAccessKey: options.secretAccessKey }),
     ...(options.sessionToken && { sessionToken: options.sessionToken }),
   });
-  return { client, prefix, presignExpiry, partSize, queueSize, pageSize };
+  return { client, prefix, presignExpiry, partSize, queueSize, pageSize, copy: copier(options, pathStyle) };
 }
