@@ -605,7 +605,7 @@ try {
       let target: number | undefined;
       const m = r.target ? /([\d.]+)×/.exec(r.target) : null;
       if (m) target = r.better === 'higher' ? Number(m[1]) : 1 / Number(m[1]);
-      return { label: r.scenario.replace(/ \((wrk|curl|sequential|VmHWM|Bun fetch|dir:|docker:)[^)]*\)/g, '').replace(/: POST[^,]*(, PATCH[^,]*)?(, PUT[^,]*)?/, '').slice(0, 60), value: adv, target, met: r.met ?? undefined };
+      return { label: r.scenario.replace(/ \((wrk|curl|sequential|VmHWM|Bun fetch|dir:|docker:)[^)]*\)/g, '').replace(/: POST[^,]*(, PATCH[^,]*)?(, PUT[^,]*)?/, '').replace(/ \/v2\/<name>\/[^ ,]*/, '').slice(0, 60), value: adv, target, met: r.met ?? undefined };
     });
   const svg = barChart(
     'registry (V1 and V2) vs nginx / distribution (same run)',
