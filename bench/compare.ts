@@ -1,12 +1,13 @@
 /**
- * Side-by-side comparison: our registry against nginx (static files with sendfile) and the
- * distribution registry (V2), in one run, on loopback.
+ * Side-by-side comparison: our registry (V1, and V2 against V2) against nginx (static files with
+ * sendfile) and the distribution registry (V2), in one run, on loopback.
  *
  *   bun bench/compare.ts
  *
  * Env: BENCH_COMPARE_REPS (3) repetitions of every measurement (the median is reported),
  * BENCH_COMPARE_WRK_SECONDS (5), BENCH_COMPARE_BIG_MIB (1024) size of the big layer,
- * BENCH_COMPARE_ONLY (comma list of get,pulls,ping,meta,put,pushpull) to run a subset.
+ * BENCH_COMPARE_CHUNK_MIB (16) PATCH size of the chunked V2 upload, BENCH_COMPARE_ONLY (comma list
+ * of get,pulls,ping,meta,put,pushpull and, for V2, v2get,v2meta,v2put,skopeo) to run a subset.
  *
  * Setup (temp dir under $TMPDIR, removed at the end): random layer files of 10 MiB, 100 MiB,
  * 1 GiB and 5 × 20 MiB; nginx serves them from <tmp>/www (plus a 2-byte ping.json); the same
@@ -22,6 +23,15 @@
  *  - layer PUT (100 MiB, 1 GiB): curl -T, wall time and peak RSS (VmHWM) on a fresh server per
  *    repetition (ours: 2 workers, the busiest worker's VmHWM; distribution: POST + PUT ?digest=)
  *  - full V1 push and pull of a 5-layer image (sequential Bun client) vs V2 push and pull
+ * V2 against V2 (same requests to both servers):
+ *  - v2get: blob GET /v2/<name>/blobs/<digest> (100 MiB, big) with curl vs nginx sending the file
+ *  - v2meta: manifest GET by tag with docker's Accept list, and tags list (10 tags), wrk -c64, vs
+ *    distribution; both also against our own /v1/_ping
+ *  - v2put: monolithic (POST, PUT ?digest= with the body, curl -T) and chunked (POST, PATCH
+ *    chunks with Content-Range, PUT ?digest=, Bun fetch) blob uploads, 100 MiB and big, each on
+ *    a freshly started server
+ *  - skopeo: `skopeo copy` push (dir: → docker://) and pull (docker:// → dir:) of a 5 × 20 MiB
+ *    image (dev/image-fixture.ts, new random layers per repetition), fresh repository per repetition
  * Every wrk and curl run is wrapped in /usr/bin/time: the generator's CPU is reported next to
  * the servers' CPU (the generator check). Nothing is pinned with taskset (see bench/README.md).
  * Output: a markdown table on stdout, .bench-out/compare.json and .bench-out/compare.svg.
@@ -29,8 +39,11 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { barChart, type Bar } from './lib/svg.ts';
-import { hashFile, type Layer, MANIFEST_V2, v1Chain, v1Pull, v1Push, v2Pull, v2Push } from './lib/clients.ts';
+import { DOCKER_PULL_ACCEPT, hashFile, type Layer, MANIFEST_V2, v1Chain, v1Pull, v1Push, v2ChunkedUpload, v2Pull, v2Push } from './lib/clients.ts';
+import { curlGet, curlPut, v2CurlMonolithic } from './lib/curl.ts';
 import { loadVerdict, median, nsSince, run, snapshot, statusBytes, ticksSince } from './lib/procs.ts';
+import { skopeoCopy } from './lib/skopeo.ts';
+import { buildImageFixture } from '../dev/image-fixture.ts';
 import { type Server, startDistribution, startNginx, startOurs, which } from './lib/servers.ts';
 import { clockTicks, fmt, loadAvg, machineInfo, startSession } from './lib/session.ts';
 import { wrk, type WrkResult } from './lib/wrk.ts';
@@ -41,12 +54,13 @@ const GiB = 1024 * MiB;
 const REPS = envNumber('BENCH_COMPARE_REPS', 3, 1, 10);
 const WRK_S = envNumber('BENCH_COMPARE_WRK_SECONDS', 5, 1, 30);
 const BIG_MIB = envNumber('BENCH_COMPARE_BIG_MIB', 1024, 16, 4096);
+const CHUNK_MIB = envNumber('BENCH_COMPARE_CHUNK_MIB', 16, 1, 1024);
 const ONLY = process.env.BENCH_COMPARE_ONLY?.split(',');
 const want = (s: string) => !ONLY || ONLY.includes(s);
 
 // ---------------------------------------------------------------- environment
 
-const bins = { nginx: which('nginx'), wrk: which('wrk'), dist: which('docker-registry'), curl: which('curl') };
+const bins = { nginx: which('nginx'), wrk: which('wrk'), dist: which('docker-registry'), curl: which('curl'), skopeo: which('skopeo') };
 if (!bins.curl) throw new Error('curl is required');
 const clk = await clockTicks();
 const machine = machineInfo();
@@ -57,16 +71,18 @@ const versions = {
   wrk: bins.wrk ? (/wrk (\S+)/.exec((await run([bins.wrk, '-v'], 5000)).stdout)?.[1] ?? '?') : null,
   distribution: bins.dist ? firstLine((await run([bins.dist, '--version'], 5000)).stdout) : null,
   curl: firstLine((await run([bins.curl, '--version'], 5000)).stdout),
+  skopeo: bins.skopeo ? firstLine((await run([bins.skopeo, '--version'], 5000)).stdout) : null,
   kernel: machine.kernel,
 };
 const loadAtStart = loadAvg();
 
 console.log(`machine: ${machine.nproc} × ${machine.cpu}, ${machine.memGiB} GiB; Linux ${versions.kernel}; load average at start ${loadAtStart}`);
-console.log(`bun ${versions.bun}; nginx ${versions.nginx ?? '-'}; wrk ${versions.wrk ?? '-'}; ${versions.distribution ?? 'distribution -'}; ${versions.curl}`);
+console.log(`bun ${versions.bun}; nginx ${versions.nginx ?? '-'}; wrk ${versions.wrk ?? '-'}; ${versions.distribution ?? 'distribution -'}; ${versions.skopeo ?? 'skopeo -'}; ${versions.curl}`);
 if (!bins.nginx) console.log('SKIP: nginx not installed (apt-get install nginx-light): no nginx baselines');
 if (!bins.dist) console.log('SKIP: docker-registry not installed (apt-get install docker-registry): no distribution baselines');
 if (!bins.wrk) console.log('SKIP: wrk not installed (apt-get install wrk): no concurrent pulls, tiny GETs or metadata GETs');
-console.log(`repetitions: ${REPS} (median reported); wrk: -t2, ${WRK_S} s per run; big layer ${BIG_MIB} MiB\n`);
+if (!bins.skopeo) console.log('SKIP: skopeo not installed (apt-get install skopeo): no skopeo push/pull');
+console.log(`repetitions: ${REPS} (median reported); wrk: -t2, ${WRK_S} s per run; big layer ${BIG_MIB} MiB; V2 chunks ${CHUNK_MIB} MiB${ONLY ? `; only ${ONLY.join(',')}` : ''}\n`);
 
 // ---------------------------------------------------------------- results
 
@@ -126,35 +142,11 @@ session.onSignals(['SIGINT', 'SIGTERM']);
 
 // ---------------------------------------------------------------- helpers
 
-/** A command under /usr/bin/time: its stdout, and its own CPU seconds. */
-async function timed(cmd: string[], timeoutMs: number): Promise<{ stdout: string; code: number; elapsedS: number; cpuS: number }> {
-  const f = join(tmp, `time-${Math.random().toString(36).slice(2)}`);
-  const r = await run(['/usr/bin/time', '-f', '%e %U %S', '-o', f, ...cmd], timeoutMs);
-  let elapsedS = r.ms / 1000;
-  let cpuS = Number.NaN;
-  try {
-    const [e, u, s] = readFileSync(f, 'utf8').trim().split('\n').pop()!.split(/\s+/).map(Number);
-    elapsedS = e!;
-    cpuS = u! + s!;
-  } catch {
-    // time did not write (killed)
-  }
-  rmSync(f, { force: true });
-  return { stdout: r.stdout, code: r.code, elapsedS, cpuS };
-}
-
 async function genFile(path: string, mib: number): Promise<Layer> {
   const r = await run(['dd', 'if=/dev/urandom', `of=${path}`, 'bs=1M', `count=${mib}`, 'status=none'], 300_000);
   if (r.code !== 0) throw new Error(`dd failed: ${r.stderr}`);
   const { sha256 } = await hashFile(path);
   return { path, size: mib * MiB, sha256 };
-}
-
-async function curlGet(url: string): Promise<{ bytesPerS: number; seconds: number; size: number; clientCpuS: number }> {
-  const r = await timed([bins.curl!, '-s', '-o', '/dev/null', '-w', '%{http_code} %{speed_download} %{time_total} %{size_download}', url], 120_000);
-  const [code, speed, total, size] = r.stdout.trim().split(' ');
-  if (code !== '200') throw new Error(`GET ${url}: HTTP ${code}`);
-  return { bytesPerS: Number(speed), seconds: Number(total), size: Number(size), clientCpuS: r.cpuS };
 }
 
 // ---------------------------------------------------------------- main
@@ -177,6 +169,8 @@ try {
   const LBIG = await genFile(join(www, 'layer-big'), BIG_MIB);
   const IMG: Layer[] = [];
   for (let i = 1; i <= 5; i++) IMG.push(await genFile(join(www, `img-${i}`), 20));
+  // a small blob that warms up a server's V2 paths before a timed V2 upload
+  const warm = await genFile(join(tmp, 'warm-1m'), 1);
   const bigLabel = BIG_MIB === 1024 ? '1 GiB' : `${BIG_MIB} MiB`;
 
   // ---- servers
@@ -231,36 +225,99 @@ try {
     }
   }
 
-  // ---- layer GET with curl
+  // ---- V2 content on ours: the two big blobs (for the blob GETs); on both servers the 5-layer image
+  // under V2_TAGS (for the manifest and tags list GETs)
+  const V2_BLOBS = 'bench/v2blobs';
+  const V2_APP = 'bench/v2app';
+  const V2_TAGS = ['latest', ...Array.from({ length: 9 }, (_, i) => `1.${i}`)];
+  if (want('v2get')) await v2Push(ours.url, V2_BLOBS, [L100, LBIG]);
+  if (want('v2meta')) {
+    for (const s of [ours, dist]) {
+      if (!s) continue;
+      for (const tag of V2_TAGS) await v2Push(s.url, V2_APP, IMG, tag);
+      // the same answer from both before measuring: schema2 for docker's Accept, every tag listed
+      const m = await fetch(`${s.url}/v2/${V2_APP}/manifests/latest`, { headers: { accept: DOCKER_PULL_ACCEPT } });
+      await m.arrayBuffer();
+      if (m.status !== 200 || m.headers.get('content-type') !== MANIFEST_V2) throw new Error(`${s.name}: manifest GET ${m.status} ${m.headers.get('content-type')}`);
+      const t = (await (await fetch(`${s.url}/v2/${V2_APP}/tags/list`)).json()) as { tags?: string[] };
+      if (t.tags?.length !== V2_TAGS.length) throw new Error(`${s.name}: tags/list ${JSON.stringify(t)}`);
+    }
+  }
+
+  // ---- layer GET (V1) and blob GET (V2) with curl, against nginx sending the same file
+  const curlGets = async (what: string, group: string, label: string, oursUrl: string, file: string, size: number) => {
+    const res = { ours: { mibs: [] as number[], cpu: [] as number[], cpuNs: [] as number[], client: [] as number[] }, nginx: { mibs: [] as number[], cpu: [] as number[], cpuNs: [] as number[], client: [] as number[] } };
+    // warm-up: both files in the page cache, connections code paths hot
+    await curlGet(bins.curl!, oursUrl);
+    if (nginx) await curlGet(bins.curl!, `${nginx.url}/${file}`);
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const [who, server, url] of [['ours', ours!, oursUrl], ...(nginx ? [['nginx', nginx, `${nginx.url}/${file}`] as const] : [])] as const) {
+        const before = snapshot(server.servingPids());
+        const g = await curlGet(bins.curl!, url);
+        const serverCpuS = ticksSince(before, server.servingPids()) / clk;
+        const serverNsCpuS = nsSince(before, server.servingPids()) / 1e9;
+        if (g.size !== size) throw new Error(`${who} GET returned ${g.size} bytes`);
+        res[who].mibs.push(g.bytesPerS / MiB);
+        res[who].cpu.push(serverCpuS / (size / GiB));
+        res[who].cpuNs.push(serverNsCpuS / (size / GiB));
+        res[who].client.push(g.clientCpuS);
+        genCheck(`${what} ${label}`, who, 'curl', g.seconds, g.clientCpuS, serverCpuS);
+      }
+    }
+    const b = nginx ? 'nginx sendfile' : null;
+    addRow({ group, scenario: `${what} ${label} (curl), throughput`, unit: 'MiB/s', ours: median(res.ours.mibs), baselineName: b, baseline: b && median(res.nginx.mibs), better: 'higher', target: '≥ 0.9×', targetCheck: (r) => r >= 0.9, samples: { ours: res.ours.mibs, baseline: res.nginx.mibs } });
+    addRow({ group, scenario: `${what} ${label}, server CPU per GiB (utime+stime)`, unit: 'CPU s/GiB', ours: median(res.ours.cpu), baselineName: b, baseline: b && median(res.nginx.cpu), better: 'lower', target: null, samples: { ours: res.ours.cpu, baseline: res.nginx.cpu } });
+    addRow({ group, scenario: `${what} ${label}, server CPU per GiB (schedstat ns)`, unit: 'CPU s/GiB', ours: median(res.ours.cpuNs), baselineName: b, baseline: b && median(res.nginx.cpuNs), better: 'lower', target: null, samples: { ours: res.ours.cpuNs, baseline: res.nginx.cpuNs } });
+    extra[`curlClientCpuS ${what} ${label}`] = { ours: res.ours.client, nginx: res.nginx.client };
+  };
   if (want('get')) {
     for (const [label, img, file] of [['100 MiB', c100!, 'layer-100m'], [bigLabel, cBig!, 'layer-big']] as const) {
-      const size = img.layer.size;
-      const res = { ours: { mibs: [] as number[], cpu: [] as number[], cpuNs: [] as number[], client: [] as number[] }, nginx: { mibs: [] as number[], cpu: [] as number[], cpuNs: [] as number[], client: [] as number[] } };
-      // warm-up: both files in the page cache, connections code paths hot
-      await curlGet(`${ours.url}/v1/images/${img.id}/layer`);
-      if (nginx) await curlGet(`${nginx.url}/${file}`);
-      for (let rep = 0; rep < REPS; rep++) {
-        for (const [who, server, url] of [
-          ['ours', ours, `${ours.url}/v1/images/${img.id}/layer`],
-          ...(nginx ? [['nginx', nginx, `${nginx.url}/${file}`] as const] : []),
-        ] as const) {
-          const before = snapshot(server.servingPids());
-          const g = await curlGet(url);
-          const serverCpuS = ticksSince(before, server.servingPids()) / clk;
-          const serverNsCpuS = nsSince(before, server.servingPids()) / 1e9;
-          if (g.size !== size) throw new Error(`${who} GET returned ${g.size} bytes`);
-          res[who].mibs.push(g.bytesPerS / MiB);
-          res[who].cpu.push(serverCpuS / (size / GiB));
-          res[who].cpuNs.push(serverNsCpuS / (size / GiB));
-          res[who].client.push(g.clientCpuS);
-          genCheck(`layer GET ${label}`, who, 'curl', g.seconds, g.clientCpuS, serverCpuS);
-        }
-      }
-      addRow({ group: 'layer GET', scenario: `layer GET ${label} (curl), throughput`, unit: 'MiB/s', ours: median(res.ours.mibs), baselineName: nginx ? 'nginx sendfile' : null, baseline: nginx ? median(res.nginx.mibs) : null, better: 'higher', target: '≥ 0.9×', targetCheck: (r) => r >= 0.9, samples: { ours: res.ours.mibs, baseline: res.nginx.mibs } });
-      addRow({ group: 'layer GET', scenario: `layer GET ${label}, server CPU per GiB (utime+stime)`, unit: 'CPU s/GiB', ours: median(res.ours.cpu), baselineName: nginx ? 'nginx sendfile' : null, baseline: nginx ? median(res.nginx.cpu) : null, better: 'lower', target: null, samples: { ours: res.ours.cpu, baseline: res.nginx.cpu } });
-      addRow({ group: 'layer GET', scenario: `layer GET ${label}, server CPU per GiB (schedstat ns)`, unit: 'CPU s/GiB', ours: median(res.ours.cpuNs), baselineName: nginx ? 'nginx sendfile' : null, baseline: nginx ? median(res.nginx.cpuNs) : null, better: 'lower', target: null, samples: { ours: res.ours.cpuNs, baseline: res.nginx.cpuNs } });
-      extra[`curlClientCpuS ${label}`] = { ours: res.ours.client, nginx: res.nginx.client };
+      await curlGets('layer GET', 'layer GET', label, `${ours.url}/v1/images/${img.id}/layer`, file, img.layer.size);
     }
+  }
+  if (want('v2get')) {
+    for (const [label, layer, file] of [['100 MiB', L100, 'layer-100m'], [bigLabel, LBIG, 'layer-big']] as const) {
+      await curlGets('V2 blob GET /v2/<name>/blobs/<digest>', 'V2 blob GET', label, `${ours.url}/v2/${V2_BLOBS}/blobs/sha256:${layer.sha256}`, file, layer.size);
+    }
+  }
+
+  // ---- skopeo: a full push (dir: → docker://) and pull (docker:// → dir:) of the same image to and
+  // from each server, a fresh repository and tag per repetition, the two servers' order alternating
+  if (want('skopeo') && bins.skopeo) {
+    const SK_LAYERS = 5;
+    const SK_MIB = 20;
+    const r = { oursPush: [] as number[], oursPull: [] as number[], distPush: [] as number[], distPull: [] as number[] };
+    // fresh layer contents per repetition and run: skopeo's blob info cache (as root
+    // /var/lib/containers/cache) remembers where a blob was pushed and would mount it from there
+    const seed0 = crypto.getRandomValues(new Uint32Array(1))[0]! % 1_000_000;
+    for (const s of [ours, dist]) if (s) await v2Push(s.url, 'bench/warm', [warm]);
+    for (let rep = 0; rep < REPS; rep++) {
+      const fx = await buildImageFixture({ bulk: { layers: SK_LAYERS, mib: SK_MIB, seed: seed0 + rep } });
+      const src = join(tmp, `skopeo-src-${rep}`);
+      fx.writeDir(src);
+      const sizes = new Map(fx.layers.map((l) => [l.digest.slice('sha256:'.length), l.gz.length]));
+      const servers = [['ours', ours] as const, ...(dist ? [['distribution', dist] as const] : [])];
+      for (const [who, server] of rep % 2 ? servers.reverse() : servers) {
+        const ref = `docker://${server.url.replace(/^http:\/\//, '')}/bench/skopeo${rep}:r${rep}`;
+        let before = snapshot(server.servingPids());
+        const push = await skopeoCopy(bins.skopeo, `dir:${src}`, ref, tmp);
+        genCheck('skopeo push', who, 'skopeo copy', push.elapsedS, push.cpuS, ticksSince(before, server.servingPids()) / clk);
+        const dst = join(tmp, `skopeo-pull-${who}-${rep}`);
+        before = snapshot(server.servingPids());
+        const pull = await skopeoCopy(bins.skopeo, ref, `dir:${dst}`, tmp);
+        genCheck('skopeo pull', who, 'skopeo copy', pull.elapsedS, pull.cpuS, ticksSince(before, server.servingPids()) / clk);
+        // every layer came back (skopeo checked each digest while writing)
+        for (const [hex, size] of sizes) if (Bun.file(join(dst, hex)).size !== size) throw new Error(`skopeo pull from ${who}: layer ${hex} missing or short`);
+        rmSync(dst, { recursive: true, force: true });
+        r[who === 'ours' ? 'oursPush' : 'distPush'].push(push.elapsedS);
+        r[who === 'ours' ? 'oursPull' : 'distPull'].push(pull.elapsedS);
+      }
+      rmSync(src, { recursive: true, force: true });
+    }
+    const b = dist ? 'distribution, same image' : null;
+    const image = `${SK_LAYERS} × ${SK_MIB} MiB layers`;
+    addRow({ group: 'skopeo', scenario: `skopeo push, ${image} (dir: → docker://), wall time`, unit: 's', ours: median(r.oursPush), baselineName: b, baseline: b && median(r.distPush), better: 'lower', target: '≤ 0.7×', targetCheck: (x) => x <= 0.7, samples: { ours: r.oursPush, baseline: r.distPush } });
+    addRow({ group: 'skopeo', scenario: `skopeo pull, ${image} (docker:// → dir:), wall time`, unit: 's', ours: median(r.oursPull), baselineName: b, baseline: b && median(r.distPull), better: 'lower', target: '≤ 0.7×', targetCheck: (x) => x <= 0.7, samples: { ours: r.oursPull, baseline: r.distPull } });
   }
 
   // ---- wrk scenarios
@@ -276,6 +333,7 @@ try {
   const pullOpts = { threads: 2, connections: 32, seconds: WRK_S };
   const tinyOpts = { threads: 2, connections: 64, seconds: WRK_S, latency: true };
   const pullMiBs = (r: WrkResult) => (r.reqPerSec * L10.size) / MiB;
+  const acceptOpts = { ...tinyOpts, headers: [`Accept: ${DOCKER_PULL_ACCEPT}`] };
 
   if (bins.wrk) {
     const layer10 = `${ours.url}/v1/images/${c10!.id}/layer`;
@@ -297,6 +355,14 @@ try {
           await wrkRun('meta dist tags/list', dist, `${dist.url}/v2/${appRepo}/tags/list`, tinyOpts);
           await wrkRun('meta dist manifest', dist, `${dist.url}/v2/${appRepo}/manifests/latest`, { ...tinyOpts, headers: [`Accept: ${MANIFEST_V2}`] });
         }
+      }
+      if (want('v2meta')) {
+        await wrkRun('v2 manifest ours', ours, `${ours.url}/v2/${V2_APP}/manifests/latest`, acceptOpts);
+        if (dist) await wrkRun('v2 manifest dist', dist, `${dist.url}/v2/${V2_APP}/manifests/latest`, acceptOpts);
+        await wrkRun('v2 tags ours', ours, `${ours.url}/v2/${V2_APP}/tags/list`, tinyOpts);
+        if (dist) await wrkRun('v2 tags dist', dist, `${dist.url}/v2/${V2_APP}/tags/list`, tinyOpts);
+        // the context rows need our own _ping in the same window
+        if (!want('ping')) await wrkRun('ping ours2', ours, `${ours.url}/v1/_ping`, tinyOpts);
       }
     }
   }
@@ -372,6 +438,21 @@ try {
     }
   }
 
+  if (bins.wrk && want('v2meta')) {
+    const rps = (r: WrkResult) => r.reqPerSec;
+    const d = dist ? 'distribution, same request' : null;
+    const v2meta: [string, string, string][] = [
+      [`V2 manifest GET by tag /v2/<name>/manifests/latest, docker's Accept (wrk -c64)`, 'v2 manifest ours', 'v2 manifest dist'],
+      [`V2 tags list GET /v2/<name>/tags/list, ${V2_TAGS.length} tags (wrk -c64)`, 'v2 tags ours', 'v2 tags dist'],
+    ];
+    for (const [scenario, key, bkey] of v2meta) {
+      addRow({ group: 'V2 metadata GET', scenario, unit: 'req/s', ours: med(key, rps), baselineName: d, baseline: d && med(bkey, rps), better: 'higher', target: '≥ 30×', targetCheck: (r) => r >= 30, samples: { ours: samples(key, rps), baseline: samples(bkey, rps) } });
+    }
+    for (const [scenario, key] of v2meta) {
+      addRow({ group: 'V2 metadata GET', scenario: scenario.replace(' (wrk -c64)', ' vs our own /v1/_ping (wrk -c64)'), unit: 'req/s', ours: med(key, rps), baselineName: 'ours GET /v1/_ping, 2 workers', baseline: med('ping ours2', rps), better: 'higher', target: null, samples: { ours: samples(key, rps), baseline: samples('ping ours2', rps) } });
+    }
+  }
+
   // ---- layer PUT: fresh servers per repetition (VmHWM is a lifetime peak)
   await stopServer(nginx);
   await stopServer(dist);
@@ -401,17 +482,14 @@ try {
             }
           };
           const sampler = setInterval(sample, 20);
-          const c = await timed([bins.curl!, '-s', '-o', '/dev/null', '-w', '%{http_code} %{time_total}', '-H', 'Expect:', '-H', 'Content-Type: application/octet-stream', '-T', layer.path, '-X', 'PUT', `${s.url}/v1/images/${img!.id}/layer`], 300_000);
-          clearInterval(sampler);
+          const c = await curlPut(bins.curl!, `${s.url}/v1/images/${img!.id}/layer`, layer.path, '200').finally(() => clearInterval(sampler));
           sample();
           r.oursAnon.push(anonPeak / MiB);
           r.oursFile.push(fileAtPeak / MiB);
-          const [code, total] = c.stdout.trim().split(' ');
-          if (code !== '200') throw new Error(`ours PUT layer: HTTP ${code}`);
           const cpuS = ticksSince(before, s.servingPids()) / clk;
-          genCheck(`layer PUT ${label}`, 'ours', 'curl -T', Number(total), c.cpuS, cpuS);
+          genCheck(`layer PUT ${label}`, 'ours', 'curl -T', c.seconds, c.clientCpuS, cpuS);
           r.oursCpu.push(cpuS / (layer.size / GiB));
-          r.oursS.push(Number(total));
+          r.oursS.push(c.seconds);
           r.oursHwm.push(Math.max(...workers.map((p) => statusBytes(p, 'VmHWM'))) / MiB);
           r.oursMaster.push(statusBytes(s.proc.pid, 'VmHWM') / MiB);
         } finally {
@@ -425,20 +503,10 @@ try {
           try {
             r.distIdle.push(statusBytes(d.proc.pid, 'VmHWM') / MiB);
             const before = snapshot(d.servingPids());
-            const t = performance.now();
-            const post = await fetch(`${d.url}/v2/bench/put/blobs/uploads/`, { method: 'POST' });
-            await post.arrayBuffer();
-            const postS = (performance.now() - t) / 1000;
-            if (post.status !== 202) throw new Error(`distribution POST upload: ${post.status}`);
-            const loc = new URL(post.headers.get('location')!, d.url);
-            loc.searchParams.set('digest', `sha256:${layer.sha256}`);
-            const c = await timed([bins.curl!, '-s', '-o', '/dev/null', '-w', '%{http_code} %{time_total}', '-H', 'Expect:', '-H', 'Content-Type: application/octet-stream', '-T', layer.path, '-X', 'PUT', loc.href], 300_000);
-            const [code, total] = c.stdout.trim().split(' ');
-            // the same clock as ours (curl's time_total) plus the POST that opened the upload
-            const wall = postS + Number(total);
-            if (code !== '201') throw new Error(`distribution PUT blob: HTTP ${code}`);
+            const c = await v2CurlMonolithic(bins.curl!, d.url, 'bench/put', layer);
+            const wall = c.seconds;
             const cpuS = ticksSince(before, d.servingPids()) / clk;
-            genCheck(`layer PUT ${label}`, 'distribution', 'curl -T', wall, c.cpuS, cpuS);
+            genCheck(`layer PUT ${label}`, 'distribution', 'curl -T', wall, c.clientCpuS, cpuS);
             r.distCpu.push(cpuS / (layer.size / GiB));
             r.distS.push(wall);
             r.distHwm.push(statusBytes(d.proc.pid, 'VmHWM') / MiB);
@@ -456,10 +524,59 @@ try {
     }
   }
 
+  // ---- V2 blob PUT, monolithic and chunked: the same client against both servers, each
+  // measurement on a freshly started server with empty storage (a blob both already hold would
+  // be deduplicated), warmed up with one upload of a small other blob the same way (a fresh
+  // worker's first V2 requests cost tens of ms), the two servers' order alternating
+  if (want('v2put')) {
+    type Upload = (url: string, layer: Layer) => Promise<{ seconds: number; clientCpuS: number }>;
+    const monolithic: Upload = (url, layer) => v2CurlMonolithic(bins.curl!, url, 'bench/v2put', layer);
+    const chunked: Upload = async (url, layer) => {
+      const c0 = process.cpuUsage();
+      const t = performance.now();
+      await v2ChunkedUpload(url, 'bench/v2put', layer, CHUNK_MIB * MiB);
+      const c = process.cpuUsage(c0);
+      return { seconds: (performance.now() - t) / 1000, clientCpuS: (c.user + c.system) / 1e6 };
+    };
+    const modes: [string, string, string, Upload][] = [
+      ['monolithic', 'POST, PUT ?digest= with the whole body (curl -T)', 'curl -T', monolithic],
+      ['chunked', `POST, PATCH ${CHUNK_MIB} MiB chunks with Content-Range, PUT ?digest= (Bun fetch)`, 'bun fetch', chunked],
+    ];
+    for (const [mode, how, tool, upload] of modes) {
+      for (const [label, layer] of [['100 MiB', L100], [bigLabel, LBIG]] as const) {
+        const r = { ours: [] as number[], dist: [] as number[], oursCpu: [] as number[], distCpu: [] as number[] };
+        for (let rep = 0; rep < REPS; rep++) {
+          const order = bins.dist ? (rep % 2 ? ['distribution', 'ours'] : ['ours', 'distribution']) : ['ours'];
+          for (const who of order) {
+            const dir = join(tmp, `v2put-${who}-${rep}`);
+            const s = who === 'ours' ? await startOurs(dir, 2, `${dir}.log`, MARK) : await startDistribution(dir);
+            try {
+              await upload(s.url, warm);
+              const before = snapshot(s.servingPids());
+              const u = await upload(s.url, layer);
+              const cpuS = ticksSince(before, s.servingPids()) / clk;
+              const head = await fetch(`${s.url}/v2/bench/v2put/blobs/sha256:${layer.sha256}`, { method: 'HEAD' });
+              if (head.status !== 200 || Number(head.headers.get('content-length')) !== layer.size) throw new Error(`${who}: blob not there after the ${mode} upload (HEAD ${head.status})`);
+              genCheck(`V2 ${mode} blob PUT ${label}`, who, tool, u.seconds, u.clientCpuS, cpuS);
+              r[who === 'ours' ? 'ours' : 'dist'].push(u.seconds);
+              r[who === 'ours' ? 'oursCpu' : 'distCpu'].push(cpuS / (layer.size / GiB));
+            } finally {
+              await stopServer(s);
+              rmSync(dir, { recursive: true, force: true });
+            }
+          }
+        }
+        const b = bins.dist ? 'distribution, same requests' : null;
+        addRow({ group: 'V2 blob PUT', scenario: `V2 ${mode} blob PUT ${label}: ${how}, wall time`, unit: 's', ours: median(r.ours), baselineName: b, baseline: b && median(r.dist), better: 'lower', target: '≤ 0.5×', targetCheck: (x) => x <= 0.5, samples: { ours: r.ours, baseline: r.dist } });
+        addRow({ group: 'V2 blob PUT', scenario: `V2 ${mode} blob PUT ${label}, server CPU per GiB (utime+stime)`, unit: 'CPU s/GiB', ours: median(r.oursCpu), baselineName: b, baseline: b && median(r.distCpu), better: 'lower', target: null, samples: { ours: r.oursCpu, baseline: r.distCpu } });
+      }
+    }
+  }
+
   // ---------------------------------------------------------------- output
   const ratioText = (r: Row) => (r.ratio === null ? '–' : `${r.ratio >= 100 ? r.ratio.toFixed(0) : r.ratio.toFixed(2)}×`);
   const metText = (r: Row) => (r.met === null ? '' : r.met ? 'yes' : '**no**');
-  const ORDER = ['layer GET', 'concurrent pulls', 'tiny GET', 'metadata GET', 'layer PUT', 'push/pull', 'scaling'];
+  const ORDER = ['layer GET', 'concurrent pulls', 'tiny GET', 'metadata GET', 'layer PUT', 'push/pull', 'V2 blob GET', 'V2 metadata GET', 'V2 blob PUT', 'skopeo', 'scaling'];
   rows.sort((a, b) => ORDER.indexOf(a.group) - ORDER.indexOf(b.group));
   console.log('| scenario | unit | ours | baseline | baseline value | ratio ours/baseline | target | met? |');
   console.log('|---|---|---|---|---|---|---|---|');
@@ -488,10 +605,10 @@ try {
       let target: number | undefined;
       const m = r.target ? /([\d.]+)×/.exec(r.target) : null;
       if (m) target = r.better === 'higher' ? Number(m[1]) : 1 / Number(m[1]);
-      return { label: r.scenario.replace(/ \((wrk|curl|sequential|VmHWM)[^)]*\)/g, '').slice(0, 60), value: adv, target, met: r.met ?? undefined };
+      return { label: r.scenario.replace(/ \((wrk|curl|sequential|VmHWM|Bun fetch|dir:|docker:)[^)]*\)/g, '').replace(/: POST[^,]*(, PATCH[^,]*)?(, PUT[^,]*)?/, '').replace(/ \/v2\/<name>\/[^ ,]*/, '').slice(0, 60), value: adv, target, met: r.met ?? undefined };
     });
   const svg = barChart(
-    'V1 registry vs nginx / distribution (same run)',
+    'registry (V1 and V2) vs nginx / distribution (same run)',
     `${machine.nproc} × ${machine.cpu}; Bun ${versions.bun}; nginx ${versions.nginx ?? '-'}; ${versions.distribution ?? '-'}; ${new Date().toISOString().slice(0, 16)}Z; load ${loadAtStart}`,
     bars,
   );

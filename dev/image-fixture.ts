@@ -18,6 +18,10 @@
  *    named by their hex digest.
  * Content is deterministic (a seeded generator fills the binary files, mtimes are fixed), so the
  * digests are the same on every build.
+ *
+ * `buildImageFixture({ bulk: { layers, mib, seed } })` builds a bigger image of the same shape for
+ * benchmarks instead (bench/compare.ts): `layers` layers, each one file of `mib` MiB of
+ * incompressible data from the seed (another seed, other digests), gzip level 1.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -153,12 +157,30 @@ const LAYER_ENTRIES: { createdBy: string; entries: Entry[] }[] = [
   },
 ];
 
-/** Builds the fixture image (about 1.4 MiB of layers). */
-export async function buildImageFixture(): Promise<ImageFixture> {
+/** `layers` layers of one `mib` MiB file each, incompressible, from `seed`. */
+function bulkEntries(layers: number, mib: number, seed: number): { createdBy: string; entries: Entry[] }[] {
+  return Array.from({ length: layers }, (_, i) => ({
+    createdBy: `/bin/sh -c write /data/blob-${i + 1}.bin (${mib} MiB)`,
+    entries: [
+      { name: 'data/', type: 'directory' as const },
+      { name: `data/blob-${i + 1}.bin`, body: pseudoRandom(mib * 1024 * 1024, seed * 1000 + i + 1) },
+    ],
+  }));
+}
+
+export interface FixtureOptions {
+  /** a benchmark image instead of the compatibility one: `layers` × `mib` MiB, random from `seed` */
+  bulk?: { layers: number; mib: number; seed: number };
+}
+
+/** Builds the fixture image (about 1.4 MiB of layers; with `bulk`, the benchmark image). */
+export async function buildImageFixture(o: FixtureOptions = {}): Promise<ImageFixture> {
   const layers: FixtureLayer[] = [];
-  for (const { createdBy, entries } of LAYER_ENTRIES) {
+  const specs = o.bulk ? bulkEntries(o.bulk.layers, o.bulk.mib, o.bulk.seed) : LAYER_ENTRIES;
+  for (const { createdBy, entries } of specs) {
     const tar = await tarOf(entries);
-    const gz = Bun.gzipSync(tar as Uint8Array<ArrayBuffer>, { level: 6 });
+    // random data does not compress: level 1 gives the same size as 6, several times faster
+    const gz = Bun.gzipSync(tar as Uint8Array<ArrayBuffer>, { level: o.bulk ? 1 : 6 });
     layers.push({ tar, gz, diffId: sha256(tar), digest: sha256(gz), createdBy });
   }
   const configJson = {

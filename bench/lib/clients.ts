@@ -2,7 +2,8 @@
  * Minimal sequential push/pull clients for bench/compare.ts, in the order the docker daemon
  * uses: V1 (index PUT, per image: GET json → PUT json, PUT layer, PUT checksum; tag; index
  * images) against our registry, and V2 (POST upload + PUT ?digest= per blob, schema2 manifest)
- * against the distribution registry. Layers are files; bodies are streamed with Bun.file.
+ * against either registry, plus a chunked V2 blob upload (POST, PATCHes with Content-Range,
+ * PUT ?digest=). Layers are files; bodies are streamed with Bun.file.
  */
 
 export interface Layer {
@@ -109,11 +110,51 @@ export async function v1Pull(url: string, repo: string, tag = 'latest'): Promise
 
 export const MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json';
 
-/** One blob: POST an upload, then PUT the body to its Location with ?digest= (2 requests). */
-async function v2PushBlob(url: string, name: string, digestHex: string, body: Blob | string, size: number): Promise<void> {
+/**
+ * The manifest types a docker daemon accepts on a pull (moby's distribution client sends one
+ * Accept header per type; wrk keeps one header per name, so here they are one list, which HTTP
+ * defines as the same).
+ */
+export const DOCKER_PULL_ACCEPT = [
+  MANIFEST_V2,
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v1+prettyjws',
+].join(', ');
+
+/** POST …/blobs/uploads/: the upload's Location (absolute). */
+export async function v2StartUpload(url: string, name: string): Promise<URL> {
   const post = await expect(await fetch(`${url}/v2/${name}/blobs/uploads/`, { method: 'POST' }), [202], 'POST upload');
   await post.arrayBuffer();
-  const loc = new URL(post.headers.get('location')!, url);
+  return new URL(post.headers.get('location')!, url);
+}
+
+/** A blob in `chunk`-byte PATCHes with `Content-Range: <start>-<end>` (each to the Location the last answer gave), then PUT ?digest=. */
+export async function v2ChunkedUpload(url: string, name: string, layer: Layer, chunk: number): Promise<void> {
+  let loc = await v2StartUpload(url, name);
+  const file = Bun.file(layer.path);
+  for (let start = 0; start < layer.size; start += chunk) {
+    const end = Math.min(layer.size, start + chunk);
+    const r = await expect(
+      await fetch(loc, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${end - 1}`, 'content-length': String(end - start) },
+        body: file.slice(start, end),
+      }),
+      [202],
+      'PATCH chunk',
+    );
+    await r.arrayBuffer();
+    loc = new URL(r.headers.get('location')!, url);
+  }
+  loc.searchParams.set('digest', `sha256:${layer.sha256}`);
+  await (await expect(await fetch(loc, { method: 'PUT' }), [201], 'PUT ?digest=')).arrayBuffer();
+}
+
+/** One blob: POST an upload, then PUT the body to its Location with ?digest= (2 requests). */
+async function v2PushBlob(url: string, name: string, digestHex: string, body: Blob | string, size: number): Promise<void> {
+  const loc = await v2StartUpload(url, name);
   loc.searchParams.set('digest', `sha256:${digestHex}`);
   await (
     await expect(

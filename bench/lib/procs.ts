@@ -3,7 +3,9 @@
  * CPU ticks and peak RSS of a process tree, and `run()` for short commands (curl, wrk, getconf)
  * with a hard timeout (children and stop are in dev/processes.ts). Linux only.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** utime + stime of one process (all its threads), in clock ticks; 0 if it is gone. */
 function cpuTicks(pid: number): number {
@@ -91,10 +93,10 @@ export interface RunResult {
   ms: number;
 }
 
-/** Runs a command to completion; killed (SIGKILL) after `timeoutMs`. */
-export async function run(cmd: string[], timeoutMs: number): Promise<RunResult> {
+/** Runs a command to completion (in `env`, default this process's); killed (SIGKILL) after `timeoutMs`. */
+export async function run(cmd: string[], timeoutMs: number, env?: Record<string, string | undefined>): Promise<RunResult> {
   const t = performance.now();
-  const p = Bun.spawn(cmd, { stdout: 'pipe', stderr: 'pipe' });
+  const p = Bun.spawn(cmd, { stdout: 'pipe', stderr: 'pipe', ...(env ? { env } : {}) });
   const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
   try {
     const [stdout, stderr, code] = await Promise.all([
@@ -107,6 +109,30 @@ export async function run(cmd: string[], timeoutMs: number): Promise<RunResult> 
     clearTimeout(timer);
     if (p.exitCode === null) p.kill('SIGKILL');
   }
+}
+
+export interface TimedResult extends RunResult {
+  /** wall seconds as /usr/bin/time measured them (the run's own clock if time wrote nothing) */
+  elapsedS: number;
+  /** the command's user + system CPU seconds (NaN when it was killed) */
+  cpuS: number;
+}
+
+/** `run` under `/usr/bin/time`: also the command's own wall and CPU seconds (the generator's CPU). */
+export async function timed(cmd: string[], timeoutMs: number, env?: Record<string, string | undefined>): Promise<TimedResult> {
+  const f = join(tmpdir(), `bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const r = await run(['/usr/bin/time', '-f', '%e %U %S', '-o', f, ...cmd], timeoutMs, env);
+  let elapsedS = r.ms / 1000;
+  let cpuS = Number.NaN;
+  try {
+    const [e, u, s] = readFileSync(f, 'utf8').trim().split('\n').pop()!.split(/\s+/).map(Number);
+    elapsedS = e!;
+    cpuS = u! + s!;
+  } catch {
+    // time did not write (killed)
+  }
+  rmSync(f, { force: true });
+  return { ...r, elapsedS, cpuS };
 }
 
 export const median = (xs: number[]): number => {

@@ -3,10 +3,7 @@
  * time, and reads the serving processes' CPU ticks before and after, so that every result says
  * whether the generator or the server was the busy one.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { run, snapshot, ticksSince } from './procs.ts';
+import { snapshot, ticksSince, timed } from './procs.ts';
 
 export interface WrkOptions {
   threads: number;
@@ -42,28 +39,15 @@ function latencyMs(text: string, pct: string): number {
 }
 
 export async function wrk(bin: string, url: string, o: WrkOptions, servingPids: () => number[], clkTck: number): Promise<WrkResult> {
-  const timeFile = join(tmpdir(), `wrk-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const args = [
-    '/usr/bin/time', '-f', '%e %U %S', '-o', timeFile,
     bin, `-t${o.threads}`, `-c${o.connections}`, `-d${o.seconds}s`, '--timeout', '10s',
     ...(o.latency ? ['--latency'] : []),
     ...(o.headers ?? []).flatMap((h) => ['-H', h]),
     url,
   ];
   const before = snapshot(servingPids());
-  const r = await run(args, (o.seconds + 15) * 1000);
+  const r = await timed(args, (o.seconds + 15) * 1000);
   const serverTicks = ticksSince(before, servingPids());
-  let elapsed = Number.NaN;
-  let cpu = Number.NaN;
-  try {
-    if (existsSync(timeFile)) {
-      const [e, u, s] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(/\s+/).map(Number);
-      elapsed = e!;
-      cpu = u! + s!;
-    }
-  } finally {
-    rmSync(timeFile, { force: true });
-  }
   if (r.code !== 0) throw new Error(`wrk failed (${r.code}): ${r.stderr}${r.stdout}`);
   const out = r.stdout;
   const num = (re: RegExp) => {
@@ -81,8 +65,8 @@ export async function wrk(bin: string, url: string, o: WrkOptions, servingPids: 
     p99Ms: latencyMs(out, '99'),
     non2xx: num(/Non-2xx or 3xx responses: (\d+)/) || 0,
     socketErrors: se ? se.slice(1).map(Number).reduce((a, b) => a + b, 0) : 0,
-    elapsedS: elapsed,
-    wrkCpuS: cpu,
+    elapsedS: r.elapsedS,
+    wrkCpuS: r.cpuS,
     serverCpuS: serverTicks / clkTck,
   };
 }
