@@ -246,6 +246,11 @@ export interface UploadRecord {
   offset: number;
   /** chunks received so far; chunk i (from 0) is stored under uploadChunkKey(id, i) */
   chunks: number;
+  /**
+   * `sha256:<hex>` of the bytes received so far, recorded by the process that received all of
+   * them (so completion through any process or node need not read them back); null when unknown.
+   */
+  digest: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -254,11 +259,12 @@ export interface UploadStore {
   createUpload(id: string, ref: RepoRef): Promise<UploadRecord>;
   getUpload(id: string): Promise<UploadRecord | null>;
   /**
-   * Records one more stored chunk of `size` bytes, only while the session still stands at
-   * `expected` (offset and chunk count), atomically; returns the updated record, or null when the
-   * session is gone or has moved on (a concurrent PATCH won).
+   * Records one more stored chunk of `size` bytes and the digest of all the session's bytes since
+   * (null: unknown), only while the session still stands at `expected` (offset and chunk count),
+   * atomically; returns the updated record, or null when the session is gone or has moved on (a
+   * concurrent PATCH won).
    */
-  appendUpload(id: string, expected: { offset: number; chunks: number }, size: number): Promise<UploadRecord | null>;
+  appendUpload(id: string, expected: { offset: number; chunks: number }, size: number, digest?: string | null): Promise<UploadRecord | null>;
   /** Ends a session (completed or cancelled); false when it did not exist (only one caller gets true). */
   deleteUpload(id: string): Promise<boolean>;
   /** Sessions last touched before `before` (epoch ms), oldest first, at most `limit`. */

@@ -11,9 +11,11 @@
  * worker restart and may be continued through any worker of any node. Completion:
  * - monolithic (the first bytes arrive with the digest): streamed straight into the blob's key
  *   through an atomic writer, hashed on the way, committed only when the digest matches;
- * - chunked: the digest comes from the live hasher this process kept while it received every
- *   chunk, or, when the chunks came through other processes, from reading them back; then one
- *   chunk is moved into place (a rename on disk), several are concatenated.
+ * - chunked: the digest is the one recorded with the last chunk by the process that had hashed
+ *   every byte so far (always the case for the usual single PATCH, and for chunks that all came
+ *   through one process), or, when the chunks came through several processes, read back; then
+ *   one chunk is moved into place (a rename on disk, a server-side copy on S3), several are
+ *   concatenated.
  * Abandoned sessions are purged by age (`purgeStaleUploads`), rows and chunks alike.
  */
 import type { BlobRecord, BlobStore, RepoRef, UploadRecord, UploadStore } from '../db/meta.ts';
@@ -96,10 +98,7 @@ export class BlobService {
   }
 
   async startUpload(ref: RepoRef): Promise<UploadRecord> {
-    const session = await this.meta.createUpload(newSessionId(), ref);
-    this.#live.set(session.id, { offset: 0, hasher: digestHasher('sha256') });
-    this.#trimLive();
-    return session;
+    return this.meta.createUpload(newSessionId(), ref);
   }
 
   /** A session of `ref`, or BLOB_UPLOAD_UNKNOWN. */
@@ -214,8 +213,10 @@ export class BlobService {
   }
 
   async #appendChunk(session: UploadRecord, body: RequestBody, expected: number | null): Promise<UploadRecord> {
+    // the sha256 of every byte so far goes on only where it is known: in the process that has
+    // seen them all, or from the first byte (any process)
     const live = this.#live.get(session.id);
-    const hasher = live && live.offset === session.offset ? live.hasher : null;
+    const hasher = live && live.offset === session.offset ? live.hasher : session.offset === 0 ? digestHasher('sha256') : null;
     if (!hasher) this.#live.delete(session.id);
     const key = uploadChunkKey(session.id, session.chunks);
     const writer = await this.storage.writer(key).catch((e) => storageFailure(e));
@@ -235,7 +236,9 @@ export class BlobService {
       if (e instanceof StorageError) storageFailure(e);
       throw e;
     }
-    const next = await this.meta.appendUpload(session.id, { offset: session.offset, chunks: session.chunks }, size);
+    // recorded, so that the completion needs no re-read wherever it lands (another worker, node)
+    const digest = hasher ? `sha256:${hasher.copy().digest('hex')}` : null;
+    const next = await this.meta.appendUpload(session.id, { offset: session.offset, chunks: session.chunks }, size, digest);
     if (!next) {
       // another request moved the session on (or ended it) meanwhile: this chunk is not part of it
       this.#live.delete(session.id);
@@ -244,14 +247,19 @@ export class BlobService {
       if (!now) throw new RegistryError('V2_BLOB_UPLOAD_UNKNOWN');
       throw new RegistryError('V2_CHUNK_OUT_OF_ORDER', `the upload is at offset ${now.offset}`, { range: rangeHeader(now.offset) });
     }
-    if (hasher) this.#live.set(session.id, { offset: next.offset, hasher });
+    if (hasher) {
+      this.#live.set(session.id, { offset: next.offset, hasher });
+      this.#trimLive();
+    }
     return next;
   }
 
-  /** The digest of a session's bytes: from the live hasher when it saw them all, else read back. */
+  /**
+   * The digest of a session's bytes: as recorded by the process that received them all, else read
+   * back (chunks that came through several processes, or a sha512 digest).
+   */
   async #digestOf(session: UploadRecord, algorithm: 'sha256' | 'sha512'): Promise<string> {
-    const live = this.#live.get(session.id);
-    if (algorithm === 'sha256' && live && live.offset === session.offset) return `sha256:${live.hasher.digest('hex')}`;
+    if (algorithm === 'sha256' && session.digest !== null) return session.digest;
     const hasher = digestHasher(algorithm);
     for (let n = 0; n < session.chunks; n++) {
       const stream = await this.storage.read(uploadChunkKey(session.id, n)).catch((e) => storageFailure(e, 'V2_BLOB_UPLOAD_UNKNOWN'));

@@ -441,12 +441,16 @@ export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHan
       expect(await s.appendUpload(id, { offset: 10, chunks: 0 }, 5)).toBeNull();
       expect(await s.appendUpload(id, { offset: 0, chunks: 1 }, 5)).toBeNull();
       expect(await s.getUpload(id)).toEqual(one);
-      expect(await s.appendUpload(id, { offset: 10, chunks: 1 }, 5)).toMatchObject({ offset: 15, chunks: 2 });
+      expect(one).toMatchObject({ digest: null });
+      expect(await s.appendUpload(id, { offset: 10, chunks: 1 }, 5, `sha256:${'c'.repeat(64)}`)).toMatchObject({ offset: 15, chunks: 2, digest: `sha256:${'c'.repeat(64)}` });
+      expect((await s.getUpload(id))?.digest).toBe(`sha256:${'c'.repeat(64)}`);
       expect(await s.appendUpload('b'.repeat(32), { offset: 0, chunks: 0 }, 5)).toBeNull();
       // racing appends at the same point: one wins
       const raced = await Promise.all([1, 2, 3].map((n) => s.appendUpload(id, { offset: 15, chunks: 2 }, n)));
       expect(raced.filter((r) => r !== null)).toHaveLength(1);
       expect((await s.getUpload(id))?.chunks).toBe(3);
+      // an append whose digest is unknown forgets the one before (it no longer covers every byte)
+      expect((await s.getUpload(id))?.digest).toBeNull();
     });
 
     test('deleteUpload: true for exactly one caller', async () => {

@@ -156,6 +156,8 @@ export const uploadSessions = pgTable(
     repository: text('repository').notNull(),
     offset: bigint('offset', { mode: 'number' }).notNull(),
     chunks: integer('chunks').notNull(),
+    /** sha256 of the bytes received so far, when the process that received them all could say (null: read them back) */
+    digest: text('digest'),
     createdAt: epochMs('created_at').notNull(),
     updatedAt: epochMs('updated_at').notNull(),
   },

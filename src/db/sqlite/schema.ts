@@ -141,6 +141,8 @@ export const uploadSessions = sqliteTable(
     repository: text('repository').notNull(),
     offset: integer('offset').notNull(),
     chunks: integer('chunks').notNull(),
+    /** sha256 of the bytes received so far, when the process that received them all could say (null: read them back) */
+    digest: text('digest'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },

@@ -7,7 +7,9 @@ import { loadConfig } from '../../../src/config/load.ts';
 import { createApp } from '../../../src/app/app.ts';
 import { createFetch } from '../../../src/app/fetch.ts';
 import { SqliteMetaStore } from '../../../src/db/sqlite/store.ts';
+import type { StorageDriver } from '../../../src/storage/driver.ts';
 import { FsDriver } from '../../../src/storage/fs.ts';
+import { FaultyDriver } from '../../helpers/faulty-driver.ts';
 import { randomBytes } from '../../../dev/ids.ts';
 import { withApp, type TestApp } from '../../helpers/app.ts';
 import { expectV2Error, pushBlob, sha256 } from '../../helpers/v2.ts';
@@ -173,6 +175,33 @@ describe('V2 blobs', () => {
       const digest = await pushBlob(app, 'busybox', 'x');
       expect((await app.req('GET', `/v2/library/busybox/blobs/${digest}`)).status).toBe(200);
     });
+  });
+
+  test('the usual single PATCH completes through another process without reading the chunk back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'v2-session-'));
+    try {
+      const open = (storage: StorageDriver) => {
+        const meta = SqliteMetaStore.open(join(dir, 'registry.db'));
+        const app = createApp({ config: loadConfig({ env: {}, overrides: {} }), meta, storage });
+        const fetch = createFetch(app);
+        return { meta, req: (method: string, path: string, body?: Uint8Array) => fetch(new Request(`http://localhost${path}`, { method, body })) };
+      };
+      const bytes = randomBytes(50_000);
+      const one = open(new FsDriver(join(dir, 'data')));
+      const location = (await one.req('POST', `/v2/${NAME}/blobs/uploads/`)).headers.get('location')!;
+      expect((await one.req('PATCH', location, bytes)).status).toBe(202);
+      // the second process cannot read a byte: it must complete from the recorded digest
+      const unreadable = new FaultyDriver(new FsDriver(join(dir, 'data'))).inject({ op: 'read' });
+      const two = open(unreadable);
+      expect((await two.req('PUT', `${location}?digest=${sha256(bytes)}`)).status).toBe(201);
+      expect(unreadable.fired.read ?? 0).toBe(0);
+      const r = await two.req('GET', `/v2/${NAME}/blobs/${sha256(bytes)}`);
+      expect(new Uint8Array(await r.arrayBuffer())).toEqual(bytes);
+      one.meta.close();
+      two.meta.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('an upload session survives the process: another app on the same database and disk finishes it', async () => {
