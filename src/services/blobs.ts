@@ -6,16 +6,19 @@
  * HTTP. A blob is stored once per digest (`blobs/<alg>/<hex>`) and linked into the repositories
  * that pushed or mounted it; nothing is visible before its digest is verified.
  *
- * An upload session lives in the metadata store (its offset and chunk count) and in storage
- * (each PATCH is one committed chunk object, `uploads/<session>/<n>`), so a session survives a
- * worker restart and may be continued through any worker of any node. Completion:
+ * An upload session lives in the metadata store (its offset and chunk count) and in storage, so a
+ * session survives a worker restart and may be continued through any worker of any node. Where
+ * objects can grow (disk: `storage.canContinue`) its bytes are one object, `uploads/<session>/0`,
+ * which each PATCH takes, writes on from the session's offset and puts back (the taking keeps
+ * concurrent PATCHes apart); elsewhere (S3) each PATCH is one committed object
+ * `uploads/<session>/<n>`. Completion:
  * - monolithic (the first bytes arrive with the digest): streamed straight into the blob's key
  *   through an atomic writer, hashed on the way, committed only when the digest matches;
  * - chunked: the digest is the one recorded with the last chunk by the process that had hashed
  *   every byte so far (always the case for the usual single PATCH, and for chunks that all came
  *   through one process), or, when the chunks came through several processes, read back; then
- *   one chunk is moved into place (a rename on disk, a server-side copy on S3), several are
- *   concatenated.
+ *   the one object is moved into place (a rename on disk, a server-side copy on S3), several (S3)
+ *   are concatenated.
  * Abandoned sessions are purged by age (`purgeStaleUploads`), rows and chunks alike.
  */
 import type { BlobRecord, BlobStore, RepoRef, UploadRecord, UploadStore } from '../db/meta.ts';
@@ -98,7 +101,20 @@ export class BlobService {
   }
 
   async startUpload(ref: RepoRef): Promise<UploadRecord> {
-    return this.meta.createUpload(newSessionId(), ref);
+    const session = await this.meta.createUpload(newSessionId(), ref);
+    // where objects can grow (disk), the session's one data object exists from the start: every
+    // PATCH then takes it to write (storage.writerAt), which keeps concurrent PATCHes apart
+    if (this.storage.canContinue) await this.storage.putContent(uploadChunkKey(session.id, 0), new Uint8Array(0)).catch((e) => storageFailure(e));
+    return session;
+  }
+
+  /**
+   * The storage objects holding a session's bytes, in order: where objects can grow, one (chunk 0,
+   * continued by every PATCH); elsewhere one per chunk.
+   */
+  #chunkKeys(session: UploadRecord): string[] {
+    const count = this.storage.canContinue ? Math.min(session.chunks, 1) : session.chunks;
+    return Array.from({ length: count }, (_, n) => uploadChunkKey(session.id, n));
   }
 
   /** A session of `ref`, or BLOB_UPLOAD_UNKNOWN. */
@@ -218,8 +234,13 @@ export class BlobService {
     const live = this.#live.get(session.id);
     const hasher = live && live.offset === session.offset ? live.hasher : session.offset === 0 ? digestHasher('sha256') : null;
     if (!hasher) this.#live.delete(session.id);
-    const key = uploadChunkKey(session.id, session.chunks);
-    const writer = await this.storage.writer(key).catch((e) => storageFailure(e));
+    const continued = this.storage.canContinue;
+    const key = uploadChunkKey(session.id, continued ? 0 : session.chunks);
+    const writer = await (continued ? this.storage.writerAt(key, session.offset) : this.storage.writer(key)).catch((e) => {
+      // the data object is taken by a concurrent PATCH (or was lost): this one cannot go on
+      if (continued && e instanceof PathNotFoundError) throw outOfOrder(session.offset);
+      return storageFailure(e);
+    });
     let size: number;
     try {
       size = await pipeBody(body, writer, hasher ? (chunk) => hasher.update(chunk) : () => {}, this.#pipeOptions());
@@ -241,11 +262,12 @@ export class BlobService {
     const next = await this.meta.appendUpload(session.id, { offset: session.offset, chunks: session.chunks }, size, digest);
     if (!next) {
       // another request moved the session on (or ended it) meanwhile: this chunk is not part of it
+      // (a continued object is cut back to the session's offset by the next PATCH that takes it)
       this.#live.delete(session.id);
-      await this.storage.delete(key).catch(() => {});
+      if (!continued) await this.storage.delete(key).catch(() => {});
       const now = await this.meta.getUpload(session.id);
       if (!now) throw new RegistryError('V2_BLOB_UPLOAD_UNKNOWN');
-      throw new RegistryError('V2_CHUNK_OUT_OF_ORDER', `the upload is at offset ${now.offset}`, { range: rangeHeader(now.offset) });
+      throw outOfOrder(now.offset);
     }
     if (hasher) {
       this.#live.set(session.id, { offset: next.offset, hasher });
@@ -261,8 +283,8 @@ export class BlobService {
   async #digestOf(session: UploadRecord, algorithm: 'sha256' | 'sha512'): Promise<string> {
     if (algorithm === 'sha256' && session.digest !== null) return session.digest;
     const hasher = digestHasher(algorithm);
-    for (let n = 0; n < session.chunks; n++) {
-      const stream = await this.storage.read(uploadChunkKey(session.id, n)).catch((e) => storageFailure(e, 'V2_BLOB_UPLOAD_UNKNOWN'));
+    for (const key of this.#chunkKeys(session)) {
+      const stream = await this.storage.read(key).catch((e) => storageFailure(e, 'V2_BLOB_UPLOAD_UNKNOWN'));
       try {
         for await (const chunk of stream) hasher.update(chunk);
       } catch (e) {
@@ -278,8 +300,9 @@ export class BlobService {
     const key = existing?.key ?? blobKey(digest);
     if (!existing) {
       try {
-        if (session.chunks === 1) await this.storage.move(uploadChunkKey(session.id, 0), key);
-        else await this.#concatenate(session, key);
+        const chunks = this.#chunkKeys(session);
+        if (chunks.length === 1) await this.storage.move(chunks[0]!, key);
+        else await this.#concatenate(chunks, key);
       } catch (e) {
         // a concurrent completion of the same content may have won: its blob serves as well
         if (!(e instanceof PathNotFoundError) || !(await this.meta.getBlob(digest))) storageFailure(e, 'V2_BLOB_UPLOAD_UNKNOWN');
@@ -289,11 +312,11 @@ export class BlobService {
     return blob;
   }
 
-  async #concatenate(session: UploadRecord, key: string): Promise<void> {
+  async #concatenate(chunks: string[], key: string): Promise<void> {
     const writer = await this.storage.writer(key);
     try {
-      for (let n = 0; n < session.chunks; n++) {
-        for await (const chunk of await this.storage.read(uploadChunkKey(session.id, n))) await writer.write(chunk);
+      for (const chunk of chunks) {
+        for await (const bytes of await this.storage.read(chunk)) await writer.write(bytes);
       }
       await writer.commit();
     } catch (e) {
@@ -319,6 +342,10 @@ export class BlobService {
     return { limit: this.options.maxBlobSize, sizeMismatch: new RegistryError('V2_SIZE_INVALID') };
   }
 }
+
+/** 416: a chunk that does not start where the upload stands (or whose object a concurrent PATCH holds). */
+const outOfOrder = (offset: number) =>
+  new RegistryError('V2_CHUNK_OUT_OF_ORDER', `the upload is at offset ${offset}`, { range: rangeHeader(offset) });
 
 /** The `Range` header of an upload's status: the bytes received, `0-<last>` (`0-0` when none). */
 export function rangeHeader(offset: number): string {

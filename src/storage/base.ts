@@ -17,6 +17,7 @@ export type StorageOp =
   | 'read'
   | 'blob'
   | 'writer'
+  | 'writerAt'
   | 'move'
   | 'delete'
   | 'list'
@@ -97,6 +98,13 @@ export abstract class BaseDriver implements StorageDriver {
   protected abstract doWriter(key: string): Promise<FileWriter>;
   protected abstract doDelete(key: string): Promise<void>;
 
+  /** Drivers that can continue an object in place override this and `canContinue`. */
+  protected doWriterAt(key: string, _offset: number): Promise<FileWriter> {
+    return Promise.reject(new StorageError(`${this.name} cannot continue an object`, this.name, key));
+  }
+
+  readonly canContinue: boolean = false;
+
   /** Both keys are valid. The default streams the bytes into a writer for `to`, then deletes `from`. */
   protected async doMove(from: string, to: string): Promise<void> {
     const writer = await this.doWriter(to);
@@ -140,6 +148,13 @@ export abstract class BaseDriver implements StorageDriver {
 
   writer(key: string): Promise<FileWriter> {
     return this.#call('writer', key, false, () => this.doWriter(key));
+  }
+
+  writerAt(key: string, offset: number): Promise<FileWriter> {
+    return this.#call('writerAt', key, true, () => {
+      if (!Number.isSafeInteger(offset) || offset < 0) throw new StorageError(`invalid offset ${offset}`, this.name, key);
+      return this.doWriterAt(key, offset);
+    });
   }
 
   move(from: string, to: string): Promise<void> {

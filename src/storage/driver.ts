@@ -37,7 +37,7 @@ export interface FileWriter {
    * may reuse or free the chunk's memory.
    */
   write(chunk: Uint8Array): Promise<void>;
-  /** Bytes written so far. */
+  /** The object's size so far (a continued object's kept bytes included, see writerAt). */
   readonly size: number;
   /** Makes the data visible under the key, durably (fsync where the medium has it). */
   commit(): Promise<void>;
@@ -63,6 +63,16 @@ export interface StorageDriver {
    */
   blob(key: string): Promise<Blob>;
   writer(key: string): Promise<FileWriter>;
+  /** Whether `writerAt` works here (fs, memory: yes; s3: no, an object cannot grow in place). */
+  readonly canContinue: boolean;
+  /**
+   * Continues a committed object from byte `offset` (bytes after it are dropped). While the writer
+   * is open the object is taken out of its key — invisible, and a second `writerAt` of it fails
+   * with PathNotFoundError, as does a missing object or one shorter than `offset`: taking it is
+   * the claim that keeps two writers apart; commit puts it back with the new bytes, durably;
+   * cancel puts it back as it was up to `offset`.
+   */
+  writerAt(key: string, offset: number): Promise<FileWriter>;
   /**
    * Moves a committed object to another key, replacing what is there atomically (the target
    * holds either its old bytes or all of the source's, never a part). The source is gone

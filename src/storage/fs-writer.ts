@@ -135,12 +135,19 @@ export class FsFileWriter implements FileWriter {
   /** the first failure of a background fdatasync: the commit fails with it */
   #syncFailure: unknown;
 
-  constructor(key: string, target: string, temp: string, handle: FileHandle, rootPrefix: string) {
+  /** a continued object (FsDriver.writerAt): its size when taken, to which a cancel restores it */
+  readonly #restoreTo: number | null;
+
+  /** `start`: a continued object's bytes to keep (positional writes go on from there); null for a new one. */
+  constructor(key: string, target: string, temp: string, handle: FileHandle, rootPrefix: string, start: number | null = null) {
     this.#key = key;
     this.#target = target;
     this.#temp = temp;
     this.#handle = handle;
     this.#rootPrefix = rootPrefix;
+    this.#restoreTo = start;
+    this.#size = start ?? 0;
+    this.#syncedTo = this.#size;
   }
 
   get size(): number {
@@ -236,11 +243,25 @@ export class FsFileWriter implements FileWriter {
     }
   }
 
-  /** Closes and unlinks the temp file, ignoring errors (it may already be gone). */
+  /**
+   * Closes and unlinks the temp file, ignoring errors (it may already be gone); a continued object
+   * is cut back to what it held and put back under its key instead.
+   */
   async #discard(): Promise<void> {
     await this.#syncing; // never rejects; the fd must stay open until the fdatasync is done
     const handle = this.#handle;
     this.#handle = undefined;
+    if (this.#restoreTo !== null && handle) {
+      try {
+        await handle.truncate(this.#restoreTo);
+        await handle.sync();
+        await handle.close();
+        await renameInto(this.#temp, this.#target, this.#key, 'cancel');
+        return;
+      } catch {
+        // it cannot be put back: it is lost, as a temp file the purge removes
+      }
+    }
     await handle?.close().catch(() => undefined);
     await unlink(this.#temp).catch(() => undefined);
   }

@@ -5,7 +5,7 @@
  * sendfile(2).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { BaseDriver, errorCode, storageError } from './base.ts';
 import type { DriverHooks } from './base.ts';
@@ -22,6 +22,7 @@ function isMissing(err: unknown): boolean {
 }
 
 export class FsDriver extends BaseDriver {
+  override readonly canContinue = true;
   readonly #root: string;
   readonly #rootPrefix: string;
   readonly #tempDir: string;
@@ -94,6 +95,28 @@ export class FsDriver extends BaseDriver {
     await mkdir(this.#tempDir, { recursive: true });
     const handle = await open(temp, 'wx');
     return new FsFileWriter(key, target, temp, handle, this.#rootPrefix);
+  }
+
+  /**
+   * Takes the object out of its key by renaming it into `.tmp/` (the atomic claim: a second taker
+   * finds nothing), cuts it to `offset` bytes and writes on from there; commit renames it back.
+   */
+  protected override async doWriterAt(key: string, offset: number): Promise<FileWriter> {
+    const target = this.pathOf(key);
+    const temp = join(this.#tempDir, `${randomUUID()}.part`);
+    await mkdir(this.#tempDir, { recursive: true });
+    await rename(target, temp);
+    const handle = await open(temp, 'r+');
+    try {
+      const { size } = await handle.stat();
+      if (size < offset) throw new PathNotFoundError(DRIVER, key);
+      if (size > offset) await handle.truncate(offset);
+    } catch (err) {
+      await handle.close();
+      await rename(temp, target).catch(() => undefined);
+      throw err;
+    }
+    return new FsFileWriter(key, target, temp, handle, this.#rootPrefix, offset);
   }
 
   /** A rename (the source must be a file): atomic, nothing copied, the directory fsynced. */

@@ -93,6 +93,24 @@ export class MemoryDriver extends BaseDriver {
     return null;
   }
 
+  override readonly canContinue = true;
+
+  /** Takes the entry out of the map (the claim), and writes it back with the new bytes on commit. */
+  protected override async doWriterAt(key: string, offset: number): Promise<FileWriter> {
+    const entry = this.#get(key);
+    if (entry.data.byteLength < offset) throw new PathNotFoundError(DRIVER, key);
+    this.#objects.delete(key);
+    const kept = entry.data.slice(0, offset);
+    const restore = () => this.#store(key, kept);
+    const writer = new MemoryFileWriter(key, (data) => {
+      const out = new Uint8Array(kept.byteLength + data.byteLength);
+      out.set(kept);
+      out.set(data, kept.byteLength);
+      this.#store(key, out);
+    }, restore, offset);
+    return writer;
+  }
+
   protected override async doMove(from: string, to: string): Promise<void> {
     const entry = this.#get(from);
     this.#objects.delete(from);
@@ -138,14 +156,19 @@ class MemoryFileWriter implements FileWriter {
   #chunks: Uint8Array[] = [];
   #size = 0;
   #state: 'open' | 'committed' | 'cancelled' = 'open';
+  /** a continued object (writerAt): puts it back as it was, on cancel or a failed commit */
+  readonly #restore: (() => void) | null;
+  readonly #start: number;
 
-  constructor(key: string, publish: (data: Uint8Array<ArrayBuffer>) => void) {
+  constructor(key: string, publish: (data: Uint8Array<ArrayBuffer>) => void, restore: (() => void) | null = null, start = 0) {
     this.#key = key;
     this.#publish = publish;
+    this.#restore = restore;
+    this.#start = start;
   }
 
   get size(): number {
-    return this.#size;
+    return this.#start + this.#size;
   }
 
   async write(chunk: Uint8Array): Promise<void> {
@@ -173,6 +196,7 @@ class MemoryFileWriter implements FileWriter {
       this.#state = 'committed';
     } catch (err) {
       this.#state = 'cancelled';
+      this.#restore?.();
       throw err;
     }
   }
@@ -181,5 +205,6 @@ class MemoryFileWriter implements FileWriter {
     if (this.#state !== 'open') return;
     this.#state = 'cancelled';
     this.#chunks = [];
+    this.#restore?.();
   }
 }

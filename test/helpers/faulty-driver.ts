@@ -21,6 +21,7 @@ export type FaultOp =
   | 'write'
   | 'commit'
   | 'writer'
+  | 'writerAt'
   | 'move'
   | 'read'
   | 'blob'
@@ -150,6 +151,15 @@ export class FaultyDriver implements StorageDriver {
     this.#maybeFail('writer', key);
     const inner = await this.inner.writer(key);
     return new FaultyWriter(inner, (op) => this.#armed(op), (f) => this.#fire(f, key));
+  }
+
+  get canContinue(): boolean {
+    return this.inner.canContinue;
+  }
+
+  async writerAt(key: string, offset: number): Promise<FileWriter> {
+    this.#maybeFail('writerAt', key);
+    return this.inner.writerAt(key, offset);
   }
 
   async move(from: string, to: string): Promise<void> {

@@ -108,7 +108,8 @@ describe('V2 upload purge in process (hotRoutesOf(app).purgeUploads over fs stor
       const first = randomBytes(2000);
       await patch(call, active, 0, first);
       const oldOrphan = orphanFolder(root);
-      expect(uploadFolders(root)).toEqual([twoChunks, oneChunk, active, oldOrphan].sort());
+      // on disk a session's one data object exists from its POST on (storage.canContinue)
+      expect(uploadFolders(root)).toEqual([twoChunks, oneChunk, empty, active, oldOrphan].sort());
 
       // ages far apart (2.5 s against less than one), so a slow machine cannot blur them
       await Bun.sleep(2500);
@@ -117,7 +118,7 @@ describe('V2 upload purge in process (hotRoutesOf(app).purgeUploads over fs stor
       const youngOrphan = orphanFolder(root);
       // nothing is old enough for a 60 s age
       expect(await purge(60_000)).toBe(0);
-      expect(uploadFolders(root)).toHaveLength(5);
+      expect(uploadFolders(root)).toHaveLength(6);
 
       // 3 sessions + 1 orphan folder
       expect(await purge(2000)).toBe(4);
@@ -146,7 +147,7 @@ describe('V2 upload purge by the real supervisor (REGISTRY_UPLOAD_PURGE_INTERVAL
     await patch(call, left[0]!, 0, randomBytes(64 * 1024));
     await patch(call, left[0]!, 64 * 1024, randomBytes(10_000));
     await patch(call, left[1]!, 0, randomBytes(1234));
-    // left[2]: POST only, no chunk folder
+    // left[2]: POST only (on disk its empty data object goes with its row)
     const active = await start(call);
     const bytes = randomBytes(70_000);
     await patch(call, active, 0, bytes.subarray(0, 30_000));

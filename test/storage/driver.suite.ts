@@ -26,6 +26,9 @@ export interface DriverSuiteOptions {
 
 const MiB = 1024 * 1024;
 
+/** Why the s3 driver skips the writerAt cases. */
+export const S3_CANNOT_CONTINUE = 'an S3 object cannot grow in place (canContinue is false; V2 uploads keep one object per chunk there)';
+
 /** Deterministic pseudo-random bytes (xorshift32), so failures are reproducible. */
 export function patternBytes(size: number, seed = 1): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(size);
@@ -589,6 +592,41 @@ export function runDriverSuite(
       for (const [i, key] of keys.entries()) {
         expectBytes(await d.getContent(key), patternBytes(10_000, i + 1));
       }
+      await expectNoTemp();
+    });
+
+    // ---- writerAt (drivers that can continue an object) -----------------------------------------
+
+    it('writerAt continues an object from an offset, dropping what lay beyond it', async () => {
+      await d.putContent('cont/a', 'abcdef');
+      let w = await d.writerAt('cont/a', 6);
+      expect(w.size).toBe(6);
+      await w.write(new TextEncoder().encode('ghi'));
+      await w.commit();
+      expect(new TextDecoder().decode(await d.getContent('cont/a'))).toBe('abcdefghi');
+      w = await d.writerAt('cont/a', 2);
+      await w.write(new TextEncoder().encode('X'));
+      await w.commit();
+      expect(new TextDecoder().decode(await d.getContent('cont/a'))).toBe('abX');
+      await expectNoTemp();
+    });
+
+    it('writerAt takes the object while it writes: invisible, a second writerAt refused, cancel puts it back', async () => {
+      await d.putContent('cont/b', 'hello');
+      const w = await d.writerAt('cont/b', 3);
+      await w.write(new TextEncoder().encode('p me'));
+      expect(await caught(() => d.stat('cont/b'))).toBeInstanceOf(PathNotFoundError);
+      expect(await caught(() => d.writerAt('cont/b', 3))).toBeInstanceOf(PathNotFoundError);
+      await w.cancel();
+      expect(new TextDecoder().decode(await d.getContent('cont/b'))).toBe('hel');
+      await expectNoTemp();
+    });
+
+    it('writerAt of a missing object, or past its end, is PathNotFoundError and changes nothing', async () => {
+      expect(await caught(() => d.writerAt('cont/none', 0))).toBeInstanceOf(PathNotFoundError);
+      await d.putContent('cont/short', 'abc');
+      expect(await caught(() => d.writerAt('cont/short', 4))).toBeInstanceOf(PathNotFoundError);
+      expect(new TextDecoder().decode(await d.getContent('cont/short'))).toBe('abc');
       await expectNoTemp();
     });
 

@@ -1,5 +1,5 @@
 /** V2 blobs and uploads through the app: every way of pushing, pulling with ranges, deleting, and bad input. */
-import { describe, expect, test } from 'bun:test';
+import { describe, expect, spyOn, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import type { StorageDriver } from '../../../src/storage/driver.ts';
 import { FsDriver } from '../../../src/storage/fs.ts';
 import { FaultyDriver } from '../../helpers/faulty-driver.ts';
 import { randomBytes } from '../../../dev/ids.ts';
-import { withApp, type TestApp } from '../../helpers/app.ts';
+import { makeApp, withApp, type TestApp } from '../../helpers/app.ts';
 import { expectV2Error, pushBlob, sha256 } from '../../helpers/v2.ts';
 
 const NAME = 'acme/tools/app';
@@ -175,6 +175,45 @@ describe('V2 blobs', () => {
       const digest = await pushBlob(app, 'busybox', 'x');
       expect((await app.req('GET', `/v2/library/busybox/blobs/${digest}`)).status).toBe(200);
     });
+  });
+
+  test('on disk a chunked upload is one object: PATCHes continue it, a concurrent PATCH is refused, the PUT renames it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'v2-continue-'));
+    try {
+      const storage = new FsDriver(dir);
+      const app = makeApp({}, storage);
+      const bytes = randomBytes(300_000);
+      const location = await start(app);
+      expect((await patch(app, location, bytes.subarray(0, 100_000), '0-99999')).status).toBe(202);
+      // a PATCH whose body is still arriving holds the object: one sent meanwhile is refused
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const slow = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(bytes.subarray(100_000, 150_000));
+          await gate;
+          controller.enqueue(bytes.subarray(150_000, 200_000));
+          controller.close();
+        },
+      });
+      const first = app.req('PATCH', location, { body: slow, headers: { 'content-range': '100000-199999' } });
+      await Bun.sleep(50);
+      await expectV2Error(await patch(app, location, bytes.subarray(100_000, 200_000), '100000-199999'), 416, 'BLOB_UPLOAD_INVALID');
+      release();
+      expect((await first).status).toBe(202);
+      expect((await patch(app, location, bytes.subarray(200_000), '200000-299999')).status).toBe(202);
+      expect(await storage.list(`uploads/${location.split('/').pop()}`)).toHaveLength(1);
+      const writer = spyOn(storage, 'writer');
+      expect((await app.req('PUT', `${location}?digest=${sha256(bytes)}`)).status).toBe(201);
+      // completed by a rename: no byte written again
+      expect(writer).not.toHaveBeenCalled();
+      writer.mockRestore();
+      const r = await app.req('GET', `/v2/${NAME}/blobs/${sha256(bytes)}`);
+      expect(new Uint8Array(await r.arrayBuffer())).toEqual(bytes);
+      app.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the usual single PATCH completes through another process without reading the chunk back', async () => {
