@@ -25,8 +25,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pack } from 'tar-stream';
-import type { Header as TarHeader } from 'tar-stream';
+import { buildTar } from './tar.ts';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
@@ -91,32 +90,10 @@ function pseudoRandom(size: number, seed: number): Uint8Array {
 
 type Entry = { name: string; type?: 'file' | 'directory' | 'symlink'; mode?: number; body?: string | Uint8Array; linkname?: string };
 
-/** A tar of `entries` (root-owned, fixed mtime) written by tar-stream's pack. */
-async function tarOf(entries: Entry[]): Promise<Uint8Array> {
-  const archive = pack();
-  const chunks: Uint8Array[] = [];
-  const collected = (async () => {
-    for await (const chunk of archive as AsyncIterable<Uint8Array>) chunks.push(chunk);
-  })();
-  for (const e of entries) {
-    const type = e.type ?? 'file';
-    const header: Partial<TarHeader> & Pick<TarHeader, 'name'> = {
-      name: e.name,
-      type,
-      mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
-      uid: 0,
-      gid: 0,
-      uname: 'root',
-      gname: 'root',
-      mtime: MTIME,
-      ...(e.linkname !== undefined && { linkname: e.linkname }),
-    };
-    if (type === 'file') archive.entry(header, typeof e.body === 'string' ? encoder.encode(e.body) : (e.body ?? new Uint8Array(0)));
-    else archive.entry(header);
-  }
-  archive.finalize();
-  await collected;
-  return Buffer.concat(chunks);
+/** A tar of `entries`, root-owned, at the fixture's fixed mtime. */
+function tarOf(entries: Entry[]): Promise<Uint8Array> {
+  const mtime = MTIME.getTime() / 1000;
+  return buildTar(entries.map((e) => ({ ...e, uname: 'root', gname: 'root', mtime })));
 }
 
 const LAYER_ENTRIES: { createdBy: string; entries: Entry[] }[] = [

@@ -1,8 +1,8 @@
 /**
  * Test builders for layer tarballs.
  *
- * - `buildTar(entries)`: a well-formed tar written by tar-stream's `pack()` (ustar, pax when
- *   needed). Async because pack is a stream. Resolves to the whole archive, end blocks included.
+ * - `buildTar(entries)` (dev/tar.ts, shared with the dev image fixture): a well-formed tar written
+ *   by tar-stream's `pack()` (ustar, pax when needed), the whole archive, end blocks included.
  * - `rawTar(members)`: byte-exact tar written here, independent of tar-stream, for headers pack
  *   cannot produce (typeflag '\0', 'S', 'V', GNU 'L'/'K', hand-made pax 'x', mode 0, exact names
  *   such as '.'). Computes each header checksum.
@@ -11,68 +11,12 @@
  * - `streamOf(bytes, chunkSize)`: a ReadableStream that delivers `bytes` in chunks.
  */
 import { expect } from 'bun:test';
-import { pack } from 'tar-stream';
 import { RegistryError } from '../../src/errors.ts';
-import type { Header } from 'tar-stream';
 
 /** ArrayBuffer-backed bytes (usable directly as a fetch/Response body). */
 export type Bytes = Uint8Array<ArrayBuffer>;
 
-/** One member for `buildTar`. Times are integer seconds. */
-export interface TarEntry {
-  name: string;
-  /** Default `'file'`. */
-  type?: Header['type'];
-  /** File body (only for 'file' / 'contiguous-file'); default empty. */
-  body?: string | Uint8Array;
-  /** Default 0o644 (0o755 for directories). pack() cannot write mode 0 (it becomes the default). */
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  uname?: string;
-  gname?: string;
-  /** Default 0. */
-  mtime?: number;
-  linkname?: string;
-  devmajor?: number;
-  devminor?: number;
-  /** Extra pax records (e.g. `{ 'SCHILY.xattr.user.k': 'v' }`); forces a pax header. */
-  pax?: Record<string, string>;
-}
-
-/** Writes `entries` with tar-stream's pack() and returns the archive bytes. */
-export async function buildTar(entries: readonly TarEntry[]): Promise<Bytes> {
-  const archive = pack();
-  const chunks: Uint8Array[] = [];
-  const collected = (async () => {
-    for await (const chunk of archive as AsyncIterable<Uint8Array>) chunks.push(chunk);
-  })();
-  for (const entry of entries) {
-    const type = entry.type ?? 'file';
-    const header = {
-      name: entry.name,
-      type,
-      mode: entry.mode,
-      uid: entry.uid ?? 0,
-      gid: entry.gid ?? 0,
-      uname: entry.uname,
-      gname: entry.gname,
-      mtime: new Date((entry.mtime ?? 0) * 1000),
-      linkname: entry.linkname,
-      devmajor: entry.devmajor,
-      devminor: entry.devminor,
-      pax: entry.pax,
-    };
-    if (type === 'file' || type === 'contiguous-file') {
-      archive.entry(header, entry.body ?? new Uint8Array(0));
-    } else {
-      archive.entry(header);
-    }
-  }
-  archive.finalize();
-  await collected;
-  return concatBytes(chunks);
-}
+export { buildTar, type TarEntry } from '../../dev/tar.ts';
 
 /** One member for `rawTar`: every header field, verbatim. */
 export interface RawMember {
