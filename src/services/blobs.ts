@@ -132,12 +132,9 @@ export class BlobService {
   /** PATCH: one more chunk, which must start at the session's offset when a range is given. */
   async appendChunk(ref: RepoRef, id: string, body: RequestBody, range: ChunkRange | null): Promise<UploadRecord> {
     const session = await this.session(ref, id);
-    if (range) {
-      if (range.start !== session.offset) throw new RegistryError('V2_CHUNK_OUT_OF_ORDER', `the upload is at offset ${session.offset}`, { range: rangeHeader(session.offset) });
-      const length = range.end - range.start + 1;
-      if (body.declaredLength !== null && body.declaredLength !== length) throw new RegistryError('V2_SIZE_INVALID');
-    }
     const expected = range ? range.end - range.start + 1 : null;
+    if (range && range.start !== session.offset) throw outOfOrder(session.offset);
+    if (expected !== null && body.declaredLength !== null && body.declaredLength !== expected) throw new RegistryError('V2_SIZE_INVALID');
     return this.#appendChunk(session, body, expected);
   }
 
