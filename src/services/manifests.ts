@@ -27,8 +27,9 @@ function parseReference(reference: string): Reference {
 
 /** A reference to look up (GET, HEAD, DELETE): a malformed digest is a 400, a malformed tag simply unknown (404). */
 function lookupReference(reference: string): Reference {
-  if (!reference.includes(':') && !TAG.test(reference)) throw new RegistryError('V2_MANIFEST_UNKNOWN');
-  return parseReference(reference);
+  if (reference.includes(':')) return parseReference(reference);
+  if (!TAG.test(reference)) throw new RegistryError('V2_MANIFEST_UNKNOWN');
+  return { tag: reference };
 }
 
 export interface StoredManifest {

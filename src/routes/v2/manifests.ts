@@ -2,10 +2,33 @@
 import { Elysia } from 'elysia';
 import { readLimited } from '../../http/body.ts';
 import { ROUTES } from '../../http/route-table.ts';
+import type { ManifestRecord } from '../../db/meta.ts';
 import type { ManifestService } from '../../services/manifests.ts';
 import { models } from '../models.ts';
 import { API_VERSION, check, namePath, repositoryOf, type V2Guard } from './common.ts';
 import { manifestDocs, manifestParams } from './manifests.model.ts';
+
+/**
+ * The reply headers of a manifest, built once per digest and copied into each reply: a digest
+ * names fixed bytes, so its type, length and digest headers never change (bounded, oldest first).
+ */
+const headersByDigest = new Map<string, Headers>();
+
+function replyHeaders(m: ManifestRecord): Headers {
+  let headers = headersByDigest.get(m.digest);
+  if (headers === undefined) {
+    headers = new Headers({
+      ...API_VERSION,
+      'content-type': m.mediaType,
+      'content-length': String(m.content.byteLength),
+      'docker-content-digest': m.digest,
+      etag: `"${m.digest}"`,
+    });
+    if (headersByDigest.size >= 1000) headersByDigest.delete(headersByDigest.keys().next().value!);
+    headersByDigest.set(m.digest, headers);
+  }
+  return headers;
+}
 
 /** GET (and HEAD) of a manifest by tag or digest, for the app's route and native dispatch (native.ts). */
 export function manifestGet(manifests: ManifestService, guard: V2Guard | null) {
@@ -13,15 +36,8 @@ export function manifestGet(manifests: ManifestService, guard: V2Guard | null) {
     const ref = repositoryOf({ name });
     await check(guard, request, ref, ['pull']);
     const m = await manifests.get(ref, reference);
-    const headers = {
-      ...API_VERSION,
-      'content-type': m.mediaType,
-      'content-length': String(m.content.byteLength),
-      'docker-content-digest': m.digest,
-      etag: `"${m.digest}"`,
-    };
     // a HEAD gets the same reply: Bun.serve sends its headers (Content-Length included) without the body
-    return new Response(m.content, { status: 200, headers });
+    return new Response(m.content, { status: 200, headers: replyHeaders(m) });
   };
 }
 

@@ -8,11 +8,29 @@ import { API_VERSION, check, pageOf, repositoryOf, type V2Guard } from './common
 import { nameParams } from './common.model.ts';
 import { pageQuery, referrersParams, referrersQuery, registryDocs } from './registry.model.ts';
 
+const JSON_HEADERS = new Headers({ ...API_VERSION, 'content-type': 'application/json' });
+
 /** A JSON reply with the V2 headers, and a `Link` to the next page when this one is full. */
-function pagedReply(body: unknown, next: string | null): Response {
-  const headers: Record<string, string> = { ...API_VERSION, 'content-type': 'application/json' };
-  if (next) headers.link = `<${next}>; rel="next"`;
-  return new Response(JSON.stringify(body), { status: 200, headers });
+function pagedReply(body: string, next: string | null): Response {
+  if (!next) return new Response(body, { status: 200, headers: JSON_HEADERS });
+  const headers = new Headers(JSON_HEADERS);
+  headers.set('link', `<${next}>; rel="next"`);
+  return new Response(body, { status: 200, headers });
+}
+
+/**
+ * A tag list's JSON, kept with the list while the store hands out the same frozen list (the
+ * SQLite store does until anything commits), so an unchanged list is serialized once.
+ */
+const tagListBodies = new WeakMap<readonly string[], { name: string; body: string }>();
+
+function tagListBody(name: string, tags: readonly string[]): string {
+  // the same list under another spelling of the name (`busybox`, `library/busybox`) is serialized anew
+  const kept = tagListBodies.get(tags);
+  if (kept?.name === name) return kept.body;
+  const body = JSON.stringify({ name, tags });
+  if (Object.isFrozen(tags)) tagListBodies.set(tags, { name, body });
+  return body;
 }
 
 function page(query: { n?: string; last?: string }) {
@@ -34,7 +52,7 @@ export function tagsGet(manifests: ManifestService, guard: V2Guard | null) {
     await check(guard, request, ref, ['pull']);
     const p = page(query);
     const tags = await manifests.tags(ref, p);
-    return pagedReply({ name, tags }, nextPage(`/v2/${name}/tags/list`, tags, p.n));
+    return pagedReply(tagListBody(name, tags), nextPage(`/v2/${name}/tags/list`, tags, p.n));
   };
 }
 
@@ -57,7 +75,7 @@ export function registryRoutes(manifests: ManifestService, guard: V2Guard | null
         await check(guard, request, 'catalog', []);
         const p = page(query);
         const repositories = p.n === 0 ? [] : await manifests.catalog(p);
-        return pagedReply({ repositories }, nextPage('/v2/_catalog', repositories, p.n));
+        return pagedReply(JSON.stringify({ repositories }), nextPage('/v2/_catalog', repositories, p.n));
       },
       { query: pageQuery, ...docs.catalog },
     )

@@ -85,6 +85,20 @@ describe('V2 manifests', () => {
     });
   });
 
+  test('a tag list names the repository as the request did, whichever spelling asked first', async () => {
+    await withApp(async (app) => {
+      const manifest = await imageManifest(app, 'busybox', [randomBytes(10)]);
+      expect((await putManifest(app, 'busybox', 'latest', manifest)).status).toBe(201);
+      for (let i = 0; i < 2; i++) {
+        expect(await (await app.req('GET', '/v2/busybox/tags/list')).json()).toEqual({ name: 'busybox', tags: ['latest'] });
+        expect(await (await app.req('GET', '/v2/library/busybox/tags/list')).json()).toEqual({ name: 'library/busybox', tags: ['latest'] });
+      }
+      // a change is seen at once
+      expect((await putManifest(app, 'busybox', 'v2', manifest)).status).toBe(201);
+      expect(await (await app.req('GET', '/v2/busybox/tags/list')).json()).toEqual({ name: 'busybox', tags: ['latest', 'v2'] });
+    });
+  });
+
   test('DELETE by tag removes the tag; by digest the manifest and its tags', async () => {
     await withApp(async (app) => {
       const manifest = await imageManifest(app, NAME, [randomBytes(10)]);
