@@ -1,11 +1,15 @@
 /**
- * `bun run admin -- <command>`: account administration for `auth: token`, on the database the
- * server uses (STORAGE_PATH / REGISTRY_DB / REGISTRY_CONFIG, read by loadConfig like the server).
+ * `bun run admin -- <command>`: account administration for `auth: token`, and repository
+ * deletion, on the database the server uses (STORAGE_PATH / REGISTRY_DB / REGISTRY_CONFIG, read
+ * by loadConfig like the server).
  *
  *   user add NAME [--password P] [--email E] [--admin]
  *   user del NAME
  *   user passwd NAME [--password P]
  *   user admin NAME [--off]
+ *   repo del NAME      a repository (V2 name grammar, or V1's `namespace/name`; one part means
+ *                      `library/NAME`) with its tags, manifests and blob links, for both protocols;
+ *                      the bytes stay in storage for garbage collection to reclaim
  *
  * Without --password the password is read from standard input (one line) when it is not a
  * terminal; a password that starts with `-` is given as `--password=-…` (node:util parseArgs
@@ -16,12 +20,15 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.ts';
 import { describeMetaStore, openMetaStore } from '../src/db/open.ts';
 import { isRegistryError } from '../src/errors.ts';
+import type { RepoRef } from '../src/db/meta.ts';
 import { createAccount, setPassword } from '../src/services/accounts.ts';
+import { repoRef, v2RepoRef } from '../src/services/names.ts';
 
 const USAGE = `usage: bun run admin -- user add NAME [--password P] [--email E] [--admin]
        bun run admin -- user del NAME
        bun run admin -- user passwd NAME [--password P]
-       bun run admin -- user admin NAME [--off]`;
+       bun run admin -- user admin NAME [--off]
+       bun run admin -- repo del NAME`;
 
 class UsageError extends Error {}
 class Refused extends Error {}
@@ -54,9 +61,36 @@ async function passwordFrom(flags: Flags): Promise<string> {
   return line;
 }
 
+/** A repository named as V2 names it, else as V1 does (`namespace/name`, any characters). */
+function repositoryNamed(name: string): RepoRef {
+  try {
+    return v2RepoRef(name);
+  } catch {
+    const slash = name.indexOf('/');
+    if (slash === -1) return repoRef('library', name);
+    return repoRef(name.slice(0, slash), name.slice(slash + 1));
+  }
+}
+
+async function deleteRepository(argv: string[], out: (line: string) => void): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command !== 'del') throw new UsageError(`unknown command: repo ${command ?? ''}`.trim());
+  const { positional } = parse(rest, [], []);
+  if (positional.length !== 1) throw new UsageError('repo del takes exactly one NAME');
+  const ref = repositoryNamed(positional[0]!);
+  const meta = await openMetaStore(loadConfig(), { migrate: true });
+  try {
+    if (!(await meta.deleteRepository(ref))) throw new Refused(`no repository ${ref.namespace}/${ref.name}`);
+    out(`repository ${ref.namespace}/${ref.name} deleted (its tags, manifests and blob links; the bytes stay for garbage collection)`);
+  } finally {
+    meta.close();
+  }
+}
+
 async function run(argv: string[], out: (line: string) => void): Promise<void> {
   const [group, command, ...rest] = argv;
-  if (group !== 'user' || !command) throw new UsageError('expected: user add|del|passwd|admin NAME');
+  if (group === 'repo') return deleteRepository(argv.slice(1), out);
+  if (group !== 'user' || !command) throw new UsageError('expected: user add|del|passwd|admin NAME, or repo del NAME');
   const spec: Record<string, { valued: string[]; booleans: string[] }> = {
     add: { valued: ['password', 'email'], booleans: ['admin'] },
     del: { valued: [], booleans: [] },

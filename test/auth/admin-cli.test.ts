@@ -96,6 +96,38 @@ describe('bun scripts/admin.ts', () => {
     expect((await admin(['user', 'del', 'x', '--nope'])).code).toBe(2);
   }, 30_000);
 
+  test('repo del: a repository goes with its V1 tags and its V2 manifests, tags and links; unknown exits 1', async () => {
+    const meta = SqliteMetaStore.open(join(dir, 'registry.db'));
+    const ref = { namespace: 'team', name: 'app/web' };
+    const digest = `sha256:${'a'.repeat(64)}`;
+    try {
+      await meta.putBlob(ref, { digest, size: 2, key: `blobs/sha256/${'a'.repeat(64)}` });
+      await meta.putManifest(ref, { digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', content: new Uint8Array([123, 125]), subject: null, artifactType: null, references: [] }, 'v2tag');
+      await meta.putTag({ namespace: 'library', name: 'solo' }, { name: 'latest', imageId: 'b'.repeat(64), metadata: '{}' });
+    } finally {
+      meta.close();
+    }
+    let r = await admin(['repo', 'del', 'team/app/web']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('repository team/app/web deleted');
+    r = await admin(['repo', 'del', 'solo']);
+    expect(r.code).toBe(0);
+    const after = SqliteMetaStore.open(join(dir, 'registry.db'));
+    try {
+      expect(await after.listTagNames(ref)).toBeNull();
+      expect(await after.getManifest(ref, digest)).toBeNull();
+      expect(await after.getLinkedBlob(ref, digest)).toBeNull();
+      // the blob's record stays: garbage collection reclaims unreferenced bytes
+      expect(await after.getBlob(digest)).not.toBeNull();
+      expect(await after.listTags({ namespace: 'library', name: 'solo' })).toBeNull();
+    } finally {
+      after.close();
+    }
+    expect((await admin(['repo', 'del', 'team/app/web'])).code).toBe(1);
+    expect((await admin(['repo', 'frob', 'x'])).code).toBe(2);
+    expect((await admin(['repo', 'del'])).code).toBe(2);
+  }, 30_000);
+
   test('REGISTRY_DB names the database file, as for the server', async () => {
     const db = join(dir, 'elsewhere.db');
     expect((await admin(['user', 'add', 'dave', '--password', 'p'], undefined, { REGISTRY_DB: db })).code).toBe(0);
