@@ -9,9 +9,7 @@ import { digestAlgorithm, digestOf, isDigest } from '../domain/digest.ts';
 import { OCI_INDEX, parseManifest, referrerDescriptor, requiredContent, type Descriptor } from '../domain/manifest.ts';
 import { RegistryError } from '../errors.ts';
 import type { BridgeService } from './bridge.ts';
-
-/** The tag grammar of the spec (and of V1). */
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+import { isTagName } from './names.ts';
 
 type Reference = { tag: string } | { digest: string };
 
@@ -21,14 +19,14 @@ function parseReference(reference: string): Reference {
     if (!isDigest(reference)) throw new RegistryError('V2_DIGEST_INVALID', 'unsupported or malformed digest');
     return { digest: reference };
   }
-  if (!TAG.test(reference)) throw new RegistryError('V2_TAG_INVALID', 'tags match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}');
+  if (!isTagName(reference)) throw new RegistryError('V2_TAG_INVALID', 'tags match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}');
   return { tag: reference };
 }
 
 /** A reference to look up (GET, HEAD, DELETE): a malformed digest is a 400, a malformed tag simply unknown (404). */
 function lookupReference(reference: string): Reference {
   if (reference.includes(':')) return parseReference(reference);
-  if (!TAG.test(reference)) throw new RegistryError('V2_MANIFEST_UNKNOWN');
+  if (!isTagName(reference)) throw new RegistryError('V2_MANIFEST_UNKNOWN');
   return { tag: reference };
 }
 

@@ -14,6 +14,9 @@ export function requireImageId(id: string): string {
   return id;
 }
 
+/** A tag name as V1 and the OCI spec both define it (`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`). */
+export const isTagName = (tag: string): boolean => TAG.test(tag);
+
 export function requireTagName(tag: string): string {
   if (!TAG.test(tag)) throw new RegistryError('INVALID_TAG');
   return tag;

@@ -8,7 +8,7 @@ import type { UploadRecord } from '../../db/meta.ts';
 import { rangeHeader, type BlobService, type ChunkRange } from '../../services/blobs.ts';
 import { v2RepoRef } from '../../services/names.ts';
 import { models } from '../models.ts';
-import { API_VERSION, check, namePath, repositoryOf, type V2Guard } from './common.ts';
+import { API_VERSION, check, emptyReply, namePath, NO_BODY, repositoryOf, type V2Guard } from './common.ts';
 import { blobDocs, blobParams, putUploadQuery, sessionParams, startUploadQuery } from './blobs.model.ts';
 import { nameParams } from './common.model.ts';
 
@@ -25,24 +25,16 @@ function chunkRange(request: Request): ChunkRange | null {
 
 /** 202 with where the session stands (POST, PATCH) or 204 (GET status). */
 function sessionReply(name: string, session: UploadRecord, status: 202 | 204): Response {
-  return new Response(null, {
-    status,
-    headers: {
-      ...API_VERSION,
-      location: `${name}/blobs/uploads/${session.id}`,
-      range: rangeHeader(session.offset),
-      'docker-upload-uuid': session.id,
-      'content-length': '0',
-    },
+  return emptyReply(status, {
+    location: `${name}/blobs/uploads/${session.id}`,
+    range: rangeHeader(session.offset),
+    'docker-upload-uuid': session.id,
+    ...NO_BODY,
   });
 }
 
-function createdReply(name: string, digest: string): Response {
-  return new Response(null, {
-    status: 201,
-    headers: { ...API_VERSION, location: `${name}/blobs/${digest}`, 'docker-content-digest': digest, 'content-length': '0' },
-  });
-}
+const createdReply = (name: string, digest: string): Response =>
+  emptyReply(201, { location: `${name}/blobs/${digest}`, 'docker-content-digest': digest, ...NO_BODY });
 
 export function blobRoutes(blobs: BlobService, guard: V2Guard | null) {
   const docs = blobDocs();
@@ -55,7 +47,7 @@ export function blobRoutes(blobs: BlobService, guard: V2Guard | null) {
         await check(guard, request, ref, ['pull']);
         const source = await blobs.get(ref, params.digest);
         const digest = source.record.digest;
-        if (source.kind === 'redirect') return new Response(null, { status: 307, headers: { ...API_VERSION, location: source.url, 'docker-content-digest': digest } });
+        if (source.kind === 'redirect') return emptyReply(307, { location: source.url, 'docker-content-digest': digest });
         return blobReply(request, source.blob, source.record.size, { ...API_VERSION, 'docker-content-digest': digest, etag: `"${digest}"` });
       },
       { params: blobParams, ...docs.getBlob },
@@ -66,7 +58,7 @@ export function blobRoutes(blobs: BlobService, guard: V2Guard | null) {
         const ref = repositoryOf(params);
         await check(guard, request, ref, ['delete']);
         await blobs.delete(ref, params.digest);
-        return new Response(null, { status: 202, headers: { ...API_VERSION, 'content-length': '0' } });
+        return emptyReply(202, NO_BODY);
       },
       { params: blobParams, ...docs.deleteBlob },
     )
@@ -136,7 +128,7 @@ export function blobRoutes(blobs: BlobService, guard: V2Guard | null) {
         const ref = repositoryOf(params);
         await check(guard, request, ref, ['pull', 'push']);
         await blobs.cancel(ref, params.session);
-        return new Response(null, { status: 204, headers: { ...API_VERSION } });
+        return emptyReply(204);
       },
       { params: sessionParams, ...docs.cancelUpload },
     );

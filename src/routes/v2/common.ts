@@ -16,6 +16,13 @@ export type V2Guard = (request: Request, target: V2Target, actions: V2Action[]) 
 /** Every V2 reply says which API it speaks (docker checks it on `GET /v2/`). */
 export const API_VERSION = { 'docker-distribution-api-version': 'registry/2.0' } as const;
 
+/** `Content-Length: 0`, for the body-less replies that state it. */
+export const NO_BODY = { 'content-length': '0' } as const;
+
+/** A reply without a body, with the V2 headers and `headers`. */
+export const emptyReply = (status: number, headers: Record<string, string> = {}): Response =>
+  new Response(null, { status, headers: { ...API_VERSION, ...headers } });
+
 /** The repository of a route's `:name` (the decoded V2 name), checked against the spec's grammar. */
 export const repositoryOf = (params: { name: string }): RepoRef => v2RepoRef(params.name);
 

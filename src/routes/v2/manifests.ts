@@ -5,17 +5,20 @@ import { ROUTES } from '../../http/route-table.ts';
 import type { ManifestRecord } from '../../db/meta.ts';
 import type { ManifestService } from '../../services/manifests.ts';
 import { models } from '../models.ts';
-import { API_VERSION, check, namePath, repositoryOf, type V2Guard } from './common.ts';
+import { API_VERSION, check, emptyReply, namePath, NO_BODY, repositoryOf, type V2Guard } from './common.ts';
 import { manifestDocs, manifestParams } from './manifests.model.ts';
 
 /**
- * The reply headers of a manifest, built once per digest and copied into each reply: a digest
- * names fixed bytes, so its type, length and digest headers never change (bounded, oldest first).
+ * The reply headers of a manifest, built once per digest and media type and copied into each
+ * reply: a digest names fixed bytes, so its length and digest headers never change; the media type
+ * is part of the key because bytes without a `mediaType` field take the one their PUT declared,
+ * which two repositories may have declared differently (bounded, oldest first).
  */
 const headersByDigest = new Map<string, Headers>();
 
 function replyHeaders(m: ManifestRecord): Headers {
-  let headers = headersByDigest.get(m.digest);
+  const key = `${m.digest} ${m.mediaType}`;
+  let headers = headersByDigest.get(key);
   if (headers === undefined) {
     headers = new Headers({
       ...API_VERSION,
@@ -25,7 +28,7 @@ function replyHeaders(m: ManifestRecord): Headers {
       etag: `"${m.digest}"`,
     });
     if (headersByDigest.size >= 1000) headersByDigest.delete(headersByDigest.keys().next().value!);
-    headersByDigest.set(m.digest, headers);
+    headersByDigest.set(key, headers);
   }
   return headers;
 }
@@ -55,14 +58,9 @@ export function manifestRoutes(manifests: ManifestService, guard: V2Guard | null
         // one byte over the limit is enough to refuse it (the service says 413 SIZE_INVALID)
         const content = await readLimited(request, opts.maxManifestSize + 1);
         const stored = await manifests.put(ref, params.reference, content, request.headers.get('content-type'));
-        const headers: Record<string, string> = {
-          ...API_VERSION,
-          location: `${namePath(params)}/manifests/${stored.digest}`,
-          'docker-content-digest': stored.digest,
-          'content-length': '0',
-        };
+        const headers: Record<string, string> = { location: `${namePath(params)}/manifests/${stored.digest}`, 'docker-content-digest': stored.digest, ...NO_BODY };
         if (stored.subject) headers['oci-subject'] = stored.subject;
-        return new Response(null, { status: 201, headers });
+        return emptyReply(201, headers);
       },
       { parse: 'none', params: manifestParams, ...docs.put },
     )
@@ -72,7 +70,7 @@ export function manifestRoutes(manifests: ManifestService, guard: V2Guard | null
         const ref = repositoryOf(params);
         await check(guard, request, ref, ['delete']);
         await manifests.delete(ref, params.reference);
-        return new Response(null, { status: 202, headers: { ...API_VERSION, 'content-length': '0' } });
+        return emptyReply(202, NO_BODY);
       },
       { params: manifestParams, ...docs.delete },
     );

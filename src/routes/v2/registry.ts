@@ -65,7 +65,7 @@ export function registryRoutes(manifests: ManifestService, guard: V2Guard | null
       ROUTES.v2Base.path,
       async ({ request }) => {
         await check(guard, request, 'base', []);
-        return new Response('{}', { status: 200, headers: { ...API_VERSION, 'content-type': 'application/json' } });
+        return pagedReply('{}', null);
       },
       docs.base,
     )

@@ -85,6 +85,23 @@ describe('V2 manifests', () => {
     });
   });
 
+  test('the same bytes pushed under two media types answer each with its own Content-Type', async () => {
+    await withApp(async (app) => {
+      const typed = JSON.parse(await imageManifest(app, 'one/repo', [randomBytes(10)]));
+      await imageManifest(app, 'two/repo', []);
+      for (const l of typed.layers) await pushBlob(app, 'two/repo', await (await app.req('GET', `/v2/one/repo/blobs/${l.digest}`)).bytes());
+      await pushBlob(app, 'two/repo', await (await app.req('GET', `/v2/one/repo/blobs/${typed.config.digest}`)).bytes());
+      delete typed.mediaType;
+      const bytes = JSON.stringify(typed);
+      expect((await putManifest(app, 'one/repo', 'x', bytes, OCI_MANIFEST)).status).toBe(201);
+      expect((await putManifest(app, 'two/repo', 'x', bytes, 'application/vnd.docker.distribution.manifest.v2+json')).status).toBe(201);
+      for (let i = 0; i < 2; i++) {
+        expect((await app.req('GET', '/v2/one/repo/manifests/x')).headers.get('content-type')).toBe(OCI_MANIFEST);
+        expect((await app.req('GET', '/v2/two/repo/manifests/x')).headers.get('content-type')).toBe('application/vnd.docker.distribution.manifest.v2+json');
+      }
+    });
+  });
+
   test('a tag list names the repository as the request did, whichever spelling asked first', async () => {
     await withApp(async (app) => {
       const manifest = await imageManifest(app, 'busybox', [randomBytes(10)]);
