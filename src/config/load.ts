@@ -50,6 +50,23 @@ function coerce(name: string, spec: SettingSpec<unknown>, raw: unknown, from: st
   }
 }
 
+/**
+ * Settings named `group.key` (e.g. `mirroring.source`) are written in YAML as the original wrote
+ * them, a mapping under the group (`mirroring: {source: …}`), or flat with the dotted name.
+ */
+function flattenGroups(doc: Record<string, unknown>): Record<string, unknown> {
+  const groups = new Set(Object.keys(settings).filter((k) => k.includes('.')).map((k) => k.split('.')[0]));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc)) {
+    if (groups.has(k) && v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [sub, value] of Object.entries(v as Record<string, unknown>)) out[`${k}.${sub}`] = value;
+    } else if (groups.has(k) && v === null) {
+      continue;
+    } else out[k] = v;
+  }
+  return out;
+}
+
 export interface LoadOptions {
   env?: Record<string, string | undefined>;
   /** explicit overrides (tests), applied last */
@@ -75,7 +92,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     }
     if (doc !== null && doc !== undefined) {
       if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${file} must be a mapping`);
-      fromFile = doc as Record<string, unknown>;
+      fromFile = flattenGroups(doc as Record<string, unknown>);
       const unknown = Object.keys(fromFile).filter((k) => !(k in settings));
       if (unknown.length) throw new ConfigError(`config file ${file}: unknown setting(s) ${unknown.join(', ')}`);
     }
@@ -97,6 +114,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
   // node (under its own storage_path) would make every node refuse the others' tokens.
   if (out.auth === 'token' && isPostgresUrl(db) && String(out.token_secret) === '') {
     throw new ConfigError('auth token with a postgres:// db needs token_secret (REGISTRY_TOKEN_SECRET): every node must sign and check tokens with the same secret');
+  }
+  for (const key of ['mirroring.source', 'mirroring.source_index'] as const) {
+    const url = String(out[key]).trim();
+    if (url !== '' && (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))) {
+      throw new ConfigError(`setting ${key}: not an http:// or https:// URL`);
+    }
   }
   if (out.storage === 's3') {
     const missing = (['s3_bucket', 's3_region'] as const).filter((k) => String(out[k]).trim() === '');

@@ -91,3 +91,30 @@ test('storage s3 needs a bucket and a region, named in the error', () => {
   expect(() => loadConfig({ env: { S3_PATH_STYLE: 'sometimes' } })).toThrow(/one of auto, true, false/);
   expect(() => loadConfig({ env: { S3_PRESIGN_EXPIRY: '0' } })).toThrow(/at least 1/);
 });
+
+test('mirroring settings: nested as the original wrote them, flat, or from the environment; URLs checked', () => {
+  const nested = join(dir, 'mirror.yml');
+  writeFileSync(nested, 'mirroring:\n  source: https://upstream.example:5000\n  tags_cache_ttl: 60\n  username: bob\n');
+  const c = loadConfig({ env: { REGISTRY_CONFIG: nested } });
+  expect(c['mirroring.source']).toBe('https://upstream.example:5000');
+  expect(c['mirroring.tags_cache_ttl']).toBe(60);
+  expect(c['mirroring.username']).toBe('bob');
+  expect(c['mirroring.source_index']).toBe('');
+  const flat = join(dir, 'mirror-flat.yml');
+  writeFileSync(flat, 'mirroring.source: http://a:1\n');
+  expect(loadConfig({ env: { REGISTRY_CONFIG: flat } })['mirroring.source']).toBe('http://a:1');
+  expect(loadConfig({ env: { REGISTRY_CONFIG: nested, MIRROR_SOURCE: 'http://b:2' } })['mirroring.source']).toBe('http://b:2');
+  expect(loadConfig({ env: {} })['mirroring.tags_cache_ttl']).toBe(172_800);
+  expect(() => loadConfig({ env: { MIRROR_SOURCE: 'ftp://x' } })).toThrow(/mirroring.source: not an http/);
+  expect(() => loadConfig({ env: { MIRROR_SOURCE_INDEX: 'nope' } })).toThrow(/mirroring.source_index/);
+  const unknown = join(dir, 'mirror-unknown.yml');
+  writeFileSync(unknown, 'mirroring:\n  sorce: http://a\n');
+  expect(() => loadConfig({ env: { REGISTRY_CONFIG: unknown } })).toThrow(/unknown setting.*mirroring.sorce/);
+});
+
+test('gc settings', () => {
+  const c = loadConfig({ env: {} });
+  expect(c.gc_interval).toBe(0);
+  expect(c.gc_grace).toBe(3600);
+  expect(loadConfig({ env: { REGISTRY_GC_INTERVAL: '60', REGISTRY_GC_GRACE: '0' } }).gc_grace).toBe(0);
+});
