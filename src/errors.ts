@@ -98,6 +98,11 @@ export const catalogue = {
   /** GET/POST /v2/token: a malformed scope or service, a form without credentials, an unsupported grant (RFC 6749 §5.2) */
   V2_TOKEN_REQUEST_INVALID: { status: 400, message: 'invalid token request' },
   V2_BRIDGE_UNSUPPORTED: { status: 400, message: 'this image cannot be converted between V1 and V2', oci: 'UNSUPPORTED' },
+  // the pull-through mirror's upstream (upstream/client.ts)
+  UPSTREAM_UNAVAILABLE: { status: 503, message: 'Upstream registry unavailable, retry later' },
+  UPSTREAM_TIMEOUT: { status: 504, message: 'Upstream registry timed out' },
+  UPSTREAM_BAD_RESPONSE: { status: 502, message: 'Upstream registry sent a bad response' },
+  UPSTREAM_DENIED: { status: 502, message: 'Upstream registry refused the mirror' },
   // operations
   METRICS_UNAVAILABLE: { status: 404, message: 'Metrics are served by the workers of a running supervisor' },
   // HTTP-level

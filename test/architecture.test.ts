@@ -1,7 +1,7 @@
 /**
  * Layering (../shared/style.md): a module imports only from its own layer or the layers below,
  * by folder, with no exceptions:
- * errors, domain < config, log, ipc < checksum, layers < storage, db < services < http (helpers) < metrics <
+ * errors, domain < config, log, ipc < checksum, layers < storage, db, upstream < services < http (helpers) < metrics <
  * routes < app (the composition root) < worker, supervisor < main. Type-only imports are erased
  * and do not count.
  */
@@ -17,7 +17,8 @@ const LAYERS: readonly (readonly string[])[] = [
   // ipc: the worker–supervisor protocol, imported by both
   ['config', 'log', 'ipc'],
   ['checksum', 'layers'],
-  ['storage', 'db'],
+  // upstream: the mirror's HTTP client to another registry, an I/O adapter like the stores
+  ['storage', 'db', 'upstream'],
   ['services'],
   ['http'],
   ['metrics'],
