@@ -95,7 +95,7 @@ function buildApp(deps: AppDeps) {
     .use(lazyDocumentation((): AnyElysia => buildApp(deps) as AnyElysia, () => openapiDocumentation(REGISTRY_VERSION, documentModels)))
     .use(swaggerUi({ title: 'Docker Registry V1 and OCI Distribution', specUrl: SPEC_PATH }))
     .use(
-      pingRoutes({ standalone: config.standalone, debug: config.debug, issue: config.issue, version: REGISTRY_VERSION, metrics }),
+      pingRoutes({ standalone: config.standalone, mirror: config['mirroring.source'] !== '', debug: config.debug, issue: config.issue, version: REGISTRY_VERSION, metrics }),
     )
     .use(imageRoutes(images, limits, imageDefs))
     .use(repositoryRoutes(repos, limits, repositoryDefs));

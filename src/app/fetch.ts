@@ -36,7 +36,7 @@ export function createRoute(app: RegistryApp): AppRoute {
  */
 export function nativeRoutes(app: RegistryApp): Record<string, AppRoute> {
   const { config, log, definitions, v2 } = hotRoutesOf(app);
-  const ping = pingReply({ standalone: config.standalone, debug: config.debug, version: REGISTRY_VERSION });
+  const ping = pingReply({ standalone: config.standalone, mirror: config['mirroring.source'] !== '', debug: config.debug, version: REGISTRY_VERSION });
   const pingRoute: AppRoute = async (request, url) => (url ? ping() : badTargetReply(request));
   const fallback = createRoute(app);
   return Object.fromEntries([

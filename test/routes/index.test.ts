@@ -397,6 +397,19 @@ describe('E1 / E2 ping and banner', () => {
     });
   });
 
+  test('mirror mode (mirroring.source set): X-Docker-Registry-Standalone: mirror', async () => {
+    await withApp(
+      async (app) => {
+        for (const path of ['/_ping', '/v1/_ping']) {
+          const r = await app.req('GET', path);
+          expect(r.status).toBe(200);
+          expect(r.headers.get('x-docker-registry-standalone')).toBe('mirror');
+        }
+      },
+      { 'mirroring.source': 'http://127.0.0.1:1' },
+    );
+  });
+
   test('GET / → 200, body the JSON string "\\"docker-registry server\\""', async () => {
     await withApp(async (app) => {
       const r = await app.req('GET', '/');

@@ -9,6 +9,8 @@ import { pingDocs, type Ping } from './ping.model.ts';
 
 export interface PingOptions {
   standalone: boolean;
+  /** pull-through mirror mode (`mirroring.source` set): the header says `mirror`, as the original did */
+  mirror: boolean;
   debug: boolean;
   issue: string;
   version: string;
@@ -17,8 +19,8 @@ export interface PingOptions {
 }
 
 /** The `_ping` reply (E1), built per request (it is a fresh Response each time). */
-export function pingReply(opts: Pick<PingOptions, 'standalone' | 'debug' | 'version'>): () => Response {
-  const standalone = opts.standalone ? 'True' : 'False';
+export function pingReply(opts: Pick<PingOptions, 'standalone' | 'mirror' | 'debug' | 'version'>): () => Response {
+  const standalone = opts.mirror ? 'mirror' : opts.standalone ? 'True' : 'False';
   if (!opts.debug) {
     // the same bytes and headers every time: built once (a load balancer calls this constantly)
     const reply = jsonReply({}, 200, { 'x-docker-registry-standalone': standalone });
