@@ -12,10 +12,14 @@
  *   UPSTREAM_BAD_RESPONSE / UPSTREAM_DENIED (502); 429 → UPSTREAM_UNAVAILABLE (503).
  * - Any other reply (2xx, 404 and the other 4xx) is handed back as it came: a 404 is a miss, the
  *   caller decides about the rest.
- * - Authentication as clients do it: with `username`, Basic credentials on every request; on a
- *   `401` with a `Bearer realm=…,service=…,scope=…` challenge, a token from the realm (with the
- *   Basic credentials when there are some, anonymously otherwise), kept per realm, service and
- *   scope until it expires, and the request sent once more with it. V1's `X-Docker-Token` flow
+ * - Authentication as clients do it, driven by the upstream's challenges: a request goes out
+ *   with a token cached for its scope, else bare; on a `401` with a `Bearer realm=…,service=…,
+ *   scope=…` challenge, a token from the realm (with the Basic credentials when there are some,
+ *   anonymously otherwise), kept per realm, service and scope until it expires, and the request
+ *   sent once more with it (a cached token the upstream refuses is fetched anew once); on a
+ *   `Basic` challenge the credentials, sent on every request from then on. Credentials are never
+ *   sent before a challenge asks for them: a registry in token mode (this one, Docker Hub) would
+ *   otherwise check the password on every request instead of a token. V1's `X-Docker-Token` flow
  *   is the same idea and is left to the V1 mirror.
  * - A body handed back fails with UPSTREAM_TIMEOUT when it stalls for `timeoutMs`, and the
  *   connection is aborted when the caller cancels it.
@@ -51,6 +55,8 @@ export class Upstream {
   readonly #fetch: typeof fetch;
   readonly #basic: string | null;
   readonly #tokens = new Map<string, Token>();
+  /** set by the first Basic challenge: the credentials go with every request from then on */
+  #basicWanted = false;
 
   constructor(base: string, options: UpstreamOptions) {
     this.base = base.replace(/\/+$/, '');
@@ -71,15 +77,20 @@ export class Upstream {
    */
   async request(path: string, init: UpstreamRequest = {}): Promise<Response> {
     const url = this.base + path;
-    let response = await this.#send(url, init, this.#cachedTokenFor(url) ?? this.#basic);
+    const cached = this.#cachedTokenFor(url);
+    const first = cached ?? (this.#basicWanted ? this.#basic : null);
+    let response = await this.#send(url, init, first);
     if (response.status === 401) {
       const challenge = parseChallenge(response.headers.get('www-authenticate'));
       await response.body?.cancel().catch(() => {});
       if (challenge?.scheme === 'bearer' && challenge.params.realm) {
-        const token = await this.#token(challenge.params);
+        // a cached token it refused (expired early, signed by a key it no longer has): a new one
+        const token = await this.#token(challenge.params, cached !== null);
         response = await this.#send(url, init, `Bearer ${token}`);
-      } else if (challenge?.scheme === 'basic' && this.#basic === null) {
-        throw new RegistryError('UPSTREAM_DENIED', `${this.host} needs credentials (mirroring.username)`);
+      } else if (challenge?.scheme === 'basic') {
+        if (this.#basic === null) throw new RegistryError('UPSTREAM_DENIED', `${this.host} needs credentials (mirroring.username)`);
+        this.#basicWanted = true;
+        if (first !== this.#basic) response = await this.#send(url, init, this.#basic);
       }
       if (response.status === 401) {
         await response.body?.cancel().catch(() => {});
@@ -177,7 +188,7 @@ export class Upstream {
     return null;
   }
 
-  async #token(params: Record<string, string>): Promise<string> {
+  async #token(params: Record<string, string>, renew = false): Promise<string> {
     const realm = params.realm!;
     if (!URL.canParse(realm) || !/^https?:$/.test(new URL(realm).protocol)) {
       throw new RegistryError('UPSTREAM_BAD_RESPONSE', `${this.host} sent a Bearer challenge with an unusable realm`);
@@ -185,7 +196,7 @@ export class Upstream {
     const scope = params.scope ?? '';
     const key = `${realm}\n${params.service ?? ''}\n${scope}`;
     const cached = this.#tokens.get(key);
-    if (cached && cached.expiresAt > Date.now()) return cached.value;
+    if (cached && cached.expiresAt > Date.now() && !renew) return cached.value;
     const url = new URL(realm);
     if (params.service) url.searchParams.set('service', params.service);
     for (const s of scope.split(' ').filter(Boolean)) url.searchParams.append('scope', s);

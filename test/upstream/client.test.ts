@@ -10,6 +10,8 @@ import { parseChallenge, Upstream } from '../../src/upstream/client.ts';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tokenRequests: string[] = [];
 const authSeen: (string | null)[] = [];
+/** the Bearer upstream accepts only tokens minted after the switch (a key rotation) */
+let rotated = false;
 let server: ReturnType<typeof Bun.serve>;
 let base: string;
 
@@ -51,7 +53,7 @@ beforeAll(() => {
         case '/token': {
           tokenRequests.push(url.search + ' ' + (auth ?? '-'));
           if (auth && auth !== `Basic ${btoa('bob:secret')}`) return new Response('no', { status: 401 });
-          return Response.json({ token: `tok-${url.searchParams.get('scope')}`, expires_in: 300 });
+          return Response.json({ token: `tok-${url.searchParams.get('scope')}${rotated ? '#2' : ''}`, expires_in: 300 });
         }
         case '/basic-only':
           authSeen.push(auth);
@@ -61,7 +63,7 @@ beforeAll(() => {
       const m = /^\/v2\/(.+)\/manifests\/(.+)$/.exec(url.pathname);
       if (m) {
         authSeen.push(auth);
-        if (auth !== `Bearer tok-repository:${m[1]}:pull`) {
+        if (auth !== `Bearer tok-repository:${m[1]}:pull${rotated ? '#2' : ''}`) {
           return new Response('{}', {
             status: 401,
             headers: { 'www-authenticate': `Bearer realm="${base}/token",service="up",scope="repository:${m[1]}:pull"` },
@@ -139,8 +141,8 @@ describe('authentication', () => {
     expect((await u.request('/v2/library/a/manifests/latest')).status).toBe(200);
     expect((await u.request('/v2/library/a/manifests/v2')).status).toBe(200);
     expect(tokenRequests).toEqual([`?service=up&scope=repository%3Alibrary%2Fa%3Apull Basic ${btoa('bob:secret')}`]);
-    // the second request went straight out with the cached token
-    expect(authSeen).toEqual([`Basic ${btoa('bob:secret')}`, 'Bearer tok-repository:library/a:pull', 'Bearer tok-repository:library/a:pull']);
+    // no credentials before the challenge; the second request went straight out with the cached token
+    expect(authSeen).toEqual([null, 'Bearer tok-repository:library/a:pull', 'Bearer tok-repository:library/a:pull']);
   });
 
   test('anonymous Bearer tokens when there are no credentials', async () => {
@@ -156,9 +158,31 @@ describe('authentication', () => {
     expect(e.status).toBe(502);
   });
 
-  test('Basic: sent on every request; without credentials a Basic challenge is UPSTREAM_DENIED', async () => {
-    expect((await new Upstream(base, { timeoutMs: 1000, username: 'bob', password: 'secret' }).request('/basic-only')).status).toBe(200);
+  test('Basic: sent once challenged, then on every request; without credentials a Basic challenge is UPSTREAM_DENIED', async () => {
+    authSeen.length = 0;
+    const u = new Upstream(base, { timeoutMs: 1000, username: 'bob', password: 'secret' });
+    expect((await u.request('/basic-only')).status).toBe(200);
+    expect((await u.request('/basic-only')).status).toBe(200);
+    expect(authSeen).toEqual([null, `Basic ${btoa('bob:secret')}`, `Basic ${btoa('bob:secret')}`]);
     expect((await failure(new Upstream(base, { timeoutMs: 1000 }).request('/basic-only'))).code).toBe('UPSTREAM_DENIED');
+    const wrong = await failure(new Upstream(base, { timeoutMs: 1000, username: 'bob', password: 'nope' }).request('/basic-only'));
+    expect(wrong.code).toBe('UPSTREAM_DENIED');
+  });
+
+  test('a cached token the upstream refuses is replaced by a new one, once', async () => {
+    tokenRequests.length = 0;
+    authSeen.length = 0;
+    const u = new Upstream(base, { timeoutMs: 1000, username: 'bob', password: 'secret' });
+    expect((await u.request('/v2/rotated/manifests/1')).status).toBe(200);
+    // the upstream now refuses that token (its key rotated): a fresh one is fetched and accepted
+    rotated = true;
+    try {
+      expect((await u.request('/v2/rotated/manifests/2')).status).toBe(200);
+    } finally {
+      rotated = false;
+    }
+    expect(tokenRequests).toHaveLength(2);
+    expect(authSeen.slice(-2)).toEqual(['Bearer tok-repository:rotated:pull', 'Bearer tok-repository:rotated:pull#2']);
   });
 
   test('parseChallenge', () => {
