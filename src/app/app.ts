@@ -27,6 +27,9 @@ import { tokenRoutes } from '../routes/v2/token.ts';
 import { BlobService } from '../services/blobs.ts';
 import { BridgeService } from '../services/bridge.ts';
 import { ManifestService } from '../services/manifests.ts';
+import { V2Mirror } from '../services/mirror-v2.ts';
+import { V2BlobMirror } from '../services/mirror-v2-blobs.ts';
+import { TagMarks } from '../services/mirror-v2-tags.ts';
 import { AuthService } from '../services/auth.ts';
 import { BearerService } from '../services/bearer.ts';
 import { ImageService } from '../services/images.ts';
@@ -34,6 +37,7 @@ import { RepositoryService } from '../services/repositories.ts';
 import { SearchService } from '../services/search.ts';
 import { tokenSecret } from '../services/token-secret.ts';
 import type { StorageDriver } from '../storage/driver.ts';
+import { Upstream } from '../upstream/client.ts';
 import { lazyDocumentation } from './documentation.ts';
 
 export { SPEC_PATH };
@@ -73,9 +77,10 @@ function buildApp(deps: AppDeps) {
     ? new BearerService(auth, meta, { secret, ttl: config.token_ttl, realm: config.token_realm, service: config.token_service })
     : null;
 
-  const blobs = new BlobService(meta, storage, { redirect: config.storage_redirect, maxBlobSize: config.max_body_size });
   const bridge = new BridgeService(meta, storage, images, repos);
-  const manifests = new ManifestService(meta, { maxManifestSize: config.max_json_size }, bridge);
+  const v2Mirror = pullThroughV2(config, meta, storage, bridge, logError);
+  const blobs = new BlobService(meta, storage, { redirect: config.storage_redirect, maxBlobSize: config.max_body_size }, v2Mirror?.blobs);
+  const manifests = new ManifestService(meta, { maxManifestSize: config.max_json_size }, bridge, v2Mirror);
   // auth: token — the Bearer check of every /v2/ route (the API root only needs a valid caller)
   const v2Guard: V2Guard | null = bearer
     ? async (request, target, actions) => {
@@ -116,6 +121,23 @@ function buildApp(deps: AppDeps) {
     purgeUploads: async (maxAgeMs) => (await storage.purgeStaleUploads(maxAgeMs)) + (await blobs.purgeStaleUploads(maxAgeMs)),
   });
   return app;
+}
+
+/**
+ * The pull-through mirror's V2 half (services/mirror-v2.ts) when `mirroring.source` is set: the
+ * V2 services ask it what they do not hold. Null otherwise, and the V2 services hold only what
+ * was pushed here.
+ */
+function pullThroughV2(config: Config, meta: MetaStore, storage: StorageDriver, bridge: BridgeService, log: ErrorLogger): V2Mirror | null {
+  if (config['mirroring.source'] === '') return null;
+  const upstream = new Upstream(config['mirroring.source'], {
+    username: config['mirroring.username'] || undefined,
+    password: config['mirroring.password'],
+    timeoutMs: config['mirroring.timeout'] * 1000,
+  });
+  const ttlMs = config['mirroring.tags_cache_ttl'] * 1000;
+  const blobs = new V2BlobMirror(upstream, meta, storage, { maxBlobSize: config.max_body_size }, log);
+  return new V2Mirror(upstream, meta, new TagMarks(storage, ttlMs), blobs, { ttlMs, maxManifestSize: config.max_json_size }, bridge, log);
 }
 
 /** What the server needs to dispatch an app's hot routes natively (app/fetch.ts nativeRoutes). */

@@ -31,7 +31,35 @@ import { pipeBody, type RequestBody } from './body.ts';
 
 export type BlobSource =
   | { kind: 'blob'; blob: Blob; record: BlobRecord }
-  | { kind: 'redirect'; url: string; record: BlobRecord };
+  | { kind: 'redirect'; url: string; record: BlobRecord }
+  /** pull-through mirror: a blob not held here; its bytes as they come from upstream (null for a HEAD) */
+  | { kind: 'upstream'; digest: string; size: number | null; stream: ReadableStream<Uint8Array> | null };
+
+/** A blob coming from the mirror's upstream: the bytes as they arrive, and the size upstream announced. */
+export interface UpstreamBlob {
+  stream: ReadableStream<Uint8Array>;
+  size: number | null;
+}
+
+/**
+ * The pull-through mirror's side of blobs (services/mirror-v2-blobs.ts), asked only about blobs
+ * the repository does not link.
+ */
+export interface BlobMirror {
+  /** For a HEAD: the size upstream gives; null when it has none. */
+  stat(ref: RepoRef, digest: string): Promise<{ size: number } | null>;
+  /**
+   * For a GET: the bytes as they arrive from upstream (stored on the way), or 'stored' once held
+   * here (`whole`, or another request was fetching it); null when upstream has none.
+   */
+  fetch(ref: RepoRef, digest: string, whole: boolean): Promise<UpstreamBlob | 'stored' | null>;
+}
+
+/** What a blob GET wants: only the headers (HEAD), or a range of the bytes. */
+export interface BlobWant {
+  head?: boolean;
+  range?: boolean;
+}
 
 /** The first and last byte of a PATCH, from its `Content-Range: <start>-<end>`. */
 export interface ChunkRange {
@@ -68,6 +96,8 @@ export class BlobService {
     private readonly meta: BlobStore & UploadStore,
     private readonly storage: StorageDriver,
     private readonly options: BlobOptions,
+    /** the pull-through mirror (null: a blob not linked here is unknown) */
+    private readonly mirror: BlobMirror | null = null,
   ) {}
 
   /** A blob linked into `ref`, or BLOB_UNKNOWN. */
@@ -77,9 +107,31 @@ export class BlobService {
     return record;
   }
 
-  /** The blob's bytes (a BunFile on local disk: sendfile), or a redirect URL. */
-  async get(ref: RepoRef, digest: string): Promise<BlobSource> {
-    const record = await this.stat(ref, digest);
+  /**
+   * The blob's bytes (a BunFile on local disk: sendfile), or a redirect URL. With a mirror, a blob
+   * not linked here comes from upstream (see BlobMirror).
+   */
+  async get(ref: RepoRef, digest: string, want: BlobWant = {}): Promise<BlobSource> {
+    const record = await this.meta.getLinkedBlob(ref, requireDigest(digest));
+    if (record) return this.#local(record);
+    if (!this.mirror) throw new RegistryError('V2_BLOB_UNKNOWN');
+    return this.#fromMirror(this.mirror, ref, digest, want);
+  }
+
+  /** A blob not linked here, through the mirror. */
+  async #fromMirror(mirror: BlobMirror, ref: RepoRef, digest: string, want: BlobWant): Promise<BlobSource> {
+    if (want.head) {
+      const found = await mirror.stat(ref, digest);
+      if (!found) throw new RegistryError('V2_BLOB_UNKNOWN');
+      return { kind: 'upstream', digest, size: found.size, stream: null };
+    }
+    const fetched = await mirror.fetch(ref, digest, want.range === true);
+    if (fetched === null) throw new RegistryError('V2_BLOB_UNKNOWN');
+    if (fetched === 'stored') return this.#local(await this.stat(ref, digest));
+    return { kind: 'upstream', digest, size: fetched.size, stream: fetched.stream };
+  }
+
+  async #local(record: BlobRecord): Promise<BlobSource> {
     if (this.options.redirect) {
       const url = await this.storage.redirectUrl(record.key).catch((e) => storageFailure(e));
       if (url) return { kind: 'redirect', url, record };

@@ -14,6 +14,10 @@
  * ├── uploads/
  * │   └── <session>/<n>        chunk n (from 0) of a V2 upload session (32 hex digits); the
  * │                            session's row says how many there are; gone at completion
+ * ├── mirror/v2/<repository>/_tags/<hex of tag>
+ * │                            pull-through mirror: a tag that came from upstream, the digest it
+ * │                            had and when upstream was last asked (small JSON, services/
+ * │                            mirror-v2-tags.ts); `_tags` cannot be a repository component
  * └── .tmp/                    driver-private temp files (fs driver); never a valid key
  * ```
  *
@@ -68,4 +72,18 @@ export function uploadPrefix(session: string): string {
 export function uploadChunkKey(session: string, n: number): string {
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidKeyError('paths', `uploads/${session}/${n}`);
   return `${uploadPrefix(session)}/${n}`;
+}
+
+/** A V2 repository name: lowercase components of the OCI grammar (services/names.ts v2RepoRef). */
+const V2_REPOSITORY = /^[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$/;
+
+/**
+ * Key of the mirror's record of a tag fetched from upstream:
+ * `mirror/v2/<repository>/_tags/<tag as hex>` (a tag may hold capitals, which keys may not).
+ * @throws InvalidKeyError for a repository outside the V2 grammar or an empty or overlong tag.
+ */
+export function mirrorTagKey(repository: string, tag: string): string {
+  const key = `mirror/v2/${repository}/_tags/${Buffer.from(tag, 'utf8').toString('hex')}`;
+  if (!V2_REPOSITORY.test(repository) || tag.length === 0 || tag.length > 128) throw new InvalidKeyError('paths', key);
+  return key;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { InvalidKeyError, isValidKey } from '../../src/storage/driver.ts';
 import { IMAGE_ID_PATTERN, isValidImageId } from '../../src/domain/image-id.ts';
-import { layerKey, newUploadId } from '../../src/storage/paths.ts';
+import { layerKey, mirrorTagKey, newUploadId } from '../../src/storage/paths.ts';
 
 const ID16 = '0123456789abcdef';
 const ID64 = 'a'.repeat(32) + '0123456789abcdef0123456789abcdef';
@@ -46,5 +46,19 @@ describe('layerKey', () => {
     expect(IMAGE_ID_PATTERN.flags).toBe('');
     expect(IMAGE_ID_PATTERN.test(`x${ID16}`)).toBe(false);
     expect(IMAGE_ID_PATTERN.test(`${ID16}\n`)).toBe(false);
+  });
+});
+
+describe('mirrorTagKey', () => {
+  test('mirror/v2/<repository>/_tags/<hex of the tag>: any tag (capitals too) gives a valid key, distinct per tag', () => {
+    expect(mirrorTagKey('library/busybox', 'latest')).toBe(`mirror/v2/library/busybox/_tags/${Buffer.from('latest').toString('hex')}`);
+    for (const tag of ['latest', 'V1.2_RC-3', '_x', 'a'.repeat(128)]) expect(isValidKey(mirrorTagKey('a/b.c/d__e', tag))).toBe(true);
+    expect(mirrorTagKey('a/b', 'Latest')).not.toBe(mirrorTagKey('a/b', 'latest'));
+  });
+
+  test('refuses what is not a V2 repository name, and empty or overlong tags', () => {
+    for (const repo of ['', 'A/b', '../x', 'a//b', 'a/_tags', '.a/b', 'a/b/']) expect(() => mirrorTagKey(repo, 'latest')).toThrow(InvalidKeyError);
+    expect(() => mirrorTagKey('a/b', '')).toThrow(InvalidKeyError);
+    expect(() => mirrorTagKey('a/b', 'a'.repeat(129))).toThrow(InvalidKeyError);
   });
 });

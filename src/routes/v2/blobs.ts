@@ -1,7 +1,7 @@
 /** V2 blobs and blob uploads: pull (GET/HEAD), delete, and every way of pushing one. */
 import { Elysia } from 'elysia';
 import { RegistryError } from '../../errors.ts';
-import { blobReply } from '../../http/blob-reply.ts';
+import { blobReply, streamedBlobReply } from '../../http/blob-reply.ts';
 import { declaredLength } from '../../http/body.ts';
 import { ROUTES } from '../../http/route-table.ts';
 import type { UploadRecord } from '../../db/meta.ts';
@@ -45,7 +45,10 @@ export function blobRoutes(blobs: BlobService, guard: V2Guard | null) {
       async ({ params, request }) => {
         const ref = repositoryOf(params);
         await check(guard, request, ref, ['pull']);
-        const source = await blobs.get(ref, params.digest);
+        const source = await blobs.get(ref, params.digest, { head: request.method === 'HEAD', range: request.headers.has('range') });
+        if (source.kind === 'upstream') {
+          return streamedBlobReply(source.stream, source.size, { ...API_VERSION, 'docker-content-digest': source.digest, etag: `"${source.digest}"` });
+        }
         const digest = source.record.digest;
         if (source.kind === 'redirect') return emptyReply(307, { location: source.url, 'docker-content-digest': digest });
         return blobReply(request, source.blob, source.record.size, { ...API_VERSION, 'docker-content-digest': digest, etag: `"${digest}"` });
