@@ -7,7 +7,9 @@
  *   stored (the next pull is local), and a client that reads slowly holds the upstream back
  *   (backpressure) rather than filling memory;
  * - a copy that fails (upstream breaks off or stalls, digest mismatch, storage failure) errors the
- *   client's stream, so the client sees a cut transfer, never a complete-looking wrong one.
+ *   client's stream, so the client sees a cut transfer, never a complete-looking wrong one: the
+ *   last chunk is held back until the whole was verified and committed (otherwise a server that
+ *   declared the length would have sent every byte of a blob that fails its digest).
  */
 import { RegistryError } from '../errors.ts';
 import type { FileWriter } from '../storage/driver.ts';
@@ -84,6 +86,8 @@ export function fetchThrough(upstream: ReadableStream<Uint8Array>, writer: FileW
   const copy = async (): Promise<number> => {
     const reader = upstream.getReader();
     let size = 0;
+    // the chunk the client gets once the next one came (the last one: once verified and committed)
+    let held: Uint8Array | null = null;
     try {
       for (;;) {
         const { done, value } = await reader.read();
@@ -92,13 +96,17 @@ export function fetchThrough(upstream: ReadableStream<Uint8Array>, writer: FileW
         if (size > options.limit) throw new RegistryError('UPSTREAM_BAD_RESPONSE', `more than the ${options.limit} bytes expected`);
         options.hash(value);
         // neither side changes the bytes, so both may hold the one chunk
-        if (attached) client!.enqueue(value);
+        if (attached && held) client!.enqueue(held);
+        held = value;
         await writer.write(value);
         if (attached && (client!.desiredSize ?? 1) <= 0) await waitForClient();
       }
       await options.verify(size);
       await writer.commit();
-      if (attached) client!.close();
+      if (attached) {
+        if (held) client!.enqueue(held);
+        client!.close();
+      }
       return size;
     } catch (e) {
       await reader.cancel().catch(() => {});

@@ -59,6 +59,23 @@ describe('fetchThrough', () => {
     expect(Buffer.compare(await storage.getContent('blobs/b'), all(parts))).toBe(0);
   });
 
+  test('a digest mismatch: the client never gets the last chunk, its stream errors instead', async () => {
+    const storage = new MemoryDriver();
+    const parts = chunks(4);
+    const t = fetchThrough(upstream(parts), await storage.writer('blobs/h'), verifying('0'.repeat(64)));
+    const reader = t.client.getReader();
+    let received = 0;
+    let error: unknown = null;
+    try {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) received += r.value.byteLength;
+    } catch (e) {
+      error = e;
+    }
+    expect((error as RegistryError).code).toBe('UPSTREAM_BAD_RESPONSE');
+    expect(received).toBe(3 * 1024);
+    await t.stored.catch(() => {});
+  });
+
   test('a digest mismatch: nothing stored, the client stream errors', async () => {
     const storage = new MemoryDriver();
     const parts = chunks(8);
