@@ -16,7 +16,7 @@ import { makeApp, type TestApp } from './app.ts';
 
 type Override = (request: Request, url: URL) => Response | Promise<Response> | undefined;
 
-export interface StubImage {
+interface StubImage {
   manifest: string;
   digest: string;
   config: string;

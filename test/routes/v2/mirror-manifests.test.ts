@@ -110,7 +110,7 @@ describe('upstream failures on a miss: 502, 503, 504 with V2 bodies, nothing sto
     const { up, m } = start();
     const image = up.putImage('team/app', 'v1', ['a']);
     const other = up.putImage('team/app', 'v2', ['b']);
-    up.override = (q, url) => (url.pathname.endsWith(image.digest) ? new Response(other.manifest, { headers: { 'content-type': OCI_MANIFEST } }) : undefined);
+    up.override = (_, url) => (url.pathname.endsWith(image.digest) ? new Response(other.manifest, { headers: { 'content-type': OCI_MANIFEST } }) : undefined);
     await expectGateway(await m.get(`/v2/team/app/manifests/${image.digest}`), 502, /bad response.*digest is/);
     // a tag whose Docker-Content-Digest does not match its bytes, too
     up.override = () => new Response(other.manifest, { headers: { 'content-type': OCI_MANIFEST, 'docker-content-digest': image.digest } });
@@ -123,13 +123,13 @@ describe('upstream failures on a miss: 502, 503, 504 with V2 bodies, nothing sto
   test('garbage: not JSON, a Docker schema 1 manifest, an HTML 200, a 500: 502', async () => {
     const { up, m } = start();
     const replies = [
-      new Response('<html>hello</html>', { headers: { 'content-type': 'text/html' } }),
-      Response.json({ schemaVersion: 1, name: 'team/app', tag: 'v1', fsLayers: [] }),
-      new Response('{"schemaVersion":2,"config":{"digest":"sha256:zz"}}', { headers: { 'content-type': OCI_MANIFEST } }),
-      new Response('oops', { status: 500 }),
+      () => new Response('<html>hello</html>', { headers: { 'content-type': 'text/html' } }),
+      () => Response.json({ schemaVersion: 1, name: 'team/app', tag: 'v1', fsLayers: [] }),
+      () => new Response('{"schemaVersion":2,"config":{"digest":"sha256:zz"}}', { headers: { 'content-type': OCI_MANIFEST } }),
+      () => new Response('oops', { status: 500 }),
     ];
     for (const reply of replies) {
-      up.override = () => reply.clone();
+      up.override = reply;
       await expectGateway(await m.get('/v2/team/app/manifests/v1'), 502, /Upstream registry sent a bad response/);
     }
     expect(await m.t.meta.listTagNames(REF)).toBeNull();
