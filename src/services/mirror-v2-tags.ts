@@ -7,7 +7,11 @@
  * A mark holds the digest the tag had when it was fetched or last confirmed upstream. It counts
  * only while the tag still names that digest: a push here (V2 or V1) that moved the tag makes it
  * a local tag again even where the mark could not be removed (a push through another node). A tag
- * without a valid mark is local: it is served as it is and never asked about upstream.
+ * without a valid mark is local: it is served as it is and never asked about upstream. A mark is
+ * written before the tag is moved to a new upstream digest and names the digest it leaves
+ * (`previous`): a process that dies in between leaves a tag that is checked again, not one taken
+ * for a local push. What a push racing a re-check can still do in that instant: both write the
+ * tag, the last one wins (the store has no compare-and-set on tags).
  *
  * What was read is kept in memory per process (bounded), so a tag checked within the TTL costs a
  * map lookup: a mirrored tag until its mark says the TTL is over, a local tag for one TTL (then
