@@ -31,26 +31,28 @@ export function blobReply(request: Request, blob: Blob, size: number, extra: Rec
   return new Response(request.headers.has('range') ? blob.slice(0, size) : blob, { status: 200, headers });
 }
 
-/** What a HEAD's stand-in body is made of (never sent, see streamedBlobReply). */
-const ZEROS = new Uint8Array(1 << 20);
+/** What a HEAD's stand-in body is made of (never sent, see streamedBlobReply); made on first use. */
+let zeros: Uint8Array | null = null;
 
 /** `size` bytes, as chunks of one shared zero buffer: a HEAD's body, only ever counted. */
 function countedBody(size: number): ReadableStream<Uint8Array> {
+  const chunk = (zeros ??= new Uint8Array(1 << 20));
   let left = size;
   return new ReadableStream<Uint8Array>({
     pull(c) {
       if (left === 0) return c.close();
-      const n = Math.min(left, ZEROS.byteLength);
+      const n = Math.min(left, chunk.byteLength);
       left -= n;
-      c.enqueue(ZEROS.subarray(0, n));
+      c.enqueue(chunk.subarray(0, n));
     },
   });
 }
 
 /**
  * A blob the pull-through mirror is fetching: 200 with the bytes as they arrive from upstream
- * (Content-Length when upstream announced one); a copy that fails errors the stream, which cuts
- * the client's transfer. Without a stream (a HEAD) the body stands for `size` bytes and is never
+ * (Content-Length when upstream announced one, though Bun.serve sends a stream chunked whatever it
+ * is given, oven-sh/bun#10507); a copy that fails errors the stream, which cuts the client's
+ * transfer. Without a stream (a HEAD) the body stands for `size` bytes and is never
  * sent: Elysia answers a HEAD through the GET route and sets Content-Length by counting the body.
  */
 export function streamedBlobReply(stream: ReadableStream<Uint8Array> | null, size: number | null, extra: Record<string, string> = {}): Response {

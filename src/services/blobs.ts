@@ -1,6 +1,7 @@
 /**
  * (Over 300 lines on purpose: the upload session's steps — append, digest, place, purge — share
- * the live hashers and the chunk layout, and read best as one state machine.)
+ * the live hashers and the chunk layout, and read best as one state machine; the pull-through
+ * mirror adds only its interface and where a GET asks it, the rest is in mirror-v2-blobs.ts.)
  *
  * V2 blobs and their uploads (OCI Distribution §Pushing blobs, §Pulling blobs): the rules, no
  * HTTP. A blob is stored once per digest (`blobs/<alg>/<hex>`) and linked into the repositories
