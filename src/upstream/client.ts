@@ -15,8 +15,10 @@
  * - Authentication as clients do it: with `username`, Basic credentials on every request; on a
  *   `401` with a `Bearer realm=…,service=…,scope=…` challenge, a token from the realm (with the
  *   Basic credentials when there are some, anonymously otherwise), kept per realm, service and
- *   scope until it expires, and the request sent once more with it. V1's `X-Docker-Token` flow
- *   is the same idea and is left to the V1 mirror.
+ *   scope until it expires, and the request sent once more with it. V1's token flow: on a `401`
+ *   with a `Token` challenge, the caller's `v1Token` (services/mirror-v1-upstream.ts asks the
+ *   index for an `X-Docker-Token`) gives the token and the request is sent once more with
+ *   `Authorization: Token …`; a caller holding a token sends it from the start (`authorization`).
  * - A body handed back fails with UPSTREAM_TIMEOUT when it stalls for `timeoutMs`, and the
  *   connection is aborted when the caller cancels it.
  */
@@ -35,6 +37,14 @@ export interface UpstreamOptions {
 export interface UpstreamRequest {
   method?: 'GET' | 'HEAD';
   headers?: Record<string, string>;
+  /** sent instead of the Basic credentials (a V1 `Token …` the caller holds) */
+  authorization?: string;
+  /**
+   * V1's token flow: on a `401` whose challenge is `Token`, a fresh token (an index's
+   * `X-Docker-Token` value), or null when there is none to be had; the request is then sent once
+   * more with it.
+   */
+  v1Token?: () => Promise<string | null>;
 }
 
 interface Token {
@@ -71,13 +81,16 @@ export class Upstream {
    */
   async request(path: string, init: UpstreamRequest = {}): Promise<Response> {
     const url = this.base + path;
-    let response = await this.#send(url, init, this.#cachedTokenFor(url) ?? this.#basic);
+    let response = await this.#send(url, init, init.authorization ?? this.#cachedTokenFor(url) ?? this.#basic);
     if (response.status === 401) {
       const challenge = parseChallenge(response.headers.get('www-authenticate'));
       await response.body?.cancel().catch(() => {});
       if (challenge?.scheme === 'bearer' && challenge.params.realm) {
         const token = await this.#token(challenge.params);
         response = await this.#send(url, init, `Bearer ${token}`);
+      } else if (challenge?.scheme === 'token' && init.v1Token) {
+        const token = await init.v1Token();
+        if (token) response = await this.#send(url, init, v1Authorization(token));
       } else if (challenge?.scheme === 'basic' && this.#basic === null) {
         throw new RegistryError('UPSTREAM_DENIED', `${this.host} needs credentials (mirroring.username)`);
       }
@@ -207,6 +220,12 @@ export class Upstream {
     return token;
   }
 }
+
+/**
+ * The Authorization value for a V1 token as an index hands it out in `X-Docker-Token`: the Hub's
+ * value has no `Token ` prefix, this registry's (and the original's) has one.
+ */
+export const v1Authorization = (token: string): string => (/^\s*token\s/i.test(token) ? token.trim() : `Token ${token.trim()}`);
 
 /** `repository:<name>:pull` for a `/v2/<name>/(manifests|blobs|tags)/…` path; null otherwise. */
 function pullScopeOf(pathname: string): string | null {
