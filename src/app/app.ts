@@ -34,6 +34,11 @@ import { RepositoryService } from '../services/repositories.ts';
 import { SearchService } from '../services/search.ts';
 import { tokenSecret } from '../services/token-secret.ts';
 import type { StorageDriver } from '../storage/driver.ts';
+import { LocalFetchLock } from '../services/fetch-lock.ts';
+import { MirrorV1Images } from '../services/mirror-v1.ts';
+import { MirrorV1Repositories } from '../services/mirror-v1-repos.ts';
+import { V1Upstream } from '../services/mirror-v1-upstream.ts';
+import { Upstream } from '../upstream/client.ts';
 import { lazyDocumentation } from './documentation.ts';
 
 export { SPEC_PATH };
@@ -59,11 +64,17 @@ export function createApp(deps: AppDeps) {
 function buildApp(deps: AppDeps) {
   const { config, meta, storage, log, metrics } = deps;
   const logError: ErrorLogger = log ?? ((message, fields) => console.error(message, fields));
-  const images = new ImageService(meta, storage, {
-    redirect: config.storage_redirect,
-    maxLayerSize: config.max_body_size,
-  });
-  const repos = new RepositoryService(meta, (id) => images.exists(id));
+  const v1Mirror = config['mirroring.source'] ? v1MirrorOf(deps, logError) : null;
+  const images = new ImageService(
+    meta,
+    storage,
+    {
+      redirect: config.storage_redirect,
+      maxLayerSize: config.max_body_size,
+    },
+    v1Mirror?.images,
+  );
+  const repos = new RepositoryService(meta, (id) => images.exists(id), v1Mirror?.repositories);
   const limits = { maxJsonSize: config.max_json_size };
   // auth: token — null leaves every route exactly as in open mode
   const secret = config.auth === 'token' ? tokenSecret(config.token_secret, config.storage_path) : '';
@@ -116,6 +127,27 @@ function buildApp(deps: AppDeps) {
     purgeUploads: async (maxAgeMs) => (await storage.purgeStaleUploads(maxAgeMs)) + (await blobs.purgeStaleUploads(maxAgeMs)),
   });
   return app;
+}
+
+/**
+ * The pull-through mirror, V1 side (mirroring.*; services/mirror-v1*.ts): one Upstream for
+ * mirroring.source and, when it is set, one for mirroring.source_index; consulted by the image
+ * and repository services on local misses. Layers are fetched once per process (LocalFetchLock).
+ */
+function v1MirrorOf({ config, meta, storage }: AppDeps, log: ErrorLogger) {
+  const options = {
+    username: config['mirroring.username'] || undefined,
+    password: config['mirroring.password'] || undefined,
+    timeoutMs: config['mirroring.timeout'] * 1000,
+    userAgent: `v1-registry/${REGISTRY_VERSION} (pull-through mirror)`,
+  };
+  const source = new Upstream(config['mirroring.source'], options);
+  const index = config['mirroring.source_index'] ? new Upstream(config['mirroring.source_index'], options) : source;
+  const upstream = new V1Upstream(source, index, { maxJsonSize: config.max_json_size });
+  return {
+    images: new MirrorV1Images(upstream, meta, storage, new LocalFetchLock(), { maxLayerSize: config.max_body_size }),
+    repositories: new MirrorV1Repositories(upstream, meta, storage, { ttlMs: config['mirroring.tags_cache_ttl'] * 1000, log }),
+  };
 }
 
 /** What the server needs to dispatch an app's hot routes natively (app/fetch.ts nativeRoutes). */

@@ -30,3 +30,19 @@ export function blobReply(request: Request, blob: Blob, size: number, extra: Rec
   if (size === 0) return new Response(new Uint8Array(0), { status: 200, headers });
   return new Response(request.headers.has('range') ? blob.slice(0, size) : blob, { status: 200, headers });
 }
+
+/**
+ * A 200 carrying bytes as they arrive (the pull-through mirror's copy of an upstream layer), with
+ * Content-Length when the size is known. A stream that errors cuts the transfer: the client sees
+ * fewer bytes than announced, or a chunked body without its end, never a complete-looking one.
+ */
+export function streamReply(stream: ReadableStream<Uint8Array>, size: number | null, extra: Record<string, string> = {}): Response {
+  const headers: Record<string, string> = {
+    ...extra,
+    'content-type': 'application/octet-stream',
+    'accept-ranges': 'bytes',
+    'content-disposition': 'attachment',
+  };
+  if (size !== null) headers['content-length'] = String(size);
+  return new Response(stream, { status: 200, headers });
+}

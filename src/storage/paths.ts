@@ -14,6 +14,9 @@
  * ├── uploads/
  * │   └── <session>/<n>        chunk n (from 0) of a V2 upload session (32 hex digits); the
  * │                            session's row says how many there are; gone at completion
+ * ├── mirror/v1/<kind>/<hash>  what the V1 pull-through mirror last fetched about a repository
+ * │                            (kind: tags, images, json; hash: sha256 of `namespace/name`),
+ * │                            small JSON documents written whole (services/mirror-v1-repos.ts)
  * └── .tmp/                    driver-private temp files (fs driver); never a valid key
  * ```
  *
@@ -68,4 +71,15 @@ export function uploadPrefix(session: string): string {
 export function uploadChunkKey(session: string, n: number): string {
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidKeyError('paths', `uploads/${session}/${n}`);
   return `${uploadPrefix(session)}/${n}`;
+}
+
+/** What the V1 mirror keeps about a repository: the upstream's tag list, its image list, its repository json. */
+export type MirrorRecordKind = 'tags' | 'images' | 'json';
+
+/**
+ * Key of the V1 mirror's record of one kind about a repository: `mirror/v1/<kind>/<sha256 of
+ * its full name>` (names may hold characters keys cannot).
+ */
+export function mirrorRecordKey(kind: MirrorRecordKind, fullName: string): string {
+  return `mirror/v1/${kind}/${new Bun.CryptoHasher('sha256').update(fullName).digest('hex')}`;
 }
