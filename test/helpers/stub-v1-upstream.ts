@@ -7,7 +7,7 @@
  */
 import { payload } from '../../dev/ids.ts';
 
-export interface StubImage {
+interface StubImage {
   id: string;
   parent?: string;
   json: string;
@@ -16,7 +16,7 @@ export interface StubImage {
   jsonHeaders?: Record<string, string>;
 }
 
-export type Fault = (request: Request) => Response | Promise<Response>;
+type Fault = (request: Request) => Response | Promise<Response>;
 
 export interface StubUpstream {
   url: string;

@@ -133,7 +133,7 @@ describe('repository json and image lists', () => {
     expect(await r.json()).toEqual({ arch: 'arm64', os: 'linux', docker_version: '1.6.2' });
     expect(up.count(`/v1/repositories/${repo}/json`)).toBe(1);
     r = await app.req('GET', `/v1/repositories/nojson${hex(4)}/x/json`);
-    expect((await r.json()).arch).toBe('amd64');
+    expect(((await r.json()) as { arch: string }).arch).toBe('amd64');
     app.close();
   });
 
@@ -145,7 +145,7 @@ describe('repository json and image lists', () => {
     expect(r.status).toBe(200);
     expect(r.headers.get('x-docker-endpoints')).toBe('mirror.example:5000');
     expect(r.headers.get('x-docker-token')).not.toContain('signature=stub');
-    expect((await r.json()).map((e: { id: string }) => e.id).sort()).toEqual([a, b].sort());
+    expect(((await r.json()) as { id: string }[]).map((e) => e.id).sort()).toEqual([a, b].sort());
     await app.req('GET', path);
     expect(up.count(path)).toBe(1);
     expect((await app.meta.repositoriesListingImage(a)).map((x) => `${x.namespace}/${x.name}`)).toEqual([repo]);
