@@ -34,7 +34,8 @@ export type MirrorLayer =
 const STORED: MirrorLayer = { kind: 'stored' };
 /** how long fetched json and ancestry are reused for the layer fetch that follows */
 const RECENT_MS = 10 * 60_000;
-const RECENT_ENTRIES = 1024;
+/** bytes of image json kept that way, at most */
+const RECENT_BYTES = 16 * 1024 * 1024;
 /** a layer fetch's lease, renewed while it runs; what another process waits at most after a crash */
 const LEASE_MS = 30_000;
 const LEASE_POLL_MS = 200;
@@ -98,6 +99,7 @@ function layerCheck(image: UpstreamImage, expected: number | null) {
 export class MirrorV1Images {
   readonly #images = new SingleFlight<UpstreamImage | null>();
   readonly #recent = new Map<string, UpstreamImage>();
+  #recentBytes = 0;
   readonly #layers = new SingleFlight<void>();
 
   constructor(
@@ -115,9 +117,23 @@ export class MirrorV1Images {
     const repo = await this.#repository(id, authorization);
     const image = await this.#images.run(id, () => this.upstream.image(id, repo));
     if (!image) throw new RegistryError('IMAGE_NOT_FOUND');
-    if (this.#recent.size >= RECENT_ENTRIES) this.#recent.clear();
+    this.#forget(id);
     this.#recent.set(id, image);
+    this.#recentBytes += image.json.byteLength;
+    // the oldest go first
+    for (const [old, kept] of this.#recent) {
+      if (this.#recentBytes <= RECENT_BYTES) break;
+      this.#recent.delete(old);
+      this.#recentBytes -= kept.json.byteLength;
+    }
     return image;
+  }
+
+  #forget(id: string): void {
+    const kept = this.#recent.get(id);
+    if (!kept) return;
+    this.#recent.delete(id);
+    this.#recentBytes -= kept.json.byteLength;
   }
 
   /**
@@ -181,7 +197,7 @@ export class MirrorV1Images {
         // someone else's complete copy stands (or none could be recorded): ours is garbage
         if (!recorded) await this.storage.delete(key).catch(() => {});
       }
-      this.#recent.delete(id);
+      this.#forget(id);
     } finally {
       clearInterval(renewal);
       await lease.release().catch(() => {});

@@ -38,10 +38,10 @@ const jsonInit = (body: unknown, headers: Record<string, string> = {}) => ({ bod
 async function push(base: string, repo: string, images: Image[], basic?: string) {
   const call = client(base);
   const list = images.map((i) => ({ id: i.id }));
-  const login = basic ? { authorization: basic } : {};
+  const login: Record<string, string> = basic ? { authorization: basic } : {};
   let r = await call('PUT', `/v1/repositories/${repo}/`, jsonInit(list, { 'x-docker-token': 'true', ...login }));
   expect(r.status).toBe(200);
-  const token = basic ? { authorization: r.headers.get('x-docker-token')! } : {};
+  const token: Record<string, string> = basic ? { authorization: r.headers.get('x-docker-token')! } : {};
   for (const image of images) {
     for (const [path, init] of pushSteps(image.id, image.json, image.layer)) {
       r = await call('PUT', path, { ...init, headers: { ...init.headers, ...token } });
