@@ -37,6 +37,10 @@ import { RepositoryService } from '../services/repositories.ts';
 import { SearchService } from '../services/search.ts';
 import { tokenSecret } from '../services/token-secret.ts';
 import type { StorageDriver } from '../storage/driver.ts';
+import { LocalFetchLock } from '../services/fetch-lock.ts';
+import { MirrorV1Images } from '../services/mirror-v1.ts';
+import { MirrorV1Repositories } from '../services/mirror-v1-repos.ts';
+import { V1Upstream } from '../services/mirror-v1-upstream.ts';
 import { Upstream } from '../upstream/client.ts';
 import { lazyDocumentation } from './documentation.ts';
 
@@ -63,11 +67,18 @@ export function createApp(deps: AppDeps) {
 function buildApp(deps: AppDeps) {
   const { config, meta, storage, log, metrics } = deps;
   const logError: ErrorLogger = log ?? ((message, fields) => console.error(message, fields));
-  const images = new ImageService(meta, storage, {
-    redirect: config.storage_redirect,
-    maxLayerSize: config.max_body_size,
-  });
-  const repos = new RepositoryService(meta, (id) => images.exists(id));
+  const upstream = mirrorUpstream(config);
+  const v1Mirror = v1MirrorOf(deps, upstream, logError);
+  const images = new ImageService(
+    meta,
+    storage,
+    {
+      redirect: config.storage_redirect,
+      maxLayerSize: config.max_body_size,
+    },
+    v1Mirror?.images,
+  );
+  const repos = new RepositoryService(meta, (id) => images.exists(id), v1Mirror?.repositories);
   const limits = { maxJsonSize: config.max_json_size };
   // auth: token — null leaves every route exactly as in open mode
   const secret = config.auth === 'token' ? tokenSecret(config.token_secret, config.storage_path) : '';
@@ -78,7 +89,7 @@ function buildApp(deps: AppDeps) {
     : null;
 
   const bridge = new BridgeService(meta, storage, images, repos);
-  const v2Mirror = pullThroughV2(config, meta, storage, bridge, logError);
+  const v2Mirror = pullThroughV2(config, upstream, meta, storage, bridge, logError);
   const blobs = new BlobService(meta, storage, { redirect: config.storage_redirect, maxBlobSize: config.max_body_size }, v2Mirror?.blobs);
   const manifests = new ManifestService(meta, { maxManifestSize: config.max_json_size }, bridge, v2Mirror);
   // auth: token — the Bearer check of every /v2/ route (the API root only needs a valid caller)
@@ -124,20 +135,48 @@ function buildApp(deps: AppDeps) {
 }
 
 /**
+ * The pull-through mirror's upstream (`mirroring.source`), one client for both protocols (they
+ * share its Bearer tokens); null when mirroring is off.
+ */
+function mirrorUpstream(config: Config): Upstream | null {
+  if (config['mirroring.source'] === '') return null;
+  return new Upstream(config['mirroring.source'], mirrorClientOptions(config));
+}
+
+function mirrorClientOptions(config: Config) {
+  return {
+    username: config['mirroring.username'] || undefined,
+    password: config['mirroring.password'] || undefined,
+    timeoutMs: config['mirroring.timeout'] * 1000,
+    userAgent: `v1-registry/${REGISTRY_VERSION} (pull-through mirror)`,
+  };
+}
+
+/**
  * The pull-through mirror's V2 half (services/mirror-v2.ts) when `mirroring.source` is set: the
  * V2 services ask it what they do not hold. Null otherwise, and the V2 services hold only what
  * was pushed here.
  */
-function pullThroughV2(config: Config, meta: MetaStore, storage: StorageDriver, bridge: BridgeService, log: ErrorLogger): V2Mirror | null {
-  if (config['mirroring.source'] === '') return null;
-  const upstream = new Upstream(config['mirroring.source'], {
-    username: config['mirroring.username'] || undefined,
-    password: config['mirroring.password'],
-    timeoutMs: config['mirroring.timeout'] * 1000,
-  });
+function pullThroughV2(config: Config, upstream: Upstream | null, meta: MetaStore, storage: StorageDriver, bridge: BridgeService, log: ErrorLogger): V2Mirror | null {
+  if (!upstream) return null;
   const ttlMs = config['mirroring.tags_cache_ttl'] * 1000;
   const blobs = new V2BlobMirror(upstream, meta, storage, { maxBlobSize: config.max_body_size }, log);
   return new V2Mirror(upstream, meta, new TagMarks(storage, ttlMs), blobs, { ttlMs, maxManifestSize: config.max_json_size }, bridge, log);
+}
+
+/**
+ * The pull-through mirror, V1 side (mirroring.*; services/mirror-v1*.ts): the source's Upstream
+ * and, when it is set, one for mirroring.source_index; consulted by the image and repository
+ * services on local misses. Layers are fetched once per process (LocalFetchLock).
+ */
+function v1MirrorOf({ config, meta, storage }: AppDeps, source: Upstream | null, log: ErrorLogger) {
+  if (!source) return null;
+  const index = config['mirroring.source_index'] ? new Upstream(config['mirroring.source_index'], mirrorClientOptions(config)) : source;
+  const upstream = new V1Upstream(source, index, { maxJsonSize: config.max_json_size });
+  return {
+    images: new MirrorV1Images(upstream, meta, storage, new LocalFetchLock(), { maxLayerSize: config.max_body_size }),
+    repositories: new MirrorV1Repositories(upstream, meta, storage, { ttlMs: config['mirroring.tags_cache_ttl'] * 1000, log }),
+  };
 }
 
 /** What the server needs to dispatch an app's hot routes natively (app/fetch.ts nativeRoutes). */

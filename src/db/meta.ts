@@ -142,6 +142,13 @@ export interface ImageStore {
    * changed what would be completed.
    */
   markReady(id: string, layerKey?: string): Promise<boolean>;
+  /**
+   * Records a complete image in one step (the pull-through mirror's copy of an upstream image,
+   * its layer committed and verified): it appears `ready`, never `uploading`. Returns false
+   * (writes nothing) when an image with this id exists in any state; the caller then deletes its
+   * layer.
+   */
+  putReadyImage(image: NewImage, layer: StoredLayer): Promise<boolean>;
   getImageCache(id: string, kind: ImageCacheKind): Promise<string | null>;
   /** Kept only while the image is ready (a reset image starts without caches). */
   setImageCache(id: string, kind: ImageCacheKind, value: string): Promise<void>;

@@ -45,6 +45,11 @@ export function layerValues(layer: StoredLayer, now: number) {
 
 export const readyValues = (now: number) => ({ state: 'ready' as const, updatedAt: now });
 
+/** A complete image recorded in one step (putReadyImage): its json, its layer, ready. */
+export function readyImageValues(image: NewImage, layer: StoredLayer, now: number) {
+  return { id: image.id, createdAt: now, ...resetImageValues(image, now), ...layerValues(layer, now), ...readyValues(now) };
+}
+
 export function newRepositoryValues(ref: RepoRef, now: number) {
   return { namespace: ref.namespace, name: ref.name, fullName: fullName(ref), createdAt: now, updatedAt: now };
 }

@@ -21,7 +21,30 @@ export type LayerBody = RequestBody;
 
 export type LayerSource =
   | { kind: 'blob'; blob: Blob; size: number; lastModified: Date }
-  | { kind: 'redirect'; url: string };
+  | { kind: 'redirect'; url: string }
+  /** the pull-through mirror's copy of an upstream layer, as it arrives (size: when announced) */
+  | { kind: 'stream'; stream: ReadableStream<Uint8Array>; size: number | null; lastModified: Date };
+
+/** What the json and ancestry GETs (E6, E7) serve: a complete image here, or the mirror's view of an upstream one. */
+export type ServedImage = Pick<ImageRecord, 'id' | 'json' | 'ancestry' | 'layerSize' | 'checksums' | 'updatedAt'>;
+
+/** The caller of a pull: its Authorization header (the mirror passes its token's repository on). */
+export interface Puller {
+  authorization: string | null;
+  /** a layer may be streamed while the mirror stores it (a plain GET; not HEAD nor a Range) */
+  stream?: boolean;
+}
+
+/**
+ * The pull-through mirror (services/mirror-v1.ts), asked only about images with no row here.
+ * Both fail with IMAGE_NOT_FOUND when the upstream has none either, with a gateway error when
+ * the upstream fails.
+ */
+export interface ImageMirror {
+  image(id: string, authorization: string | null): Promise<{ json: Uint8Array; ancestry: string[]; size: number | null; checksums: string[]; fetchedAt: number }>;
+  /** the bytes while they are stored (`stream`), or `stored` once they are here */
+  layer(id: string, authorization: string | null, stream: boolean): Promise<Extract<LayerSource, { kind: 'stream' }> | { kind: 'stored' }>;
+}
 
 /** Maps storage failures at the service edge: a vanished object is a 404, the rest a 503. */
 function storageFailure(e: unknown): never {
@@ -83,18 +106,37 @@ export class ImageService {
       redirect: false,
       maxLayerSize: Number.MAX_SAFE_INTEGER,
     },
+    /** mirroring.source: the pull-through mirror (null: none) */
+    private readonly mirror: ImageMirror | null = null,
   ) {}
 
   /** A complete image, or the V1 error: 404 invalid id / not found, 400 still uploading. */
   async ready(id: string): Promise<ImageRecord> {
     requireImageId(id);
+    const image = await this.#find(id);
+    if (!image) throw new RegistryError('IMAGE_NOT_FOUND');
+    return image;
+  }
+
+  /** A complete image; null when there is no such image here at all; 400 while it is uploading. */
+  async #find(id: string): Promise<ImageRecord | null> {
     const known = this.#complete.get(id);
     if (known) return known;
     const image = await this.meta.getImage(id);
-    if (!image) throw new RegistryError('IMAGE_NOT_FOUND');
+    if (!image) return null;
     if (image.state !== 'ready') throw new RegistryError('IMAGE_UPLOADING');
     this.#complete.add(image);
     return image;
+  }
+
+  /** E6, E7: a complete image here, else (mirroring) the upstream's json and ancestry. */
+  async served(id: string, puller: Puller): Promise<ServedImage> {
+    requireImageId(id);
+    const image = await this.#find(id);
+    if (image) return image;
+    if (!this.mirror) throw new RegistryError('IMAGE_NOT_FOUND');
+    const upstream = await this.mirror.image(id, puller.authorization);
+    return { id, json: upstream.json, ancestry: upstream.ancestry, layerSize: upstream.size, checksums: upstream.checksums, updatedAt: upstream.fetchedAt };
   }
 
   /** E8: stores the json exactly as sent and (re)starts the upload. */
@@ -200,9 +242,19 @@ export class ImageService {
     if (!(await this.meta.markReady(id, image.layerKey))) throw new RegistryError('CHECKSUM_CANNOT_SET');
   }
 
-  /** E3: the layer as a Blob (a BunFile on local disk: sendfile), or a redirect URL. */
-  async layer(id: string): Promise<LayerSource> {
-    const image = await this.ready(id);
+  /**
+   * E3: the layer as a Blob (a BunFile on local disk: sendfile), or a redirect URL; an image
+   * missing here comes through the mirror (streamed while stored, or read once stored).
+   */
+  async layer(id: string, puller: Puller = { authorization: null }): Promise<LayerSource> {
+    requireImageId(id);
+    let image = await this.#find(id);
+    if (!image && this.mirror) {
+      const fetched = await this.mirror.layer(id, puller.authorization, puller.stream === true);
+      if (fetched.kind === 'stream') return fetched;
+      image = await this.#find(id);
+    }
+    if (!image) throw new RegistryError('IMAGE_NOT_FOUND');
     const key = readyLayerKey(image);
     if (this.options.redirect) {
       const url = await this.storage.redirectUrl(key).catch(storageFailure);

@@ -5,33 +5,23 @@
 import type { RepoRef, RepositoryStore, TagRecord, TagStore } from '../db/meta.ts';
 import { RegistryError } from '../errors.ts';
 import type { IndexImage } from '../routes/v1/index.model.ts';
+import { mergeIndexImages, parseIndexImages } from './index-images.ts';
 import { requireTagName } from './names.ts';
 import { DEFAULT_REPOSITORY_JSON, tagMetadata } from './tag-metadata.ts';
 
-/** Validates an index image list (E23): a JSON array of objects with a string `id`. */
-function parseIndexImages(data: unknown): IndexImage[] {
-  if (!Array.isArray(data)) throw new RegistryError('INVALID_DATA');
-  for (const item of data) {
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new RegistryError('INVALID_DATA');
-    const o = item as Record<string, unknown>;
-    if (typeof o.id !== 'string' || o.id === '') throw new RegistryError('INVALID_DATA');
-    if (o.checksum !== undefined && o.checksum !== null && typeof o.checksum !== 'string') {
-      throw new RegistryError('INVALID_DATA');
-    }
-  }
-  return data as IndexImage[];
-}
-
-/** Merges by id keeping `id` and `checksum`; an entry with a checksum wins (E23). */
-function mergeIndexImages(current: IndexImage[], incoming: IndexImage[]): IndexImage[] {
-  const merged = new Map<string, IndexImage>();
-  for (const item of [...current, ...incoming]) {
-    const prev = merged.get(item.id);
-    const next: IndexImage = { id: item.id };
-    if (typeof item.checksum === 'string' && item.checksum) next.checksum = item.checksum;
-    if (!prev?.checksum || next.checksum) merged.set(item.id, next);
-  }
-  return [...merged.values()];
+/**
+ * The pull-through mirror's say on the reads it covers (services/mirror-v1-repos.ts), given what
+ * is here: what to answer instead (see each method).
+ */
+export interface RepositoryMirror {
+  /** E13: the tag list to answer; null: no such repository */
+  tags(ref: RepoRef, local: TagRecord[] | null): Promise<TagRecord[] | null>;
+  /** E14: the tag to answer; null: not found */
+  tag(ref: RepoRef, name: string, local: TagRecord | null): Promise<TagRecord | null>;
+  /** E17: the upstream's repository json (text), or null to answer the local one */
+  repositoryJson(ref: RepoRef, latest: TagRecord | null): Promise<string | null>;
+  /** E24: the image list (raw JSON text) to answer; null: none */
+  indexImages(ref: RepoRef, local: string | null): Promise<string | null>;
 }
 
 export class RepositoryService {
@@ -41,11 +31,14 @@ export class RepositoryService {
   constructor(
     private readonly meta: RepositoryStore & TagStore,
     private readonly imageExists: (id: string) => Promise<boolean>,
+    /** mirroring.source: the pull-through mirror (null: none) */
+    private readonly mirror: RepositoryMirror | null = null,
   ) {}
 
   /** E13: `{tag: imageId}`; 404 when the repository does not exist. */
   async tags(ref: RepoRef): Promise<Readonly<Record<string, string>>> {
-    const list = await this.meta.listTags(ref);
+    let list = await this.meta.listTags(ref);
+    if (this.mirror) list = await this.mirror.tags(ref, list);
     if (!list) throw new RegistryError('REPOSITORY_NOT_FOUND');
     const known = this.#tagMaps.get(list);
     if (known) return known;
@@ -60,7 +53,8 @@ export class RepositoryService {
 
   /** E14 */
   async tag(ref: RepoRef, tag: string): Promise<string> {
-    const t = await this.meta.getTag(ref, tag);
+    let t = await this.meta.getTag(ref, tag);
+    if (this.mirror) t = await this.mirror.tag(ref, tag, t);
     if (!t) throw new RegistryError('TAG_NOT_FOUND');
     return t.imageId;
   }
@@ -89,6 +83,10 @@ export class RepositoryService {
 
   /** E17: the `latest` tag's metadata, or the default object. */
   async repositoryJson(ref: RepoRef): Promise<unknown> {
+    if (this.mirror) {
+      const mirrored = await this.mirror.repositoryJson(ref, await this.meta.getTag(ref, 'latest'));
+      if (mirrored !== null) return JSON.parse(mirrored) as unknown;
+    }
     return this.tagJson(ref, 'latest');
   }
 
@@ -127,7 +125,8 @@ export class RepositoryService {
   /** E24: the stored list as raw JSON text. */
   async indexImages(ref: RepoRef): Promise<string> {
     const repo = await this.meta.getRepository(ref);
-    if (!repo || repo.indexImages === null) throw new RegistryError('INDEX_IMAGES_NOT_FOUND');
-    return repo.indexImages;
+    const list = this.mirror ? await this.mirror.indexImages(ref, repo?.indexImages ?? null) : (repo?.indexImages ?? null);
+    if (list === null) throw new RegistryError('INDEX_IMAGES_NOT_FOUND');
+    return list;
   }
 }

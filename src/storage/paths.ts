@@ -18,6 +18,9 @@
  * │                            pull-through mirror: a tag that came from upstream, the digest it
  * │                            had and when upstream was last asked (small JSON, services/
  * │                            mirror-v2-tags.ts); `_tags` cannot be a repository component
+ * ├── mirror/v1/<kind>/<hash>  what the V1 pull-through mirror last fetched about a repository
+ * │                            (kind: tags, images, json; hash: sha256 of `namespace/name`),
+ * │                            small JSON documents written whole (services/mirror-v1-repos.ts)
  * └── .tmp/                    driver-private temp files (fs driver); never a valid key
  * ```
  *
@@ -86,4 +89,15 @@ export function mirrorTagKey(repository: string, tag: string): string {
   const key = `mirror/v2/${repository}/_tags/${Buffer.from(tag, 'utf8').toString('hex')}`;
   if (!V2_REPOSITORY.test(repository) || tag.length === 0 || tag.length > 128) throw new InvalidKeyError('paths', key);
   return key;
+}
+
+/** What the V1 mirror keeps about a repository: the upstream's tag list, its image list, its repository json. */
+export type MirrorRecordKind = 'tags' | 'images' | 'json';
+
+/**
+ * Key of the V1 mirror's record of one kind about a repository: `mirror/v1/<kind>/<sha256 of
+ * its full name>` (names may hold characters keys cannot).
+ */
+export function mirrorRecordKey(kind: MirrorRecordKind, fullName: string): string {
+  return `mirror/v1/${kind}/${new Bun.CryptoHasher('sha256').update(fullName).digest('hex')}`;
 }

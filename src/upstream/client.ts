@@ -13,14 +13,17 @@
  * - Any other reply (2xx, 404 and the other 4xx) is handed back as it came: a 404 is a miss, the
  *   caller decides about the rest.
  * - Authentication as clients do it, driven by the upstream's challenges: a request goes out
- *   with a token cached for its scope, else bare; on a `401` with a `Bearer realm=…,service=…,
- *   scope=…` challenge, a token from the realm (with the Basic credentials when there are some,
- *   anonymously otherwise), kept per realm, service and scope until it expires, and the request
- *   sent once more with it (a cached token the upstream refuses is fetched anew once); on a
- *   `Basic` challenge the credentials, sent on every request from then on. Credentials are never
- *   sent before a challenge asks for them: a registry in token mode (this one, Docker Hub) would
- *   otherwise check the password on every request instead of a token. V1's `X-Docker-Token` flow
- *   is the same idea and is left to the V1 mirror.
+ *   with the caller's `authorization` or a token cached for its scope, else bare; on a `401` with
+ *   a `Bearer realm=…,service=…,scope=…` challenge, a token from the realm (with the Basic
+ *   credentials when there are some, anonymously otherwise), kept per realm, service and scope
+ *   until it expires, and the request sent once more with it (a cached token the upstream refuses
+ *   is fetched anew once); on a `Basic` challenge the credentials, sent on every request from then
+ *   on. Credentials are never sent before a challenge asks for them: a registry in token mode
+ *   (this one, Docker Hub) would otherwise check the password on every request instead of a
+ *   token. V1's token flow: on a `401` with a `Token` challenge, the caller's `v1Token`
+ *   (services/mirror-v1-upstream.ts asks the index for an `X-Docker-Token`) gives the token and
+ *   the request is sent once more with `Authorization: Token …`; without `v1Token` (the index's
+ *   own request for a token) the Basic credentials answer it.
  * - A body handed back fails with UPSTREAM_TIMEOUT when it stalls for `timeoutMs`, and the
  *   connection is aborted when the caller cancels it.
  */
@@ -39,6 +42,14 @@ export interface UpstreamOptions {
 export interface UpstreamRequest {
   method?: 'GET' | 'HEAD';
   headers?: Record<string, string>;
+  /** sent instead of the Basic credentials (a V1 `Token …` the caller holds) */
+  authorization?: string;
+  /**
+   * V1's token flow: on a `401` whose challenge is `Token`, a fresh token (an index's
+   * `X-Docker-Token` value), or null when there is none to be had; the request is then sent once
+   * more with it.
+   */
+  v1Token?: () => Promise<string | null>;
 }
 
 interface Token {
@@ -77,7 +88,7 @@ export class Upstream {
    */
   async request(path: string, init: UpstreamRequest = {}): Promise<Response> {
     const url = this.base + path;
-    const cached = this.#cachedTokenFor(url);
+    const cached = init.authorization ?? this.#cachedTokenFor(url);
     const first = cached ?? (this.#basicWanted ? this.#basic : null);
     let response = await this.#send(url, init, first);
     if (response.status === 401) {
@@ -87,9 +98,12 @@ export class Upstream {
         // a cached token it refused (expired early, signed by a key it no longer has): a new one
         const token = await this.#token(challenge.params, cached !== null);
         response = await this.#send(url, init, `Bearer ${token}`);
-      } else if (challenge?.scheme === 'basic') {
+      } else if (challenge?.scheme === 'token' && init.v1Token) {
+        const token = await init.v1Token();
+        if (token) response = await this.#send(url, init, v1Authorization(token));
+      } else if (challenge?.scheme === 'basic' || (challenge?.scheme === 'token' && this.#basic !== null)) {
         if (this.#basic === null) throw new RegistryError('UPSTREAM_DENIED', `${this.host} needs credentials (mirroring.username)`);
-        this.#basicWanted = true;
+        if (challenge.scheme === 'basic') this.#basicWanted = true;
         if (first !== this.#basic) response = await this.#send(url, init, this.#basic);
       }
       if (response.status === 401) {
@@ -218,6 +232,12 @@ export class Upstream {
     return token;
   }
 }
+
+/**
+ * The Authorization value for a V1 token as an index hands it out in `X-Docker-Token`: the Hub's
+ * value has no `Token ` prefix, this registry's (and the original's) has one.
+ */
+export const v1Authorization = (token: string): string => (/^\s*token\s/i.test(token) ? token.trim() : `Token ${token.trim()}`);
 
 /** `repository:<name>:pull` for a `/v2/<name>/(manifests|blobs|tags)/…` path; null otherwise. */
 function pullScopeOf(pathname: string): string | null {

@@ -106,6 +106,29 @@ export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHan
       expect((await s.setLayerIfUploading('missing', { key: 'k', size: 1, checksums: [] })).recorded).toBe(false);
     });
 
+    test('putReadyImage records a complete image in one step, only when the id is new', async () => {
+      const s = await open();
+      const layer = { key: 'images/m/layer-1', size: 9, checksums: ['sha256:m'] };
+      expect(await s.putReadyImage(img('m', 'p', ['m', 'p']), layer)).toBe(true);
+      const m = await s.getImage('m');
+      expect(m?.state).toBe('ready');
+      expect(m?.parent).toBe('p');
+      expect(m?.ancestry).toEqual(['m', 'p']);
+      expect(m?.layerKey).toBe('images/m/layer-1');
+      expect(m?.layerSize).toBe(9);
+      expect(m?.checksums).toEqual(['sha256:m']);
+      expect(new TextDecoder().decode(m!.json)).toBe('{"id":"m","parent":"p"}');
+      // an existing image, ready or uploading, is left exactly as it is
+      expect(await s.putReadyImage(img('m'), { key: 'other', size: 1, checksums: [] })).toBe(false);
+      expect((await s.getImage('m'))?.layerKey).toBe('images/m/layer-1');
+      expect(await s.putImageIfUploading(img('u'))).toBe(true);
+      expect(await s.putReadyImage(img('u'), layer)).toBe(false);
+      expect((await s.getImage('u'))?.state).toBe('uploading');
+      expect((await s.getImage('u'))?.layerKey).toBeNull();
+      // and it is as immutable as a pushed one
+      expect(await s.putImageIfUploading(img('m'))).toBe(false);
+    });
+
     test('a layer is recorded only over the json it was hashed with; markReady completes only the verified layer', async () => {
       const s = await open();
       const [j1, j2] = [enc.encode('{"id":"v","n":1}'), enc.encode('{"id":"v","n":2}')];

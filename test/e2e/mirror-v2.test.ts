@@ -126,7 +126,7 @@ describe('V2 pull-through mirror, real upstreams', () => {
     const mirrorLines = () =>
       (existsSync(accessLog) ? readFileSync(accessLog, 'utf8') : '')
         .split('\n')
-        .filter((l) => l.includes('"docker-registry-mirror"'))
+        .filter((l) => l.includes('(pull-through mirror)"'))
         .map((l) => /"(\w+ [^"]+)" (\d+)/.exec(l)!.slice(1).join(' '));
     const manifestOk = /^GET \/v2\/alice(\/|%2F)app\/manifests\/v1 200$/;
     await waitFor('the upstream access log', () => mirrorLines().some((l) => manifestOk.test(l)));

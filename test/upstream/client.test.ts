@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { RegistryError } from '../../src/errors.ts';
-import { parseChallenge, Upstream } from '../../src/upstream/client.ts';
+import { parseChallenge, Upstream, v1Authorization } from '../../src/upstream/client.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tokenRequests: string[] = [];
@@ -55,6 +55,10 @@ beforeAll(() => {
           if (auth && auth !== `Basic ${btoa('bob:secret')}`) return new Response('no', { status: 401 });
           return Response.json({ token: `tok-${url.searchParams.get('scope')}${rotated ? '#2' : ''}`, expires_in: 300 });
         }
+        case '/v1-token':
+          authSeen.push(auth);
+          if (auth !== 'Token signature=abc,repository="a/b",access=read') return new Response('{}', { status: 401, headers: { 'www-authenticate': 'Token' } });
+          return Response.json({ ok: true });
         case '/basic-only':
           authSeen.push(auth);
           if (auth !== `Basic ${btoa('bob:secret')}`) return new Response('{}', { status: 401, headers: { 'www-authenticate': 'Basic realm="r"' } });
@@ -183,6 +187,26 @@ describe('authentication', () => {
     }
     expect(tokenRequests).toHaveLength(2);
     expect(authSeen.slice(-2)).toEqual(['Bearer tok-repository:rotated:pull', 'Bearer tok-repository:rotated:pull#2']);
+  });
+
+  test("V1 Token: a challenge asks the caller's v1Token, the request goes once more with it; a held token is sent from the start", async () => {
+    const u = new Upstream(base, { timeoutMs: 1000, username: 'bob', password: 'secret' });
+    authSeen.length = 0;
+    let asked = 0;
+    // the Hub's X-Docker-Token has no `Token ` prefix: it is added
+    const v1Token = async () => (asked++, 'signature=abc,repository="a/b",access=read');
+    expect((await u.request('/v1-token', { v1Token })).status).toBe(200);
+    expect(asked).toBe(1);
+    expect(authSeen).toEqual([null, 'Token signature=abc,repository="a/b",access=read']);
+    authSeen.length = 0;
+    expect((await u.request('/v1-token', { authorization: 'Token signature=abc,repository="a/b",access=read', v1Token })).status).toBe(200);
+    expect(asked).toBe(1);
+    expect(authSeen).toHaveLength(1);
+    // no token to be had, or one refused: 502 UPSTREAM_DENIED
+    expect((await failure(u.request('/v1-token', { v1Token: async () => null }))).code).toBe('UPSTREAM_DENIED');
+    expect((await failure(u.request('/v1-token', { v1Token: async () => 'Token signature=bad' }))).code).toBe('UPSTREAM_DENIED');
+    expect((await failure(u.request('/v1-token'))).code).toBe('UPSTREAM_DENIED');
+    expect(v1Authorization('  token signature=x ')).toBe('token signature=x');
   });
 
   test('parseChallenge', () => {

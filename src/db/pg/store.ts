@@ -120,6 +120,11 @@ export class PgMetaStore implements MetaStore {
     return this.#changed(() => this.db.update(images).set(set).where(rule.completes(images, id, layerKey)).returning({ id: images.id }));
   }
 
+  async putReadyImage(image: NewImage, layer: StoredLayer): Promise<boolean> {
+    const values = rec.readyImageValues(image, layer, Date.now());
+    return this.#changed(() => this.db.insert(images).values(values).onConflictDoNothing().returning({ id: images.id }));
+  }
+
   async getImageCache(id: string, kind: ImageCacheKind): Promise<string | null> {
     const [row] = await this.#run(() => this.#q[kind].execute({ id }));
     return row?.v ?? null;

@@ -144,6 +144,11 @@ export class SqliteMetaStore implements MetaStore {
     return this.#changed((tx) => tx.update(images).set(set).where(rule.completes(images, id, layerKey)).returning({ id: images.id }).all());
   }
 
+  async putReadyImage(image: NewImage, layer: StoredLayer): Promise<boolean> {
+    const values = rec.readyImageValues(image, layer, Date.now());
+    return this.#changed((tx) => tx.insert(images).values(values).onConflictDoNothing().returning({ id: images.id }).all());
+  }
+
   async getImageCache(id: string, kind: ImageCacheKind): Promise<string | null> {
     return guard(() => this.#q[kind].get({ id })?.v ?? null);
   }

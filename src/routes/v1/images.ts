@@ -8,7 +8,7 @@ import { guardPlugin, imageCheck } from '../../http/auth.ts';
 import { defineRoute, registerRoute } from '../../http/native-route.ts';
 import { declaredLength, readLimited } from '../../http/body.ts';
 import { ROUTES } from '../../http/route-table.ts';
-import { blobReply } from '../../http/blob-reply.ts';
+import { blobReply, streamedBlobReply } from '../../http/blob-reply.ts';
 import { v1Json } from '../../http/v1-json.ts';
 import {
   cachedJsonReply,
@@ -29,7 +29,7 @@ import {
 import { models } from '../models.ts';
 import type { ImageRecord } from '../../db/meta.ts';
 import type { AuthService } from '../../services/auth.ts';
-import type { ImageService } from '../../services/images.ts';
+import type { ImageService, ServedImage } from '../../services/images.ts';
 
 export interface ImageRouteOptions {
   maxJsonSize: number;
@@ -37,12 +37,22 @@ export interface ImageRouteOptions {
 
 /** A GET of a complete image's immutable metadata: 304 when the client has it already. */
 const cacheable =
-  (images: ImageService, build: (image: ImageRecord) => Promise<string | Uint8Array> | string | Uint8Array, headers?: (image: ImageRecord) => Headers) =>
+  (images: ImageService, build: (image: ImageRecord) => Promise<string | Uint8Array> | string | Uint8Array) =>
   async ({ params, request }: { params: { id: string }; request: Request }) => {
     const image = await images.ready(params.id);
     const lastModified = new Date(image.updatedAt);
     if (notModified(request.headers.get('if-modified-since'), lastModified)) return notModifiedReply(lastModified);
-    return cachedJsonReply(await build(image), lastModified, headers?.(image));
+    return cachedJsonReply(await build(image), lastModified);
+  };
+
+/** Like `cacheable`, for the GETs the pull-through mirror also answers (json, ancestry). */
+const servable =
+  (images: ImageService, build: (image: ServedImage) => string | Uint8Array, headers?: (image: ServedImage) => Headers) =>
+  async ({ params, request }: { params: { id: string }; request: Request }) => {
+    const image = await images.served(params.id, { authorization: request.headers.get('authorization') });
+    const lastModified = new Date(image.updatedAt);
+    if (notModified(request.headers.get('if-modified-since'), lastModified)) return notModifiedReply(lastModified);
+    return cachedJsonReply(build(image), lastModified, headers?.(image));
   };
 
 const metadataHeaders = withAuthorization(cacheableGetHeaders);
@@ -61,7 +71,7 @@ export function imageDefinitions(images: ImageService, auth: AuthService | null 
       params: imageParams,
       headers: metadataHeaders,
       guard,
-      handler: cacheable(
+      handler: servable(
         images,
         (image) => image.json,
         (image) => {
@@ -78,7 +88,7 @@ export function imageDefinitions(images: ImageService, auth: AuthService | null 
       params: imageParams,
       headers: metadataHeaders,
       guard,
-      handler: cacheable(images, (image) => v1Json(image.ancestry)),
+      handler: servable(images, (image) => v1Json(image.ancestry)),
       detail: docs.getImageAncestry,
     }),
   };
@@ -94,10 +104,13 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, defs:
     .get(
       ROUTES.getImageLayer.path,
       async ({ params, request }) => {
-        const source = await images.layer(params.id);
+        // a layer the mirror fetches is streamed only to a plain GET; HEAD and ranges wait for the stored copy
+        const stream = request.method === 'GET' && !request.headers.has('range');
+        const source = await images.layer(params.id, { authorization: request.headers.get('authorization'), stream });
         if (source.kind === 'redirect') {
           return new Response(null, { status: 302, headers: { location: source.url, 'cache-control': 'no-cache' } });
         }
+        if (source.kind === 'stream') return streamedBlobReply(source.stream, source.size, cacheHeaders(source.lastModified));
         const { blob, size, lastModified } = source;
         if (notModified(request.headers.get('if-modified-since'), lastModified)) return notModifiedReply(lastModified);
         return blobReply(request, blob, size, cacheHeaders(lastModified));
