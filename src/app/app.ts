@@ -62,6 +62,7 @@ function buildApp(deps: AppDeps) {
   const images = new ImageService(meta, storage, {
     redirect: config.storage_redirect,
     maxLayerSize: config.max_body_size,
+    gcGrace: config.gc_grace,
   });
   const repos = new RepositoryService(meta, (id) => images.exists(id));
   const limits = { maxJsonSize: config.max_json_size };
@@ -73,7 +74,7 @@ function buildApp(deps: AppDeps) {
     ? new BearerService(auth, meta, { secret, ttl: config.token_ttl, realm: config.token_realm, service: config.token_service })
     : null;
 
-  const blobs = new BlobService(meta, storage, { redirect: config.storage_redirect, maxBlobSize: config.max_body_size });
+  const blobs = new BlobService(meta, storage, { redirect: config.storage_redirect, maxBlobSize: config.max_body_size, gcGrace: config.gc_grace });
   const bridge = new BridgeService(meta, storage, images, repos);
   const manifests = new ManifestService(meta, { maxManifestSize: config.max_json_size }, bridge);
   // auth: token — the Bearer check of every /v2/ route (the API root only needs a valid caller)

@@ -80,7 +80,8 @@ export class ManifestService {
     for (const child of needed.manifests) {
       if (!(await this.meta.getManifest(ref, child))) throw new RegistryError('V2_MANIFEST_BLOB_UNKNOWN', child);
     }
-    await this.meta.putManifest(
+    // verified in the store's transaction too: garbage collection may have swept a blob since
+    const missing = await this.meta.putManifest(
       ref,
       {
         digest,
@@ -94,7 +95,9 @@ export class ManifestService {
         ],
       },
       'tag' in target ? target.tag : undefined,
+      { verify: true },
     );
+    if (missing !== null) throw new RegistryError('V2_MANIFEST_BLOB_UNKNOWN', missing);
     // best effort: the push has succeeded; an image V1 cannot read just stays V2-only
     if ('tag' in target) await this.bridge?.bridgeToV1(ref, target.tag, digest, manifest).catch(() => null);
     return { digest, subject: manifest.subject?.digest ?? null };

@@ -404,11 +404,12 @@ export class PgMetaStore implements MetaStore {
   async putManifest(ref: RepoRef, manifest: NewManifest, tag?: string, options: VerifiedWrite = {}): Promise<string | null> {
     return this.#transaction(async (tx) => {
       const now = Date.now();
-      const repo = await this.#lockRepo(tx, ref, 'key share');
       if (options.verify) {
-        const missing = await this.#lockReferences(tx, repo.id, manifest);
+        // before the repository is created: a refused manifest leaves nothing behind
+        const missing = await this.#lockReferences(tx, rec.fullName(ref), manifest);
         if (missing !== null) return missing;
       }
+      const repo = await this.#lockRepo(tx, ref, 'key share');
       const stored = await tx.insert(manifests).values(rec.newManifestValues(repo.id, manifest, now)).onConflictDoNothing().returning({ d: manifests.digest });
       const references = rec.manifestReferenceValues(repo.id, manifest);
       if (stored.length > 0 && references.length > 0) await tx.insert(manifestReferences).values(references).onConflictDoNothing();
@@ -426,7 +427,9 @@ export class PgMetaStore implements MetaStore {
    * In a transaction: what a new manifest references that the repository lacks (see putManifest),
    * the blobs found locked (key share) against garbage collection until commit.
    */
-  async #lockReferences(tx: Tx, repositoryId: number, manifest: NewManifest): Promise<string | null> {
+  async #lockReferences(tx: Tx, name: string, manifest: NewManifest): Promise<string | null> {
+    const [repo] = await tx.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, name));
+    const repositoryId = repo?.id ?? -1;
     const inRepo = and(eq(manifests.repositoryId, repositoryId), eq(manifests.digest, manifest.digest));
     if ((await tx.select({ d: manifests.digest }).from(manifests).where(inRepo)).length > 0) return null;
     const wanted = gc.referencesByKind(manifest.references);

@@ -384,11 +384,12 @@ export class SqliteMetaStore implements MetaStore {
   async putManifest(ref: RepoRef, manifest: NewManifest, tag?: string, options: VerifiedWrite = {}): Promise<string | null> {
     return this.#write((tx) => {
       const now = Date.now();
-      const repo = this.#ensureRepo(tx, ref);
       if (options.verify) {
-        const missing = this.#missingReference(tx, repo.id, manifest);
+        // before the repository is created: a refused manifest leaves nothing behind
+        const missing = this.#missingReference(tx, rec.fullName(ref), manifest);
         if (missing !== null) return missing;
       }
+      const repo = this.#ensureRepo(tx, ref);
       const stored = tx.insert(manifests).values(rec.newManifestValues(repo.id, manifest, now)).onConflictDoNothing().returning({ d: manifests.digest }).all();
       const references = rec.manifestReferenceValues(repo.id, manifest);
       if (stored.length > 0 && references.length > 0) tx.insert(manifestReferences).values(references).onConflictDoNothing().run();
@@ -403,7 +404,8 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   /** In a write transaction: what a new manifest references that the repository lacks (see putManifest). */
-  #missingReference(tx: Db, repositoryId: number, manifest: NewManifest): string | null {
+  #missingReference(tx: Db, name: string, manifest: NewManifest): string | null {
+    const repositoryId = tx.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, name)).get()?.id ?? -1;
     const inRepo = and(eq(manifests.repositoryId, repositoryId), eq(manifests.digest, manifest.digest));
     if (tx.select({ d: manifests.digest }).from(manifests).where(inRepo).get()) return null;
     const wanted = gc.referencesByKind(manifest.references);

@@ -35,11 +35,11 @@ export interface ImageRouteOptions {
   maxJsonSize: number;
 }
 
-/** A GET of a complete image's immutable metadata: 304 when the client has it already. */
+/** A GET of a complete image's immutable metadata (`find`: how it is looked up): 304 when the client has it already. */
 const cacheable =
-  (images: ImageService, build: (image: ImageRecord) => Promise<string | Uint8Array> | string | Uint8Array, headers?: (image: ImageRecord) => Headers) =>
+  (find: (id: string) => Promise<ImageRecord>, build: (image: ImageRecord) => Promise<string | Uint8Array> | string | Uint8Array, headers?: (image: ImageRecord) => Headers) =>
   async ({ params, request }: { params: { id: string }; request: Request }) => {
-    const image = await images.ready(params.id);
+    const image = await find(params.id);
     const lastModified = new Date(image.updatedAt);
     if (notModified(request.headers.get('if-modified-since'), lastModified)) return notModifiedReply(lastModified);
     return cachedJsonReply(await build(image), lastModified, headers?.(image));
@@ -61,8 +61,9 @@ export function imageDefinitions(images: ImageService, auth: AuthService | null 
       params: imageParams,
       headers: metadataHeaders,
       guard,
+      // a V1 push asks this before deciding not to upload the image: `found` touches it
       handler: cacheable(
-        images,
+        (id) => images.found(id),
         (image) => image.json,
         (image) => {
           const h = new Headers();
@@ -78,7 +79,7 @@ export function imageDefinitions(images: ImageService, auth: AuthService | null 
       params: imageParams,
       headers: metadataHeaders,
       guard,
-      handler: cacheable(images, (image) => v1Json(image.ancestry)),
+      handler: cacheable((id) => images.ready(id), (image) => v1Json(image.ancestry)),
       detail: docs.getImageAncestry,
     }),
   };
@@ -161,7 +162,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, defs:
   return plugin
     .get(
       ROUTES.getImageFiles.path,
-      cacheable(images, (image) => images.files(image)),
+      cacheable((id) => images.ready(id), (image) => images.files(image)),
       {
         params: imageParams,
         headers: withAuthorization(cacheableGetHeaders),
@@ -170,7 +171,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, defs:
     )
     .get(
       ROUTES.getImageDiff.path,
-      cacheable(images, (image) => images.diff(image)),
+      cacheable((id) => images.ready(id), (image) => images.diff(image)),
       {
         params: imageParams,
         headers: withAuthorization(cacheableGetHeaders),
