@@ -152,3 +152,14 @@ export const leaseState = (row: { holder: string; expiresAt: number }, holder: s
 
 /** taggedImageIds: tags that name a V1 image. */
 export const taggedImage = (t: TagImageColumns): SQL => isNotNull(t.imageId);
+
+/**
+ * The images the tags matching `where` point at: what deleting or moving those tags releases,
+ * touched so that a pull in flight keeps them for the grace period.
+ */
+export const namedByTags = (images: { id: Column }, tags: Table & TagImageColumns, where: SQL | undefined): SQL =>
+  sql`${images.id} IN (SELECT ${tags.imageId} FROM ${tags} WHERE ${where})`;
+
+/** The blobs the manifest references matching `where` name: what deleting those manifests releases, touched likewise. */
+export const referencedBy = (blobs: { digest: Column }, references: Table & { childDigest: Column }, where: SQL | undefined): SQL =>
+  sql`${blobs.digest} IN (SELECT ${references.childDigest} FROM ${references} WHERE ${where})`;

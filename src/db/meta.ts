@@ -173,7 +173,7 @@ export interface ImageStore {
 
 export interface RepositoryStore {
   getRepository(ref: RepoRef): Promise<RepositoryRecord | null>;
-  /** Deletes a repository with its tags; false if it did not exist. */
+  /** Deletes a repository with its tags (what they and its manifests named is touched, see CollectorStore); false if it did not exist. */
   deleteRepository(ref: RepoRef): Promise<boolean>;
   /** Creates the repository if needed. */
   setPrivate(ref: RepoRef, isPrivate: boolean): Promise<void>;
@@ -196,11 +196,11 @@ export interface TagStore {
   getTag(ref: RepoRef, tag: string): Promise<TagRecord | null>;
   /**
    * Creates the repository if needed; replaces the tag atomically (a V2 manifest it pointed at is
-   * cleared). With `verify`, only while the image and every image of its ancestry exist (in the
+   * cleared; the image it named is touched, see CollectorStore). With `verify`, only while the image and every image of its ancestry exist (in the
    * same transaction, their rows locked against garbage collection); false when not written.
    */
   putTag(ref: RepoRef, tag: TagRecord, options?: VerifiedWrite): Promise<boolean>;
-  /** Deletes the tag, whichever protocol set it. */
+  /** Deletes the tag, whichever protocol set it; the image it named is touched (see CollectorStore). */
   deleteTag(ref: RepoRef, tag: string): Promise<boolean>;
 }
 
@@ -366,7 +366,10 @@ export interface ManifestStore {
    * references is never collected.
    */
   putManifest(ref: RepoRef, manifest: NewManifest, tag?: string, options?: VerifiedWrite): Promise<string | null>;
-  /** Deletes the manifest, its references and every tag pointing at it; false when absent. */
+  /**
+   * Deletes the manifest, its references and every tag pointing at it (what it referenced and the
+   * images of those tags are touched, see CollectorStore); false when absent.
+   */
   deleteManifest(ref: RepoRef, digest: string): Promise<boolean>;
   /** The manifests of `ref` whose subject is `digest`, by digest. */
   listReferrers(ref: RepoRef, subject: string): Promise<ManifestRecord[]>;
@@ -395,6 +398,8 @@ export interface ManifestStore {
 // only once no row names their key (keysInUse); a key nobody names can never be named again,
 // because fresh bytes always get a fresh key and every other way of naming bytes (linkBlob,
 // putLayerBlob, a layer with `blob`) requires a row that names them, locked, in its transaction.
+// Releasing content (deleting or moving a tag, deleting a manifest or a repository) touches what
+// it released, so a pull in flight keeps it for the grace period.
 
 /** An image as garbage collection sees it. */
 export interface CollectableImage {

@@ -916,6 +916,40 @@ export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHan
       expect(raced.filter((r) => r.held)).toHaveLength(1);
     });
 
+    test('releasing content touches it: deleting or moving a tag, deleting a manifest or a repository', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'rel' };
+      for (const id of ['i1', 'i2', 'i3', 'i4']) await readyImage(s, id);
+      await s.putBlob(ref, blob('b1'));
+      await s.putBlob(ref, blob('b2'));
+      await s.putTag(ref, { name: 'deleted', imageId: 'i1', metadata: '{}' });
+      await s.putTag(ref, { name: 'moved', imageId: 'i2', metadata: '{}' });
+      await s.putTag(ref, { name: 'taken', imageId: 'i3', metadata: '{}' });
+      await s.putManifest(ref, manifest('m1', [blobRef('b1')]), 'v2');
+      const other = { namespace: 'ns', name: 'gone' };
+      await s.putTag(other, { name: 't', imageId: 'i4', metadata: '{}' });
+      await s.putBlob(other, blob('b3'));
+      await s.putManifest(other, manifest('m3', [blobRef('b3')]));
+      await Bun.sleep(5);
+      const mark = Date.now();
+      const used = async () => {
+        const out = new Map<string, number>();
+        for (const i of await s.collectableImages(null, 100)) out.set(i.id, i.lastUsed);
+        for (const b of await s.collectableBlobs(null, 100)) out.set(b.digest, b.lastUsed);
+        return out;
+      };
+      expect([...(await used()).values()].every((t) => t < mark)).toBe(true);
+      await s.deleteTag(ref, 'deleted');
+      await s.putTag(ref, { name: 'moved', imageId: 'i1', metadata: '{}' });
+      await s.putManifest(ref, manifest('m2'), 'taken');
+      await s.deleteManifest(ref, 'sha256:m1');
+      await s.deleteRepository(other);
+      const after = await used();
+      for (const k of ['i1', 'i2', 'i3', 'i4', 'sha256:b1', 'sha256:b3']) expect([k, after.get(k)! >= mark]).toEqual([k, true]);
+      // what nothing released keeps its time
+      expect(after.get('sha256:b2')!).toBeLessThan(mark);
+    });
+
     test('a verified tag racing the collection of its image: either both or neither', async () => {
       const s = await open();
       const ref = { namespace: 'ns', name: 'race' };

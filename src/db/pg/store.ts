@@ -173,9 +173,15 @@ export class PgMetaStore implements MetaStore {
     throw new Error(`repository ${name} was deleted ${ENSURE_ATTEMPTS} times while being created`);
   }
 
+  /** What its tags and manifests pointed at is touched: a pull in flight keeps it for the grace period. */
   async deleteRepository(ref: RepoRef): Promise<boolean> {
-    const named = eq(repositories.fullName, rec.fullName(ref));
-    return this.#changed(() => this.db.delete(repositories).where(named).returning({ id: repositories.id }));
+    const name = rec.fullName(ref);
+    return this.#transaction(async (tx) => {
+      const now = Date.now();
+      await tx.update(images).set({ usedAt: now }).where(gc.namedByTags(images, tags, rule.inRepository(schema, tags, name)));
+      await tx.update(blobs).set({ usedAt: now }).where(gc.referencedBy(blobs, manifestReferences, rule.inRepository(schema, manifestReferences, name)));
+      return (await tx.delete(repositories).where(eq(repositories.fullName, name)).returning({ id: repositories.id })).length > 0;
+    });
   }
 
   async setPrivate(ref: RepoRef, isPrivate: boolean): Promise<void> {
@@ -222,6 +228,8 @@ export class PgMetaStore implements MetaStore {
       if (options.verify && !(await this.#lockImageChain(tx, tag.imageId))) return false;
       const row = await this.#lockRepo(tx, ref, 'key share');
       const set = rec.tagValues(tag, Date.now());
+      // the image the tag leaves is released: touched (see deleteTag)
+      await tx.update(images).set({ usedAt: set.updatedAt }).where(gc.namedByTags(images, tags, and(eq(tags.repositoryId, row.id), eq(tags.name, tag.name))));
       await tx
         .insert(tags)
         .values({ repositoryId: row.id, name: tag.name, ...set })
@@ -244,10 +252,13 @@ export class PgMetaStore implements MetaStore {
     return found === new Set(ancestry).size;
   }
 
+  /** The image it pointed at is touched: a pull in flight keeps it for the grace period. */
   async deleteTag(ref: RepoRef, tag: string): Promise<boolean> {
-    const repoId = this.db.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, rec.fullName(ref)));
-    const named = and(inArray(tags.repositoryId, repoId), eq(tags.name, tag));
-    return this.#changed(() => this.db.delete(tags).where(named).returning({ name: tags.name }));
+    const named = and(rule.inRepository(schema, tags, rec.fullName(ref)), eq(tags.name, tag));
+    return this.#transaction(async (tx) => {
+      await tx.update(images).set({ usedAt: Date.now() }).where(gc.namedByTags(images, tags, named));
+      return (await tx.delete(tags).where(named).returning({ name: tags.name })).length > 0;
+    });
   }
 
   async search(query: string, limit: number, offset: number, visible: PrivateVisibility = 'all'): Promise<SearchPage> {
@@ -415,6 +426,8 @@ export class PgMetaStore implements MetaStore {
       if (stored.length > 0 && references.length > 0) await tx.insert(manifestReferences).values(references).onConflictDoNothing();
       if (tag === undefined) return null;
       const set = rec.manifestTagValues(manifest.digest, now);
+      // a V1 image the tag named is released: touched (see deleteTag)
+      await tx.update(images).set({ usedAt: now }).where(gc.namedByTags(images, tags, and(eq(tags.repositoryId, repo.id), eq(tags.name, tag))));
       await tx
         .insert(tags)
         .values({ repositoryId: repo.id, name: tag, ...set })
@@ -447,13 +460,21 @@ export class PgMetaStore implements MetaStore {
     return gc.missingReference(manifest.references, linked, children);
   }
 
+  /** What it referenced, and the images of the tags deleted with it, are touched (see deleteTag). */
   async deleteManifest(ref: RepoRef, digest: string): Promise<boolean> {
     const named = rule.manifestIn(schema, rec.fullName(ref), digest);
     return this.#transaction(async (tx) => {
+      const [found] = await tx.select({ repositoryId: manifests.repositoryId }).from(manifests).where(named).for('update');
+      if (!found) return false;
+      const now = Date.now();
+      const ofManifest = and(eq(manifestReferences.repositoryId, found.repositoryId), eq(manifestReferences.manifestDigest, digest));
+      await tx.update(blobs).set({ usedAt: now }).where(gc.referencedBy(blobs, manifestReferences, ofManifest));
+      const itsTags = rule.tagsOfManifest(tags, found.repositoryId, digest);
+      await tx.update(images).set({ usedAt: now }).where(gc.namedByTags(images, tags, itsTags));
       // its references go with it (foreign key ON DELETE CASCADE)
-      const [deleted] = await tx.delete(manifests).where(named).returning({ repositoryId: manifests.repositoryId });
-      if (deleted) await tx.delete(tags).where(rule.tagsOfManifest(tags, deleted.repositoryId, digest));
-      return deleted !== undefined;
+      await tx.delete(manifests).where(named);
+      await tx.delete(tags).where(itsTags);
+      return true;
     });
   }
 

@@ -182,9 +182,15 @@ export class SqliteMetaStore implements MetaStore {
     return existing ?? tx.insert(repositories).values(rec.newRepositoryValues(ref, Date.now())).returning().get();
   }
 
+  /** What its tags and manifests pointed at is touched: a pull in flight keeps it for the grace period. */
   async deleteRepository(ref: RepoRef): Promise<boolean> {
-    const named = eq(repositories.fullName, rec.fullName(ref));
-    return this.#changed((tx) => tx.delete(repositories).where(named).returning({ id: repositories.id }).all());
+    const name = rec.fullName(ref);
+    return this.#changed((tx) => {
+      const now = Date.now();
+      tx.update(images).set({ usedAt: now }).where(gc.namedByTags(images, tags, rule.inRepository(schema, tags, name))).run();
+      tx.update(blobs).set({ usedAt: now }).where(gc.referencedBy(blobs, manifestReferences, rule.inRepository(schema, manifestReferences, name))).run();
+      return tx.delete(repositories).where(eq(repositories.fullName, name)).returning({ id: repositories.id }).all();
+    });
   }
 
   async setPrivate(ref: RepoRef, isPrivate: boolean): Promise<void> {
@@ -225,6 +231,8 @@ export class SqliteMetaStore implements MetaStore {
       if (options.verify && !this.#imageChainExists(tx, tag.imageId)) return false;
       const row = this.#ensureRepo(tx, ref);
       const set = rec.tagValues(tag, Date.now());
+      // the image the tag leaves is released: touched (see deleteTag)
+      tx.update(images).set({ usedAt: set.updatedAt }).where(gc.namedByTags(images, tags, and(eq(tags.repositoryId, row.id), eq(tags.name, tag.name)))).run();
       tx.insert(tags)
         .values({ repositoryId: row.id, name: tag.name, ...set })
         .onConflictDoUpdate({ target: [tags.repositoryId, tags.name], set })
@@ -241,10 +249,13 @@ export class SqliteMetaStore implements MetaStore {
     return found === new Set(ancestry).size;
   }
 
+  /** The image it pointed at is touched: a pull in flight keeps it for the grace period. */
   async deleteTag(ref: RepoRef, tag: string): Promise<boolean> {
-    const repoId = this.db.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, rec.fullName(ref)));
-    const named = and(inArray(tags.repositoryId, repoId), eq(tags.name, tag));
-    return this.#changed((tx) => tx.delete(tags).where(named).returning({ name: tags.name }).all());
+    const named = and(rule.inRepository(schema, tags, rec.fullName(ref)), eq(tags.name, tag));
+    return this.#changed((tx) => {
+      tx.update(images).set({ usedAt: Date.now() }).where(gc.namedByTags(images, tags, named)).run();
+      return tx.delete(tags).where(named).returning({ name: tags.name }).all();
+    });
   }
 
   async search(query: string, limit: number, offset: number, visible: PrivateVisibility = 'all'): Promise<SearchPage> {
@@ -395,6 +406,8 @@ export class SqliteMetaStore implements MetaStore {
       if (stored.length > 0 && references.length > 0) tx.insert(manifestReferences).values(references).onConflictDoNothing().run();
       if (tag === undefined) return null;
       const set = rec.manifestTagValues(manifest.digest, now);
+      // a V1 image the tag named is released: touched (see deleteTag)
+      tx.update(images).set({ usedAt: now }).where(gc.namedByTags(images, tags, and(eq(tags.repositoryId, repo.id), eq(tags.name, tag)))).run();
       tx.insert(tags)
         .values({ repositoryId: repo.id, name: tag, ...set })
         .onConflictDoUpdate({ target: [tags.repositoryId, tags.name], set })
@@ -422,13 +435,21 @@ export class SqliteMetaStore implements MetaStore {
     return gc.missingReference(manifest.references, linked.map((r) => r.d), children.map((r) => r.d));
   }
 
+  /** What it referenced, and the images of the tags deleted with it, are touched (see deleteTag). */
   async deleteManifest(ref: RepoRef, digest: string): Promise<boolean> {
     const named = rule.manifestIn(schema, rec.fullName(ref), digest);
     return this.#write((tx) => {
+      const found = tx.select({ repositoryId: manifests.repositoryId }).from(manifests).where(named).get();
+      if (!found) return false;
+      const now = Date.now();
+      const ofManifest = and(eq(manifestReferences.repositoryId, found.repositoryId), eq(manifestReferences.manifestDigest, digest));
+      tx.update(blobs).set({ usedAt: now }).where(gc.referencedBy(blobs, manifestReferences, ofManifest)).run();
+      const itsTags = rule.tagsOfManifest(tags, found.repositoryId, digest);
+      tx.update(images).set({ usedAt: now }).where(gc.namedByTags(images, tags, itsTags)).run();
       // its references go with it (foreign key ON DELETE CASCADE)
-      const deleted = tx.delete(manifests).where(named).returning({ repositoryId: manifests.repositoryId }).get();
-      if (deleted) tx.delete(tags).where(rule.tagsOfManifest(tags, deleted.repositoryId, digest)).run();
-      return deleted !== undefined;
+      tx.delete(manifests).where(named).run();
+      tx.delete(tags).where(itsTags).run();
+      return true;
     });
   }
 
