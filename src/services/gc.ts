@@ -44,6 +44,10 @@ export const GC_LEASE = 'gc';
 
 export interface GcReport {
   dryRun: boolean;
+  /** who ran it (the lease holder's name) */
+  holder: string;
+  /** epoch ms */
+  startedAt: number;
   /** epoch ms: what was last used before this was a candidate */
   cutoff: number;
   durationMs: number;
@@ -129,6 +133,8 @@ export class GarbageCollector {
     const plan = planCollection(images, tagged, blobs, cutoff);
     const report: GcReport = {
       dryRun,
+      holder: this.holder,
+      startedAt: started,
       cutoff,
       durationMs: 0,
       images: [],

@@ -60,7 +60,7 @@ test(
     expect(await metric(s.url, 'registry_gc_runs_total', 'outcome="ran"')).toBeGreaterThan(5);
     const deletedDuringLoad = await metric(s.url, 'registry_gc_deleted_total', 'kind="objects"');
     expect(deletedDuringLoad).toBeGreaterThan(20);
-    expect(s.log()).toMatch(/Garbage collection deleted \d+ images, \d+ blobs/);
+    expect(s.log()).toMatch(/Garbage collection by \S+ started \S+ deleted \d+ images, \d+ blobs/);
 
     // every image whose push succeeded (and was not deleted) is complete
     expect(await verifyAll(s.url, load)).toEqual([]);
