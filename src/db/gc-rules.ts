@@ -95,7 +95,7 @@ export function keysNamed(images: Table & { layerKey: Column }, blobs: Table & {
 }
 
 /** Parameters per IN list (SQLite allows 32 766 host parameters, PostgreSQL 65 535). */
-export const IN_LIST_SIZE = 500;
+const IN_LIST_SIZE = 500;
 
 /** `items` in slices of at most `size`. */
 export function slices<T>(items: readonly T[], size = IN_LIST_SIZE): T[][] {

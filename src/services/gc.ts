@@ -40,7 +40,7 @@ import { PathNotFoundError, type StorageDriver } from '../storage/driver.ts';
 import { CONTENT_FOLDERS, UPLOADS_FOLDER, isSessionId, uploadPrefix } from '../storage/paths.ts';
 import { planCollection, type GcPlan, type KeyToFree } from './gc-plan.ts';
 
-export const GC_LEASE = 'gc';
+const GC_LEASE = 'gc';
 
 export interface GcReport {
   dryRun: boolean;

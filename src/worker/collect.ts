@@ -16,7 +16,7 @@ export interface CollectHooks {
 }
 
 /** One log line for a run: items, bytes, time. */
-export function describeRun(r: GcReport): string {
+function describeRun(r: GcReport): string {
   return (
     `Garbage collection by ${r.holder} started ${new Date(r.startedAt).toISOString()} deleted ${r.images.length} images, ${r.blobs.length} blobs, ${r.uploads.length} uploads, ` +
     `${r.keys.length} storage objects (${r.orphans} no row named), ${r.bytes} bytes freed, ${r.spared} spared, in ${r.durationMs} ms` +
