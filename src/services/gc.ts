@@ -64,7 +64,7 @@ export interface GcReport {
   kept: { images: number; blobs: number };
   /** candidates a concurrent push took back before their delete (touched, tagged, referenced) */
   spared: number;
-  /** the lease was lost during the run (expired and taken): the sweep stopped there */
+  /** the run stopped early: the lease was lost (expired and taken) or the caller's signal aborted */
   aborted: boolean;
 }
 
@@ -74,6 +74,8 @@ export interface GcOptions {
   /** seconds: what was used less than this long before the run is kept */
   grace: number;
   dryRun?: boolean;
+  /** stops the run at the next item (a stopping worker); what was deleted stays deleted */
+  signal?: AbortSignal;
 }
 
 const PAGE = 1000;
@@ -104,7 +106,8 @@ export class GarbageCollector {
 
   /** One run (see the top); `{ ran: false }` when another collector holds the lease. */
   async collect(options: GcOptions): Promise<GcOutcome> {
-    if (options.dryRun) return { ran: true, report: await this.#run(options, () => false) };
+    const stopped = () => options.signal?.aborted === true;
+    if (options.dryRun) return { ran: true, report: await this.#run(options, stopped) };
     const ttl = this.options.leaseTtlMs ?? 60_000;
     const lease = await this.meta.acquireLease(GC_LEASE, this.holder, ttl);
     if (!lease.held) return { ran: false, holder: lease.holder, expiresAt: lease.expiresAt };
@@ -116,7 +119,7 @@ export class GarbageCollector {
       );
     }, Math.max(ttl / 3, 10));
     try {
-      return { ran: true, report: await this.#run(options, () => lost) };
+      return { ran: true, report: await this.#run(options, () => lost || stopped()) };
     } finally {
       clearInterval(renew);
       await this.meta.releaseLease(GC_LEASE, this.holder).catch(() => false);

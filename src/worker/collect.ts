@@ -24,15 +24,18 @@ function describeRun(r: GcReport): string {
   );
 }
 
-/** Starts the periodic runs (none when gc_interval is 0); returns what stops them. */
-export function startCollecting(collector: GarbageCollector, config: Config, hooks: CollectHooks): () => void {
-  if (config.gc_interval <= 0) return () => {};
-  let busy = false;
+/**
+ * Starts the periodic runs (none when gc_interval is 0). Returns what stops them: a run in
+ * progress is told to stop at its next item and awaited, so it releases the lease (a worker
+ * leaving mid-run would otherwise hold it, and keep every other collector out, until it expires).
+ */
+export function startCollecting(collector: GarbageCollector, config: Config, hooks: CollectHooks): () => Promise<void> {
+  if (config.gc_interval <= 0) return async () => {};
+  let running: Promise<void> | null = null;
+  const stopping = new AbortController();
   const run = async () => {
-    if (busy) return;
-    busy = true;
     try {
-      const outcome = await collector.collect({ grace: config.gc_grace });
+      const outcome = await collector.collect({ grace: config.gc_grace, signal: stopping.signal });
       hooks.onRun?.(outcome);
       if (outcome.ran) hooks.onInfo?.(describeRun(outcome.report));
       else hooks.onDebug?.(`Garbage collection skipped: another collector (${outcome.holder}) holds the lease`);
@@ -40,10 +43,16 @@ export function startCollecting(collector: GarbageCollector, config: Config, hoo
       hooks.onRun?.(null);
       hooks.onError?.('Garbage collection failed', { error: e instanceof Error ? e.message : String(e) });
     } finally {
-      busy = false;
+      running = null;
     }
   };
-  const timer = setInterval(() => void run(), config.gc_interval * 1000);
+  const timer = setInterval(() => {
+    running ??= run();
+  }, config.gc_interval * 1000);
   timer.unref();
-  return () => clearInterval(timer);
+  return async () => {
+    clearInterval(timer);
+    stopping.abort();
+    await running;
+  };
 }

@@ -98,7 +98,8 @@ export async function startServer(config: Config, options: ServeOptions): Promis
     meta,
     async stop(force = false) {
       stopPurging();
-      stopCollecting();
+      // before the store closes: a run in progress stops at its next item and frees the lease
+      await stopCollecting();
       await server.stop(force);
       meta.close();
     },

@@ -218,5 +218,13 @@ describe('garbage collection', () => {
     expect(both.find((o) => !o.ran)).toMatchObject({ holder: expect.stringMatching(/^(one|two)$/) });
     // released after the run
     expect((await a.meta.acquireLease('gc', 'later', 1000)).held).toBe(true);
+    await a.meta.releaseLease('gc', 'later');
+    // a stopped run (its signal aborted) deletes nothing more, says so, and frees the lease
+    await pushBlob(a, 'l/r', 'more garbage');
+    await Bun.sleep(3);
+    const stopped = await gc(a, 'stopping').collect({ grace: 0, signal: AbortSignal.abort() });
+    expect(stopped).toMatchObject({ ran: true, report: { aborted: true, blobs: [], keys: [] } });
+    expect(await a.meta.getBlob(sha256('more garbage'))).not.toBeNull();
+    expect((await a.meta.acquireLease('gc', 'after', 1000)).held).toBe(true);
   });
 });
