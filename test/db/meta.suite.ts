@@ -1,4 +1,7 @@
 /**
+ * (Over 300 lines on purpose: one contract, one suite — every method of src/db/meta.ts, V1, V2
+ * and garbage collection, held to the same cases on every store.)
+ *
  * The MetaStore contract, run against every implementation (SQLite, PostgreSQL).
  * Deliberately not named *.test.ts: implementation test files call `runMetaStoreSuite`.
  */
