@@ -10,11 +10,20 @@
  *   repo del NAME      a repository (V2 name grammar, or V1's `namespace/name`; one part means
  *                      `library/NAME`) with its tags, manifests and blob links, for both protocols;
  *                      the bytes stay in storage for garbage collection to reclaim
+ *   gc [--dry-run] [--grace SECONDS] [--wait SECONDS] [--json]
+ *                      garbage collection (services/gc.ts) on the server's database and storage,
+ *                      while it serves: deletes what no tag or manifest reaches and was last used
+ *                      more than the grace period ago (default: the `gc_grace` setting), prints
+ *                      what it deleted and the bytes freed (a table, or the report as JSON);
+ *                      --dry-run deletes nothing and prints what it would delete. One collector
+ *                      runs at a time across nodes: when another holds the lease, it says who and
+ *                      exits 1, or waits up to --wait seconds for it. A --grace below the servers'
+ *                      gc_grace shortens what protects their pushes in flight.
  *
  * Without --password the password is read from standard input (one line) when it is not a
  * terminal; a password that starts with `-` is given as `--password=-…` (node:util parseArgs
  * takes `--password -x` for a missing value). Exit status: 0 done, 1 refused (unknown user, taken
- * name, invalid data), 2 usage.
+ * name, invalid data, another collector running), 2 usage.
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.ts';
@@ -22,13 +31,16 @@ import { describeMetaStore, openMetaStore } from '../src/db/open.ts';
 import { isRegistryError } from '../src/errors.ts';
 import type { RepoRef } from '../src/db/meta.ts';
 import { createAccount, setPassword } from '../src/services/accounts.ts';
+import { GarbageCollector, type GcReport } from '../src/services/gc.ts';
 import { repoRef, v2RepoRef } from '../src/services/names.ts';
+import { createStorage, storageConfigOf } from '../src/storage/factory.ts';
 
 const USAGE = `usage: bun run admin -- user add NAME [--password P] [--email E] [--admin]
        bun run admin -- user del NAME
        bun run admin -- user passwd NAME [--password P]
        bun run admin -- user admin NAME [--off]
-       bun run admin -- repo del NAME`;
+       bun run admin -- repo del NAME
+       bun run admin -- gc [--dry-run] [--grace SECONDS] [--wait SECONDS] [--json]`;
 
 class UsageError extends Error {}
 class Refused extends Error {}
@@ -87,10 +99,70 @@ async function deleteRepository(argv: string[], out: (line: string) => void): Pr
   }
 }
 
+/** A non-negative whole number of seconds from an option, or `fallback` when absent. */
+function seconds(flags: Flags, name: string, fallback: number): number {
+  const value = flags[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !/^\d{1,9}$/.test(value)) throw new UsageError(`--${name} takes a whole number of seconds`);
+  return Number(value);
+}
+
+const bytesText = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`);
+
+/** The report as a table, then one line per item. */
+function printReport(r: GcReport, grace: number, out: (line: string) => void): void {
+  const verb = r.dryRun ? 'would delete' : 'deleted';
+  out(`garbage collection${r.dryRun ? ' (dry run: nothing deleted)' : ''}: grace ${grace} s, cut-off ${new Date(r.cutoff).toISOString()}`);
+  const rows: [string, string][] = [
+    ['images', String(r.images.length)],
+    ['blobs', String(r.blobs.length)],
+    ['uploads', String(r.uploads.length)],
+    ['objects', `${r.keys.length} (${r.orphans} no row named)`],
+    ['bytes freed', `${r.bytes} (${bytesText(r.bytes)})`],
+    ['kept', `${r.kept.images} images, ${r.kept.blobs} blobs`],
+    ['spared', `${r.spared} (taken back by a push during the run)`],
+    ['took', `${r.durationMs} ms`],
+  ];
+  out(`  ${'what'.padEnd(12)} ${verb}`);
+  for (const [k, v] of rows) out(`  ${k.padEnd(12)} ${v}`);
+  if (r.aborted) out('  aborted: the lease was lost during the run (run again)');
+  for (const id of r.images) out(`image   ${id}`);
+  for (const digest of r.blobs) out(`blob    ${digest}`);
+  for (const id of r.uploads) out(`upload  ${id}`);
+  for (const k of r.keys) out(`object  ${k.key} ${k.bytes}`);
+}
+
+async function collectGarbage(argv: string[], out: (line: string) => void): Promise<void> {
+  const { positional, flags } = parse(argv, ['grace', 'wait'], ['dry-run', 'json']);
+  if (positional.length > 0) throw new UsageError(`gc takes no NAME (got ${positional[0]})`);
+  const config = loadConfig();
+  const grace = seconds(flags, 'grace', config.gc_grace);
+  const deadline = Date.now() + seconds(flags, 'wait', 0) * 1000;
+  const meta = await openMetaStore(config, { migrate: true });
+  try {
+    const collector = new GarbageCollector(meta, createStorage(storageConfigOf(config)));
+    for (let waited = false; ; waited = true) {
+      const outcome = await collector.collect({ grace, dryRun: flags['dry-run'] === true });
+      if (outcome.ran) {
+        if (flags.json === true) out(JSON.stringify({ grace, ...outcome.report }));
+        else printReport(outcome.report, grace, out);
+        return;
+      }
+      const busy = `another collector (${outcome.holder}) holds the lease until ${new Date(outcome.expiresAt).toISOString()}`;
+      if (Date.now() >= deadline) throw new Refused(`gc skipped: ${busy}`);
+      if (!waited) console.error(`gc waiting: ${busy}`);
+      await Bun.sleep(Math.min(1000, Math.max(0, deadline - Date.now())));
+    }
+  } finally {
+    meta.close();
+  }
+}
+
 async function run(argv: string[], out: (line: string) => void): Promise<void> {
   const [group, command, ...rest] = argv;
   if (group === 'repo') return deleteRepository(argv.slice(1), out);
-  if (group !== 'user' || !command) throw new UsageError('expected: user add|del|passwd|admin NAME, or repo del NAME');
+  if (group === 'gc') return collectGarbage(argv.slice(1), out);
+  if (group !== 'user' || !command) throw new UsageError('expected: user add|del|passwd|admin NAME, repo del NAME, or gc');
   const spec: Record<string, { valued: string[]; booleans: string[] }> = {
     add: { valued: ['password', 'email'], booleans: ['admin'] },
     del: { valued: [], booleans: [] },

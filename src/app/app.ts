@@ -75,6 +75,7 @@ function buildApp(deps: AppDeps) {
     {
       redirect: config.storage_redirect,
       maxLayerSize: config.max_body_size,
+      gcGrace: config.gc_grace,
     },
     v1Mirror?.images,
   );
@@ -90,7 +91,7 @@ function buildApp(deps: AppDeps) {
 
   const bridge = new BridgeService(meta, storage, images, repos);
   const v2Mirror = pullThroughV2(config, upstream, meta, storage, bridge, logError);
-  const blobs = new BlobService(meta, storage, { redirect: config.storage_redirect, maxBlobSize: config.max_body_size }, v2Mirror?.blobs);
+  const blobs = new BlobService(meta, storage, { redirect: config.storage_redirect, maxBlobSize: config.max_body_size, gcGrace: config.gc_grace }, v2Mirror?.blobs);
   const manifests = new ManifestService(meta, { maxManifestSize: config.max_json_size }, bridge, v2Mirror);
   // auth: token — the Bearer check of every /v2/ route (the API root only needs a valid caller)
   const v2Guard: V2Guard | null = bearer

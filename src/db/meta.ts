@@ -52,11 +52,28 @@ export interface StoredLayer {
   size: number;
   checksums: string[];
   /**
+   * The digest of the V2 blob whose bytes these are (`key` is that blob's key, not a fresh
+   * upload; the V2 → V1 bridge): the layer is recorded only while that blob still names the key,
+   * since bytes no row names may be garbage-collected at any moment.
+   */
+  blob?: string;
+  /**
    * The image json the checksums were computed over (they cover json + layer). When given, the
    * layer is recorded only while the image still has exactly this json: a PUT json that replaced
    * it during the upload leaves checksums about a json the image no longer has.
    */
   json?: Uint8Array;
+}
+
+/**
+ * Options of the writes that make content reachable (putTag, putManifest). Garbage collection
+ * deletes what nothing reaches, so a write that is about to reach something the caller looked up
+ * earlier asks the store to `verify`, inside its transaction, that it still exists (the rows it
+ * reaches are locked against a concurrent collection until it commits), and to write nothing
+ * otherwise. The services always verify; without it a write is taken as given (tests, imports).
+ */
+export interface VerifiedWrite {
+  verify?: boolean;
 }
 
 export interface RepoRef {
@@ -126,6 +143,13 @@ export interface UserChanges {
 }
 
 export interface ImageStore {
+  /**
+   * Records that a push is relying on the image existing (it was found, and the client will not
+   * upload it again): its last-used time becomes now, so garbage collection spares it a grace
+   * period from here — but only when it was last used (or updated) before `staleBefore`, so a hot
+   * path writes rarely. Returns whether the image exists.
+   */
+  touchImage(id: string, staleBefore: number): Promise<boolean>;
   /** Creates or resets an image to `uploading`. Returns false (writes nothing) if it is `ready`. */
   putImageIfUploading(image: NewImage): Promise<boolean>;
   getImage(id: string): Promise<ImageRecord | null>;
@@ -156,7 +180,7 @@ export interface ImageStore {
 
 export interface RepositoryStore {
   getRepository(ref: RepoRef): Promise<RepositoryRecord | null>;
-  /** Deletes a repository with its tags; false if it did not exist. */
+  /** Deletes a repository with its tags (what they and its manifests named is touched, see CollectorStore); false if it did not exist. */
   deleteRepository(ref: RepoRef): Promise<boolean>;
   /** Creates the repository if needed. */
   setPrivate(ref: RepoRef, isPrivate: boolean): Promise<void>;
@@ -177,9 +201,13 @@ export interface TagStore {
   /** Sorted by name; null when the repository does not exist. */
   listTags(ref: RepoRef): Promise<TagRecord[] | null>;
   getTag(ref: RepoRef, tag: string): Promise<TagRecord | null>;
-  /** Creates the repository if needed; replaces the tag atomically (a V2 manifest it pointed at is cleared). */
-  putTag(ref: RepoRef, tag: TagRecord): Promise<void>;
-  /** Deletes the tag, whichever protocol set it. */
+  /**
+   * Creates the repository if needed; replaces the tag atomically (a V2 manifest it pointed at is
+   * cleared; the image it named is touched, see CollectorStore). With `verify`, only while the image and every image of its ancestry exist (in the
+   * same transaction, their rows locked against garbage collection); false when not written.
+   */
+  putTag(ref: RepoRef, tag: TagRecord, options?: VerifiedWrite): Promise<boolean>;
+  /** Deletes the tag, whichever protocol set it; the image it named is touched (see CollectorStore). */
   deleteTag(ref: RepoRef, tag: string): Promise<boolean>;
 }
 
@@ -228,16 +256,35 @@ export interface NewBlob {
 
 export interface BlobStore {
   getBlob(digest: string): Promise<BlobRecord | null>;
+  /**
+   * Records that a push is relying on the blob existing (a HEAD, GET, or a PUT of bytes stored
+   * already): as touchImage — its last-used time becomes now when it was last used (or created)
+   * before `staleBefore`. Returns whether the blob exists.
+   */
+  touchBlob(digest: string, staleBefore: number): Promise<boolean>;
   /** The blob when `ref` links it (pushed, mounted or bridged there); null otherwise. */
   getLinkedBlob(ref: RepoRef, digest: string): Promise<BlobRecord | null>;
   /**
    * Records a committed blob and links it into `ref` (creating the repository if needed), in one
-   * transaction. The first record of a digest stands: when the digest is known already, the
-   * existing record is kept and linked, and `created` is false (the caller deletes its own copy
-   * unless it is the same key).
+   * transaction. `blob.key` must be bytes the caller has just written under a key of their own
+   * (paths.ts newBlobKey): a key another row names is shared only through linkBlob or
+   * putLayerBlob, which check that row still exists. The first record of a digest stands: when
+   * the digest is known already, the existing record is kept, linked and touched (see
+   * touchBlob), and `created` is false (the caller deletes its own copy unless it is the same key).
    */
   putBlob(ref: RepoRef, blob: NewBlob): Promise<{ blob: BlobRecord; created: boolean }>;
-  /** Links an existing blob into `ref` (cross-repository mount); null (nothing written) when no such blob. */
+  /**
+   * Records the layer of V1 image `imageId` as a blob of `ref` without copying it (the V1 → V2
+   * bridge): `blob.key` is that image's layer key, and the blob is recorded only while the image
+   * still names it (null otherwise, nothing written). A known digest is kept, linked and touched,
+   * as putBlob does.
+   */
+  putLayerBlob(ref: RepoRef, imageId: string, blob: NewBlob): Promise<BlobRecord | null>;
+  /**
+   * Links an existing blob into `ref` (a cross-repository mount, or a push of bytes stored
+   * already) and touches it (its last-used time becomes now); null (nothing written) when no such
+   * blob.
+   */
   linkBlob(ref: RepoRef, digest: string): Promise<BlobRecord | null>;
   /** Removes the link from `ref`; false when there was none. The bytes stay (garbage collection's job). */
   unlinkBlob(ref: RepoRef, digest: string): Promise<boolean>;
@@ -319,10 +366,17 @@ export interface ManifestStore {
   /**
    * Stores a manifest with its references (one with that digest already in `ref` is kept as it
    * is) and, with `tag`, points the tag at it (its V1 image id cleared); creates the repository
-   * if needed. One transaction.
+   * if needed. One transaction. With `verify`, a new manifest is stored only while every blob it
+   * references is linked in `ref` and every child manifest is in `ref` (those rows locked against
+   * garbage collection until commit); returns the first reference missing (nothing written), or
+   * null when written. A manifest stored already needs no check: what a stored manifest
+   * references is never collected.
    */
-  putManifest(ref: RepoRef, manifest: NewManifest, tag?: string): Promise<void>;
-  /** Deletes the manifest, its references and every tag pointing at it; false when absent. */
+  putManifest(ref: RepoRef, manifest: NewManifest, tag?: string, options?: VerifiedWrite): Promise<string | null>;
+  /**
+   * Deletes the manifest, its references and every tag pointing at it (what it referenced and the
+   * images of those tags are touched, see CollectorStore); false when absent.
+   */
   deleteManifest(ref: RepoRef, digest: string): Promise<boolean>;
   /** The manifests of `ref` whose subject is `digest`, by digest. */
   listReferrers(ref: RepoRef, subject: string): Promise<ManifestRecord[]>;
@@ -336,9 +390,85 @@ export interface ManifestStore {
   /**
    * Makes a tag name both its V1 image and its V2 manifest (the V1 ⇄ V2 bridge): sets both
    * columns, only while the tag still names one of them and not the other (a push in between
-   * wins). Returns whether it did.
+   * wins), and while the image, every image of its ancestry and the manifest exist (verified as
+   * putTag and putManifest do). Returns whether it did.
    */
   bridgeTag(ref: RepoRef, tag: string, imageId: string, manifestDigest: string): Promise<boolean>;
+}
+
+// ---- Garbage collection ----------------------------------------------------------------------
+//
+// The collector (services/gc.ts) reads what exists page by page, decides in memory what nothing
+// reaches, and deletes it row by row with conditional deletes that check again, atomically, that
+// nothing reaches the row and nobody has relied on it since the cut-off: a concurrent push that
+// starts using a row (a touch, a tag, a manifest reference, a child image) always wins. Bytes go
+// only once no row names their key (keysInUse); a key nobody names can never be named again,
+// because fresh bytes always get a fresh key and every other way of naming bytes (linkBlob,
+// putLayerBlob, a layer with `blob`) requires a row that names them, locked, in its transaction.
+// Releasing content (deleting or moving a tag, deleting a manifest or a repository) touches what
+// it released, so a pull in flight keeps it for the grace period.
+
+/** An image as garbage collection sees it. */
+export interface CollectableImage {
+  id: string;
+  parent: string | null;
+  /** self first, root last */
+  ancestry: string[];
+  layerKey: string | null;
+  /** bytes of its recorded layer (0 when none) */
+  layerSize: number;
+  /** epoch ms: the later of its last update and its last touch */
+  lastUsed: number;
+}
+
+/** A blob as garbage collection sees it. */
+export interface CollectableBlob {
+  digest: string;
+  key: string;
+  size: number;
+  /** epoch ms: the later of its creation and its last touch */
+  lastUsed: number;
+  /** whether a stored manifest (of any repository) references it */
+  referenced: boolean;
+}
+
+/** Who holds a lease, after an attempt at taking it. */
+export interface LeaseState {
+  /** whether the caller holds it now (taken, or renewed) */
+  held: boolean;
+  holder: string;
+  /** epoch ms */
+  expiresAt: number;
+}
+
+export interface CollectorStore {
+  /** Images by id after `after` (exclusive; null: from the first), at most `limit`. */
+  collectableImages(after: string | null, limit: number): Promise<CollectableImage[]>;
+  /** The distinct image ids tags point at (V1 tags and bridged ones), by id, paged the same way. */
+  taggedImageIds(after: string | null, limit: number): Promise<string[]>;
+  /** Blobs by digest, paged the same way. */
+  collectableBlobs(after: string | null, limit: number): Promise<CollectableBlob[]>;
+  /**
+   * Deletes the image only while nothing can need it: last updated and last touched before
+   * `before`, no tag points at it, no image names it as its parent; checked and deleted
+   * atomically. Returns its layer (key, size) when deleted, null when it was kept (or absent).
+   */
+  deleteImageIfUnused(id: string, before: number): Promise<{ key: string | null; size: number } | null>;
+  /**
+   * Deletes the blob and its repository links only while nothing can need it: created and last
+   * touched before `before`, referenced by no stored manifest; checked and deleted atomically.
+   * Returns its key and size when deleted, null when kept (or absent).
+   */
+  deleteBlobIfUnused(digest: string, before: number): Promise<{ key: string; size: number } | null>;
+  /** Which of `keys` an image (as its layer) or a blob still names. */
+  keysInUse(keys: string[]): Promise<string[]>;
+  /**
+   * Takes the lease `name` for `ttlMs` from now when it is free (never taken, or expired) or the
+   * caller's already (then it is renewed), atomically across every process sharing the store.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseState>;
+  /** Frees the lease if `holder` holds it; false otherwise. */
+  releaseLease(name: string, holder: string): Promise<boolean>;
 }
 
 /** Every part of the contract, and the connection's end. */
@@ -350,6 +480,7 @@ export interface MetaStore
     UserStore,
     BlobStore,
     UploadStore,
-    ManifestStore {
+    ManifestStore,
+    CollectorStore {
   close(): void;
 }

@@ -166,6 +166,11 @@ interface V2Tables {
   repositoryBlobs: Table & { repositoryId: Column; digest: Column };
 }
 
+/** The columns a BlobRecord is read from (not its last-used time, which only garbage collection reads). */
+export function blobFields<B extends { digest: Column; size: Column; key: Column; createdAt: Column }>(b: B): Pick<B, 'digest' | 'size' | 'key' | 'createdAt'> {
+  return { digest: b.digest, size: b.size, key: b.key, createdAt: b.createdAt };
+}
+
 /** The columns a ManifestRecord is read from. */
 export function manifestFields<M extends ManifestColumns>(m: M): Pick<M, 'digest' | 'mediaType' | 'content' | 'subject' | 'artifactType' | 'createdAt'> {
   return { digest: m.digest, mediaType: m.mediaType, content: m.content, subject: m.subject, artifactType: m.artifactType, createdAt: m.createdAt };

@@ -18,6 +18,12 @@
  * - `registry_storage_operation_duration_seconds{driver,operation,outcome}` histogram: every call
  *   into the storage driver (timed by the driver base, src/storage/base.ts; for a read, until the
  *   stream is handed back), outcome `ok` or `error`.
+ * - `registry_gc_runs_total{outcome}` counter: scheduled garbage collections (gc_interval) by
+ *   outcome: `ran`, `skipped` (another collector held the lease), `failed`.
+ * - `registry_gc_deleted_total{kind}` counter: what those runs deleted, by kind (`images`,
+ *   `blobs`, `uploads`, `objects`: storage objects, leftovers included).
+ * - `registry_gc_freed_bytes_total` counter: the bytes they freed.
+ * - `registry_gc_duration_seconds` histogram: how long the runs that ran took.
  * Supervisor metrics:
  * - `registry_workers` gauge: worker processes alive (booting, serving or draining).
  * - `registry_workers_desired` gauge: the number of workers asked for (config, TTIN/TTOU).
@@ -40,6 +46,7 @@
  */
 import type { MetricValue, MetricValueWithName, Registry } from 'prom-client';
 import type { CallHook } from '../storage/base.ts';
+import type { GcReport } from '../services/gc.ts';
 import { methodLabel, routeLabel } from './route-label.ts';
 
 /** A registry as JSON (`Registry.getMetricsAsJSON()`), the form that travels over IPC. */
@@ -160,6 +167,25 @@ export class WorkerMetrics {
     count: 0,
   }));
 
+  readonly #gcRuns = new Series<Cell>(['outcome'], () => ({ n: 0 }));
+  readonly #gcDeleted = new Series<Cell>(['kind'], () => ({ n: 0 }));
+  readonly #gcBytes = new Series<Cell>([], () => ({ n: 0 }));
+  readonly #gcDuration = new Series<HistogramCell>([], () => ({
+    buckets: new Float64Array(DURATION_BUCKETS.length + 1),
+    sum: 0,
+    count: 0,
+  }));
+
+  /** One scheduled garbage collection: its outcome and, when it ran, what it deleted. */
+  gcRun(outcome: 'ran' | 'skipped' | 'failed', report?: GcReport): void {
+    this.#gcRuns.at(outcome).n++;
+    if (!report) return;
+    const counts = { images: report.images.length, blobs: report.blobs.length, uploads: report.uploads.length, objects: report.keys.length };
+    for (const [kind, n] of Object.entries(counts)) this.#gcDeleted.at(kind).n += n;
+    this.#gcBytes.at().n += report.bytes;
+    observe(this.#gcDuration.at(), report.durationMs / 1000);
+  }
+
   /** The storage driver base's call hook (src/storage/base.ts): one observation per call. */
   readonly storageCall: CallHook = (driver, op, seconds, ok) => {
     observe(this.#storage.at(driver, op, ok ? 'ok' : 'error'), seconds);
@@ -254,6 +280,10 @@ export class WorkerMetrics {
         DURATION_BUCKETS,
         this.#storage,
       ),
+      counterJson('registry_gc_runs_total', 'Scheduled garbage collections, by outcome (ran, skipped: another collector held the lease, failed)', this.#gcRuns),
+      counterJson('registry_gc_deleted_total', 'What scheduled garbage collections deleted, by kind (images, blobs, uploads, objects)', this.#gcDeleted),
+      counterJson('registry_gc_freed_bytes_total', 'Bytes freed by scheduled garbage collections', this.#gcBytes),
+      histogramJson('registry_gc_duration_seconds', 'Time of the scheduled garbage collections that ran', DURATION_BUCKETS, this.#gcDuration),
       {
         name: 'registry_uploads_in_progress',
         help: 'Layer uploads being received',

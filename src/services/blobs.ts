@@ -4,8 +4,11 @@
  * mirror adds only its interface and where a GET asks it, the rest is in mirror-v2-blobs.ts.)
  *
  * V2 blobs and their uploads (OCI Distribution §Pushing blobs, §Pulling blobs): the rules, no
- * HTTP. A blob is stored once per digest (`blobs/<alg>/<hex>`) and linked into the repositories
- * that pushed or mounted it; nothing is visible before its digest is verified.
+ * HTTP. A blob is stored once per digest (under a key of its own, `blobs/<alg>/<hex>-<n>`: see
+ * storage/paths.ts) and linked into the repositories that pushed or mounted it; nothing is visible
+ * before its digest is verified. The checks a push relies on (HEAD and GET of a blob, a mount, an
+ * upload of bytes stored already) touch the blob, so garbage collection spares it while the push
+ * goes on (services/gc.ts).
  *
  * An upload session lives in the metadata store (its offset and chunk count) and in storage, so a
  * session survives a worker restart and may be continued through any worker of any node. Where
@@ -27,8 +30,9 @@ import { fullName } from '../db/records.ts';
 import { digestAlgorithm, digestHasher, isDigest } from '../domain/digest.ts';
 import { RegistryError } from '../errors.ts';
 import { PathNotFoundError, StorageError, type StorageDriver } from '../storage/driver.ts';
-import { blobKey, isSessionId, newSessionId, uploadChunkKey, uploadPrefix } from '../storage/paths.ts';
+import { isSessionId, newBlobKey, newSessionId, uploadChunkKey, uploadPrefix } from '../storage/paths.ts';
 import { pipeBody, type RequestBody } from './body.ts';
+import { RecentUse } from './recent-use.ts';
 
 export type BlobSource =
   | { kind: 'blob'; blob: Blob; record: BlobRecord }
@@ -71,6 +75,8 @@ export interface ChunkRange {
 export interface BlobOptions {
   redirect: boolean;
   maxBlobSize: number;
+  /** garbage collection's grace period (s): how often a check a push relies on touches the blob */
+  gcGrace?: number;
 }
 
 /** Live hashers of sessions this process is receiving (bounded: the oldest go first). */
@@ -92,6 +98,7 @@ function requireDigest(digest: string | null | undefined): string {
 export class BlobService {
   /** session id → the sha256 of its bytes so far, while this process has seen all of them */
   readonly #live = new Map<string, { offset: number; hasher: Bun.CryptoHasher }>();
+  readonly #recent: RecentUse;
 
   constructor(
     private readonly meta: BlobStore & UploadStore,
@@ -99,13 +106,28 @@ export class BlobService {
     private readonly options: BlobOptions,
     /** the pull-through mirror (null: a blob not linked here is unknown) */
     private readonly mirror: BlobMirror | null = null,
-  ) {}
+  ) {
+    this.#recent = RecentUse.forGrace(options.gcGrace ?? 3600);
+  }
 
-  /** A blob linked into `ref`, or BLOB_UNKNOWN. */
+  /** A blob linked into `ref` (touched: a push may skip uploading it on this answer), or BLOB_UNKNOWN. */
   async stat(ref: RepoRef, digest: string): Promise<BlobRecord> {
     const record = await this.meta.getLinkedBlob(ref, requireDigest(digest));
-    if (!record) throw new RegistryError('V2_BLOB_UNKNOWN');
+    if (!record || !(await this.#touch(record.digest))) throw new RegistryError('V2_BLOB_UNKNOWN');
     return record;
+  }
+
+  /** Touches a blob unless this process did lately; false when it is gone (collected meanwhile). */
+  async #touch(digest: string): Promise<boolean> {
+    const now = Date.now();
+    const staleBefore = this.#recent.staleBefore(digest, now);
+    if (staleBefore === null) return true;
+    if (!(await this.meta.touchBlob(digest, staleBefore))) {
+      this.#recent.forget(digest);
+      return false;
+    }
+    this.#recent.mark(digest, now);
+    return true;
   }
 
   /**
@@ -114,7 +136,8 @@ export class BlobService {
    */
   async get(ref: RepoRef, digest: string, want: BlobWant = {}): Promise<BlobSource> {
     const record = await this.meta.getLinkedBlob(ref, requireDigest(digest));
-    if (record) return this.#local(record);
+    // touched: a push may skip uploading it on this answer (false: collected meanwhile)
+    if (record && (await this.#touch(record.digest))) return this.#local(record);
     if (!this.mirror) throw new RegistryError('V2_BLOB_UNKNOWN');
     return this.#fromMirror(this.mirror, ref, digest, want);
   }
@@ -258,24 +281,37 @@ export class BlobService {
     return newest;
   }
 
-  /** Streams a whole blob into its key, verified before it is committed; records and links it. */
+  /** Streams a whole blob into a key of its own, verified before it is committed; records and links it. */
   async #storeWhole(ref: RepoRef, digest: string, body: RequestBody): Promise<BlobRecord> {
     const hasher = digestHasher(digestAlgorithm(digest));
-    const key = blobKey(digest);
-    const existing = await this.meta.getBlob(digest);
-    // stored already: hash the body to hold the client to its digest, but write nothing
+    const key = newBlobKey(digest);
+    // stored already (and touched, so it stays while the body streams): hash the body to hold
+    // the client to its digest, but write nothing
+    const existing = (await this.meta.getBlob(digest)) !== null && (await this.#touch(digest));
     const writer = existing ? null : await this.storage.writer(key).catch((e) => storageFailure(e));
     try {
       const size = await pipeBody(body, writer, (chunk) => hasher.update(chunk), this.#pipeOptions());
       if (`${digestAlgorithm(digest)}:${hasher.digest('hex')}` !== digest) throw new RegistryError('V2_DIGEST_INVALID');
-      await writer?.commit();
-      const { blob } = await this.meta.putBlob(ref, { digest, size, key: existing?.key ?? key });
-      return blob;
+      if (!writer) {
+        const linked = await this.meta.linkBlob(ref, digest);
+        // collected while the body streamed (longer than the touch protects): the bytes are gone
+        if (!linked) throw new RegistryError('V2_BLOB_UPLOAD_INVALID', 'the stored copy was garbage-collected during the upload; push the blob again');
+        return linked;
+      }
+      await writer.commit();
+      return await this.#record(ref, { digest, size, key });
     } catch (e) {
       await writer?.cancel().catch(() => {});
       if (e instanceof StorageError) storageFailure(e);
       throw e;
     }
+  }
+
+  /** Records bytes just written under `blob.key`; when another copy was recorded first, this one goes. */
+  async #record(ref: RepoRef, blob: { digest: string; size: number; key: string }): Promise<BlobRecord> {
+    const { blob: record } = await this.meta.putBlob(ref, blob);
+    if (record.key !== blob.key) await this.storage.delete(blob.key).catch(() => {});
+    return record;
   }
 
   async #appendChunk(session: UploadRecord, body: RequestBody, expected: number | null): Promise<UploadRecord> {
@@ -344,22 +380,22 @@ export class BlobService {
     return `${algorithm}:${hasher.digest('hex')}`;
   }
 
-  /** Puts a verified session's chunks in place as the blob (unless stored already) and links it. */
+  /**
+   * Puts a verified session's chunks in place as the blob, under a key of its own, and links it;
+   * when the digest is stored already, links that one instead (the chunks go with the session).
+   */
   async #place(ref: RepoRef, session: UploadRecord, digest: string): Promise<BlobRecord> {
-    const existing = await this.meta.getBlob(digest);
-    const key = existing?.key ?? blobKey(digest);
-    if (!existing) {
-      try {
-        const chunks = this.#chunkKeys(session);
-        if (chunks.length === 1) await this.storage.move(chunks[0]!, key);
-        else await this.#concatenate(chunks, key);
-      } catch (e) {
-        // a concurrent completion of the same content may have won: its blob serves as well
-        if (!(e instanceof PathNotFoundError) || !(await this.meta.getBlob(digest))) storageFailure(e, 'V2_BLOB_UPLOAD_UNKNOWN');
-      }
+    const linked = await this.meta.linkBlob(ref, digest);
+    if (linked) return linked;
+    const key = newBlobKey(digest);
+    try {
+      const chunks = this.#chunkKeys(session);
+      if (chunks.length === 1) await this.storage.move(chunks[0]!, key);
+      else await this.#concatenate(chunks, key);
+    } catch (e) {
+      storageFailure(e, 'V2_BLOB_UPLOAD_UNKNOWN');
     }
-    const { blob } = await this.meta.putBlob(ref, { digest, size: session.offset, key });
-    return blob;
+    return this.#record(ref, { digest, size: session.offset, key });
   }
 
   async #concatenate(chunks: string[], key: string): Promise<void> {

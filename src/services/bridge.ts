@@ -15,13 +15,13 @@ import { digestOf } from '../domain/digest.ts';
 import { parseManifest, requiredContent, type ParsedManifest } from '../domain/manifest.ts';
 import { RegistryError } from '../errors.ts';
 import { PathNotFoundError, StorageError, type StorageDriver } from '../storage/driver.ts';
-import { blobKey } from '../storage/paths.ts';
+import { newBlobKey } from '../storage/paths.ts';
 import type { ImageService } from './images.ts';
 import type { RepositoryService } from './repositories.ts';
 
 type Store = Pick<ImageStore, 'getImageCache' | 'setImageCache' | 'putImageIfUploading' | 'setLayerIfUploading' | 'markReady'> &
   Pick<TagStore, 'getTag'> &
-  Pick<BlobStore, 'getBlob' | 'getLinkedBlob' | 'putBlob'> &
+  Pick<BlobStore, 'getLinkedBlob' | 'putBlob' | 'putLayerBlob' | 'linkBlob'> &
   Pick<ManifestStore, 'getManifest' | 'putManifest' | 'bridgeTag'>;
 
 /** What a V1 layer's first bytes say it is. */
@@ -32,6 +32,9 @@ function compressionOf(head: Uint8Array): 'gzip' | 'none' | 'unsupported' {
   const zstd = head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd;
   return bzip2 || xz || zstd ? 'unsupported' : 'none';
 }
+
+/** A V1 image of the tag, or a layer of it, was garbage-collected while being bridged. */
+const gone = () => new RegistryError('V2_MANIFEST_UNKNOWN', 'an image of the V1 tag is gone (garbage-collected meanwhile)');
 
 function storageFailure(e: unknown): never {
   if (e instanceof PathNotFoundError) throw new RegistryError('V2_MANIFEST_UNKNOWN', 'a layer of the V1 image is missing from storage');
@@ -69,14 +72,16 @@ export class BridgeService {
     const content = new TextEncoder().encode(manifest.content);
     const digest = digestOf(content);
     const parsed = parseManifest(content, manifest.mediaType);
-    await this.meta.putManifest(ref, {
+    const newManifest = {
       digest,
       mediaType: manifest.mediaType,
       content,
       subject: null,
       artifactType: parsed.artifactType,
       references: requiredContent(parsed).blobs.map((d) => ({ digest: d, kind: 'blob' as const })),
-    });
+    };
+    // verified: a layer blob collected meanwhile (its V1 image untagged and swept) is not referenced
+    if ((await this.meta.putManifest(ref, newManifest, undefined, { verify: true })) !== null) throw gone();
     await this.meta.bridgeTag(ref, tag, found.imageId, digest);
     return this.meta.getManifest(ref, digest);
   }
@@ -121,11 +126,12 @@ export class BridgeService {
    * (that clears the layer): it is marked ready only with its layer recorded, and the steps are
    * taken again, until one of the pushes has completed it.
    */
-  async #writeV1Image(image: NewImage, blob: { key: string; size: number }): Promise<boolean> {
+  async #writeV1Image(image: NewImage, blob: { digest: string; key: string; size: number }): Promise<boolean> {
     for (let attempt = 0; attempt < 5; attempt++) {
       // an image another push derived already is complete: it stays as it is
       if (!(await this.meta.putImageIfUploading(image))) return true;
-      await this.meta.setLayerIfUploading(image.id, { key: blob.key, size: blob.size, checksums: [], json: image.json });
+      // the blob's own bytes, recorded only while the blob still names them (not collected meanwhile)
+      await this.meta.setLayerIfUploading(image.id, { key: blob.key, size: blob.size, checksums: [], json: image.json, blob: blob.digest });
       if (await this.meta.markReady(image.id, blob.key)) return true;
     }
     return false;
@@ -140,7 +146,8 @@ export class BridgeService {
       layer = await this.#analyse(image);
       await this.meta.setImageCache(image.id, 'layer', JSON.stringify(layer));
     }
-    if (layer) await this.meta.putBlob(ref, { digest: layer.digest, size: layer.size, key: image.layerKey! });
+    // the V1 layer's own bytes, recorded only while the image still names them (not collected meanwhile)
+    if (layer && !(await this.meta.putLayerBlob(ref, image.id, { digest: layer.digest, size: layer.size, key: image.layerKey! }))) throw gone();
     return layer;
   }
 
@@ -173,11 +180,12 @@ export class BridgeService {
     return { digest, diffId: `sha256:${tar.digest('hex')}`, size: image.layerSize, compression };
   }
 
-  /** Stores small content as a blob of `ref` unless stored already. */
+  /** Stores small content as a blob of `ref` unless stored already (then links that one). */
   async #storeBlob(ref: RepoRef, digest: string, bytes: Uint8Array): Promise<void> {
-    const existing = await this.meta.getBlob(digest);
-    const key = existing?.key ?? blobKey(digest);
-    if (!existing) await this.storage.putContent(key, bytes).catch(storageFailure);
-    await this.meta.putBlob(ref, { digest, size: bytes.byteLength, key });
+    if (await this.meta.linkBlob(ref, digest)) return;
+    const key = newBlobKey(digest);
+    await this.storage.putContent(key, bytes).catch(storageFailure);
+    const { blob } = await this.meta.putBlob(ref, { digest, size: bytes.byteLength, key });
+    if (blob.key !== key) await this.storage.delete(key).catch(() => {});
   }
 }

@@ -2,6 +2,8 @@
  * Image rules: the upload state machine of v1-api.md §3–§4 (PUT json → PUT layer → PUT checksum),
  * and the reads of a complete image. The database row's `state` replaces the `_inprogress`
  * marker; a layer is written to a temp object and only committed when the body is complete.
+ * The checks a V1 push relies on (GET json of an image it may skip, the parent of a PUT json)
+ * touch the image, so garbage collection spares it while the push goes on (services/gc.ts).
  */
 import { PayloadHasher } from '../checksum/payload.ts';
 import { tarsum } from '../checksum/tarsum.ts';
@@ -11,8 +13,9 @@ import { RegistryError } from '../errors.ts';
 import { computeDiff } from '../layers/diff.ts';
 import { listLayerFiles, type FileEntry } from '../layers/files.ts';
 import { PathNotFoundError, StorageError, type StorageDriver } from '../storage/driver.ts';
-import { layerKey, newUploadId } from '../storage/paths.ts';
+import { isLayerKeyOf, layerKey, newUploadId } from '../storage/paths.ts';
 import { pipeBody, type RequestBody } from './body.ts';
+import { RecentUse } from './recent-use.ts';
 import { decodeJson } from './json.ts';
 import { requireImageId } from './names.ts';
 import { dockerTooOld } from './tag-metadata.ts';
@@ -65,8 +68,9 @@ const COMPLETE_CACHE_BYTES = 16 * 1024 * 1024;
 /**
  * Complete images, remembered by id. Safe in every process and on every node without any
  * invalidation: once an image is complete nothing about it changes (PUT json, layer and checksum
- * refuse a complete image, and images are never deleted), so a copy can only be missing, never
- * stale. Bounded by json bytes; the least recently used go first.
+ * refuse a complete image), so a copy can only be missing, or name an image garbage collection
+ * has deleted since — one no tag reaches; a push asking for it (GET json) finds out at its next
+ * touch (`found`), which drops the copy. Bounded by json bytes; the least recently used go first.
  */
 class CompleteImages {
   readonly #byId = new Map<string, ImageRecord>();
@@ -79,6 +83,13 @@ class CompleteImages {
       this.#byId.set(id, image);
     }
     return image;
+  }
+
+  forget(id: string): void {
+    const image = this.#byId.get(id);
+    if (!image) return;
+    this.#byId.delete(id);
+    this.#bytes -= image.json.byteLength;
   }
 
   add(image: ImageRecord): void {
@@ -98,17 +109,35 @@ class CompleteImages {
 export class ImageService {
   /** complete images seen lately (see CompleteImages) */
   readonly #complete = new CompleteImages();
+  readonly #recent: RecentUse;
 
   constructor(
     private readonly meta: ImageStore,
     private readonly storage: StorageDriver,
-    private readonly options: { redirect: boolean; maxLayerSize: number } = {
+    private readonly options: { redirect: boolean; maxLayerSize: number; gcGrace?: number } = {
       redirect: false,
       maxLayerSize: Number.MAX_SAFE_INTEGER,
     },
     /** mirroring.source: the pull-through mirror (null: none) */
     private readonly mirror: ImageMirror | null = null,
-  ) {}
+  ) {
+    this.#recent = RecentUse.forGrace(options.gcGrace ?? 3600);
+  }
+
+
+  /** Touches an image unless this process did lately; false when it is gone (collected meanwhile). */
+  async #touch(id: string): Promise<boolean> {
+    const now = Date.now();
+    const staleBefore = this.#recent.staleBefore(id, now);
+    if (staleBefore === null) return true;
+    if (!(await this.meta.touchImage(id, staleBefore))) {
+      this.#recent.forget(id);
+      this.#complete.forget(id);
+      return false;
+    }
+    this.#recent.mark(id, now);
+    return true;
+  }
 
   /** A complete image, or the V1 error: 404 invalid id / not found, 400 still uploading. */
   async ready(id: string): Promise<ImageRecord> {
@@ -129,11 +158,12 @@ export class ImageService {
     return image;
   }
 
-  /** E6, E7: a complete image here, else (mirroring) the upstream's json and ancestry. */
+  /** E6, E7: a complete image here (touched), else (mirroring) the upstream's json and ancestry. */
   async served(id: string, puller: Puller): Promise<ServedImage> {
     requireImageId(id);
     const image = await this.#find(id);
-    if (image) return image;
+    // touched: a V1 push asks for the json before deciding not to upload the image
+    if (image && (await this.#touch(id))) return image;
     if (!this.mirror) throw new RegistryError('IMAGE_NOT_FOUND');
     const upstream = await this.mirror.image(id, puller.authorization);
     return { id, json: upstream.json, ancestry: upstream.ancestry, layerSize: upstream.size, checksums: upstream.checksums, updatedAt: upstream.fetchedAt };
@@ -157,7 +187,8 @@ export class ImageService {
       if (typeof obj.parent !== 'string') throw new RegistryError('JSON_INVALID_PARENT');
       if (!isValidImageId(obj.parent)) throw new RegistryError('PARENT_NOT_FOUND');
       const p = await this.meta.getImage(obj.parent);
-      if (!p) throw new RegistryError('PARENT_NOT_FOUND');
+      // touched: the parent stays while the rest of this push goes on
+      if (!p || !(await this.#touch(obj.parent))) throw new RegistryError('PARENT_NOT_FOUND');
       // an image cannot descend from itself (a retried PUT could otherwise build a cycle)
       if (p.ancestry.includes(id)) throw new RegistryError('JSON_INVALID_PARENT');
       parent = obj.parent;
@@ -197,9 +228,10 @@ export class ImageService {
       // recorded only if no PUT json replaced the json these checksums cover meanwhile
       json: image.json,
     });
-    // whichever upload lost (ours, or the one we replaced) is garbage now; nobody reads it
+    // whichever upload lost (ours, or the one we replaced) is garbage now; nobody reads it — unless
+    // the replaced one was a V2 blob's bytes (a bridged image reset by a V1 push): the blob keeps them
     const garbage = recorded ? replacedKey : key;
-    if (garbage) await this.storage.delete(garbage).catch(() => {});
+    if (garbage && isLayerKeyOf(id, garbage)) await this.storage.delete(garbage).catch(() => {});
     if (!recorded) {
       // complete meanwhile (another client won), or still uploading under a json a concurrent PUT json put there
       const now = await this.meta.getImage(id);

@@ -136,7 +136,9 @@ export class ManifestService {
         throw new RegistryError('V2_MANIFEST_BLOB_UNKNOWN', child);
       }
     }
-    await this.meta.putManifest(ref, manifestToStore(digest, content, manifest), 'tag' in target ? target.tag : undefined);
+    // verified in the store's transaction too: garbage collection may have swept a blob since
+    const missing = await this.meta.putManifest(ref, manifestToStore(digest, content, manifest), 'tag' in target ? target.tag : undefined, { verify: true });
+    if (missing !== null) throw new RegistryError('V2_MANIFEST_BLOB_UNKNOWN', missing);
     if ('tag' in target) await this.mirror?.tagChanged(ref, target.tag);
     // best effort: the push has succeeded; an image V1 cannot read just stays V2-only
     if ('tag' in target) await this.bridge?.bridgeToV1(ref, target.tag, digest, manifest).catch(() => null);

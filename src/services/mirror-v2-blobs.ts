@@ -19,7 +19,7 @@ import { fullName } from '../db/records.ts';
 import { digestAlgorithm, digestHasher } from '../domain/digest.ts';
 import { RegistryError } from '../errors.ts';
 import { StorageError, type StorageDriver } from '../storage/driver.ts';
-import { blobKey } from '../storage/paths.ts';
+import { newBlobKey } from '../storage/paths.ts';
 import type { Upstream, UpstreamRequest } from '../upstream/client.ts';
 import type { BlobMirror, UpstreamBlob } from './blobs.ts';
 import { fetchThrough, SingleFlight } from './fetch-through.ts';
@@ -142,7 +142,8 @@ export class V2BlobMirror implements BlobMirror {
       const why = reply.status !== 200 ? `answered ${reply.status} for a blob` : `announced a blob of ${size} bytes, over the limit`;
       throw new RegistryError('UPSTREAM_BAD_RESPONSE', `${this.upstream.host} ${why}`);
     }
-    const key = blobKey(digest);
+    // a key of its own (as every blob write has): the collector never deletes where a copy writes
+    const key = newBlobKey(digest);
     const writer = await this.storage.writer(key).catch(async (e: unknown) => {
       await reply.body?.cancel().catch(() => {});
       throw e instanceof StorageError ? new RegistryError('STORAGE_FAILURE') : e;
@@ -163,7 +164,10 @@ export class V2BlobMirror implements BlobMirror {
       this.log('mirror: blob fetch failed, nothing stored', { digest, reason: (e as Error).message });
       throw e;
     });
-    return (await this.meta.putBlob(ref, { digest, size: stored, key })).blob;
+    const { blob, created } = await this.meta.putBlob(ref, { digest, size: stored, key });
+    // stored meanwhile by a push or another worker's copy: the first record stands, ours goes
+    if (!created && blob.key !== key) await this.storage.delete(key).catch(() => {});
+    return blob;
   }
 
   /** HEAD upstream: the size; null on a 404; upstream failures thrown. */

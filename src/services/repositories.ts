@@ -67,7 +67,9 @@ export class RepositoryService {
     requireTagName(tag);
     if (typeof body !== 'string' || body === '') throw new RegistryError('INVALID_DATA');
     if (!(await this.imageExists(body))) throw new RegistryError('IMAGE_NOT_FOUND');
-    await this.meta.putTag(ref, { name: tag, imageId: body, metadata: JSON.stringify(tagMetadata(userAgent)) });
+    // verified in the store's transaction too: garbage collection may have swept the image since
+    const tagged = await this.meta.putTag(ref, { name: tag, imageId: body, metadata: JSON.stringify(tagMetadata(userAgent)) }, { verify: true });
+    if (!tagged) throw new RegistryError('IMAGE_NOT_FOUND');
   }
 
   /** E16 */

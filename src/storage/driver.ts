@@ -77,7 +77,9 @@ export interface StorageDriver {
    * Moves a committed object to another key, replacing what is there atomically (the target
    * holds either its old bytes or all of the source's, never a part). The source is gone
    * afterwards. Where the medium can rename (fs, memory) no byte is copied; elsewhere (s3) the
-   * bytes are streamed into a writer for the target, then the source deleted.
+   * bytes are streamed into a writer for the target, then the source deleted. The target's
+   * modTime is the time of the move, not of the source's last write (garbage collection dates
+   * bytes no row names yet by it).
    */
   move(from: string, to: string): Promise<void>;
   delete(key: string): Promise<void>;

@@ -5,7 +5,7 @@
  * sendfile(2).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { BaseDriver, errorCode, storageError } from './base.ts';
 import type { DriverHooks } from './base.ts';
@@ -119,10 +119,16 @@ export class FsDriver extends BaseDriver {
     return new FsFileWriter(key, target, temp, handle, this.#rootPrefix, offset);
   }
 
-  /** A rename (the source must be a file): atomic, nothing copied, the directory fsynced. */
+  /**
+   * A rename (the source must be a file): atomic, nothing copied, the directory fsynced; the
+   * target is dated by the move (its mtime set to now), as a new object on S3 would be.
+   */
   protected override async doMove(from: string, to: string): Promise<void> {
     const source = this.pathOf(from);
     await this.#fileSize(source, from);
+    const now = new Date();
+    // dated before the rename: the object is never visible under `to` with its old time
+    await utimes(source, now, now);
     await renameInto(source, this.pathOf(to), to, 'move');
     await pruneEmptyParents(source, this.#rootPrefix);
   }

@@ -9,8 +9,9 @@
  * │       └── layer-<upload>   one layer upload (16 hex digits), written via temp + commit;
  * │                            the image's database row names the one that counts
  * ├── blobs/
- * │   └── <alg>/<hex>          a V2 blob, stored once per digest (sha256, sha512); written
- * │                            only after its digest is verified
+ * │   └── <alg>/<hex>-<n>      a V2 blob (sha256, sha512) under a key of its own (n: 16 hex
+ * │                            digits), written only after its digest is verified; the blob's
+ * │                            row names the one that counts (`<alg>/<hex>`: before the suffix)
  * ├── uploads/
  * │   └── <session>/<n>        chunk n (from 0) of a V2 upload session (32 hex digits); the
  * │                            session's row says how many there are; gone at completion
@@ -28,6 +29,13 @@
  * the only objects kept in storage. Each upload of a layer gets its own key and the database row
  * records which key belongs to the image, so concurrent uploads of one image can never leave a
  * row whose checksum describes another upload's bytes; superseded uploads are deleted.
+ *
+ * Blobs get a key of their own per write too, although their content is addressed by digest:
+ * garbage collection deletes the bytes of a blob nobody references, and a push of the same
+ * content at that moment must not write where the collector is deleting. Bytes written are never
+ * written over, so a key no row names stays unnamed for good and can be deleted safely
+ * (services/gc.ts). Two concurrent uploads of one digest each write their own copy; the first
+ * recorded stands and the other is deleted.
  */
 import { digestAlgorithm, digestHex, isDigest } from '../domain/digest.ts';
 import { isValidImageId } from '../domain/image-id.ts';
@@ -50,6 +58,9 @@ export function layerKey(imageId: string, uploadId: string): string {
   return key;
 }
 
+/** Whether `key` is one of `imageId`'s own layer uploads (not bytes it shares with a V2 blob). */
+export const isLayerKeyOf = (imageId: string, key: string): boolean => key.startsWith(`images/${imageId}/layer-`);
+
 const SESSION_PATTERN = /^[a-f0-9]{32}$/;
 
 /** A fresh V2 upload session id: 32 random lowercase hex digits. */
@@ -59,16 +70,28 @@ export function newSessionId(): string {
 
 export const isSessionId = (id: string): boolean => SESSION_PATTERN.test(id);
 
-/** Key of a V2 blob's bytes: `blobs/<alg>/<hex>`. @throws InvalidKeyError for anything but a valid digest. */
-export function blobKey(digest: string): string {
+/**
+ * A fresh key for a V2 blob's bytes: `blobs/<alg>/<hex>-<16 random hex digits>`.
+ * @throws InvalidKeyError for anything but a valid digest.
+ */
+export function newBlobKey(digest: string): string {
   if (!isDigest(digest)) throw new InvalidKeyError('paths', `blobs/${digest}`);
-  return `blobs/${digestAlgorithm(digest)}/${digestHex(digest)}`;
+  return `blobs/${digestAlgorithm(digest)}/${digestHex(digest)}-${newUploadId()}`;
 }
+
+/**
+ * The folders content lives in, each two levels deep (`images/<id>/<layer>`, `blobs/<alg>/<blob>`),
+ * which garbage collection walks for bytes no row names.
+ */
+export const CONTENT_FOLDERS = ['images', 'blobs'] as const;
+
+/** The folder of the V2 upload sessions' chunks (`uploads/<session>/<n>`). */
+export const UPLOADS_FOLDER = 'uploads';
 
 /** The folder of a V2 upload session's chunks: `uploads/<session>`. */
 export function uploadPrefix(session: string): string {
   if (!SESSION_PATTERN.test(session)) throw new InvalidKeyError('paths', `uploads/${session}`);
-  return `uploads/${session}`;
+  return `${UPLOADS_FOLDER}/${session}`;
 }
 
 /** Key of chunk `n` (from 0) of a V2 upload session: `uploads/<session>/<n>`. */

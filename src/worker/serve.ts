@@ -7,8 +7,10 @@ import { createRoute, nativeRoutes, type AppRoute } from '../app/fetch.ts';
 import { createApp, hotRoutesOf } from '../app/app.ts';
 import { internalErrorReply } from '../http/errors.ts';
 import { requestUrl } from '../http/request-target.ts';
+import { GarbageCollector, type GcOutcome } from '../services/gc.ts';
 import type { CallHook } from '../storage/base.ts';
 import { createStorage, storageConfigOf } from '../storage/factory.ts';
+import { startCollecting } from './collect.ts';
 
 export interface RunningServer {
   server: Server<undefined>;
@@ -22,8 +24,12 @@ export interface ServeOptions {
   /** wraps the app's fetch handler (request counting, access log) */
   wrap?: (route: AppRoute) => (request: Request, server: Server<undefined>) => Promise<Response>;
   onError?: (message: string, fields: Record<string, unknown>) => void;
-  /** informational messages (the purge of abandoned uploads) */
+  /** informational messages (the purge of abandoned uploads, garbage collections) */
   onInfo?: (message: string) => void;
+  /** debug messages (a garbage collection skipped for another collector) */
+  onDebug?: (message: string) => void;
+  /** each scheduled garbage collection's outcome (null: it failed), for the metrics */
+  onGc?: (outcome: GcOutcome | null) => void;
   /** GET /metrics (see AppDeps.metrics) */
   metrics?: () => Promise<Response>;
   /** every storage driver call, timed (the driver base's hook) */
@@ -81,11 +87,19 @@ export async function startServer(config: Config, options: ServeOptions): Promis
   });
   // after listening: a worker that fails to boot touches nothing
   const stopPurging = startPurging(hotRoutesOf(app).purgeUploads, config, options);
+  const stopCollecting = startCollecting(new GarbageCollector(meta, storage), config, {
+    onInfo: options.onInfo,
+    onDebug: options.onDebug,
+    onError: options.onError,
+    onRun: options.onGc,
+  });
   return {
     server,
     meta,
     async stop(force = false) {
       stopPurging();
+      // before the store closes: a run in progress stops at its next item and frees the lease
+      await stopCollecting();
       await server.stop(force);
       meta.close();
     },

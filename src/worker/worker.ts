@@ -87,6 +87,8 @@ export async function runWorker(): Promise<void> {
       reusePort: true,
       onError: (message, fields) => log.error(`${message} ${JSON.stringify(fields)}`),
       onInfo: (message) => log.info(message),
+      onDebug: (message) => log.debug(message),
+      onGc: (outcome) => channel.metrics.gcRun(outcome === null ? 'failed' : outcome.ran ? 'ran' : 'skipped', outcome?.ran ? outcome.report : undefined),
       metrics: () => channel.metricsResponse(),
       onStorageCall: channel.metrics.storageCall,
       wrap: wrapRoute({

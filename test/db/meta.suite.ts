@@ -1,4 +1,7 @@
 /**
+ * (Over 300 lines on purpose: one contract, one suite — every method of src/db/meta.ts, V1, V2
+ * and garbage collection, held to the same cases on every store.)
+ *
  * The MetaStore contract, run against every implementation (SQLite, PostgreSQL).
  * Deliberately not named *.test.ts: implementation test files call `runMetaStoreSuite`.
  */
@@ -689,6 +692,326 @@ export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHan
       expect(await s.getManifest(ref, 'sha256:m1')).toBeNull();
       expect(await s.listTagNames(ref)).toEqual([]);
       expect(await s.listReferrers(ref, 'sha256:m1')).toEqual([]);
+    });
+
+    // ---- garbage collection ----
+
+    /** An image made ready with a layer under `key` (ancestry from the parent's). */
+    const readyImage = async (s: MetaStore, id: string, parent: string | null = null, key = `images/${id}/layer`) => {
+      const ancestry = parent ? [id, ...(await s.getImage(parent))!.ancestry] : [id];
+      await s.putImageIfUploading(img(id, parent, ancestry));
+      await s.setLayerIfUploading(id, { key, size: id.length, checksums: [] });
+      await s.markReady(id);
+    };
+    /** All pages of a paged scan. */
+    const all = async <T>(scan: (after: string | null, limit: number) => Promise<T[]>, keyOf: (t: T) => string, limit = 2): Promise<T[]> => {
+      const out: T[] = [];
+      for (let after: string | null = null; ; ) {
+        const page = await scan(after, limit);
+        out.push(...page);
+        if (page.length < limit) return out;
+        after = keyOf(page[page.length - 1]!);
+      }
+    };
+    const FUTURE = () => Date.now() + 60_000;
+
+    test('touchImage/touchBlob: write only when last used before the time given; say whether the row exists', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 't' };
+      expect(await s.touchImage('none', Date.now())).toBe(false);
+      expect(await s.touchBlob('sha256:none', Date.now())).toBe(false);
+      await readyImage(s, 'a');
+      await s.putBlob(ref, blob('x'));
+      const lastUsed = async () => ({
+        image: (await s.collectableImages(null, 10)).find((i) => i.id === 'a')!.lastUsed,
+        blob: (await s.collectableBlobs(null, 10)).find((b) => b.digest === 'sha256:x')!.lastUsed,
+      });
+      const before = await lastUsed();
+      // fresh enough: nothing written
+      expect(await s.touchImage('a', before.image)).toBe(true);
+      expect(await s.touchBlob('sha256:x', before.blob)).toBe(true);
+      expect(await lastUsed()).toEqual(before);
+      await Bun.sleep(5);
+      const now = Date.now();
+      expect(await s.touchImage('a', now)).toBe(true);
+      expect(await s.touchBlob('sha256:x', now)).toBe(true);
+      const after = await lastUsed();
+      expect(after.image).toBeGreaterThanOrEqual(now);
+      expect(after.blob).toBeGreaterThanOrEqual(now);
+    });
+
+    test('linkBlob and putBlob of a known digest touch it; records never show the touch', async () => {
+      const s = await open();
+      const { blob: stored } = await s.putBlob({ namespace: 'ns', name: 'a' }, blob('x'));
+      const used = async () => (await s.collectableBlobs(null, 10))[0]!.lastUsed;
+      const first = await used();
+      await Bun.sleep(5);
+      expect(await s.linkBlob({ namespace: 'ns', name: 'b' }, 'sha256:x')).toEqual(stored);
+      const linked = await used();
+      expect(linked).toBeGreaterThan(first);
+      await Bun.sleep(5);
+      expect(await s.putBlob({ namespace: 'ns', name: 'c' }, blob('x', 'other'))).toEqual({ blob: stored, created: false });
+      expect(await used()).toBeGreaterThan(linked);
+      expect(await s.getBlob('sha256:x')).toEqual(stored);
+    });
+
+    test('putTag with verify: only while the image and its whole ancestry exist', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'v' };
+      expect(await s.putTag(ref, { name: 't', imageId: 'none', metadata: '{}' }, { verify: true })).toBe(false);
+      expect(await s.getTag(ref, 't')).toBeNull();
+      await readyImage(s, 'base');
+      await readyImage(s, 'top', 'base');
+      expect(await s.putTag(ref, { name: 't', imageId: 'top', metadata: '{}' }, { verify: true })).toBe(true);
+      expect((await s.getTag(ref, 't'))?.imageId).toBe('top');
+      // an ancestor gone (what a collection racing the push could do): refused
+      await s.putImageIfUploading(img('orphan', 'gone', ['orphan', 'gone']));
+      expect(await s.putTag(ref, { name: 'u', imageId: 'orphan', metadata: '{}' }, { verify: true })).toBe(false);
+      expect(await s.getTag(ref, 'u')).toBeNull();
+      // without verify the write is taken as given
+      expect(await s.putTag(ref, { name: 'u', imageId: 'orphan', metadata: '{}' })).toBe(true);
+    });
+
+    test('putManifest with verify: blobs linked in the repository, child manifests in it; else the first missing, nothing written', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'm' };
+      const other = { namespace: 'ns', name: 'other' };
+      await s.putBlob(other, blob('l1'));
+      const m1 = manifest('m1', [blobRef('l1'), blobRef('c')]);
+      // linked elsewhere only
+      expect(await s.putManifest(ref, m1, 'latest', { verify: true })).toBe('sha256:l1');
+      expect(await s.getManifest(ref, m1.digest)).toBeNull();
+      expect(await s.getTaggedManifest(ref, 'latest')).toBeNull();
+      await s.linkBlob(ref, 'sha256:l1');
+      expect(await s.putManifest(ref, m1, 'latest', { verify: true })).toBe('sha256:c');
+      await s.putBlob(ref, blob('c'));
+      expect(await s.putManifest(ref, m1, 'latest', { verify: true })).toBeNull();
+      expect(await s.getTaggedManifest(ref, 'latest')).toMatchObject(asRecord(m1));
+      const index = manifest('idx', [{ digest: 'sha256:m1', kind: 'manifest' }, { digest: 'sha256:m2', kind: 'manifest' }]);
+      expect(await s.putManifest(ref, index, undefined, { verify: true })).toBe('sha256:m2');
+      await s.putManifest(ref, manifest('m2'));
+      expect(await s.putManifest(ref, index, undefined, { verify: true })).toBeNull();
+      // a stored manifest needs no check (what it references is never collected)
+      expect(await s.putManifest(ref, manifest('m2', [blobRef('gone')]), 'again', { verify: true })).toBeNull();
+      expect(await s.getTaggedManifest(ref, 'again')).toMatchObject(asRecord(manifest('m2')));
+    });
+
+    test('bridgeTag only while the image chain and the manifest exist', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'b' };
+      await s.putManifest(ref, manifest('m1'), 'latest');
+      expect(await s.bridgeTag(ref, 'latest', 'none', 'sha256:m1')).toBe(false);
+      await readyImage(s, 'i1');
+      expect(await s.bridgeTag(ref, 'latest', 'i1', 'sha256:m1')).toBe(true);
+      expect((await s.getTag(ref, 'latest'))?.imageId).toBe('i1');
+      await readyImage(s, 'i2');
+      await s.putTag(ref, { name: 'v1', imageId: 'i2', metadata: '{}' });
+      expect(await s.bridgeTag(ref, 'v1', 'i2', 'sha256:nothere')).toBe(false);
+      expect(await s.getTaggedManifest(ref, 'v1')).toBeNull();
+    });
+
+    test('putLayerBlob: a V1 layer becomes a blob only while the image names the key; a known digest is kept', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'l' };
+      await readyImage(s, 'i', null, 'images/i/layer');
+      expect(await s.putLayerBlob(ref, 'i', blob('x', 'images/i/other'))).toBeNull();
+      expect(await s.putLayerBlob(ref, 'gone', blob('x', 'images/gone/layer'))).toBeNull();
+      expect(await s.getBlob('sha256:x')).toBeNull();
+      expect(await s.getRepository(ref)).toBeNull();
+      const stored = await s.putLayerBlob(ref, 'i', blob('x', 'images/i/layer'));
+      expect(stored).toMatchObject({ digest: 'sha256:x', key: 'images/i/layer' });
+      expect(await s.getLinkedBlob(ref, 'sha256:x')).toEqual(stored);
+      // known already: kept (whatever image is named) and linked
+      const other = { namespace: 'ns', name: 'o' };
+      expect(await s.putLayerBlob(other, 'gone', blob('x', 'images/gone/layer'))).toEqual(stored);
+      expect(await s.getLinkedBlob(other, 'sha256:x')).toEqual(stored);
+    });
+
+    test('setLayerIfUploading with a blob: recorded only while that blob names the key', async () => {
+      const s = await open();
+      await s.putBlob({ namespace: 'ns', name: 'r' }, blob('x', 'blobs/x'));
+      await s.putImageIfUploading(img('a'));
+      expect((await s.setLayerIfUploading('a', { key: 'blobs/y', size: 1, checksums: [], blob: 'sha256:x' })).recorded).toBe(false);
+      expect((await s.setLayerIfUploading('a', { key: 'blobs/x', size: 1, checksums: [], blob: 'sha256:y' })).recorded).toBe(false);
+      expect((await s.getImage('a'))?.layerKey).toBeNull();
+      expect((await s.setLayerIfUploading('a', { key: 'blobs/x', size: 1, checksums: [], blob: 'sha256:x' })).recorded).toBe(true);
+      expect((await s.getImage('a'))?.layerKey).toBe('blobs/x');
+    });
+
+    test('the collector scans: images, tagged image ids and blobs, paged in byte order', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 's' };
+      for (const id of ['b', 'a', 'C', 'd']) await readyImage(s, id);
+      await s.putImageIfUploading(img('e', 'd', ['e', 'd']));
+      await s.putTag(ref, { name: 't1', imageId: 'd', metadata: '{}' });
+      await s.putTag(ref, { name: 't2', imageId: 'a', metadata: '{}' });
+      await s.putTag({ namespace: 'ns', name: 'x' }, { name: 't', imageId: 'd', metadata: '{}' });
+      await s.putManifest(ref, manifest('m'), 'v2');
+      const images = await all((a, n) => s.collectableImages(a, n), (i) => i.id);
+      expect(images.map((i) => i.id)).toEqual(['C', 'a', 'b', 'd', 'e']);
+      expect(images.find((i) => i.id === 'e')).toMatchObject({ parent: 'd', ancestry: ['e', 'd'], layerKey: null, layerSize: 0 });
+      expect(images.find((i) => i.id === 'b')).toMatchObject({ parent: null, ancestry: ['b'], layerKey: 'images/b/layer', layerSize: 1 });
+      expect(typeof images[0]!.lastUsed).toBe('number');
+      expect(await all((a, n) => s.taggedImageIds(a, n), (id) => id)).toEqual(['a', 'd']);
+      await s.putBlob(ref, blob('z'));
+      await s.putBlob(ref, blob('y'));
+      await s.putBlob(ref, blob('x'));
+      await s.putManifest(ref, manifest('m1', [blobRef('y')]));
+      const blobs = await all((a, n) => s.collectableBlobs(a, n), (b) => b.digest);
+      expect(blobs.map((b) => [b.digest, b.key, b.size, b.referenced])).toEqual([
+        ['sha256:x', 'blobs/sha256/x', 10, false],
+        ['sha256:y', 'blobs/sha256/y', 10, true],
+        ['sha256:z', 'blobs/sha256/z', 10, false],
+      ]);
+    });
+
+    test('deleteImageIfUnused: never a tagged image, a parent, or one used since the cut-off', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'd' };
+      await readyImage(s, 'base');
+      await readyImage(s, 'mid', 'base');
+      await readyImage(s, 'top', 'mid');
+      await readyImage(s, 'tagged');
+      await s.putTag(ref, { name: 't', imageId: 'tagged', metadata: '{}' });
+      expect(await s.deleteImageIfUnused('none', FUTURE())).toBeNull();
+      expect(await s.deleteImageIfUnused('tagged', FUTURE())).toBeNull();
+      expect(await s.deleteImageIfUnused('mid', FUTURE())).toBeNull();
+      // too recent for this cut-off
+      expect(await s.deleteImageIfUnused('top', Date.now() - 60_000)).toBeNull();
+      expect(await s.deleteImageIfUnused('top', FUTURE())).toEqual({ key: 'images/top/layer', size: 3 });
+      expect(await s.getImage('top')).toBeNull();
+      // a touch after the cut-off keeps it
+      const cutoff = Date.now() + 1;
+      await Bun.sleep(5);
+      expect(await s.touchImage('mid', Date.now() + 1)).toBe(true);
+      expect(await s.deleteImageIfUnused('mid', cutoff)).toBeNull();
+      expect(await s.deleteImageIfUnused('mid', FUTURE())).toEqual({ key: 'images/mid/layer', size: 3 });
+      expect(await s.deleteImageIfUnused('base', FUTURE())).toEqual({ key: 'images/base/layer', size: 4 });
+      await s.deleteTag(ref, 't');
+      expect(await s.deleteImageIfUnused('tagged', FUTURE())).not.toBeNull();
+      expect(await countRows('images')).toBe(0);
+    });
+
+    test('deleteBlobIfUnused: never a referenced or recently used blob; its links go with it', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'b' };
+      await s.putBlob(ref, blob('kept'));
+      await s.putBlob(ref, blob('gone'));
+      await s.linkBlob({ namespace: 'ns', name: 'other' }, 'sha256:gone');
+      await s.putManifest(ref, manifest('m', [blobRef('kept')]));
+      expect(await s.deleteBlobIfUnused('sha256:none', FUTURE())).toBeNull();
+      expect(await s.deleteBlobIfUnused('sha256:kept', FUTURE())).toBeNull();
+      expect(await s.deleteBlobIfUnused('sha256:gone', Date.now() - 60_000)).toBeNull();
+      expect(await s.deleteBlobIfUnused('sha256:gone', FUTURE())).toEqual({ key: 'blobs/sha256/gone', size: 40 });
+      expect(await s.getBlob('sha256:gone')).toBeNull();
+      expect(await countRows('repository_blobs')).toBe(1);
+      await s.deleteManifest(ref, 'sha256:m');
+      expect(await s.deleteBlobIfUnused('sha256:kept', FUTURE())).toEqual({ key: 'blobs/sha256/kept', size: 40 });
+      expect(await countRows('blobs')).toBe(0);
+    });
+
+    test('keysInUse: the keys an image layer or a blob names', async () => {
+      const s = await open();
+      await readyImage(s, 'i', null, 'images/i/layer');
+      await s.putBlob({ namespace: 'ns', name: 'r' }, blob('x', 'blobs/x'));
+      expect((await s.keysInUse(['images/i/layer', 'blobs/x', 'blobs/y', 'images/j/layer'])).sort()).toEqual(['blobs/x', 'images/i/layer']);
+      expect(await s.keysInUse([])).toEqual([]);
+      const many = Array.from({ length: 1200 }, (_, i) => `k/${i}`);
+      expect(await s.keysInUse([...many, 'blobs/x'])).toEqual(['blobs/x']);
+    });
+
+    test('leases: one holder at a time; renewed by its holder; taken over once expired; released by its holder only', async () => {
+      const s = await open();
+      const a = await s.acquireLease('gc', 'A', 60_000);
+      expect(a).toMatchObject({ held: true, holder: 'A' });
+      expect(a.expiresAt).toBeGreaterThan(Date.now() + 50_000);
+      expect(await s.acquireLease('gc', 'B', 60_000)).toEqual({ held: false, holder: 'A', expiresAt: a.expiresAt });
+      expect((await s.acquireLease('other', 'B', 60_000)).held).toBe(true);
+      const renewed = await s.acquireLease('gc', 'A', 120_000);
+      expect(renewed.held).toBe(true);
+      expect(renewed.expiresAt).toBeGreaterThan(a.expiresAt);
+      expect(await s.releaseLease('gc', 'B')).toBe(false);
+      expect(await s.releaseLease('gc', 'A')).toBe(true);
+      expect(await s.releaseLease('gc', 'A')).toBe(false);
+      expect((await s.acquireLease('gc', 'B', 1)).held).toBe(true);
+      await Bun.sleep(5);
+      expect(await s.acquireLease('gc', 'A', 60_000)).toMatchObject({ held: true, holder: 'A' });
+      // racing takers of a free lease: exactly one holds it
+      await s.releaseLease('gc', 'A');
+      const raced = await Promise.all(['1', '2', '3', '4', '5'].map((h) => s.acquireLease('gc', h, 60_000)));
+      expect(raced.filter((r) => r.held)).toHaveLength(1);
+    });
+
+    test('releasing content touches it: deleting or moving a tag, deleting a manifest or a repository', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'rel' };
+      for (const id of ['i1', 'i2', 'i3', 'i4']) await readyImage(s, id);
+      await s.putBlob(ref, blob('b1'));
+      await s.putBlob(ref, blob('b2'));
+      await s.putTag(ref, { name: 'deleted', imageId: 'i1', metadata: '{}' });
+      await s.putTag(ref, { name: 'moved', imageId: 'i2', metadata: '{}' });
+      await s.putTag(ref, { name: 'taken', imageId: 'i3', metadata: '{}' });
+      await s.putManifest(ref, manifest('m1', [blobRef('b1')]), 'v2');
+      const other = { namespace: 'ns', name: 'gone' };
+      await s.putTag(other, { name: 't', imageId: 'i4', metadata: '{}' });
+      await s.putBlob(other, blob('b3'));
+      await s.putManifest(other, manifest('m3', [blobRef('b3')]));
+      await Bun.sleep(5);
+      const mark = Date.now();
+      const used = async () => {
+        const out = new Map<string, number>();
+        for (const i of await s.collectableImages(null, 100)) out.set(i.id, i.lastUsed);
+        for (const b of await s.collectableBlobs(null, 100)) out.set(b.digest, b.lastUsed);
+        return out;
+      };
+      expect([...(await used()).values()].every((t) => t < mark)).toBe(true);
+      await s.deleteTag(ref, 'deleted');
+      await s.putTag(ref, { name: 'moved', imageId: 'i1', metadata: '{}' });
+      await s.putManifest(ref, manifest('m2'), 'taken');
+      await s.deleteManifest(ref, 'sha256:m1');
+      await s.deleteRepository(other);
+      const after = await used();
+      for (const k of ['i1', 'i2', 'i3', 'i4', 'sha256:b1', 'sha256:b3']) expect([k, after.get(k)! >= mark]).toEqual([k, true]);
+      // what nothing released keeps its time
+      expect(after.get('sha256:b2')!).toBeLessThan(mark);
+    });
+
+    test('a verified tag racing the collection of its image: either both or neither', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'race' };
+      for (let round = 0; round < 12; round++) {
+        const id = `r${round}`;
+        await readyImage(s, `${id}b`);
+        await readyImage(s, id, `${id}b`);
+        const [tagged, deleted, parentDeleted] = await Promise.all([
+          s.putTag(ref, { name: id, imageId: id, metadata: '{}' }, { verify: true }),
+          s.deleteImageIfUnused(id, FUTURE()),
+          s.deleteImageIfUnused(`${id}b`, FUTURE()),
+        ]);
+        const kept = (await s.getImage(id)) !== null && (await s.getImage(`${id}b`)) !== null;
+        // a tag names a complete chain, or there is no tag
+        expect(tagged).toBe(kept);
+        expect(tagged ? deleted : null).toBeNull();
+        expect(tagged ? parentDeleted : null).toBeNull();
+        expect((await s.getTag(ref, id)) !== null).toBe(tagged);
+      }
+    });
+
+    test('a verified manifest racing the collection of its blob: either both or neither', async () => {
+      const s = await open();
+      const ref = { namespace: 'ns', name: 'race' };
+      for (let round = 0; round < 12; round++) {
+        const b = `b${round}`;
+        await s.putBlob(ref, blob(b));
+        const [missing, deleted] = await Promise.all([
+          s.putManifest(ref, manifest(`m${round}`, [blobRef(b)]), `t${round}`, { verify: true }),
+          s.deleteBlobIfUnused(`sha256:${b}`, FUTURE()),
+        ]);
+        const stored = (await s.getManifest(ref, `sha256:m${round}`)) !== null;
+        expect(stored).toBe(missing === null);
+        expect(deleted === null).toBe(stored);
+        expect((await s.getBlob(`sha256:${b}`)) !== null).toBe(stored);
+      }
     });
   });
 }

@@ -109,6 +109,7 @@ describe('postgres migrations', () => {
         expect(tables.map((r: { tablename: string }) => r.tablename)).toEqual([
           'blobs',
           'images',
+          'leases',
           'manifest_references',
           'manifests',
           'repositories',

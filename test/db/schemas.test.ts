@@ -17,7 +17,7 @@ const layout = (tables: Record<string, Table>) =>
   );
 
 test('sqlite and pg schemas: same tables, column keys, column names and nullability', () => {
-  const keys = ['images', 'repositories', 'tags', 'users', 'blobs', 'repositoryBlobs', 'manifests', 'manifestReferences', 'uploadSessions'] as const;
+  const keys = ['images', 'repositories', 'tags', 'users', 'blobs', 'repositoryBlobs', 'manifests', 'manifestReferences', 'uploadSessions', 'leases'] as const;
   const tables = (schema: Record<(typeof keys)[number], Table>) => Object.fromEntries(keys.map((k) => [k, schema[k]]));
   const expected = layout(tables(sqlite));
   expect(layout(tables(pg))).toEqual(expected);
@@ -31,6 +31,7 @@ test('sqlite and pg schemas: same tables, column keys, column names and nullabil
     'manifests=manifests',
     'manifestReferences=manifest_references',
     'uploadSessions=upload_sessions',
+    'leases=leases',
   ]);
   // every table of either schema is compared (the schema modules export only tables)
   expect(Object.keys(sqlite).sort()).toEqual([...keys].sort());

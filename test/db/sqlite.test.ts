@@ -60,6 +60,7 @@ describe('sqlite settings for several processes', () => {
         '__drizzle_migrations',
         'blobs',
         'images',
+        'leases',
         'manifest_references',
         'manifests',
         'repositories',

@@ -70,4 +70,4 @@ export function makeSandbox(label: string): Sandbox {
 
 /** Keys the registry may create in storage (src/storage/paths.ts) plus fs temp files. */
 export const STORAGE_LAYOUT =
-  /^(images\/([a-f0-9]{16}|[a-f0-9]{64})\/layer-[a-f0-9]{16}|blobs\/(sha256\/[a-f0-9]{64}|sha512\/[a-f0-9]{128})|uploads\/[a-f0-9]{32}\/\d+|mirror\/v1\/(tags|images|json)\/[a-f0-9]{64}|\.tmp\/[^/]+)$/;
+  /^(images\/([a-f0-9]{16}|[a-f0-9]{64})\/layer-[a-f0-9]{16}|blobs\/(sha256\/[a-f0-9]{64}|sha512\/[a-f0-9]{128})(-[a-f0-9]{16})?|uploads\/[a-f0-9]{32}\/\d+|mirror\/v1\/(tags|images|json)\/[a-f0-9]{64}|\.tmp\/[^/]+)$/;

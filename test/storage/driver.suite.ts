@@ -650,6 +650,18 @@ export function runDriverSuite(
       expect(await d.list('mv')).toEqual(['mv/t']);
     });
 
+    it('move dates the target by the move, not by when the source was written', async () => {
+      await d.putContent('mv/old', 'x');
+      const written = (await d.stat('mv/old')).modTime.getTime();
+      // past a whole second: S3 dates objects to the second
+      await Bun.sleep(1100);
+      const moved = Date.now();
+      await d.move('mv/old', 'mv/new');
+      const dated = (await d.stat('mv/new')).modTime.getTime();
+      expect(dated).toBeGreaterThan(written);
+      expect(dated).toBeGreaterThanOrEqual(Math.floor(moved / 1000) * 1000);
+    });
+
     it('move of a missing key throws PathNotFoundError and creates nothing', async () => {
       expect(await caught(() => d.move('mv/none', 'mv/target'))).toBeInstanceOf(PathNotFoundError);
       expect(await caught(() => d.stat('mv/target'))).toBeInstanceOf(PathNotFoundError);

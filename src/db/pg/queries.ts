@@ -5,7 +5,7 @@
  */
 import { and, eq, sql, type Column, type SQL } from 'drizzle-orm';
 import type { ImageCacheKind } from '../meta.ts';
-import { containsPattern, linkedBlob, manifestFields, manifestIn, taggedManifest, v1Tag, type SearchMatch } from '../rules.ts';
+import { blobFields, containsPattern, linkedBlob, manifestFields, manifestIn, taggedManifest, v1Tag, type SearchMatch } from '../rules.ts';
 import type { PgDb } from './client.ts';
 import * as schema from './schema.ts';
 import { blobs, images, manifests, repositories, tags, users } from './schema.ts';
@@ -65,8 +65,8 @@ export function prepareQueries(db: PgDb) {
       .innerJoin(repositories, eq(tags.repositoryId, repositories.id))
       .where(and(eq(repositories.fullName, p('fullName')), eq(tags.name, p('tag')), v1Tag(tags)))
       .prepare('tag'),
-    blob: db.select().from(blobs).where(eq(blobs.digest, p('digest'))).prepare('blob'),
-    linkedBlob: db.select().from(blobs).where(linkedBlob(schema, p('fullName'), p('digest'))).prepare('linked_blob'),
+    blob: db.select(blobFields(blobs)).from(blobs).where(eq(blobs.digest, p('digest'))).prepare('blob'),
+    linkedBlob: db.select(blobFields(blobs)).from(blobs).where(linkedBlob(schema, p('fullName'), p('digest'))).prepare('linked_blob'),
     manifest: db.select(manifestFields(manifests)).from(manifests).where(manifestIn(schema, p('fullName'), p('digest'))).prepare('manifest'),
     taggedManifest: db.select(manifestFields(manifests)).from(manifests).where(taggedManifest(schema, p('fullName'), p('tag'))).prepare('tagged_manifest'),
     user: db.select().from(users).where(eq(users.username, p('username'))).prepare('user'),

@@ -48,8 +48,10 @@ export const images = pgTable(
     layer: text('layer'),
     createdAt: epochMs('created_at').notNull(),
     updatedAt: epochMs('updated_at').notNull(),
+    /** when a push last relied on the image existing (GET json, PUT tag): garbage collection spares it a grace period after; null: never */
+    usedAt: epochMs('used_at'),
   },
-  (t) => [index('images_parent_idx').on(t.parent)],
+  (t) => [index('images_parent_idx').on(t.parent), index('images_layer_key_idx').on(t.layerKey)],
 );
 
 export const repositories = pgTable(
@@ -89,13 +91,19 @@ export const tags = pgTable(
 );
 
 /** V2 blobs: one row per digest, shared by every repository that links it. */
-export const blobs = pgTable('blobs', {
-  digest: text('digest').primaryKey(),
-  size: bigint('size', { mode: 'number' }).notNull(),
-  /** storage key of the bytes (see src/storage/paths.ts) */
-  key: text('key').notNull(),
-  createdAt: epochMs('created_at').notNull(),
-});
+export const blobs = pgTable(
+  'blobs',
+  {
+    digest: text('digest').primaryKey(),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    /** storage key of the bytes (see src/storage/paths.ts) */
+    key: text('key').notNull(),
+    createdAt: epochMs('created_at').notNull(),
+    /** when a push last relied on the blob existing (HEAD, GET, mount, a PUT of known bytes): garbage collection spares it a grace period after; null: never */
+    usedAt: epochMs('used_at'),
+  },
+  (t) => [index('blobs_key_idx').on(t.key)],
+);
 
 /** Which repositories a blob is linked into (pushed, mounted or bridged there). */
 export const repositoryBlobs = pgTable(
@@ -109,7 +117,7 @@ export const repositoryBlobs = pgTable(
       .references(() => blobs.digest),
     createdAt: epochMs('created_at').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.repositoryId, t.digest] })],
+  (t) => [primaryKey({ columns: [t.repositoryId, t.digest] }), index('repository_blobs_digest_idx').on(t.digest)],
 );
 
 /** V2 manifests of a repository, keyed by digest. */
@@ -171,4 +179,16 @@ export const users = pgTable('users', {
   email: text('email').notNull(),
   admin: boolean('admin').notNull().default(false),
   createdAt: epochMs('created_at').notNull(),
+});
+
+/**
+ * Named leases with an expiry, held by one process at a time across every node sharing the
+ * database (garbage collection's: one collector at a time).
+ */
+export const leases = pgTable('leases', {
+  name: text('name').primaryKey(),
+  /** who holds it (host, pid and a random part) */
+  holder: text('holder').notNull(),
+  /** epoch ms after which anyone may take it */
+  expiresAt: epochMs('expires_at').notNull(),
 });

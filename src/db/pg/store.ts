@@ -15,18 +15,20 @@
  *   dropped connection costs one retry of the whole operation, an unreachable server fails with
  *   METADATA_UNAVAILABLE instead of hanging.
  */
-import { and, count, eq, inArray } from 'drizzle-orm';
+import { and, count, eq, inArray, sql } from 'drizzle-orm';
 import { catalogueError, runGuarded } from '../failures.ts';
 import type { ImageCacheKind, ImageRecord, LayerOutcome, MetaStore, NewImage, NewUser, PrivateVisibility } from '../meta.ts';
 import type { RepoRef, RepositoryRecord, SearchPage, StoredLayer, TagRecord, UserChanges, UserRecord } from '../meta.ts';
-import type { BlobRecord, ListOptions, ManifestRecord, NewBlob, NewManifest, UploadRecord } from '../meta.ts';
+import type { BlobRecord, ListOptions, ManifestRecord, NewBlob, NewManifest, UploadRecord, VerifiedWrite } from '../meta.ts';
+import type { CollectableBlob, CollectableImage, LeaseState } from '../meta.ts';
+import * as gc from '../gc-rules.ts';
 import * as rec from '../records.ts';
 import * as rule from '../rules.ts';
 import { openPg, pgFailure, type PgDb } from './client.ts';
 import { migratePostgres } from './migrate.ts';
 import { byteOrder, listsImage, match, prepareQueries } from './queries.ts';
 import * as schema from './schema.ts';
-import { blobs, images, manifestReferences, manifests, repositories, repositoryBlobs, tags, uploadSessions, users } from './schema.ts';
+import { blobs, images, leases, manifestReferences, manifests, repositories, repositoryBlobs, tags, uploadSessions, users } from './schema.ts';
 
 export { PG_APPLICATION_NAME, connectionFailure, type PgDb } from './client.ts';
 
@@ -92,6 +94,17 @@ export class PgMetaStore implements MetaStore {
     return (await this.#run(op)).length > 0;
   }
 
+  /** A read first: only a row last used before `staleBefore` costs a write. */
+  async touchImage(id: string, staleBefore: number): Promise<boolean> {
+    const [row] = await this.#run(() => this.db.select({ base: images.updatedAt, usedAt: images.usedAt }).from(images).where(eq(images.id, id)));
+    if (!row) return false;
+    if (gc.usedSince(row, staleBefore)) return true;
+    const stale = and(eq(images.id, id), gc.lastUsedBefore(images.updatedAt, images.usedAt, staleBefore));
+    // the update takes the row lock garbage collection's delete takes: one waits for the other
+    const touched = await this.#changed(() => this.db.update(images).set({ usedAt: Date.now() }).where(stale).returning({ id: images.id }));
+    return touched || (await this.getImage(id)) !== null;
+  }
+
   async putImageIfUploading(image: NewImage): Promise<boolean> {
     const { values, onConflict } = rule.putImageUpsert(images, image, Date.now());
     return this.#changed(() => this.db.insert(images).values(values).onConflictDoUpdate(onConflict).returning({ id: images.id }));
@@ -109,6 +122,11 @@ export class PgMetaStore implements MetaStore {
         .from(images)
         .where(eq(images.id, id))
         .for('update');
+      if (layer.blob !== undefined) {
+        // another row's bytes: only while that blob still names them (locked until commit)
+        const [named] = await tx.select({ d: blobs.digest }).from(blobs).where(and(eq(blobs.digest, layer.blob), eq(blobs.key, layer.key))).for('key share');
+        if (!named) return { recorded: false, replacedKey: null };
+      }
       const outcome = rule.layerOutcome(current, layer);
       if (outcome.recorded) await tx.update(images).set(rec.layerValues(layer, Date.now())).where(eq(images.id, id));
       return outcome;
@@ -160,9 +178,15 @@ export class PgMetaStore implements MetaStore {
     throw new Error(`repository ${name} was deleted ${ENSURE_ATTEMPTS} times while being created`);
   }
 
+  /** What its tags and manifests pointed at is touched: a pull in flight keeps it for the grace period. */
   async deleteRepository(ref: RepoRef): Promise<boolean> {
-    const named = eq(repositories.fullName, rec.fullName(ref));
-    return this.#changed(() => this.db.delete(repositories).where(named).returning({ id: repositories.id }));
+    const name = rec.fullName(ref);
+    return this.#transaction(async (tx) => {
+      const now = Date.now();
+      await tx.update(images).set({ usedAt: now }).where(gc.namedByTags(images, tags, rule.inRepository(schema, tags, name)));
+      await tx.update(blobs).set({ usedAt: now }).where(gc.referencedBy(blobs, manifestReferences, rule.inRepository(schema, manifestReferences, name)));
+      return (await tx.delete(repositories).where(eq(repositories.fullName, name)).returning({ id: repositories.id })).length > 0;
+    });
   }
 
   async setPrivate(ref: RepoRef, isPrivate: boolean): Promise<void> {
@@ -204,21 +228,42 @@ export class PgMetaStore implements MetaStore {
     return row ?? null;
   }
 
-  async putTag(ref: RepoRef, tag: TagRecord): Promise<void> {
-    await this.#transaction(async (tx) => {
+  async putTag(ref: RepoRef, tag: TagRecord, options: VerifiedWrite = {}): Promise<boolean> {
+    return this.#transaction(async (tx) => {
+      if (options.verify && !(await this.#lockImageChain(tx, tag.imageId))) return false;
       const row = await this.#lockRepo(tx, ref, 'key share');
       const set = rec.tagValues(tag, Date.now());
+      // the image the tag leaves is released: touched (see deleteTag)
+      await tx.update(images).set({ usedAt: set.updatedAt }).where(gc.namedByTags(images, tags, and(eq(tags.repositoryId, row.id), eq(tags.name, tag.name))));
       await tx
         .insert(tags)
         .values({ repositoryId: row.id, name: tag.name, ...set })
         .onConflictDoUpdate({ target: [tags.repositoryId, tags.name], set });
+      return true;
     });
   }
 
+  /**
+   * In a transaction: whether the image and every image of its ancestry exist, locking them (key
+   * share) until commit, so that garbage collection's delete (which locks for update) either
+   * happened before — then they are not found — or waits and then sees what this transaction wrote.
+   */
+  async #lockImageChain(tx: Tx, id: string): Promise<boolean> {
+    const [top] = await tx.select({ ancestry: images.ancestry }).from(images).where(eq(images.id, id)).for('key share');
+    const ancestry = gc.parseAncestry(top);
+    if (!ancestry) return false;
+    let found = 0;
+    for (const ids of gc.slices(ancestry)) found += (await tx.select({ id: images.id }).from(images).where(inArray(images.id, ids)).for('key share')).length;
+    return found === new Set(ancestry).size;
+  }
+
+  /** The image it pointed at is touched: a pull in flight keeps it for the grace period. */
   async deleteTag(ref: RepoRef, tag: string): Promise<boolean> {
-    const repoId = this.db.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, rec.fullName(ref)));
-    const named = and(inArray(tags.repositoryId, repoId), eq(tags.name, tag));
-    return this.#changed(() => this.db.delete(tags).where(named).returning({ name: tags.name }));
+    const named = and(rule.inRepository(schema, tags, rec.fullName(ref)), eq(tags.name, tag));
+    return this.#transaction(async (tx) => {
+      await tx.update(images).set({ usedAt: Date.now() }).where(gc.namedByTags(images, tags, named));
+      return (await tx.delete(tags).where(named).returning({ name: tags.name })).length > 0;
+    });
   }
 
   async search(query: string, limit: number, offset: number, visible: PrivateVisibility = 'all'): Promise<SearchPage> {
@@ -262,6 +307,15 @@ export class PgMetaStore implements MetaStore {
     return row ?? null;
   }
 
+  async touchBlob(digest: string, staleBefore: number): Promise<boolean> {
+    const [row] = await this.#run(() => this.db.select({ base: blobs.createdAt, usedAt: blobs.usedAt }).from(blobs).where(eq(blobs.digest, digest)));
+    if (!row) return false;
+    if (gc.usedSince(row, staleBefore)) return true;
+    const stale = and(eq(blobs.digest, digest), gc.lastUsedBefore(blobs.createdAt, blobs.usedAt, staleBefore));
+    const touched = await this.#changed(() => this.db.update(blobs).set({ usedAt: Date.now() }).where(stale).returning({ d: blobs.digest }));
+    return touched || (await this.getBlob(digest)) !== null;
+  }
+
   async getLinkedBlob(ref: RepoRef, digest: string): Promise<BlobRecord | null> {
     const [row] = await this.#run(() => this.#q.linkedBlob.execute({ fullName: rec.fullName(ref), digest }));
     return row ?? null;
@@ -275,20 +329,47 @@ export class PgMetaStore implements MetaStore {
     return this.#transaction(async (tx) => {
       const now = Date.now();
       const repo = await this.#lockRepo(tx, ref, 'key share');
-      const [inserted] = await tx.insert(blobs).values(rec.newBlobValues(blob, now)).onConflictDoNothing().returning();
-      const [record] = inserted ? [inserted] : await tx.select().from(blobs).where(eq(blobs.digest, blob.digest));
+      const [inserted] = await tx.insert(blobs).values(rec.newBlobValues(blob, now)).onConflictDoNothing().returning(rule.blobFields(blobs));
+      const record = inserted ?? (await this.#touchedBlob(tx, blob.digest, now));
       await tx.insert(repositoryBlobs).values(rec.blobLinkValues(repo.id, blob.digest, now)).onConflictDoNothing();
       return { blob: record!, created: inserted !== undefined };
     });
   }
 
+  /**
+   * In a transaction: the blob, touched (last used now) and so locked until commit, so that it
+   * cannot be deleted before the caller's link or reference is in; undefined when absent.
+   */
+  async #touchedBlob(tx: Tx, digest: string, now: number): Promise<BlobRecord | undefined> {
+    const [row] = await tx.update(blobs).set({ usedAt: now }).where(eq(blobs.digest, digest)).returning(rule.blobFields(blobs));
+    return row;
+  }
+
+  async putLayerBlob(ref: RepoRef, imageId: string, blob: NewBlob): Promise<BlobRecord | null> {
+    return this.#transaction(async (tx) => {
+      const now = Date.now();
+      let record = await this.#touchedBlob(tx, blob.digest, now);
+      if (!record) {
+        // the image that names the bytes, locked: it cannot be collected before the blob is in
+        const [named] = await tx.select({ id: images.id }).from(images).where(and(eq(images.id, imageId), eq(images.layerKey, blob.key))).for('key share');
+        if (!named) return null;
+        const [inserted] = await tx.insert(blobs).values(rec.newBlobValues(blob, now)).onConflictDoNothing().returning(rule.blobFields(blobs));
+        record = inserted ?? (await this.#touchedBlob(tx, blob.digest, now));
+        if (!record) return null;
+      }
+      const repo = await this.#lockRepo(tx, ref, 'key share');
+      await tx.insert(repositoryBlobs).values(rec.blobLinkValues(repo.id, blob.digest, now)).onConflictDoNothing();
+      return record;
+    });
+  }
+
   async linkBlob(ref: RepoRef, digest: string): Promise<BlobRecord | null> {
     return this.#transaction(async (tx) => {
-      // locked so that it cannot be deleted before the link is in
-      const [blob] = await tx.select().from(blobs).where(eq(blobs.digest, digest)).for('key share');
+      const now = Date.now();
+      const blob = await this.#touchedBlob(tx, digest, now);
       if (!blob) return null;
       const repo = await this.#lockRepo(tx, ref, 'key share');
-      await tx.insert(repositoryBlobs).values(rec.blobLinkValues(repo.id, digest, Date.now())).onConflictDoNothing();
+      await tx.insert(repositoryBlobs).values(rec.blobLinkValues(repo.id, digest, now)).onConflictDoNothing();
       return blob;
     });
   }
@@ -336,29 +417,69 @@ export class PgMetaStore implements MetaStore {
   }
 
   /** A concurrent PUT of the same digest waits at the insert, then keeps what the first stored. */
-  async putManifest(ref: RepoRef, manifest: NewManifest, tag?: string): Promise<void> {
-    await this.#transaction(async (tx) => {
+  async putManifest(ref: RepoRef, manifest: NewManifest, tag?: string, options: VerifiedWrite = {}): Promise<string | null> {
+    return this.#transaction(async (tx) => {
       const now = Date.now();
+      if (options.verify) {
+        // before the repository is created: a refused manifest leaves nothing behind
+        const missing = await this.#lockReferences(tx, rec.fullName(ref), manifest);
+        if (missing !== null) return missing;
+      }
       const repo = await this.#lockRepo(tx, ref, 'key share');
       const stored = await tx.insert(manifests).values(rec.newManifestValues(repo.id, manifest, now)).onConflictDoNothing().returning({ d: manifests.digest });
       const references = rec.manifestReferenceValues(repo.id, manifest);
       if (stored.length > 0 && references.length > 0) await tx.insert(manifestReferences).values(references).onConflictDoNothing();
-      if (tag === undefined) return;
+      if (tag === undefined) return null;
       const set = rec.manifestTagValues(manifest.digest, now);
+      // a V1 image the tag named is released: touched (see deleteTag)
+      await tx.update(images).set({ usedAt: now }).where(gc.namedByTags(images, tags, and(eq(tags.repositoryId, repo.id), eq(tags.name, tag))));
       await tx
         .insert(tags)
         .values({ repositoryId: repo.id, name: tag, ...set })
         .onConflictDoUpdate({ target: [tags.repositoryId, tags.name], set });
+      return null;
     });
   }
 
+  /**
+   * In a transaction: what a new manifest references that the repository lacks (see putManifest),
+   * the blobs found locked (key share) against garbage collection until commit.
+   */
+  async #lockReferences(tx: Tx, name: string, manifest: NewManifest): Promise<string | null> {
+    const [repo] = await tx.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, name));
+    const repositoryId = repo?.id ?? -1;
+    const inRepo = and(eq(manifests.repositoryId, repositoryId), eq(manifests.digest, manifest.digest));
+    if ((await tx.select({ d: manifests.digest }).from(manifests).where(inRepo)).length > 0) return null;
+    const wanted = gc.referencesByKind(manifest.references);
+    const linked: string[] = [];
+    for (const digests of gc.slices(wanted.blobs)) {
+      const isLinked = sql`EXISTS (SELECT 1 FROM ${repositoryBlobs} WHERE ${repositoryBlobs.repositoryId} = ${repositoryId} AND ${repositoryBlobs.digest} = ${blobs.digest})`;
+      const rows = await tx.select({ d: blobs.digest }).from(blobs).where(and(inArray(blobs.digest, digests), isLinked)).for('key share');
+      linked.push(...rows.map((r) => r.d));
+    }
+    const children: string[] = [];
+    for (const digests of gc.slices(wanted.manifests)) {
+      const rows = await tx.select({ d: manifests.digest }).from(manifests).where(and(eq(manifests.repositoryId, repositoryId), inArray(manifests.digest, digests))).for('key share');
+      children.push(...rows.map((r) => r.d));
+    }
+    return gc.missingReference(manifest.references, linked, children);
+  }
+
+  /** What it referenced, and the images of the tags deleted with it, are touched (see deleteTag). */
   async deleteManifest(ref: RepoRef, digest: string): Promise<boolean> {
     const named = rule.manifestIn(schema, rec.fullName(ref), digest);
     return this.#transaction(async (tx) => {
+      const [found] = await tx.select({ repositoryId: manifests.repositoryId }).from(manifests).where(named).for('update');
+      if (!found) return false;
+      const now = Date.now();
+      const ofManifest = and(eq(manifestReferences.repositoryId, found.repositoryId), eq(manifestReferences.manifestDigest, digest));
+      await tx.update(blobs).set({ usedAt: now }).where(gc.referencedBy(blobs, manifestReferences, ofManifest));
+      const itsTags = rule.tagsOfManifest(tags, found.repositoryId, digest);
+      await tx.update(images).set({ usedAt: now }).where(gc.namedByTags(images, tags, itsTags));
       // its references go with it (foreign key ON DELETE CASCADE)
-      const [deleted] = await tx.delete(manifests).where(named).returning({ repositoryId: manifests.repositoryId });
-      if (deleted) await tx.delete(tags).where(rule.tagsOfManifest(tags, deleted.repositoryId, digest));
-      return deleted !== undefined;
+      await tx.delete(manifests).where(named);
+      await tx.delete(tags).where(itsTags);
+      return true;
     });
   }
 
@@ -385,7 +506,82 @@ export class PgMetaStore implements MetaStore {
 
   async bridgeTag(ref: RepoRef, tag: string, imageId: string, manifestDigest: string): Promise<boolean> {
     const where = rule.bridgeable(schema, rec.fullName(ref), tag, imageId, manifestDigest);
-    return this.#changed(() => this.db.update(tags).set(rec.bridgedTagValues(imageId, manifestDigest, Date.now())).where(where).returning({ name: tags.name }));
+    const manifest = rule.manifestIn(schema, rec.fullName(ref), manifestDigest);
+    return this.#transaction(async (tx) => {
+      if (!(await this.#lockImageChain(tx, imageId))) return false;
+      if ((await tx.select({ d: manifests.digest }).from(manifests).where(manifest).for('key share')).length === 0) return false;
+      const rows = await tx.update(tags).set(rec.bridgedTagValues(imageId, manifestDigest, Date.now())).where(where).returning({ name: tags.name });
+      return rows.length > 0;
+    });
+  }
+
+  // ---- garbage collection ----
+
+  async collectableImages(after: string | null, limit: number): Promise<CollectableImage[]> {
+    const page = rule.namePage(byteOrder(images.id), { last: after ?? undefined, n: limit });
+    const rows = await this.#run(() => this.db.select(gc.collectableImageFields(images)).from(images).where(page.where).orderBy(page.orderBy).limit(page.limit));
+    return rows.map(gc.collectableImage);
+  }
+
+  async taggedImageIds(after: string | null, limit: number): Promise<string[]> {
+    const ordered = byteOrder(tags.imageId);
+    const page = rule.namePage(ordered, { last: after ?? undefined, n: limit });
+    const where = and(gc.taggedImage(tags), page.where);
+    // DISTINCT sorts by what it selects: the id in byte order
+    const rows = await this.#run(() => this.db.selectDistinct({ id: sql<string>`${ordered}` }).from(tags).where(where).orderBy(page.orderBy).limit(page.limit));
+    return rows.map((r) => r.id);
+  }
+
+  async collectableBlobs(after: string | null, limit: number): Promise<CollectableBlob[]> {
+    const page = rule.namePage(byteOrder(blobs.digest), { last: after ?? undefined, n: limit });
+    const fields = { digest: blobs.digest, key: blobs.key, size: blobs.size, createdAt: blobs.createdAt, usedAt: blobs.usedAt, referenced: gc.blobReferenced(blobs, manifestReferences) };
+    const rows = await this.#run(() => this.db.select(fields).from(blobs).where(page.where).orderBy(page.orderBy).limit(page.limit));
+    return rows.map(gc.collectableBlob);
+  }
+
+  /**
+   * The row is locked for update first; the condition is then evaluated by a later statement,
+   * which (READ COMMITTED) sees every transaction that committed while we waited for the lock.
+   */
+  async deleteImageIfUnused(id: string, before: number): Promise<{ key: string | null; size: number } | null> {
+    return this.#transaction(async (tx) => {
+      if ((await tx.select({ id: images.id }).from(images).where(eq(images.id, id)).for('update')).length === 0) return null;
+      const [row] = await tx.delete(images).where(gc.unusedImage(images, tags, id, before)).returning({ key: images.layerKey, size: images.layerSize });
+      return row ? { key: row.key, size: row.size ?? 0 } : null;
+    });
+  }
+
+  async deleteBlobIfUnused(digest: string, before: number): Promise<{ key: string; size: number } | null> {
+    return this.#transaction(async (tx) => {
+      if ((await tx.select({ d: blobs.digest }).from(blobs).where(eq(blobs.digest, digest)).for('update')).length === 0) return null;
+      const [row] = await tx.select({ key: blobs.key, size: blobs.size }).from(blobs).where(gc.unusedBlob(blobs, manifestReferences, digest, before));
+      if (!row) return null;
+      await tx.delete(repositoryBlobs).where(eq(repositoryBlobs.digest, digest));
+      await tx.delete(blobs).where(eq(blobs.digest, digest));
+      return row;
+    });
+  }
+
+  async keysInUse(keys: string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const some of gc.slices(keys)) {
+      const rows = await this.#run(() => this.db.execute<{ k: string }>(gc.keysNamed(images, blobs, some)));
+      out.push(...rows.map((r) => r.k));
+    }
+    return out;
+  }
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseState> {
+    const { values, onConflict } = gc.leaseUpsert(leases, name, holder, ttlMs, Date.now());
+    const [taken] = await this.#run(() => this.db.insert(leases).values(values).onConflictDoUpdate(onConflict).returning());
+    if (taken) return gc.leaseState(taken, holder);
+    const [current] = await this.#run(() => this.db.select().from(leases).where(eq(leases.name, name)));
+    // freed between the two statements: nobody holds it, the next attempt takes it
+    return current ? gc.leaseState(current, holder) : { held: false, holder: '', expiresAt: 0 };
+  }
+
+  async releaseLease(name: string, holder: string): Promise<boolean> {
+    return this.#changed(() => this.db.delete(leases).where(and(eq(leases.name, name), eq(leases.holder, holder))).returning({ n: leases.name }));
   }
 
   /** Closes the pool without waiting: running queries finish, nothing new starts. */

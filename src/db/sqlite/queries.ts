@@ -1,7 +1,7 @@
 /** The SQLite store's own SQL: hot reads prepared once, and search's substring match. */
 import { and, asc, eq, sql, type Column } from 'drizzle-orm';
 import type { ImageCacheKind } from '../meta.ts';
-import { containsPattern, linkedBlob, manifestFields, manifestIn, taggedManifest, v1Tag, type SearchMatch } from '../rules.ts';
+import { blobFields, containsPattern, linkedBlob, manifestFields, manifestIn, taggedManifest, v1Tag, type SearchMatch } from '../rules.ts';
 import type { Db } from './client.ts';
 import * as schema from './schema.ts';
 import { blobs, images, manifests, repositories, tags, users } from './schema.ts';
@@ -49,8 +49,8 @@ export function prepareQueries(db: Db) {
       .innerJoin(repositories, eq(tags.repositoryId, repositories.id))
       .where(and(eq(repositories.fullName, p('fullName')), eq(tags.name, p('tag')), v1Tag(tags)))
       .prepare(),
-    blob: db.select().from(blobs).where(eq(blobs.digest, p('digest'))).prepare(),
-    linkedBlob: db.select().from(blobs).where(linkedBlob(schema, p('fullName'), p('digest'))).prepare(),
+    blob: db.select(blobFields(blobs)).from(blobs).where(eq(blobs.digest, p('digest'))).prepare(),
+    linkedBlob: db.select(blobFields(blobs)).from(blobs).where(linkedBlob(schema, p('fullName'), p('digest'))).prepare(),
     manifest: db.select(manifestFields(manifests)).from(manifests).where(manifestIn(schema, p('fullName'), p('digest'))).prepare(),
     taggedManifest: db.select(manifestFields(manifests)).from(manifests).where(taggedManifest(schema, p('fullName'), p('tag'))).prepare(),
     user: db.select().from(users).where(eq(users.username, p('username'))).prepare(),

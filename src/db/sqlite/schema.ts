@@ -33,8 +33,10 @@ export const images = sqliteTable(
     layer: text('layer'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
+    /** when a push last relied on the image existing (GET json, PUT tag): garbage collection spares it a grace period after; null: never */
+    usedAt: integer('used_at'),
   },
-  (t) => [index('images_parent_idx').on(t.parent)],
+  (t) => [index('images_parent_idx').on(t.parent), index('images_layer_key_idx').on(t.layerKey)],
 );
 
 export const repositories = sqliteTable(
@@ -74,13 +76,19 @@ export const tags = sqliteTable(
 );
 
 /** V2 blobs: one row per digest, shared by every repository that links it. */
-export const blobs = sqliteTable('blobs', {
-  digest: text('digest').primaryKey(),
-  size: integer('size').notNull(),
-  /** storage key of the bytes (see src/storage/paths.ts) */
-  key: text('key').notNull(),
-  createdAt: integer('created_at').notNull(),
-});
+export const blobs = sqliteTable(
+  'blobs',
+  {
+    digest: text('digest').primaryKey(),
+    size: integer('size').notNull(),
+    /** storage key of the bytes (see src/storage/paths.ts) */
+    key: text('key').notNull(),
+    createdAt: integer('created_at').notNull(),
+    /** when a push last relied on the blob existing (HEAD, GET, mount, a PUT of known bytes): garbage collection spares it a grace period after; null: never */
+    usedAt: integer('used_at'),
+  },
+  (t) => [index('blobs_key_idx').on(t.key)],
+);
 
 /** Which repositories a blob is linked into (pushed, mounted or bridged there). */
 export const repositoryBlobs = sqliteTable(
@@ -94,7 +102,7 @@ export const repositoryBlobs = sqliteTable(
       .references(() => blobs.digest),
     createdAt: integer('created_at').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.repositoryId, t.digest] })],
+  (t) => [primaryKey({ columns: [t.repositoryId, t.digest] }), index('repository_blobs_digest_idx').on(t.digest)],
 );
 
 /** V2 manifests of a repository, keyed by digest. */
@@ -156,4 +164,16 @@ export const users = sqliteTable('users', {
   email: text('email').notNull(),
   admin: integer('admin', { mode: 'boolean' }).notNull().default(false),
   createdAt: integer('created_at').notNull(),
+});
+
+/**
+ * Named leases with an expiry, held by one process at a time across every node sharing the
+ * database (garbage collection's: one collector at a time).
+ */
+export const leases = sqliteTable('leases', {
+  name: text('name').primaryKey(),
+  /** who holds it (host, pid and a random part) */
+  holder: text('holder').notNull(),
+  /** epoch ms after which anyone may take it */
+  expiresAt: integer('expires_at').notNull(),
 });

@@ -20,14 +20,16 @@ import { and, asc, count, eq, inArray, sql } from 'drizzle-orm';
 import { catalogueError } from '../failures.ts';
 import type { ImageCacheKind, ImageRecord, LayerOutcome, MetaStore, NewImage, NewUser, PrivateVisibility } from '../meta.ts';
 import type { RepoRef, RepositoryRecord, SearchPage, StoredLayer, TagRecord, UserChanges, UserRecord } from '../meta.ts';
-import type { BlobRecord, ListOptions, ManifestRecord, NewBlob, NewManifest, UploadRecord } from '../meta.ts';
+import type { BlobRecord, ListOptions, ManifestRecord, NewBlob, NewManifest, UploadRecord, VerifiedWrite } from '../meta.ts';
+import type { CollectableBlob, CollectableImage, LeaseState } from '../meta.ts';
+import * as gc from '../gc-rules.ts';
 import * as rec from '../records.ts';
 import * as rule from '../rules.ts';
 import { openSqlite, sqliteFailure, type Db } from './client.ts';
 import { migrateSqlite } from './migrate.ts';
 import { match, prepareQueries } from './queries.ts';
 import * as schema from './schema.ts';
-import { blobs, images, manifestReferences, manifests, repositories, repositoryBlobs, tags, uploadSessions, users } from './schema.ts';
+import { blobs, images, leases, manifestReferences, manifests, repositories, repositoryBlobs, tags, uploadSessions, users } from './schema.ts';
 import { WalIndexHeader } from './wal-index.ts';
 
 type RepoRow = typeof repositories.$inferSelect;
@@ -116,6 +118,16 @@ export class SqliteMetaStore implements MetaStore {
     }
   }
 
+  /** A read first: only a row last used before `staleBefore` costs a write (and every cache its entries). */
+  async touchImage(id: string, staleBefore: number): Promise<boolean> {
+    const row = guard(() => this.db.select({ base: images.updatedAt, usedAt: images.usedAt }).from(images).where(eq(images.id, id)).get());
+    if (!row) return false;
+    if (gc.usedSince(row, staleBefore)) return true;
+    const stale = and(eq(images.id, id), gc.lastUsedBefore(images.updatedAt, images.usedAt, staleBefore));
+    const touched = this.#changed((tx) => tx.update(images).set({ usedAt: Date.now() }).where(stale).returning({ id: images.id }).all());
+    return touched || (await this.getImage(id)) !== null;
+  }
+
   async putImageIfUploading(image: NewImage): Promise<boolean> {
     const { values, onConflict } = rule.putImageUpsert(images, image, Date.now());
     return this.#changed((tx) => tx.insert(images).values(values).onConflictDoUpdate(onConflict).returning({ id: images.id }).all());
@@ -133,6 +145,10 @@ export class SqliteMetaStore implements MetaStore {
         .from(images)
         .where(eq(images.id, id))
         .get();
+      // another row's bytes: only while that blob still names them
+      if (layer.blob !== undefined && !tx.select({ d: blobs.digest }).from(blobs).where(and(eq(blobs.digest, layer.blob), eq(blobs.key, layer.key))).get()) {
+        return { recorded: false, replacedKey: null };
+      }
       const outcome = rule.layerOutcome(current, layer);
       if (outcome.recorded) tx.update(images).set(rec.layerValues(layer, Date.now())).where(eq(images.id, id)).run();
       return outcome;
@@ -171,9 +187,15 @@ export class SqliteMetaStore implements MetaStore {
     return existing ?? tx.insert(repositories).values(rec.newRepositoryValues(ref, Date.now())).returning().get();
   }
 
+  /** What its tags and manifests pointed at is touched: a pull in flight keeps it for the grace period. */
   async deleteRepository(ref: RepoRef): Promise<boolean> {
-    const named = eq(repositories.fullName, rec.fullName(ref));
-    return this.#changed((tx) => tx.delete(repositories).where(named).returning({ id: repositories.id }).all());
+    const name = rec.fullName(ref);
+    return this.#changed((tx) => {
+      const now = Date.now();
+      tx.update(images).set({ usedAt: now }).where(gc.namedByTags(images, tags, rule.inRepository(schema, tags, name))).run();
+      tx.update(blobs).set({ usedAt: now }).where(gc.referencedBy(blobs, manifestReferences, rule.inRepository(schema, manifestReferences, name))).run();
+      return tx.delete(repositories).where(eq(repositories.fullName, name)).returning({ id: repositories.id }).all();
+    });
   }
 
   async setPrivate(ref: RepoRef, isPrivate: boolean): Promise<void> {
@@ -209,21 +231,36 @@ export class SqliteMetaStore implements MetaStore {
     return this.#cached(`tag\0${name}\0${tag}`, () => this.#q.tag.get({ fullName: name, tag }) ?? null);
   }
 
-  async putTag(ref: RepoRef, tag: TagRecord): Promise<void> {
-    this.#write((tx) => {
+  async putTag(ref: RepoRef, tag: TagRecord, options: VerifiedWrite = {}): Promise<boolean> {
+    return this.#write((tx) => {
+      if (options.verify && !this.#imageChainExists(tx, tag.imageId)) return false;
       const row = this.#ensureRepo(tx, ref);
       const set = rec.tagValues(tag, Date.now());
+      // the image the tag leaves is released: touched (see deleteTag)
+      tx.update(images).set({ usedAt: set.updatedAt }).where(gc.namedByTags(images, tags, and(eq(tags.repositoryId, row.id), eq(tags.name, tag.name)))).run();
       tx.insert(tags)
         .values({ repositoryId: row.id, name: tag.name, ...set })
         .onConflictDoUpdate({ target: [tags.repositoryId, tags.name], set })
         .run();
+      return true;
     });
   }
 
+  /** In a write transaction: the image and every image of its ancestry exist. */
+  #imageChainExists(tx: Db, id: string): boolean {
+    const ancestry = gc.parseAncestry(tx.select({ ancestry: images.ancestry }).from(images).where(eq(images.id, id)).get());
+    if (!ancestry) return false;
+    const found = gc.slices(ancestry).reduce((n, ids) => n + tx.select({ id: images.id }).from(images).where(inArray(images.id, ids)).all().length, 0);
+    return found === new Set(ancestry).size;
+  }
+
+  /** The image it pointed at is touched: a pull in flight keeps it for the grace period. */
   async deleteTag(ref: RepoRef, tag: string): Promise<boolean> {
-    const repoId = this.db.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, rec.fullName(ref)));
-    const named = and(inArray(tags.repositoryId, repoId), eq(tags.name, tag));
-    return this.#changed((tx) => tx.delete(tags).where(named).returning({ name: tags.name }).all());
+    const named = and(rule.inRepository(schema, tags, rec.fullName(ref)), eq(tags.name, tag));
+    return this.#changed((tx) => {
+      tx.update(images).set({ usedAt: Date.now() }).where(gc.namedByTags(images, tags, named)).run();
+      return tx.delete(tags).where(named).returning({ name: tags.name }).all();
+    });
   }
 
   async search(query: string, limit: number, offset: number, visible: PrivateVisibility = 'all'): Promise<SearchPage> {
@@ -264,6 +301,15 @@ export class SqliteMetaStore implements MetaStore {
     return guard(() => this.#q.blob.get({ digest }) ?? null);
   }
 
+  async touchBlob(digest: string, staleBefore: number): Promise<boolean> {
+    const row = guard(() => this.db.select({ base: blobs.createdAt, usedAt: blobs.usedAt }).from(blobs).where(eq(blobs.digest, digest)).get());
+    if (!row) return false;
+    if (gc.usedSince(row, staleBefore)) return true;
+    const stale = and(eq(blobs.digest, digest), gc.lastUsedBefore(blobs.createdAt, blobs.usedAt, staleBefore));
+    const touched = this.#changed((tx) => tx.update(blobs).set({ usedAt: Date.now() }).where(stale).returning({ d: blobs.digest }).all());
+    return touched || (await this.getBlob(digest)) !== null;
+  }
+
   async getLinkedBlob(ref: RepoRef, digest: string): Promise<BlobRecord | null> {
     return guard(() => this.#q.linkedBlob.get({ fullName: rec.fullName(ref), digest }) ?? null);
   }
@@ -272,19 +318,40 @@ export class SqliteMetaStore implements MetaStore {
     return this.#write((tx) => {
       const now = Date.now();
       const repo = this.#ensureRepo(tx, ref);
-      const inserted = tx.insert(blobs).values(rec.newBlobValues(blob, now)).onConflictDoNothing().returning().get();
-      const record = inserted ?? tx.select().from(blobs).where(eq(blobs.digest, blob.digest)).get()!;
+      const inserted = tx.insert(blobs).values(rec.newBlobValues(blob, now)).onConflictDoNothing().returning(rule.blobFields(blobs)).get();
+      const record = inserted ?? this.#touchedBlob(tx, blob.digest, now)!;
       tx.insert(repositoryBlobs).values(rec.blobLinkValues(repo.id, blob.digest, now)).onConflictDoNothing().run();
       return { blob: record, created: inserted !== undefined };
     });
   }
 
+  /** In a write transaction: the blob, touched (last used now); undefined when absent. */
+  #touchedBlob(tx: Db, digest: string, now: number): BlobRecord | undefined {
+    return tx.update(blobs).set({ usedAt: now }).where(eq(blobs.digest, digest)).returning(rule.blobFields(blobs)).get();
+  }
+
+  async putLayerBlob(ref: RepoRef, imageId: string, blob: NewBlob): Promise<BlobRecord | null> {
+    return this.#write((tx) => {
+      const now = Date.now();
+      let record = this.#touchedBlob(tx, blob.digest, now);
+      if (!record) {
+        const named = tx.select({ id: images.id }).from(images).where(and(eq(images.id, imageId), eq(images.layerKey, blob.key))).get();
+        if (!named) return null;
+        record = tx.insert(blobs).values(rec.newBlobValues(blob, now)).returning(rule.blobFields(blobs)).get();
+      }
+      const repo = this.#ensureRepo(tx, ref);
+      tx.insert(repositoryBlobs).values(rec.blobLinkValues(repo.id, blob.digest, now)).onConflictDoNothing().run();
+      return record;
+    });
+  }
+
   async linkBlob(ref: RepoRef, digest: string): Promise<BlobRecord | null> {
     return this.#write((tx) => {
-      const blob = tx.select().from(blobs).where(eq(blobs.digest, digest)).get();
+      const now = Date.now();
+      const blob = this.#touchedBlob(tx, digest, now);
       if (!blob) return null;
       const repo = this.#ensureRepo(tx, ref);
-      tx.insert(repositoryBlobs).values(rec.blobLinkValues(repo.id, digest, Date.now())).onConflictDoNothing().run();
+      tx.insert(repositoryBlobs).values(rec.blobLinkValues(repo.id, digest, now)).onConflictDoNothing().run();
       return blob;
     });
   }
@@ -330,29 +397,64 @@ export class SqliteMetaStore implements MetaStore {
     return row ? manifestRecord(row) : null;
   }
 
-  async putManifest(ref: RepoRef, manifest: NewManifest, tag?: string): Promise<void> {
-    this.#write((tx) => {
+  async putManifest(ref: RepoRef, manifest: NewManifest, tag?: string, options: VerifiedWrite = {}): Promise<string | null> {
+    return this.#write((tx) => {
       const now = Date.now();
+      if (options.verify) {
+        // before the repository is created: a refused manifest leaves nothing behind
+        const missing = this.#missingReference(tx, rec.fullName(ref), manifest);
+        if (missing !== null) return missing;
+      }
       const repo = this.#ensureRepo(tx, ref);
       const stored = tx.insert(manifests).values(rec.newManifestValues(repo.id, manifest, now)).onConflictDoNothing().returning({ d: manifests.digest }).all();
       const references = rec.manifestReferenceValues(repo.id, manifest);
       if (stored.length > 0 && references.length > 0) tx.insert(manifestReferences).values(references).onConflictDoNothing().run();
-      if (tag === undefined) return;
+      if (tag === undefined) return null;
       const set = rec.manifestTagValues(manifest.digest, now);
+      // a V1 image the tag named is released: touched (see deleteTag)
+      tx.update(images).set({ usedAt: now }).where(gc.namedByTags(images, tags, and(eq(tags.repositoryId, repo.id), eq(tags.name, tag)))).run();
       tx.insert(tags)
         .values({ repositoryId: repo.id, name: tag, ...set })
         .onConflictDoUpdate({ target: [tags.repositoryId, tags.name], set })
         .run();
+      return null;
     });
   }
 
+  /** In a write transaction: what a new manifest references that the repository lacks (see putManifest). */
+  #missingReference(tx: Db, name: string, manifest: NewManifest): string | null {
+    const repositoryId = tx.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, name)).get()?.id ?? -1;
+    const inRepo = and(eq(manifests.repositoryId, repositoryId), eq(manifests.digest, manifest.digest));
+    if (tx.select({ d: manifests.digest }).from(manifests).where(inRepo).get()) return null;
+    const wanted = gc.referencesByKind(manifest.references);
+    const linked = gc.slices(wanted.blobs).flatMap((digests) =>
+      tx
+        .select({ d: repositoryBlobs.digest })
+        .from(repositoryBlobs)
+        .where(and(eq(repositoryBlobs.repositoryId, repositoryId), inArray(repositoryBlobs.digest, digests)))
+        .all(),
+    );
+    const children = gc.slices(wanted.manifests).flatMap((digests) =>
+      tx.select({ d: manifests.digest }).from(manifests).where(and(eq(manifests.repositoryId, repositoryId), inArray(manifests.digest, digests))).all(),
+    );
+    return gc.missingReference(manifest.references, linked.map((r) => r.d), children.map((r) => r.d));
+  }
+
+  /** What it referenced, and the images of the tags deleted with it, are touched (see deleteTag). */
   async deleteManifest(ref: RepoRef, digest: string): Promise<boolean> {
     const named = rule.manifestIn(schema, rec.fullName(ref), digest);
     return this.#write((tx) => {
+      const found = tx.select({ repositoryId: manifests.repositoryId }).from(manifests).where(named).get();
+      if (!found) return false;
+      const now = Date.now();
+      const ofManifest = and(eq(manifestReferences.repositoryId, found.repositoryId), eq(manifestReferences.manifestDigest, digest));
+      tx.update(blobs).set({ usedAt: now }).where(gc.referencedBy(blobs, manifestReferences, ofManifest)).run();
+      const itsTags = rule.tagsOfManifest(tags, found.repositoryId, digest);
+      tx.update(images).set({ usedAt: now }).where(gc.namedByTags(images, tags, itsTags)).run();
       // its references go with it (foreign key ON DELETE CASCADE)
-      const deleted = tx.delete(manifests).where(named).returning({ repositoryId: manifests.repositoryId }).get();
-      if (deleted) tx.delete(tags).where(rule.tagsOfManifest(tags, deleted.repositoryId, digest)).run();
-      return deleted !== undefined;
+      tx.delete(manifests).where(named).run();
+      tx.delete(tags).where(itsTags).run();
+      return true;
     });
   }
 
@@ -381,7 +483,65 @@ export class SqliteMetaStore implements MetaStore {
 
   async bridgeTag(ref: RepoRef, tag: string, imageId: string, manifestDigest: string): Promise<boolean> {
     const where = rule.bridgeable(schema, rec.fullName(ref), tag, imageId, manifestDigest);
-    return this.#changed((tx) => tx.update(tags).set(rec.bridgedTagValues(imageId, manifestDigest, Date.now())).where(where).returning({ name: tags.name }).all());
+    const manifest = rule.manifestIn(schema, rec.fullName(ref), manifestDigest);
+    return this.#changed((tx) => {
+      if (!this.#imageChainExists(tx, imageId) || !tx.select({ d: manifests.digest }).from(manifests).where(manifest).get()) return [];
+      return tx.update(tags).set(rec.bridgedTagValues(imageId, manifestDigest, Date.now())).where(where).returning({ name: tags.name }).all();
+    });
+  }
+
+  // ---- garbage collection ----
+
+  async collectableImages(after: string | null, limit: number): Promise<CollectableImage[]> {
+    const page = rule.namePage(images.id, { last: after ?? undefined, n: limit });
+    const rows = guard(() => this.db.select(gc.collectableImageFields(images)).from(images).where(page.where).orderBy(page.orderBy).limit(page.limit).all());
+    return rows.map(gc.collectableImage);
+  }
+
+  async taggedImageIds(after: string | null, limit: number): Promise<string[]> {
+    const page = rule.namePage(tags.imageId, { last: after ?? undefined, n: limit });
+    const where = and(gc.taggedImage(tags), page.where);
+    const rows = guard(() => this.db.selectDistinct({ id: tags.imageId }).from(tags).where(where).orderBy(page.orderBy).limit(page.limit).all());
+    return rows.map((r) => r.id!);
+  }
+
+  async collectableBlobs(after: string | null, limit: number): Promise<CollectableBlob[]> {
+    const page = rule.namePage(blobs.digest, { last: after ?? undefined, n: limit });
+    const fields = { digest: blobs.digest, key: blobs.key, size: blobs.size, createdAt: blobs.createdAt, usedAt: blobs.usedAt, referenced: gc.blobReferenced(blobs, manifestReferences) };
+    const rows = guard(() => this.db.select(fields).from(blobs).where(page.where).orderBy(page.orderBy).limit(page.limit).all());
+    return rows.map(gc.collectableBlob);
+  }
+
+  async deleteImageIfUnused(id: string, before: number): Promise<{ key: string | null; size: number } | null> {
+    const where = gc.unusedImage(images, tags, id, before);
+    const row = this.#write((tx) => tx.delete(images).where(where).returning({ key: images.layerKey, size: images.layerSize }).get());
+    return row ? { key: row.key, size: row.size ?? 0 } : null;
+  }
+
+  async deleteBlobIfUnused(digest: string, before: number): Promise<{ key: string; size: number } | null> {
+    return this.#write((tx) => {
+      const row = tx.select({ key: blobs.key, size: blobs.size }).from(blobs).where(gc.unusedBlob(blobs, manifestReferences, digest, before)).get();
+      if (!row) return null;
+      tx.delete(repositoryBlobs).where(eq(repositoryBlobs.digest, digest)).run();
+      tx.delete(blobs).where(eq(blobs.digest, digest)).run();
+      return row;
+    });
+  }
+
+  async keysInUse(keys: string[]): Promise<string[]> {
+    return guard(() => gc.slices(keys).flatMap((some) => this.db.all<{ k: string }>(gc.keysNamed(images, blobs, some)).map((r) => r.k)));
+  }
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseState> {
+    const { values, onConflict } = gc.leaseUpsert(leases, name, holder, ttlMs, Date.now());
+    return this.#write((tx) => {
+      const taken = tx.insert(leases).values(values).onConflictDoUpdate(onConflict).returning().get();
+      return gc.leaseState(taken ?? tx.select().from(leases).where(eq(leases.name, name)).get()!, holder);
+    });
+  }
+
+  async releaseLease(name: string, holder: string): Promise<boolean> {
+    return this.#changed((tx) => tx.delete(leases).where(and(eq(leases.name, name), eq(leases.holder, holder))).returning({ n: leases.name }).all());
   }
 
   close(): void {

@@ -35,11 +35,11 @@ export interface ImageRouteOptions {
   maxJsonSize: number;
 }
 
-/** A GET of a complete image's immutable metadata: 304 when the client has it already. */
+/** A GET of a complete image's immutable metadata (`find`: how it is looked up): 304 when the client has it already. */
 const cacheable =
-  (images: ImageService, build: (image: ImageRecord) => Promise<string | Uint8Array> | string | Uint8Array) =>
+  (find: (id: string) => Promise<ImageRecord>, build: (image: ImageRecord) => Promise<string | Uint8Array> | string | Uint8Array) =>
   async ({ params, request }: { params: { id: string }; request: Request }) => {
-    const image = await images.ready(params.id);
+    const image = await find(params.id);
     const lastModified = new Date(image.updatedAt);
     if (notModified(request.headers.get('if-modified-since'), lastModified)) return notModifiedReply(lastModified);
     return cachedJsonReply(await build(image), lastModified);
@@ -71,6 +71,7 @@ export function imageDefinitions(images: ImageService, auth: AuthService | null 
       params: imageParams,
       headers: metadataHeaders,
       guard,
+      // a V1 push asks this before deciding not to upload the image: `served` touches it
       handler: servable(
         images,
         (image) => image.json,
@@ -174,7 +175,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, defs:
   return plugin
     .get(
       ROUTES.getImageFiles.path,
-      cacheable(images, (image) => images.files(image)),
+      cacheable((id) => images.ready(id), (image) => images.files(image)),
       {
         params: imageParams,
         headers: withAuthorization(cacheableGetHeaders),
@@ -183,7 +184,7 @@ export function imageRoutes(images: ImageService, opts: ImageRouteOptions, defs:
     )
     .get(
       ROUTES.getImageDiff.path,
-      cacheable(images, (image) => images.diff(image)),
+      cacheable((id) => images.ready(id), (image) => images.diff(image)),
       {
         params: imageParams,
         headers: withAuthorization(cacheableGetHeaders),

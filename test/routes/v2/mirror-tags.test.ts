@@ -130,7 +130,7 @@ describe('local pushes win', () => {
     expect(await m.t.meta.getLinkedBlob(REF, layer)).toBeNull();
     expect((await putManifest(m.t, 'team/app', 'pushed', image.manifest)).status).toBe(201);
     expect(await m.t.meta.getLinkedBlob(REF, layer)).not.toBeNull();
-    expect(await m.t.storage.getContent(`blobs/sha256/${layer.slice(7)}`)).toEqual(new TextEncoder().encode('only upstream'));
+    expect(await m.t.storage.getContent((await m.t.meta.getBlob(layer))!.key)).toEqual(new TextEncoder().encode('only upstream'));
     // a reference upstream does not have either is still refused
     const missing = image.manifest.replace(layer, `sha256:${'0'.repeat(64)}`);
     expect((await putManifest(m.t, 'team/app', 'broken', missing)).status).toBe(404);
