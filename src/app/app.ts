@@ -37,7 +37,7 @@ import { RepositoryService } from '../services/repositories.ts';
 import { SearchService } from '../services/search.ts';
 import { tokenSecret } from '../services/token-secret.ts';
 import type { StorageDriver } from '../storage/driver.ts';
-import { LocalFetchLock } from '../services/fetch-lock.ts';
+import { StoreFetchLock } from '../services/fetch-lock.ts';
 import { MirrorV1Images } from '../services/mirror-v1.ts';
 import { MirrorV1Repositories } from '../services/mirror-v1-repos.ts';
 import { V1Upstream } from '../services/mirror-v1-upstream.ts';
@@ -168,14 +168,15 @@ function pullThroughV2(config: Config, upstream: Upstream | null, meta: MetaStor
 /**
  * The pull-through mirror, V1 side (mirroring.*; services/mirror-v1*.ts): the source's Upstream
  * and, when it is set, one for mirroring.source_index; consulted by the image and repository
- * services on local misses. Layers are fetched once per process (LocalFetchLock).
+ * services on local misses. A missing layer is fetched once across every worker and node (a lease in
+ * the metadata store, StoreFetchLock).
  */
 function v1MirrorOf({ config, meta, storage }: AppDeps, source: Upstream | null, log: ErrorLogger) {
   if (!source) return null;
   const index = config['mirroring.source_index'] ? new Upstream(config['mirroring.source_index'], mirrorClientOptions(config)) : source;
   const upstream = new V1Upstream(source, index, { maxJsonSize: config.max_json_size });
   return {
-    images: new MirrorV1Images(upstream, meta, storage, new LocalFetchLock(), { maxLayerSize: config.max_body_size }),
+    images: new MirrorV1Images(upstream, meta, storage, new StoreFetchLock(meta), { maxLayerSize: config.max_body_size }),
     repositories: new MirrorV1Repositories(upstream, meta, storage, { ttlMs: config['mirroring.tags_cache_ttl'] * 1000, log }),
   };
 }

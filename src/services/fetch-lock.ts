@@ -9,12 +9,13 @@
  * makes concurrent pulls share one fetch; the lease adds the other processes.
  *
  * Implementations:
- * - `LocalFetchLock`: this process only (what the app uses today). Each worker process then
- *   fetches a missing layer at most once, so a pool of N workers at most N times; the first
- *   complete copy is recorded and the others are deleted.
- * - a lease row in the metadata store (one per key, with its holder and expiry, taken with a
- *   conditional insert/update) is the cross-process implementation this interface is shaped for.
+ * - `StoreFetchLock`: a lease row in the metadata store (one per key, with its holder and expiry,
+ *   taken atomically), seen by every worker and node: what the app uses.
+ * - `LocalFetchLock`: this process only (unit tests of the mirror).
  */
+
+import { hostname } from 'node:os';
+import type { CollectorStore } from '../db/meta.ts';
 
 export interface FetchLease {
   /** Extends the lease to `ttlMs` from now; false when it was lost (lapsed and taken by another). */
@@ -47,6 +48,35 @@ export class LocalFetchLock implements FetchLock {
       },
       release: async () => {
         if (mine()) this.#held.delete(key);
+      },
+    };
+  }
+}
+
+/** Where leases every process and node sees are kept: the metadata store (its `leases` table). */
+type LeaseStore = Pick<CollectorStore, 'acquireLease' | 'releaseLease'>;
+
+/**
+ * Leases in the metadata store, shared by every worker and node: lease `mirror:<key>`, held by
+ * this process (host, pid and a random part, so two processes never pass for one). Taking,
+ * renewing and freeing are the store's atomic lease operations (the ones the garbage collector
+ * uses for its own lease).
+ */
+export class StoreFetchLock implements FetchLock {
+  readonly #holder = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
+
+  constructor(private readonly store: LeaseStore) {}
+
+  async acquire(key: string, ttlMs: number): Promise<FetchLease | null> {
+    const name = `mirror:${key}`;
+    // a fetch of the same key in this process holds it already: that is a second fetch, not a renewal
+    const holder = `${this.#holder}:${crypto.randomUUID().slice(0, 8)}`;
+    const state = await this.store.acquireLease(name, holder, ttlMs);
+    if (!state.held) return null;
+    return {
+      renew: async (ms) => (await this.store.acquireLease(name, holder, ms)).held,
+      release: async () => {
+        await this.store.releaseLease(name, holder);
       },
     };
   }

@@ -6,7 +6,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { hex, payload, randomBytes } from '../../dev/ids.ts';
 import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
-import { LocalFetchLock, type FetchLock } from '../../src/services/fetch-lock.ts';
+import { LocalFetchLock, StoreFetchLock, type FetchLock } from '../../src/services/fetch-lock.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MirrorV1Images, repositoryOfToken } from '../../src/services/mirror-v1.ts';
 import { V1Upstream } from '../../src/services/mirror-v1-upstream.ts';
 import { MemoryDriver } from '../../src/storage/memory.ts';
@@ -22,23 +25,55 @@ test('repositoryOfToken: the repository a V1 token names, quote_plus decoded', (
   }
 });
 
-test('LocalFetchLock: one holder at a time, until released or lapsed', async () => {
+/**
+ * The lease contract both locks keep; `two()` gives two holders' views (for the store lock, two
+ * processes: two connections to one SQLite file).
+ */
+function lockContract(name: string, two: () => { a: FetchLock; b: FetchLock; close: () => void }) {
+  test(`${name}: one holder at a time, until released or lapsed`, async () => {
+    const { a, b, close } = two();
+    try {
+      const first = await a.acquire('k', 200);
+      expect(first).not.toBeNull();
+      expect(await b.acquire('k', 200)).toBeNull();
+      // a second fetch in the same process does not pass for the holder either
+      expect(await a.acquire('k', 200)).toBeNull();
+      expect(await b.acquire('other', 200)).not.toBeNull();
+      expect(await first!.renew(200)).toBe(true);
+      await first!.release();
+      const second = await b.acquire('k', 40);
+      expect(second).not.toBeNull();
+      await Bun.sleep(60);
+      // lapsed: taken by another; the first holder's renew and release no longer count
+      const third = await a.acquire('k', 1000);
+      expect(third).not.toBeNull();
+      expect(await second!.renew(1000)).toBe(false);
+      await second!.release();
+      expect(await b.acquire('k', 1000)).toBeNull();
+    } finally {
+      close();
+    }
+  });
+}
+
+lockContract('LocalFetchLock', () => {
   const lock = new LocalFetchLock();
-  const first = await lock.acquire('k', 100);
-  expect(first).not.toBeNull();
-  expect(await lock.acquire('k', 100)).toBeNull();
-  expect(await lock.acquire('other', 100)).not.toBeNull();
-  expect(await first!.renew(100)).toBe(true);
-  await first!.release();
-  const second = await lock.acquire('k', 30);
-  expect(second).not.toBeNull();
-  await Bun.sleep(40);
-  // lapsed: taken by another; the first holder's renew and release no longer count
-  const third = await lock.acquire('k', 1000);
-  expect(third).not.toBeNull();
-  expect(await second!.renew(1000)).toBe(false);
-  await second!.release();
-  expect(await lock.acquire('k', 1000)).toBeNull();
+  return { a: lock, b: lock, close: () => {} };
+});
+
+lockContract('StoreFetchLock (two connections to one store)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fetch-lock-'));
+  const one = SqliteMetaStore.open(join(dir, 'registry.db'), { migrate: true });
+  const other = SqliteMetaStore.open(join(dir, 'registry.db'), { migrate: false });
+  return {
+    a: new StoreFetchLock(one),
+    b: new StoreFetchLock(other),
+    close: () => {
+      one.close();
+      other.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 });
 
 describe('a layer whose lease another process holds', () => {
