@@ -161,7 +161,7 @@ function mirrorClientOptions(config: Config) {
 function pullThroughV2(config: Config, upstream: Upstream | null, meta: MetaStore, storage: StorageDriver, bridge: BridgeService, log: ErrorLogger): V2Mirror | null {
   if (!upstream) return null;
   const ttlMs = config['mirroring.tags_cache_ttl'] * 1000;
-  const blobs = new V2BlobMirror(upstream, meta, storage, { maxBlobSize: config.max_body_size }, log);
+  const blobs = new V2BlobMirror(upstream, meta, storage, { maxBlobSize: config.max_body_size }, log, new StoreFetchLock(meta));
   return new V2Mirror(upstream, meta, new TagMarks(storage, ttlMs), blobs, { ttlMs, maxManifestSize: config.max_json_size }, bridge, log);
 }
 

@@ -5,7 +5,15 @@
  * HEAD asks upstream without fetching; ranges are served from the stored copy.
  */
 import { afterEach, describe, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp } from '../../../src/app/app.ts';
+import { createFetch } from '../../../src/app/fetch.ts';
+import { loadConfig } from '../../../src/config/load.ts';
+import { SqliteMetaStore } from '../../../src/db/sqlite/store.ts';
 import { PathNotFoundError } from '../../../src/storage/driver.ts';
+import { MemoryDriver } from '../../../src/storage/memory.ts';
 import { closedPort, serveMirror, stubUpstream, type MirrorServer, type StubUpstream } from '../../helpers/upstream-stub.ts';
 import { expectV2Error, sha256 } from '../../helpers/v2.ts';
 
@@ -94,6 +102,25 @@ describe('blobs through the mirror', () => {
     const bodies = await Promise.all(replies.map((r) => transfer(Promise.resolve(r))));
     for (const body of bodies) expect(body instanceof Uint8Array && Buffer.compare(body, BIG) === 0).toBe(true);
     expect(up.count(`GET /v2/team/app/blobs/${digest}`)).toBe(1);
+  });
+
+  test('two processes over one store (two apps, one SQLite file, one storage): one upstream fetch between them', async () => {
+    up = stubUpstream();
+    const digest = up.putBlob(BIG);
+    up.override = (q, url) => (url.pathname.endsWith(digest) && q.method === 'GET' ? new Response(slowBody(BIG, 6, 40), { headers: { 'content-length': String(BIG.byteLength) } }) : undefined);
+    const dir = mkdtempSync(join(tmpdir(), 'mirror-two-'));
+    const storage = new MemoryDriver();
+    const config = loadConfig({ env: {}, overrides: { 'mirroring.source': up.url, 'mirroring.timeout': 5 } });
+    const stores = [SqliteMetaStore.open(join(dir, 'registry.db'), { migrate: true }), SqliteMetaStore.open(join(dir, 'registry.db'), { migrate: false })];
+    try {
+      const fetches = stores.map((meta) => createFetch(createApp({ config, meta, storage, log: () => {} })));
+      const replies = await Promise.all([0, 1, 0, 1].map((i) => transfer(Promise.resolve(fetches[i]!(new Request(`http://localhost/v2/team/app/blobs/${digest}`))))));
+      for (const body of replies) expect(body instanceof Uint8Array && Buffer.compare(body, BIG) === 0).toBe(true);
+      expect(up.count(`GET /v2/team/app/blobs/${digest}`)).toBe(1);
+    } finally {
+      for (const s of stores) s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('another repository asking for a stored blob: linked once upstream confirms it (HEAD), no second download', async () => {
