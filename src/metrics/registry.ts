@@ -1,4 +1,7 @@
 /**
+ * (A little over 300 lines on purpose: every metric's definition and its help text in one place,
+ * the one list operators read.)
+ *
  * Prometheus metrics (`GET /metrics`, text format 0.0.4). Every worker process records its own
  * requests (`WorkerMetrics`, below); on each scrape the worker
  * that got the request asks the supervisor, which collects every worker's registry over IPC,

@@ -1,4 +1,7 @@
 /**
+ * (Over 300 lines on purpose: the upload state machine, the reads of a complete image, and the two
+ * things every step shares — the mirror on a miss and the touches the collector relies on.)
+ *
  * Image rules: the upload state machine of v1-api.md §3–§4 (PUT json → PUT layer → PUT checksum),
  * and the reads of a complete image. The database row's `state` replaces the `_inprogress`
  * marker; a layer is written to a temp object and only committed when the body is complete.
