@@ -214,15 +214,17 @@ export class GarbageCollector {
   async #orphanKeys(named: Set<string>, cutoff: number): Promise<KeyToFree[]> {
     const out: KeyToFree[] = [];
     for (const root of CONTENT_FOLDERS) {
-      for (const folder of await this.storage.list(root).catch(missing)) {
+      // one listing per folder: on S3 a round trip each, so several at a time
+      await eachLimited(await this.storage.list(root).catch(missing), LISTINGS_AT_ONCE, async (folder) => {
         for (const key of await this.storage.list(folder).catch(missing)) {
           if (named.has(key)) continue;
           const stat = await this.storage.stat(key).catch(() => null);
           if (stat && !stat.isDir && stat.modTime.getTime() < cutoff) out.push({ key, bytes: stat.size });
         }
-      }
+      });
     }
-    return out;
+    // in key order, whatever order the listings finished in: a dry run and a run report alike
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   /** Upload sessions idle since the cut-off (row and chunks), and chunk folders no session owns. */
@@ -251,4 +253,16 @@ export class GarbageCollector {
       report.orphans++;
     }
   }
+}
+
+/** How many folder listings the orphan scan keeps in flight (S3: one request each). */
+const LISTINGS_AT_ONCE = 16;
+
+/** Runs `fn` over `items`, at most `limit` at a time; rejects with the first failure. */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }

@@ -5,13 +5,14 @@
  * across nodes: the runs the nodes log never overlap, and two collectors started together in
  * this process (each with its own connection pool and S3 client: two more "nodes") never both
  * run. No pull fails, nothing pushed breaks, and after a last pass past the grace period the
- * bucket holds exactly the reachable content.
+ * bucket holds exactly the reachable content. With REGISTRY_TEST_RGW=1 the bucket is on Ceph's
+ * RADOS Gateway instead (dev/s3.ts startRadosGateway), as .ci/run's second step runs it.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { S3Client } from 'bun';
 import { join } from 'node:path';
 import { startPostgres, type TestPostgres } from '../../dev/postgres.ts';
-import { startFauxqs, type S3TestServer } from '../../dev/s3.ts';
+import { startFauxqs, startRadosGateway, type S3TestServer } from '../../dev/s3.ts';
 import { PgMetaStore } from '../../src/db/pg/store.ts';
 import { GarbageCollector, type GcOutcome } from '../../src/services/gc.ts';
 import { S3Driver } from '../../src/storage/s3/driver.ts';
@@ -25,7 +26,7 @@ let s3: S3TestServer;
 const nodes: StartedRegistry[] = [];
 const stores: PgMetaStore[] = [];
 beforeAll(async () => {
-  [pg, s3] = await Promise.all([startPostgres(), startFauxqs()]);
+  [pg, s3] = await Promise.all([startPostgres(), process.env.REGISTRY_TEST_RGW === '1' ? startRadosGateway() : startFauxqs()]);
 });
 afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop()));
@@ -107,7 +108,7 @@ test(
     // past the grace period, a last pass (the admin CLI, waiting for the lease): the bucket holds
     // exactly what the test computed as reachable
     await Bun.sleep((GRACE + 1.5) * 1000);
-    const proc = Bun.spawn([process.execPath, join(ROOT, 'scripts', 'admin.ts'), 'gc', '--wait', '30', '--json'], {
+    const proc = Bun.spawn([process.execPath, join(ROOT, 'scripts', 'admin.ts'), 'gc', '--wait', '90', '--json'], {
       cwd: ROOT,
       env: { ...process.env, ...env, STORAGE_PATH: nodes[0]!.storagePath, REGISTRY_CONFIG: '' },
       stdout: 'pipe',
