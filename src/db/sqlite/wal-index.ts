@@ -10,7 +10,7 @@
  * The file is opened once per -shm file per process and its descriptor never closed: closing any
  * descriptor of a file drops every POSIX lock the process holds on it, SQLite's own on this file
  * included (which is why `Bun.mmap`, which opens and closes the file, cannot be used). Through
- * that descriptor the first page is mapped (libc's mmap through bun:ffi), as SQLite maps it
+ * that descriptor the first page is mapped (libc's mmap, os/libc.ts), as SQLite maps it
  * itself, so a check is a few memory reads and no system call (a pread of the header cost
  * ≈ 1.5 µs, a sixth of a cached tag list's server time: bench/README.md, "hot GETs"); where the
  * mapping cannot be made (no glibc, an FFI failure) the header is read with pread as before.
@@ -22,6 +22,7 @@
  */
 import type { Database } from 'bun:sqlite';
 import { openSync, readSync, statSync } from 'node:fs';
+import { mapShared } from '../../os/libc.ts';
 
 /** WalIndexHdr.iVersion of the WAL format SQLite writes (3.7.0 and later). */
 const WAL_INDEX_VERSION = 3007000;
@@ -39,32 +40,6 @@ interface HeaderSource {
   /** brings the bytes up to date; false when the file could not be read */
   refresh(): boolean;
 }
-
-type Mapper = (fd: number) => ArrayBuffer | null;
-
-/** libc's mmap, read-only and shared, of a descriptor's first page; null where it is not available. */
-function libcMapper(): Mapper | null {
-  if (process.platform !== 'linux') return null;
-  try {
-    // loaded only here: a process that never opens a WAL database never loads bun:ffi
-    const { dlopen, FFIType, toArrayBuffer } = require('bun:ffi') as typeof import('bun:ffi');
-    const libc = dlopen('libc.so.6', {
-      mmap: { args: [FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.i32, FFIType.i32, FFIType.i64], returns: FFIType.ptr },
-    });
-    const PROT_READ = 1;
-    const MAP_SHARED = 1;
-    return (fd) => {
-      const address = libc.symbols.mmap(null, MAP_BYTES, PROT_READ, MAP_SHARED, fd, 0);
-      // MAP_FAILED, (void *)-1, comes back as a bigint (above 2^53), NULL as null
-      if (typeof address !== 'number' || address <= 0) return null;
-      return toArrayBuffer(address, 0, 2 * HEADER_BYTES);
-    };
-  } catch {
-    return null;
-  }
-}
-
-let mapper: Mapper | null | undefined;
 
 /** pread of both copies into a buffer. */
 function readSource(fd: number): HeaderSource {
@@ -93,8 +68,7 @@ function sourceOf(path: string, map: boolean): HeaderSource {
   let source = sources.get(key);
   if (source === undefined) {
     const fd = openSync(path, 'r');
-    if (map) mapper ??= libcMapper();
-    const memory = map && st.size >= MAP_BYTES ? (mapper?.(fd) ?? null) : null;
+    const memory = map && st.size >= MAP_BYTES ? mapShared(fd, MAP_BYTES) : null;
     source = memory ? { bytes: new Uint8Array(memory), words: new Int32Array(memory), mapped: true, refresh: () => true } : readSource(fd);
     sources.set(key, source);
   }
