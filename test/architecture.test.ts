@@ -1,7 +1,7 @@
 /**
  * Layering (../shared/style.md): a module imports only from its own layer or the layers below,
  * by folder, with no exceptions:
- * errors, domain < config, log, ipc < checksum, layers < storage, db, upstream < services < http (helpers) < metrics <
+ * errors, domain, os < config, log, ipc < checksum, layers < storage, db, upstream < services < http (helpers) < metrics <
  * routes < app (the composition root) < worker, supervisor < main. Type-only imports are erased
  * and do not count.
  */
@@ -12,8 +12,9 @@ import { dirname, join, relative, resolve } from 'node:path';
 const SRC = join(import.meta.dir, '..', 'src');
 
 const LAYERS: readonly (readonly string[])[] = [
-  // domain: the rules of what an image id is, pure, below every layer that applies them
-  ['errors.ts', 'domain'],
+  // domain: the rules of what an image id is, pure, below every layer that applies them;
+  // os: the libc calls Bun has no API for (bun:ffi), for storage and db
+  ['errors.ts', 'domain', 'os'],
   // ipc: the worker–supervisor protocol, imported by both
   ['config', 'log', 'ipc'],
   ['checksum', 'layers'],

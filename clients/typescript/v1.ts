@@ -3382,7 +3382,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description NAME_INVALID: invalid repository name; DIGEST_INVALID: provided digest did not match uploaded content; SIZE_INVALID: provided length did not match content length; UNSUPPORTED: Upload interrupted: the request body ended early (`digest` missing, malformed, or not the digest of the bytes received; a body not matching its Content-Length) */
+            /** @description NAME_INVALID: invalid repository name; DIGEST_INVALID: provided digest did not match uploaded content; SIZE_INVALID: provided length did not match content length; UNSUPPORTED: Upload interrupted: the request body ended early; BLOB_UPLOAD_INVALID: blob upload invalid (`digest` missing, malformed, or not the digest of the bytes received; a body not matching its Content-Length; bytes received before a crash of the machine lost (start again)) */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -303,6 +303,8 @@ export interface UploadRecord {
   /**
    * `sha256:<hex>` of the bytes received so far, recorded by the process that received all of
    * them (so completion through any process or node need not read them back); null when unknown.
+   * Followed by `@<epoch>` when those bytes were not durable yet (services/blobs.ts: trusted only
+   * while the storage's `volatileEpoch` is still that one). Stored and returned as given.
    */
   digest: string | null;
   createdAt: number;

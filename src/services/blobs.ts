@@ -22,7 +22,11 @@
  *   every byte so far (always the case for the usual single PATCH, and for chunks that all came
  *   through one process), or, when the chunks came through several processes, read back; then
  *   the one object is moved into place (a rename on disk, a server-side copy on S3), several (S3)
- *   are concatenated.
+ *   are concatenated. On disk the PATCHes are not fsynced (distribution does not fsync at all):
+ *   the move that completes the upload makes the bytes durable, once, before they are visible
+ *   as a blob; a recorded digest carries the storage's `volatileEpoch` (the boot id) and is
+ *   trusted only while that is unchanged, since an OS crash in between may have lost bytes it
+ *   covers: then the bytes are read back and hashed, and their length checked.
  * Abandoned sessions are purged by age (`purgeStaleUploads`), rows and chunks alike.
  */
 import type { BlobRecord, BlobStore, RepoRef, UploadRecord, UploadStore } from '../db/meta.ts';
@@ -180,7 +184,9 @@ export class BlobService {
     const session = await this.meta.createUpload(newSessionId(), ref);
     // where objects can grow (disk), the session's one data object exists from the start: every
     // PATCH then takes it to write (storage.writerAt), which keeps concurrent PATCHes apart
-    if (this.storage.canContinue) await this.storage.putContent(uploadChunkKey(session.id, 0), new Uint8Array(0)).catch((e) => storageFailure(e));
+    if (this.storage.canContinue) {
+      await this.storage.putContent(uploadChunkKey(session.id, 0), new Uint8Array(0), { durable: false }).catch((e) => storageFailure(e));
+    }
     return session;
   }
 
@@ -344,7 +350,7 @@ export class BlobService {
       throw e;
     }
     // recorded, so that the completion needs no re-read wherever it lands (another worker, node)
-    const digest = hasher ? `sha256:${hasher.copy().digest('hex')}` : null;
+    const digest = hasher ? recordedDigest(`sha256:${hasher.copy().digest('hex')}`, this.storage.volatileEpoch) : null;
     const next = await this.meta.appendUpload(session.id, { offset: session.offset, chunks: session.chunks }, size, digest);
     if (!next) {
       // another request moved the session on (or ended it) meanwhile: this chunk is not part of it
@@ -363,20 +369,28 @@ export class BlobService {
   }
 
   /**
-   * The digest of a session's bytes: as recorded by the process that received them all, else read
-   * back (chunks that came through several processes, or a sha512 digest).
+   * The digest of a session's bytes: as recorded by the process that received them all, while
+   * those bytes cannot have been lost since (see the top), else read back (chunks that came
+   * through several processes, a sha512 digest, a machine restarted since).
    */
   async #digestOf(session: UploadRecord, algorithm: 'sha256' | 'sha512'): Promise<string> {
-    if (algorithm === 'sha256' && session.digest !== null) return session.digest;
+    const recorded = algorithm === 'sha256' ? trustedDigest(session.digest, this.storage.volatileEpoch) : null;
+    if (recorded !== null) return recorded;
     const hasher = digestHasher(algorithm);
+    let size = 0;
     for (const key of this.#chunkKeys(session)) {
       const stream = await this.storage.read(key).catch((e) => storageFailure(e, 'V2_BLOB_UPLOAD_UNKNOWN'));
       try {
-        for await (const chunk of stream) hasher.update(chunk);
+        for await (const chunk of stream) {
+          hasher.update(chunk);
+          size += chunk.byteLength;
+        }
       } catch (e) {
         storageFailure(e, 'V2_BLOB_UPLOAD_UNKNOWN');
       }
     }
+    // bytes lost (an OS crash before they were flushed): the session cannot be completed
+    if (size !== session.offset) throw new RegistryError('V2_BLOB_UPLOAD_INVALID', 'the upload lost data it had received (the registry restarted); start it again');
     return `${algorithm}:${hasher.digest('hex')}`;
   }
 
@@ -427,6 +441,21 @@ export class BlobService {
   #pipeOptions() {
     return { limit: this.options.maxBlobSize, sizeMismatch: new RegistryError('V2_SIZE_INVALID') };
   }
+}
+
+/**
+ * The digest recorded with a session's chunk: `<digest>@<epoch>` when its bytes are not durable
+ * yet (storage.volatileEpoch), so that it is trusted only under the same epoch; the bare digest
+ * when they are.
+ */
+const recordedDigest = (digest: string, epoch: string | null): string => (epoch === null ? digest : `${digest}@${epoch}`);
+
+/** A recorded digest that still holds under `epoch` (a bare one always does), else null. */
+function trustedDigest(recorded: string | null, epoch: string | null): string | null {
+  if (recorded === null) return null;
+  const at = recorded.indexOf('@');
+  if (at === -1) return recorded;
+  return recorded.slice(at + 1) === epoch ? recorded.slice(0, at) : null;
 }
 
 /** 416: a chunk that does not start where the upload stands (or whose object a concurrent PATCH holds). */

@@ -7,7 +7,7 @@
  * timing of each call.
  */
 import { PathNotFoundError, StorageError, assertValidKey } from './driver.ts';
-import type { ByteRange, FileWriter, StatInfo, StorageDriver } from './driver.ts';
+import type { ByteRange, FileWriter, PutOptions, StatInfo, StorageDriver } from './driver.ts';
 
 /** The contract's operations, as timed and named in error messages. */
 export type StorageOp =
@@ -91,7 +91,7 @@ export abstract class BaseDriver implements StorageDriver {
   protected abstract isNotFound(err: unknown): boolean;
   protected abstract doStat(key: string): Promise<StatInfo>;
   protected abstract doGetContent(key: string): Promise<Uint8Array>;
-  protected abstract doPutContent(key: string, data: Uint8Array): Promise<void>;
+  protected abstract doPutContent(key: string, data: Uint8Array, durable: boolean): Promise<void>;
   /** `range` is valid (safe integers, start ≤ end) but may reach past the end: clamp it. */
   protected abstract doRead(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array>>;
   protected abstract doBlob(key: string): Promise<Blob>;
@@ -104,6 +104,11 @@ export abstract class BaseDriver implements StorageDriver {
   }
 
   readonly canContinue: boolean = false;
+
+  /** Drivers with non-durable writes override this (see the contract). */
+  get volatileEpoch(): string | null {
+    return null;
+  }
 
   /** Both keys are valid. The default streams the bytes into a writer for `to`, then deletes `from`. */
   protected async doMove(from: string, to: string): Promise<void> {
@@ -130,9 +135,9 @@ export abstract class BaseDriver implements StorageDriver {
     return this.#call('getContent', key, true, () => this.doGetContent(key));
   }
 
-  putContent(key: string, data: Uint8Array | string): Promise<void> {
+  putContent(key: string, data: Uint8Array | string, options: PutOptions = {}): Promise<void> {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-    return this.#call('putContent', key, false, () => this.doPutContent(key, bytes));
+    return this.#call('putContent', key, false, () => this.doPutContent(key, bytes, options.durable ?? true));
   }
 
   read(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {

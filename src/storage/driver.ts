@@ -11,6 +11,11 @@
  * them all):
  * - Nothing written through a `FileWriter` is visible (stat/read/list) before `commit()`
  *   resolves; `cancel()` discards it. A committed key is replaced atomically.
+ * - Durability: what `writer` commits, `putContent` stores and `move` puts in place is durable
+ *   when the call resolves (on disk: fsynced, its directory too). What `writerAt` commits and
+ *   `putContent(…, { durable: false })` stores is visible at once but durable only once `move`
+ *   has put it in place: until then a crash of the machine (not of a process) may lose it, in
+ *   whole or in part, silently; `volatileEpoch` tells whether that can have happened.
  * - `read` with a range returns exactly bytes [start, end] inclusive, clamped to the size.
  * - A missing key gives `PathNotFoundError` from stat/read/blob/getContent/delete.
  * - `delete` of a "directory" prefix removes everything under it.
@@ -27,6 +32,14 @@ export interface ByteRange {
   start: number;
   /** last byte, inclusive */
   end: number;
+}
+
+export interface PutOptions {
+  /**
+   * false: the object need not survive a crash of the machine until a `move` puts it in place
+   * (see `volatileEpoch`); the disk driver then skips its fsyncs. Default true.
+   */
+  durable?: boolean;
 }
 
 export interface FileWriter {
@@ -50,8 +63,8 @@ export interface StorageDriver {
   stat(key: string): Promise<StatInfo>;
   /** Whole small object. */
   getContent(key: string): Promise<Uint8Array>;
-  /** Atomic small write (temp + rename on disk). */
-  putContent(key: string, data: Uint8Array | string): Promise<void>;
+  /** Atomic small write (temp + rename on disk); durable unless `options.durable` is false. */
+  putContent(key: string, data: Uint8Array | string, options?: PutOptions): Promise<void>;
   /** A stream of the object's bytes, or of one inclusive range of them. */
   read(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array>>;
   /**
@@ -69,19 +82,32 @@ export interface StorageDriver {
    * Continues a committed object from byte `offset` (bytes after it are dropped). While the writer
    * is open the object is taken out of its key — invisible, and a second `writerAt` of it fails
    * with PathNotFoundError, as does a missing object or one shorter than `offset`: taking it is
-   * the claim that keeps two writers apart; commit puts it back with the new bytes, durably;
-   * cancel puts it back as it was up to `offset`.
+   * the claim that keeps two writers apart; commit puts it back with the new bytes, visible at
+   * once but not durable (see `volatileEpoch`; a V2 upload's PATCH: durability is paid once, by
+   * the `move` that completes it); cancel puts it back as it was up to `offset`.
    */
   writerAt(key: string, offset: number): Promise<FileWriter>;
   /**
    * Moves a committed object to another key, replacing what is there atomically (the target
-   * holds either its old bytes or all of the source's, never a part). The source is gone
-   * afterwards. Where the medium can rename (fs, memory) no byte is copied; elsewhere (s3) the
-   * bytes are streamed into a writer for the target, then the source deleted. The target's
+   * holds either its old bytes or all of the source's, never a part), durably: the bytes of an
+   * object `writerAt` or a non-durable `putContent` left are made durable first. The source is
+   * gone afterwards. Where the medium can rename (fs, memory) no byte is copied; elsewhere (s3)
+   * the bytes are streamed into a writer for the target, then the source deleted. The target's
    * modTime is the time of the move, not of the source's last write (garbage collection dates
    * bytes no row names yet by it).
    */
   move(from: string, to: string): Promise<void>;
+  /**
+   * What the bytes of a non-durable write (`writerAt`'s commit, `putContent(…, { durable: false })`)
+   * survive. null: every write is durable (s3; memory, which lives no longer than its process).
+   * Otherwise such bytes can be lost or torn only by an event that changes this value, and by
+   * nothing else: the fs driver's value is the kernel's boot id, as bytes not yet flushed live in
+   * the page cache, which only a crash or reboot of the OS empties (a process crash leaves them).
+   * So what a process learned about the bytes (their length, their digest) may be trusted later
+   * only while the value is the one it was then. (A disk driver that cannot read a boot id
+   * fsyncs every write and answers null.)
+   */
+  readonly volatileEpoch: string | null;
   delete(key: string): Promise<void>;
   list(prefix: string): Promise<string[]>;
   /** A URL clients may be redirected to instead of streaming through us, or null. */

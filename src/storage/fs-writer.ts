@@ -1,6 +1,7 @@
 /**
  * The fs driver's writer and the directory work it shares with the driver: a private temp file in
- * `<root>/.tmp/`, fsynced and renamed into place on commit, with every changed directory fsynced.
+ * `<root>/.tmp/`, fsynced and renamed into place on commit, with every changed directory fsynced
+ * (a non-durable writer, see the contract in driver.ts, skips the fsyncs).
  */
 import { writeSync } from 'node:fs';
 import { mkdir, open, rename, rmdir, stat, unlink } from 'node:fs/promises';
@@ -15,6 +16,12 @@ export const DRIVER = 'fs';
 const RENAME_ATTEMPTS = 5;
 /** A writer flushes its file to disk in the background each time this many more bytes are in it. */
 const WRITEBACK_BYTES = 32 * 1024 * 1024;
+/**
+ * The same for a non-durable writer (a V2 PATCH continuing an upload): smaller, so that a PATCH
+ * of a few MiB flushes too (its own bytes and what earlier PATCHes left dirty) while it is being
+ * received, and the move that completes the upload has little left to flush.
+ */
+const VOLATILE_WRITEBACK_BYTES = 8 * 1024 * 1024;
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Wraps any error as a StorageError (for write paths, where ENOENT is not "not found"). */
@@ -36,13 +43,23 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** fsyncs a file's data (and size) through a descriptor of its own. */
+export async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
- * `mkdir -p dir`, then fsyncs every directory whose entry list changed: the parents of all the
- * directories it created.
+ * `mkdir -p dir`, then (when `durable`) fsyncs every directory whose entry list changed: the
+ * parents of all the directories it created.
  */
-async function makeDirs(dir: string): Promise<void> {
+async function makeDirs(dir: string, durable: boolean): Promise<void> {
   const first = await mkdir(dir, { recursive: true });
-  if (first === undefined) return;
+  if (first === undefined || !durable) return;
   const top = dirname(first);
   for (let d = dirname(dir); ; d = dirname(d)) {
     await syncDir(d);
@@ -52,14 +69,14 @@ async function makeDirs(dir: string): Promise<void> {
 
 /**
  * Renames the temp file `src` onto `dst`, creating (and fsyncing) parent directories, then fsyncs
- * `dst`'s directory. Retries when a concurrent delete pruned the new parent between mkdir and
- * rename.
+ * `dst`'s directory (no fsync when not `durable`). Retries when a concurrent delete pruned the new
+ * parent between mkdir and rename.
  */
-export async function renameInto(src: string, dst: string, key: string, op: string): Promise<void> {
+export async function renameInto(src: string, dst: string, key: string, op: string, durable = true): Promise<void> {
   const dir = dirname(dst);
   for (let attempt = 1; ; attempt++) {
     try {
-      await makeDirs(dir);
+      await makeDirs(dir, durable);
       await rename(src, dst);
       break;
     } catch (err) {
@@ -72,6 +89,7 @@ export async function renameInto(src: string, dst: string, key: string, op: stri
       throw wrapWriteError(err, key, op);
     }
   }
+  if (!durable) return;
   try {
     await syncDir(dir);
   } catch (err) {
@@ -137,15 +155,21 @@ export class FsFileWriter implements FileWriter {
 
   /** a continued object (FsDriver.writerAt): its size when taken, to which a cancel restores it */
   readonly #restoreTo: number | null;
+  /** false: commit and cancel make the bytes visible without fsyncs (see the contract in driver.ts) */
+  readonly #durable: boolean;
 
-  /** `start`: a continued object's bytes to keep (positional writes go on from there); null for a new one. */
-  constructor(key: string, target: string, temp: string, handle: FileHandle, rootPrefix: string, start: number | null = null) {
+  /**
+   * `start`: a continued object's bytes to keep (positional writes go on from there); null for a
+   * new one. `durable`: whether commit (and a cancel that puts a continued object back) fsyncs.
+   */
+  constructor(key: string, target: string, temp: string, handle: FileHandle, rootPrefix: string, start: number | null = null, durable = true) {
     this.#key = key;
     this.#target = target;
     this.#temp = temp;
     this.#handle = handle;
     this.#rootPrefix = rootPrefix;
     this.#restoreTo = start;
+    this.#durable = durable;
     this.#size = start ?? 0;
     this.#syncedTo = this.#size;
   }
@@ -206,7 +230,7 @@ export class FsFileWriter implements FileWriter {
    * the client waits: about 0.3–0.4 s of a 1 GiB PUT here, more on a slower disk.
    */
   #writeback(handle: FileHandle): void {
-    if (this.#syncing || this.#size - this.#syncedTo < WRITEBACK_BYTES) return;
+    if (this.#syncing || this.#size - this.#syncedTo < (this.#durable ? WRITEBACK_BYTES : VOLATILE_WRITEBACK_BYTES)) return;
     this.#syncedTo = this.#size;
     this.#syncing = handle.datasync().then(
       () => {
@@ -228,10 +252,10 @@ export class FsFileWriter implements FileWriter {
       if (this.#syncFailure !== undefined) throw this.#syncFailure;
       const handle = this.#handle;
       if (!handle) throw new StorageError('writer is closed', DRIVER, this.#key);
-      await handle.sync();
+      if (this.#durable) await handle.sync();
       this.#handle = undefined;
       await handle.close();
-      await renameInto(this.#temp, this.#target, this.#key, 'commit');
+      await renameInto(this.#temp, this.#target, this.#key, 'commit', this.#durable);
       this.#state = 'committed';
     } catch (err) {
       this.#state = 'cancelled';
@@ -245,18 +269,21 @@ export class FsFileWriter implements FileWriter {
 
   /**
    * Closes and unlinks the temp file, ignoring errors (it may already be gone); a continued object
-   * is cut back to what it held and put back under its key instead.
+   * is cut back to what it held and put back under its key instead, unless it is not durable and
+   * a background flush failed: that flush covered bytes earlier writers left unflushed, which
+   * the disk may not hold (and the error, reported once, would not reach a later fsync), so the
+   * object is dropped and its upload cannot complete.
    */
   async #discard(): Promise<void> {
     await this.#syncing; // never rejects; the fd must stay open until the fdatasync is done
     const handle = this.#handle;
     this.#handle = undefined;
-    if (this.#restoreTo !== null && handle) {
+    if (this.#restoreTo !== null && handle && (this.#durable || this.#syncFailure === undefined)) {
       try {
         await handle.truncate(this.#restoreTo);
-        await handle.sync();
+        if (this.#durable) await handle.sync();
         await handle.close();
-        await renameInto(this.#temp, this.#target, this.#key, 'cancel');
+        await renameInto(this.#temp, this.#target, this.#key, 'cancel', this.#durable);
         return;
       } catch {
         // it cannot be put back: it is lost, as a temp file the purge removes

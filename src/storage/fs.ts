@@ -3,17 +3,36 @@
  * `<root>/.tmp/` (a name no key can reach) and are fsynced and renamed into place on commit, so a
  * final path only ever holds complete data. `blob()` returns a `BunFile`, which Bun serves with
  * sendfile(2).
+ *
+ * Non-durable writes (`writerAt`, `putContent(…, { durable: false })`: a V2 upload's session
+ * object and its PATCHes) are renamed into place without fsyncs; their bytes live in the page
+ * cache until `move` flushes them, so only an OS crash can lose them, and `volatileEpoch` is the
+ * kernel's boot id, which changes exactly then. Where the boot id cannot be read, every write is
+ * durable and `volatileEpoch` null.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { BaseDriver, errorCode, storageError } from './base.ts';
 import type { DriverHooks } from './base.ts';
 import { InvalidKeyError, PathNotFoundError, StorageError, assertValidKey, isValidKey } from './driver.ts';
 import type { ByteRange, FileWriter, StatInfo } from './driver.ts';
-import { DRIVER, FsFileWriter, pruneEmptyParents, renameInto } from './fs-writer.ts';
+import { DRIVER, FsFileWriter, pruneEmptyParents, renameInto, syncFile } from './fs-writer.ts';
 
 const TEMP_DIR = '.tmp';
+
+/** The kernel's boot id (a new one at every boot), or null where it cannot be read. */
+function readBootId(): string | null {
+  try {
+    const id = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return id === '' ? null : id;
+  } catch {
+    return null;
+  }
+}
+
+let bootId: string | null | undefined;
 
 /** A missing file, or a directory where a file was asked for: "not found" for reading calls. */
 function isMissing(err: unknown): boolean {
@@ -33,6 +52,17 @@ export class FsDriver extends BaseDriver {
     this.#root = resolve(root);
     this.#rootPrefix = this.#root.endsWith(sep) ? this.#root : this.#root + sep;
     this.#tempDir = join(this.#root, TEMP_DIR);
+    bootId ??= readBootId();
+  }
+
+  /** The boot id (see the top): what a write that skipped its fsyncs survives. */
+  override get volatileEpoch(): string | null {
+    return bootId ?? null;
+  }
+
+  /** Whether a write asked not to be durable may skip its fsyncs (only where the boot id is known). */
+  #durable(asked: boolean): boolean {
+    return asked || this.volatileEpoch === null;
   }
 
   protected isNotFound(err: unknown): boolean {
@@ -61,8 +91,8 @@ export class FsDriver extends BaseDriver {
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
-  protected async doPutContent(key: string, data: Uint8Array): Promise<void> {
-    const writer = await this.doWriter(key);
+  protected async doPutContent(key: string, data: Uint8Array, durable: boolean): Promise<void> {
+    const writer = await this.#newWriter(key, this.#durable(durable));
     try {
       await writer.write(data);
       await writer.commit();
@@ -90,16 +120,21 @@ export class FsDriver extends BaseDriver {
   }
 
   protected async doWriter(key: string): Promise<FileWriter> {
+    return this.#newWriter(key, true);
+  }
+
+  async #newWriter(key: string, durable: boolean): Promise<FsFileWriter> {
     const target = this.pathOf(key);
     const temp = join(this.#tempDir, `${randomUUID()}.part`);
     await mkdir(this.#tempDir, { recursive: true });
     const handle = await open(temp, 'wx');
-    return new FsFileWriter(key, target, temp, handle, this.#rootPrefix);
+    return new FsFileWriter(key, target, temp, handle, this.#rootPrefix, null, durable);
   }
 
   /**
    * Takes the object out of its key by renaming it into `.tmp/` (the atomic claim: a second taker
-   * finds nothing), cuts it to `offset` bytes and writes on from there; commit renames it back.
+   * finds nothing), cuts it to `offset` bytes and writes on from there; commit renames it back,
+   * without fsyncs (not durable: see the top).
    */
   protected override async doWriterAt(key: string, offset: number): Promise<FileWriter> {
     const target = this.pathOf(key);
@@ -116,16 +151,19 @@ export class FsDriver extends BaseDriver {
       await rename(temp, target).catch(() => undefined);
       throw err;
     }
-    return new FsFileWriter(key, target, temp, handle, this.#rootPrefix, offset);
+    return new FsFileWriter(key, target, temp, handle, this.#rootPrefix, offset, this.#durable(false));
   }
 
   /**
-   * A rename (the source must be a file): atomic, nothing copied, the directory fsynced; the
-   * target is dated by the move (its mtime set to now), as a new object on S3 would be.
+   * A rename (the source must be a file): atomic, nothing copied; the file fsynced first (a
+   * non-durable write's bytes become durable here; already flushed ones cost nothing), the
+   * directory after; the target is dated by the move (its mtime set to now), as a new object on
+   * S3 would be.
    */
   protected override async doMove(from: string, to: string): Promise<void> {
     const source = this.pathOf(from);
     await this.#fileSize(source, from);
+    await syncFile(source);
     const now = new Date();
     // dated before the rename: the object is never visible under `to` with its old time
     await utimes(source, now, now);

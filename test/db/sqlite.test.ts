@@ -286,6 +286,48 @@ describe('the WAL-index header stands in for the pragma only while nobody has co
     });
   }, 60_000);
 
+  test('the header is mapped (no read per check), and mapped or read it changes with every commit, of this process or another', async () => {
+    await withDir(async (dir, path) => {
+      const a = SqliteMetaStore.open(path);
+      const b = SqliteMetaStore.open(path, { migrate: false });
+      try {
+        const mapped = WalIndexHeader.of(a.db.$client)!;
+        const read = WalIndexHeader.of(a.db.$client, { map: false })!;
+        // glibc Linux, where this runs: the mapping is made (elsewhere it falls back to pread)
+        expect(mapped.mapped).toBe(true);
+        expect(read.mapped).toBe(false);
+        const file = join(dir, 'writer.ts');
+        await Bun.write(
+          file,
+          `import { SqliteMetaStore } from ${JSON.stringify(join(import.meta.dir, '../../src/db/sqlite/store.ts'))};
+          const s = SqliteMetaStore.open(process.argv[2], { migrate: false });
+          await s.putTag({ namespace: 'ns', name: 'shm' }, { name: 'latest', imageId: process.argv[3], metadata: '{}' });
+          s.close();`,
+        );
+        const commits: [string, () => Promise<unknown>][] = [
+          ['this process', () => b.putTag(ref, tag('latest', 'here'))],
+          [
+            'another process',
+            async () => {
+              const p = Bun.spawn([process.execPath, file, path, 'there'], { stdout: 'pipe', stderr: 'pipe' });
+              expect(await p.exited).toBe(0);
+            },
+          ],
+        ];
+        for (const [, commit] of commits) {
+          for (const header of [mapped, read]) header.mark();
+          for (const header of [mapped, read]) expect(header.unchanged()).toBe(true);
+          await commit();
+          for (const header of [mapped, read]) expect(header.unchanged()).toBe(false);
+        }
+        expect((await a.getTag(ref, 'latest'))?.imageId).toBe('there');
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
+  }, 60_000);
+
   test('a checkpoint that resets the WAL, then a commit of the same size, is seen', async () => {
     await withDir(async (_dir, path) => {
       const a = SqliteMetaStore.open(path);

@@ -15,7 +15,7 @@
  * Faults stay until `clear()` (or `clear(op)`); `times` limits how often one fires.
  */
 import { StorageError } from '../../src/storage/driver.ts';
-import type { ByteRange, FileWriter, StatInfo, StorageDriver } from '../../src/storage/driver.ts';
+import type { ByteRange, FileWriter, PutOptions, StatInfo, StorageDriver } from '../../src/storage/driver.ts';
 
 export type FaultOp =
   | 'write'
@@ -108,9 +108,9 @@ export class FaultyDriver implements StorageDriver {
     return this.inner.getContent(key);
   }
 
-  async putContent(key: string, data: Uint8Array | string): Promise<void> {
+  async putContent(key: string, data: Uint8Array | string, options?: PutOptions): Promise<void> {
     this.#maybeFail('putContent', key);
-    return this.inner.putContent(key, data);
+    return this.inner.putContent(key, data, options);
   }
 
   async read(key: string, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
@@ -155,6 +155,10 @@ export class FaultyDriver implements StorageDriver {
 
   get canContinue(): boolean {
     return this.inner.canContinue;
+  }
+
+  get volatileEpoch(): string | null {
+    return this.inner.volatileEpoch;
   }
 
   async writerAt(key: string, offset: number): Promise<FileWriter> {

@@ -230,7 +230,7 @@ describe('the served document', () => {
     expect(codes('v2GetBlob', 404)).toEqual(['V2_BLOB_UNKNOWN']);
     expect(codes('v2GetBlob', 416)).toEqual(['RANGE_NOT_SATISFIABLE']);
     expect(codes('v2PatchUpload', 416)).toEqual(['V2_CHUNK_OUT_OF_ORDER']);
-    expect(codes('v2PutUpload', 400)).toEqual(['UPLOAD_ABORTED', 'V2_DIGEST_INVALID', 'V2_NAME_INVALID', 'V2_SIZE_INVALID']);
+    expect(codes('v2PutUpload', 400)).toEqual(['UPLOAD_ABORTED', 'V2_BLOB_UPLOAD_INVALID', 'V2_DIGEST_INVALID', 'V2_NAME_INVALID', 'V2_SIZE_INVALID']);
     for (const id of ['v2UploadStatus', 'v2PatchUpload', 'v2PutUpload', 'v2CancelUpload']) expect(codes(id, 404)).toEqual(['V2_BLOB_UPLOAD_UNKNOWN']);
     expect(codes('v2GetManifest', 404)).toEqual(['V2_MANIFEST_UNKNOWN']);
     expect(codes('v2PutManifest', 400)).toEqual(['UPLOAD_ABORTED', 'V2_DIGEST_INVALID', 'V2_MANIFEST_INVALID', 'V2_NAME_INVALID', 'V2_TAG_INVALID']);

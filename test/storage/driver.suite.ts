@@ -630,6 +630,34 @@ export function runDriverSuite(
       await expectNoTemp();
     });
 
+    it('non-durable writes (writerAt, putContent with durable: false) are visible at once, and move puts them in place whole', async () => {
+      await d.putContent('vol/up', new Uint8Array(0), { durable: false });
+      expect((await d.stat('vol/up')).size).toBe(0);
+      const data = patternBytes(300_000, 9);
+      for (const [start, end] of [[0, 100_000], [100_000, 300_000]] as const) {
+        const w = await d.writerAt('vol/up', start);
+        await w.write(data.subarray(start, end));
+        await w.commit();
+        expectBytes(await d.getContent('vol/up'), data.subarray(0, end));
+      }
+      await d.move('vol/up', 'vol/blob');
+      expectBytes(await d.getContent('vol/blob'), data);
+      expect(await caught(() => d.stat('vol/up'))).toBeInstanceOf(PathNotFoundError);
+      await expectNoTemp();
+    });
+
+    // ---- durability ---------------------------------------------------------------------------
+
+    it('volatileEpoch is null (every write durable) or a non-empty string, the same at every read', async () => {
+      const epoch = d.volatileEpoch;
+      if (epoch !== null) {
+        expect(typeof epoch).toBe('string');
+        expect(epoch.length).toBeGreaterThan(0);
+      }
+      await d.putContent('ep/a', 'x', { durable: false });
+      expect(d.volatileEpoch).toBe(epoch);
+    });
+
     // ---- move ---------------------------------------------------------------------------------
 
     it('move puts the bytes under the new key and removes the old one', async () => {

@@ -1,6 +1,6 @@
-import { describe, expect, test } from 'bun:test';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { describe, expect, spyOn, test } from 'bun:test';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { InvalidKeyError, StorageError } from '../../src/storage/driver.ts';
@@ -32,6 +32,61 @@ runDriverSuite('fs', async () => {
 });
 
 describe('fs driver specifics', () => {
+  test("volatileEpoch is the kernel's boot id; writerAt and a non-durable putContent skip the fsyncs, writer and move make them", async () => {
+    const { base, driver } = await makeFs();
+    // every fsync and fdatasync goes through a FileHandle (fs-writer.ts): count them
+    const probe = await open(join(base, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { sync: () => Promise<void>; datasync: () => Promise<void> };
+    await probe.close();
+    const syncs = spyOn(proto, 'sync');
+    const datasyncs = spyOn(proto, 'datasync');
+    const count = async (fn: () => Promise<unknown>) => {
+      syncs.mockClear();
+      datasyncs.mockClear();
+      await fn();
+      return syncs.mock.calls.length + datasyncs.mock.calls.length;
+    };
+    try {
+      expect(driver.volatileEpoch).toBe(readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+      expect(await count(() => driver.putContent('uploads/s/0', new Uint8Array(0), { durable: false }))).toBe(0);
+      expect(
+        await count(async () => {
+          const w = await driver.writerAt('uploads/s/0', 0);
+          await w.write(new Uint8Array(100_000).fill(7));
+          await w.commit();
+        }),
+      ).toBe(0);
+      // the file, then its new directories and the one it lands in
+      expect(await count(() => driver.move('uploads/s/0', 'blobs/sha256/ab'))).toBeGreaterThanOrEqual(2);
+      expect((await readFile(driver.pathOf('blobs/sha256/ab'))).byteLength).toBe(100_000);
+      expect(await count(() => driver.putContent('small/a', 'x'))).toBeGreaterThanOrEqual(2);
+    } finally {
+      syncs.mockRestore();
+      datasyncs.mockRestore();
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+
+  test('a continued object whose background flush failed is dropped, not put back (bytes before it may be lost)', async () => {
+    const { base, driver } = await makeFs();
+    const probe = await open(join(base, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    const failing = spyOn(proto, 'datasync').mockImplementation(() => Promise.reject(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })));
+    try {
+      await driver.putContent('uploads/s/0', new Uint8Array(1000), { durable: false });
+      const w = await driver.writerAt('uploads/s/0', 1000);
+      // past the non-durable writer's flush threshold (8 MiB): a background fdatasync starts, and fails
+      for (let i = 0; i < 9; i++) await w.write(new Uint8Array(1024 * 1024));
+      expect(await w.commit().then(() => null, (e: unknown) => e)).toBeInstanceOf(StorageError);
+      expect(failing).toHaveBeenCalled();
+      expect(await driver.stat('uploads/s/0').then(() => 'there', () => 'gone')).toBe('gone');
+    } finally {
+      failing.mockRestore();
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+
   test('a partially written upload is never at the final path', async () => {
     const { base, root, driver } = await makeFs();
     try {

@@ -170,8 +170,9 @@ export function blobDocs() {
       responses: {
         201: created('Stored'),
         400: v2Error(
-          [badName, 'V2_DIGEST_INVALID', 'V2_SIZE_INVALID', 'UPLOAD_ABORTED'],
-          '`digest` missing, malformed, or not the digest of the bytes received; a body not matching its Content-Length',
+          [badName, 'V2_DIGEST_INVALID', 'V2_SIZE_INVALID', 'UPLOAD_ABORTED', 'V2_BLOB_UPLOAD_INVALID'],
+          '`digest` missing, malformed, or not the digest of the bytes received; a body not matching its Content-Length; ' +
+            'bytes received before a crash of the machine lost (start again)',
         ),
         ...push,
         404: sessionUnknown,

@@ -19,7 +19,11 @@ export interface V2HotHandlers {
   tags: (request: Request, name: string, query: { n?: string; last?: string }) => Promise<Response>;
 }
 
+const NO_QUERY: { n?: string; last?: string } = Object.freeze({});
+
 function queryOf(url: URL): { n?: string; last?: string } {
+  // the usual list has no query: no URLSearchParams to build
+  if (url.search === '') return NO_QUERY;
   const out: { n?: string; last?: string } = {};
   const n = url.searchParams.get('n');
   const last = url.searchParams.get('last');

@@ -49,7 +49,8 @@ function nextPage(path: string, items: string[], n: number | undefined): string 
 export function tagsGet(manifests: ManifestService, guard: V2Guard | null) {
   return async (request: Request, name: string, query: { n?: string; last?: string }): Promise<Response> => {
     const ref = repositoryOf({ name });
-    await check(guard, request, ref, ['pull']);
+    // not through check(): no promise to wait for in open mode (a hot path)
+    if (guard) await guard(request, ref, ['pull']);
     const p = page(query);
     const tags = await manifests.tags(ref, p);
     return pagedReply(tagListBody(name, tags), nextPage(`/v2/${name}/tags/list`, tags, p.n));

@@ -1,6 +1,6 @@
 /** V2 blobs and uploads through the app: every way of pushing, pulling with ranges, deleting, and bad input. */
 import { describe, expect, spyOn, test } from 'bun:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/config/load.ts';
@@ -238,6 +238,57 @@ describe('V2 blobs', () => {
       expect(new Uint8Array(await r.arrayBuffer())).toEqual(bytes);
       one.meta.close();
       two.meta.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('after a restart of the machine (a new boot id) the recorded digest is not trusted: the bytes are read back, and lost ones fail the upload', async () => {
+    /** The fs driver, its boot id settable: "rebooting" it is what an OS restart looks like to the service. */
+    class RebootableFs extends FsDriver {
+      boot = 'boot-1';
+      override get volatileEpoch(): string {
+        return this.boot;
+      }
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'v2-reboot-'));
+    try {
+      const storage = new RebootableFs(dir);
+      const app = makeApp({}, storage);
+      const upload = async (bytes: Uint8Array) => {
+        const location = await start(app);
+        expect((await patch(app, location, bytes, `0-${bytes.byteLength - 1}`)).status).toBe(202);
+        return { location, object: storage.pathOf(`uploads/${location.split('/').pop()}/0`) };
+      };
+      const read = spyOn(storage, 'read');
+      // the bytes survived: read back, hashed, stored
+      const intact = randomBytes(40_000);
+      let u = await upload(intact);
+      storage.boot = 'boot-2';
+      expect((await app.req('PUT', `${u.location}?digest=${sha256(intact)}`)).status).toBe(201);
+      expect(read).toHaveBeenCalledTimes(1);
+      expect(new Uint8Array(await (await app.req('GET', `/v2/${NAME}/blobs/${sha256(intact)}`)).arrayBuffer())).toEqual(intact);
+      // the same boot: the recorded digest is trusted, nothing read
+      const fresh = randomBytes(40_000);
+      u = await upload(fresh);
+      expect((await app.req('PUT', `${u.location}?digest=${sha256(fresh)}`)).status).toBe(201);
+      expect(read).toHaveBeenCalledTimes(1);
+      // the tail was lost with the page cache: the upload fails, nothing is visible
+      const cut = randomBytes(40_000);
+      u = await upload(cut);
+      storage.boot = 'boot-3';
+      truncateSync(u.object, 10_000);
+      await expectV2Error(await app.req('PUT', `${u.location}?digest=${sha256(cut)}`), 400, 'BLOB_UPLOAD_INVALID');
+      expect((await app.req('HEAD', `/v2/${NAME}/blobs/${sha256(cut)}`)).status).toBe(404);
+      // the bytes were torn (zeros where data was): the digest does not match, nothing is visible
+      const torn = randomBytes(40_000);
+      u = await upload(torn);
+      storage.boot = 'boot-4';
+      writeFileSync(u.object, new Uint8Array(40_000));
+      await expectV2Error(await app.req('PUT', `${u.location}?digest=${sha256(torn)}`), 400, 'DIGEST_INVALID');
+      expect((await app.req('HEAD', `/v2/${NAME}/blobs/${sha256(torn)}`)).status).toBe(404);
+      read.mockRestore();
+      app.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
