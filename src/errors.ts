@@ -83,9 +83,8 @@ export const catalogue = {
   // OCI Distribution (V2), under /v2/ (routes/v2)
   V2_BLOB_UNKNOWN: { status: 404, message: 'blob unknown to registry', oci: 'BLOB_UNKNOWN' },
   V2_CHUNK_OUT_OF_ORDER: { status: 416, message: 'chunk out of order: Content-Range must start at the upload offset', oci: 'BLOB_UPLOAD_INVALID' },
-  V2_BLOB_UPLOAD_INVALID: { status: 400, message: 'blob upload invalid', oci: 'BLOB_UPLOAD_INVALID' },
   V2_BLOB_UPLOAD_UNKNOWN: { status: 404, message: 'blob upload unknown to registry', oci: 'BLOB_UPLOAD_UNKNOWN' },
-  /** a completed upload whose bytes are not all there any more (lost to an OS crash before they were flushed) */
+  /** a completed upload whose bytes are not all there any more (lost to an OS crash before they were flushed, or collected) */
   V2_BLOB_UPLOAD_INVALID: { status: 400, message: 'blob upload invalid', oci: 'BLOB_UPLOAD_INVALID' },
   V2_DIGEST_INVALID: { status: 400, message: 'provided digest did not match uploaded content', oci: 'DIGEST_INVALID' },
   V2_MANIFEST_BLOB_UNKNOWN: { status: 404, message: 'manifest references a manifest or blob unknown to registry', oci: 'MANIFEST_BLOB_UNKNOWN' },
