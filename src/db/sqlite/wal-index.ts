@@ -11,9 +11,9 @@
  * descriptor of a file drops every POSIX lock the process holds on it, SQLite's own on this file
  * included (which is why `Bun.mmap`, which opens and closes the file, cannot be used). Through
  * that descriptor the first page is mapped (libc's mmap, os/libc.ts), as SQLite maps it
- * itself, so a check is a few memory reads and no system call (a pread of the header cost
- * ≈ 1.5 µs, a sixth of a cached tag list's server time: bench/README.md, "hot GETs"); where the
- * mapping cannot be made (no glibc, an FFI failure) the header is read with pread as before.
+ * itself, so a check is a few memory reads and no system call (with the pread, a tag list cost
+ * ≈ 25 µs of server CPU per request over a socket, mapped ≈ 19: bench/README.md, "perf: issue
+ * 13"); where the mapping cannot be made (no glibc, an FFI failure) the header is read with pread.
  *
  * Reading the mapping is safe only while one of this process's connections has the database
  * open: SQLite truncates a -shm (which would fault a read past its end) only when it finds no
