@@ -10,6 +10,7 @@
  * `Location` that names a node's own origin is rewritten to the proxy's. Hop-by-hop headers are
  * dropped. A node that cannot be reached gives a 502 with the error in the body.
  */
+import { endToEnd, forward } from './forward.ts';
 
 export interface RoundRobinProxy {
   url: string;
@@ -17,14 +18,6 @@ export interface RoundRobinProxy {
   /** requests forwarded to each target so far (same order as `targets`) */
   counts: number[];
   stop(): Promise<void>;
-}
-
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization'];
-
-function strip(headers: Headers): Headers {
-  const out = new Headers(headers);
-  for (const h of HOP_BY_HOP) out.delete(h);
-  return out;
 }
 
 /** Starts the proxy on a free 127.0.0.1 port in front of `targets` (origins such as `http://127.0.0.1:5000`). */
@@ -44,20 +37,13 @@ export function startRoundRobinProxy(targets: string[]): RoundRobinProxy {
       counts[i]! += 1;
       const incoming = new URL(req.url);
       const proxyOrigin = `http://${req.headers.get('host') ?? incoming.host}`;
-      const hasBody = req.body !== null && req.method !== 'GET' && req.method !== 'HEAD';
       let r: Response;
       try {
-        r = await fetch(`${origins[i]}${incoming.pathname}${incoming.search}`, {
-          method: req.method,
-          headers: strip(req.headers),
-          body: hasBody ? req.body : undefined,
-          redirect: 'manual',
-          decompress: false,
-        } as RequestInit);
+        r = await forward(origins[i]!, req);
       } catch (e) {
         return new Response(`round-robin proxy: ${origins[i]} failed: ${(e as Error).message}\n`, { status: 502 });
       }
-      const headers = strip(r.headers);
+      const headers = endToEnd(r.headers);
       const location = headers.get('location');
       if (location) {
         for (const o of origins) if (location.startsWith(o)) headers.set('location', proxyOrigin + location.slice(o.length));

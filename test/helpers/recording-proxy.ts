@@ -4,6 +4,8 @@
  * way a connection that drops mid-transfer does. Bodies stream both ways, undecoded.
  */
 
+import { endToEnd, forward } from '../../dev/forward.ts';
+
 export interface RecordingProxy {
   url: string;
   /** `METHOD /path scheme` per request, scheme being the Authorization's first word or `-` */
@@ -13,14 +15,6 @@ export interface RecordingProxy {
   /** breaks the body of replies to `path` after `bytes` bytes (null: stop doing so) */
   cut(path: string, bytes: number | null): void;
   stop(): Promise<void>;
-}
-
-const HOP_BY_HOP = ['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host'];
-
-function strip(headers: Headers): Headers {
-  const out = new Headers(headers);
-  for (const h of HOP_BY_HOP) out.delete(h);
-  return out;
 }
 
 /** `body` up to `limit` bytes, then an error (the client sees the connection drop). */
@@ -55,22 +49,16 @@ export function startRecordingProxy(target: string): RecordingProxy {
     async fetch(req) {
       const url = new URL(req.url);
       log.push(`${req.method} ${url.pathname} ${(req.headers.get('authorization') ?? '-').split(' ')[0]}`);
-      const hasBody = req.body !== null && req.method !== 'GET' && req.method !== 'HEAD';
       let r: Response;
       try {
-        r = await fetch(`${origin}${url.pathname}${url.search}`, {
-          method: req.method,
-          headers: strip(req.headers),
-          body: hasBody ? req.body : undefined,
-          redirect: 'manual',
-          decompress: false,
-        } as RequestInit);
+        // the upstream sees its own Host (its token realm, its Location URLs)
+        r = await forward(origin, req, { dropHeaders: ['host'] });
       } catch (e) {
         return new Response(`recording proxy: ${(e as Error).message}\n`, { status: 502 });
       }
       const cut = cuts.get(url.pathname);
       const body = r.body && cut !== undefined ? breakAfter(r.body, cut) : r.body;
-      return new Response(req.method === 'HEAD' ? null : body, { status: r.status, statusText: r.statusText, headers: strip(r.headers) });
+      return new Response(req.method === 'HEAD' ? null : body, { status: r.status, statusText: r.statusText, headers: endToEnd(r.headers, ['host']) });
     },
   });
   return {
