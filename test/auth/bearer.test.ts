@@ -7,11 +7,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
 import { createHmac } from 'node:crypto';
 import { SqliteMetaStore } from '../../src/db/sqlite/store.ts';
-import { RegistryError } from '../../src/errors.ts';
 import { createAccount } from '../../src/services/accounts.ts';
 import { AuthService } from '../../src/services/auth.ts';
 import { BearerService, type AccessEntry, type BearerOptions, type RepoAction } from '../../src/services/bearer.ts';
 import { basic } from './helpers.ts';
+import { failure } from '../helpers/failure.ts';
 
 const SECRET = 'bearer-test-secret';
 const ORIGIN = 'http://registry.test:5000';
@@ -52,17 +52,6 @@ const accessOf = (token: string) => claimsOf(token).access as AccessEntry[];
 async function grants(header: string | null, scopes: string[], opts: Parameters<typeof service>[0] = {}) {
   const issued = await service(opts).issue(header, { service: null, scopes, origin: ORIGIN });
   return accessOf(issued.token);
-}
-
-/** The RegistryError a promise rejects with. */
-async function failure(p: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RegistryError);
-    return e as RegistryError;
-  }
-  throw new Error('expected a RegistryError, got success');
 }
 
 const repo = (name: string, actions: string[]) => ({ type: 'repository', name, actions });

@@ -5,6 +5,7 @@
  * in-memory store, mirroring.source pointing at a URL — served as src/worker/serve.ts serves it
  * (the native V2 routes included).
  */
+import { afterEach } from 'bun:test';
 import type { Server } from 'bun';
 import { createRoute, nativeRoutes } from '../../src/app/fetch.ts';
 import type { SettingName } from '../../src/config/schema.ts';
@@ -152,4 +153,26 @@ export function closedPort(): number {
   const port = probe.port!;
   probe.stop(true);
   return port;
+}
+
+/**
+ * For a test file: `start` gives a fresh stub upstream and a mirror of it, `track` takes what a
+ * test starts itself; all of it is stopped after each test, the last started first.
+ */
+export function mirrorsPerTest(defaults: Partial<Record<SettingName, unknown>> = {}) {
+  const running: { stop(): unknown }[] = [];
+  afterEach(() => {
+    for (const r of running.splice(0).reverse()) r.stop();
+  });
+  const track = <T extends { stop(): unknown }>(started: T): T => {
+    running.push(started);
+    return started;
+  };
+  return {
+    track,
+    start(overrides: Partial<Record<SettingName, unknown>> = {}): { up: StubUpstream; m: MirrorServer } {
+      const up = track(stubUpstream());
+      return { up, m: track(serveMirror(up.url, { ...defaults, ...overrides })) };
+    },
+  };
 }

@@ -4,8 +4,8 @@
  * bodies time out, and the Bearer and Basic flows authenticate as clients do.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { RegistryError } from '../../src/errors.ts';
 import { parseChallenge, Upstream, v1Authorization } from '../../src/upstream/client.ts';
+import { failure } from '../helpers/failure.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tokenRequests: string[] = [];
@@ -81,16 +81,6 @@ beforeAll(() => {
   base = `http://127.0.0.1:${server.port}`;
 });
 afterAll(() => server.stop(true));
-
-async function failure(p: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RegistryError);
-    return e as RegistryError;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('replies and failures', () => {
   const up = () => new Upstream(base, { timeoutMs: 1000 });

@@ -4,7 +4,7 @@
  * clients ask at once; a copy that fails cuts the client's transfer and leaves nothing stored;
  * HEAD asks upstream without fetching; ranges are served from the stored copy.
  */
-import { afterEach, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,23 +14,11 @@ import { loadConfig } from '../../../src/config/load.ts';
 import { SqliteMetaStore } from '../../../src/db/sqlite/store.ts';
 import { PathNotFoundError } from '../../../src/storage/driver.ts';
 import { MemoryDriver } from '../../../src/storage/memory.ts';
-import { closedPort, serveMirror, stubUpstream, type MirrorServer, type StubUpstream } from '../../helpers/upstream-stub.ts';
+import { closedPort, mirrorsPerTest, serveMirror, stubUpstream, type MirrorServer } from '../../helpers/upstream-stub.ts';
 import { expectV2Error, sha256 } from '../../helpers/v2.ts';
 
 const REF = { namespace: 'team', name: 'app' };
-let up: StubUpstream | null = null;
-let m: MirrorServer | null = null;
-afterEach(() => {
-  m?.stop();
-  up?.stop();
-  m = up = null;
-});
-
-function start(): { up: StubUpstream; m: MirrorServer } {
-  up = stubUpstream();
-  m = serveMirror(up.url);
-  return { up, m };
-}
+const { start, track } = mirrorsPerTest();
 
 /** 300 KiB of varied bytes: several chunks on the wire. */
 const BIG = new Uint8Array(300 * 1024).map((_, i) => (i * 31 + (i >> 10)) % 251);
@@ -97,7 +85,7 @@ describe('blobs through the mirror', () => {
     const { up, m } = start();
     const digest = up.putBlob(BIG);
     up.override = (q, url) => (url.pathname.endsWith(digest) && q.method === 'GET' ? new Response(slowBody(BIG, 6, 40), { headers: { 'content-length': String(BIG.byteLength) } }) : undefined);
-    const replies = await Promise.all(Array.from({ length: 6 }, () => m!.get(`/v2/team/app/blobs/${digest}`)));
+    const replies = await Promise.all(Array.from({ length: 6 }, () => m.get(`/v2/team/app/blobs/${digest}`)));
     expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
     const bodies = await Promise.all(replies.map((r) => transfer(Promise.resolve(r))));
     for (const body of bodies) expect(body instanceof Uint8Array && Buffer.compare(body, BIG) === 0).toBe(true);
@@ -105,7 +93,7 @@ describe('blobs through the mirror', () => {
   });
 
   test('two processes over one store (two apps, one SQLite file, one storage): one upstream fetch between them', async () => {
-    up = stubUpstream();
+    const up = track(stubUpstream());
     const digest = up.putBlob(BIG);
     up.override = (q, url) => (url.pathname.endsWith(digest) && q.method === 'GET' ? new Response(slowBody(BIG, 6, 40), { headers: { 'content-length': String(BIG.byteLength) } }) : undefined);
     const dir = mkdtempSync(join(tmpdir(), 'mirror-two-'));
@@ -184,8 +172,7 @@ describe('upstream failures on a blob miss', () => {
   });
 
   test('a 500, a blob over max_body_size, slow headers, a refused port: 502, 502, 504, 503 with V2 bodies', async () => {
-    up = stubUpstream();
-    m = serveMirror(up.url, { max_body_size: 100 * 1024 });
+    const { up, m } = start({ max_body_size: 100 * 1024 });
     const digest = up.putBlob(BIG);
     up.override = () => new Response('oops', { status: 500 });
     await expectV2Error(await m.get(`/v2/team/app/blobs/${digest}`), 502, 'UNKNOWN');

@@ -4,25 +4,13 @@
  * fetched, stored and served; the TTL of tags that came from upstream; local pushes winning; and
  * every upstream failure on a miss a gateway status with a V2 error body, nothing stored.
  */
-import { afterEach, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { DOCKER_MANIFEST, OCI_MANIFEST } from '../../../src/domain/manifest.ts';
-import { closedPort, serveMirror, stubUpstream, type MirrorServer, type StubUpstream } from '../../helpers/upstream-stub.ts';
+import { closedPort, mirrorsPerTest, serveMirror, type StubUpstream } from '../../helpers/upstream-stub.ts';
 import { expectV2Error, imageManifest, putManifest, sha256 } from '../../helpers/v2.ts';
 
 const REF = { namespace: 'team', name: 'app' };
-let up: StubUpstream | null = null;
-let m: MirrorServer | null = null;
-afterEach(() => {
-  m?.stop();
-  up?.stop();
-  m = up = null;
-});
-
-function start(overrides: Parameters<typeof serveMirror>[1] = {}): { up: StubUpstream; m: MirrorServer } {
-  up = stubUpstream();
-  m = serveMirror(up.url, overrides);
-  return { up, m };
-}
+const { start, track } = mirrorsPerTest();
 
 /** The manifest GETs and HEADs the upstream saw for a reference. */
 const asked = (u: StubUpstream, reference: string, name = 'team/app') => u.seen.filter((s) => s.endsWith(`/v2/${name}/manifests/${reference}`));
@@ -147,7 +135,7 @@ describe('upstream failures on a miss: 502, 503, 504 with V2 bodies, nothing sto
   });
 
   test('an upstream nobody listens on: 503 for tags, digests and tag lists not held here', async () => {
-    m = serveMirror(`http://127.0.0.1:${closedPort()}`);
+    const m = track(serveMirror(`http://127.0.0.1:${closedPort()}`));
     await expectGateway(await m.get('/v2/team/app/manifests/v1'), 503, /unavailable/);
     await expectGateway(await m.get(`/v2/team/app/manifests/${sha256('x')}`), 503, /unavailable/);
     await expectGateway(await m.get('/v2/team/app/tags/list'), 503, /unavailable/);

@@ -4,26 +4,14 @@
  * its digest changed) and served from the cache while upstream is down, slow or sends garbage; a
  * tag pushed here wins and is never asked upstream; tag lists merge both sides.
  */
-import { afterEach, describe, expect, test } from 'bun:test';
-import { closedPort, serveMirror, stubUpstream, type MirrorServer, type StubUpstream } from '../../helpers/upstream-stub.ts';
+import { describe, expect, test } from 'bun:test';
+import { closedPort, mirrorsPerTest, serveMirror, type StubUpstream } from '../../helpers/upstream-stub.ts';
 import { imageManifest, putManifest } from '../../helpers/v2.ts';
 
 const REF = { namespace: 'team', name: 'app' };
 const TTL = 1;
 const afterTtl = () => Bun.sleep(TTL * 1000 + 150);
-let up: StubUpstream | null = null;
-let m: MirrorServer | null = null;
-afterEach(() => {
-  m?.stop();
-  up?.stop();
-  m = up = null;
-});
-
-function start(): { up: StubUpstream; m: MirrorServer } {
-  up = stubUpstream();
-  m = serveMirror(up.url, { 'mirroring.tags_cache_ttl': TTL });
-  return { up, m };
-}
+const { start, track } = mirrorsPerTest({ 'mirroring.tags_cache_ttl': TTL });
 
 const digestOf = async (r: Response) => {
   expect(r.status).toBe(200);
@@ -161,7 +149,7 @@ describe('tag lists', () => {
   });
 
   test('the catalog is local only', async () => {
-    m = serveMirror(`http://127.0.0.1:${closedPort()}`);
+    const m = track(serveMirror(`http://127.0.0.1:${closedPort()}`));
     const manifest = await imageManifest(m.t, 'team/app', ['local']);
     await putManifest(m.t, 'team/app', 'v1', manifest);
     expect(await (await m.get('/v2/_catalog')).json()).toEqual({ repositories: ['team/app'] });
