@@ -81,3 +81,31 @@ export class StoreFetchLock implements FetchLock {
     };
   }
 }
+
+/** How long a fetch's lease lasts unless renewed: what another process waits at most after its holder crashed. */
+const FETCH_LEASE_MS = 30_000;
+/** How often a process waiting for another's fetch looks for the stored copy. */
+const FETCH_POLL_MS = 200;
+
+/**
+ * The lease on fetching `key`, renewed every third of its life until it is released; or null
+ * once `stored()` says another process stored the thing (asked while that process holds the
+ * lease; the lease is taken over when it lapses, e.g. the holder crashed). The one wait both
+ * mirrors (V1 layers, V2 blobs) use.
+ */
+export async function leaseOrStored(lock: FetchLock, key: string, stored: () => Promise<boolean>): Promise<{ release(): Promise<void> } | null> {
+  for (;;) {
+    const lease = await lock.acquire(key, FETCH_LEASE_MS);
+    if (lease) {
+      const renewal = setInterval(() => void lease.renew(FETCH_LEASE_MS).catch(() => {}), FETCH_LEASE_MS / 3);
+      return {
+        release: async () => {
+          clearInterval(renewal);
+          await lease.release().catch(() => {});
+        },
+      };
+    }
+    await Bun.sleep(FETCH_POLL_MS);
+    if (await stored()) return null;
+  }
+}

@@ -22,7 +22,7 @@ import { RegistryError } from '../errors.ts';
 import { StorageError, type StorageDriver } from '../storage/driver.ts';
 import { layerKey, newUploadId } from '../storage/paths.ts';
 import { fetchThrough, SingleFlight } from './fetch-through.ts';
-import type { FetchLease, FetchLock } from './fetch-lock.ts';
+import { leaseOrStored, type FetchLock } from './fetch-lock.ts';
 import type { UpstreamImage, V1Upstream } from './mirror-v1-upstream.ts';
 
 /** What the mirror hands ImageService for a missing layer. */
@@ -36,9 +36,6 @@ const STORED: MirrorLayer = { kind: 'stored' };
 const RECENT_MS = 10 * 60_000;
 /** bytes of image json kept that way, at most */
 const RECENT_BYTES = 16 * 1024 * 1024;
-/** a layer fetch's lease, renewed while it runs; what another process waits at most after a crash */
-const LEASE_MS = 30_000;
-const LEASE_POLL_MS = 200;
 
 const bad = (detail: string) => new RegistryError('UPSTREAM_BAD_RESPONSE', detail);
 
@@ -156,9 +153,8 @@ export class MirrorV1Images {
 
   /** Fetches and stores a layer; `handOff` (null: nobody) gets the client's copy of the bytes. */
   async #fill(id: string, authorization: string | null, handOff: ((layer: MirrorLayer) => void) | null): Promise<void> {
-    const lease = await this.#lease(id);
+    const lease = await leaseOrStored(this.lock, `v1-layer:${id}`, async () => (await this.meta.getImage(id)) !== null);
     if (!lease) return;
-    let renewal: ReturnType<typeof setInterval> | undefined;
     try {
       // stored meanwhile (another process, or a fetch that just ended)
       if (await this.meta.getImage(id)) return;
@@ -182,7 +178,6 @@ export class MirrorV1Images {
       // with nobody to read the client's copy, the copy stores on alone at once
       if (handOff) handOff({ kind: 'stream', stream: copy.client, size: expected, lastModified: new Date() });
       else void copy.client.cancel().catch(() => {});
-      renewal = setInterval(() => void lease.renew(LEASE_MS).catch(() => {}), LEASE_MS / 3);
       const size = await copy.stored.catch((e: unknown) => {
         check.abandon();
         throw e;
@@ -199,18 +194,7 @@ export class MirrorV1Images {
       }
       this.#forget(id);
     } finally {
-      clearInterval(renewal);
-      await lease.release().catch(() => {});
-    }
-  }
-
-  /** The lease on fetching this layer, or null once another process has stored it. */
-  async #lease(id: string): Promise<FetchLease | null> {
-    for (;;) {
-      const lease = await this.lock.acquire(`v1-layer:${id}`, LEASE_MS);
-      if (lease) return lease;
-      await Bun.sleep(LEASE_POLL_MS);
-      if (await this.meta.getImage(id)) return null;
+      await lease.release();
     }
   }
 

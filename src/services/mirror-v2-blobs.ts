@@ -19,7 +19,7 @@ import { fullName } from '../db/records.ts';
 import { digestAlgorithm, digestHasher } from '../domain/digest.ts';
 import { RegistryError } from '../errors.ts';
 import { StorageError, type StorageDriver } from '../storage/driver.ts';
-import type { FetchLease, FetchLock } from './fetch-lock.ts';
+import { leaseOrStored, type FetchLock } from './fetch-lock.ts';
 import { newBlobKey } from '../storage/paths.ts';
 import type { Upstream, UpstreamRequest } from '../upstream/client.ts';
 import type { BlobMirror, UpstreamBlob } from './blobs.ts';
@@ -60,10 +60,6 @@ function declaredLength(reply: Response): number | null {
   const header = reply.headers.get('content-length');
   return header !== null && /^\d{1,15}$/.test(header) ? Number(header) : null;
 }
-
-/** a blob fetch's lease, renewed while it runs; what another process waits at most after a crash */
-const LEASE_MS = 30_000;
-const LEASE_POLL_MS = 200;
 
 export class V2BlobMirror implements BlobMirror {
   readonly #flights = new SingleFlight<Fetched>();
@@ -125,38 +121,23 @@ export class V2BlobMirror implements BlobMirror {
     const first = new Promise<UpstreamBlob | null>((resolve) => (streaming = resolve));
     const flight = this.#flights.run(digest, async () => {
       // another process fetching it: wait for its copy (the client gets the stored one)
-      const lease = await this.#lease(digest);
+      const lease = await leaseOrStored(this.lock, `v2-blob:${digest}`, async () => (await this.meta.getBlob(digest)) !== null);
       if (!lease) {
         const stored = await this.meta.linkBlob(ref, digest);
         if (stored) return { repository: fullName(ref), blob: stored };
         // stored and collected again before it could be linked: fetched here after all
       }
-      const renewal = lease ? setInterval(() => void lease.renew(LEASE_MS).catch(() => {}), LEASE_MS / 3) : undefined;
       try {
         const fetched = await this.#copy(ref, digest, streaming);
         if (fetched === null) streaming(null);
         return { repository: fullName(ref), blob: fetched };
       } finally {
-        clearInterval(renewal);
-        await lease?.release().catch(() => {});
+        await lease?.release();
       }
     });
     if (whole) return (await flight).blob ? 'stored' : null;
     // the bytes as soon as upstream's headers are in; a failure before that is this request's error
     return Promise.race([first, flight.then((f) => (f.blob ? 'stored' : null))]);
-  }
-
-  /**
-   * The lease on fetching this digest; null once another process has stored it (polled while that
-   * process holds the lease; taken over when its lease lapses, e.g. it crashed).
-   */
-  async #lease(digest: string): Promise<FetchLease | null> {
-    for (;;) {
-      const lease = await this.lock.acquire(`v2-blob:${digest}`, LEASE_MS);
-      if (lease) return lease;
-      await Bun.sleep(LEASE_POLL_MS);
-      if (await this.meta.getBlob(digest)) return null;
-    }
   }
 
   /**
