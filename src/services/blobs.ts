@@ -122,16 +122,8 @@ export class BlobService {
   }
 
   /** Touches a blob unless this process did lately; false when it is gone (collected meanwhile). */
-  async #touch(digest: string): Promise<boolean> {
-    const now = Date.now();
-    const staleBefore = this.#recent.staleBefore(digest, now);
-    if (staleBefore === null) return true;
-    if (!(await this.meta.touchBlob(digest, staleBefore))) {
-      this.#recent.forget(digest);
-      return false;
-    }
-    this.#recent.mark(digest, now);
-    return true;
+  #touch(digest: string): Promise<boolean> {
+    return this.#recent.touch(digest, (staleBefore) => this.meta.touchBlob(digest, staleBefore));
   }
 
   /**

@@ -130,16 +130,9 @@ export class ImageService {
 
   /** Touches an image unless this process did lately; false when it is gone (collected meanwhile). */
   async #touch(id: string): Promise<boolean> {
-    const now = Date.now();
-    const staleBefore = this.#recent.staleBefore(id, now);
-    if (staleBefore === null) return true;
-    if (!(await this.meta.touchImage(id, staleBefore))) {
-      this.#recent.forget(id);
-      this.#complete.forget(id);
-      return false;
-    }
-    this.#recent.mark(id, now);
-    return true;
+    if (await this.#recent.touch(id, (staleBefore) => this.meta.touchImage(id, staleBefore))) return true;
+    this.#complete.forget(id);
+    return false;
   }
 
   /** A complete image, or the V1 error: 404 invalid id / not found, 400 still uploading. */

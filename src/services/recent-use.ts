@@ -19,19 +19,19 @@ export class RecentUse {
     return new RecentUse(Math.floor((graceSeconds * 1000) / 4));
   }
 
-  /** Whether a check of `key` at `now` must touch the row (null: no, it was made sure of lately). */
-  staleBefore(key: string, now: number): number | null {
+  /**
+   * Makes sure the row `key` counts as used: nothing when this process did lately, else
+   * `write(staleBefore)` (the store's touch, which writes only when the row's last use is older)
+   * and remembers it. False when the row is gone (collected meanwhile).
+   */
+  async touch(key: string, write: (staleBefore: number) => Promise<boolean>): Promise<boolean> {
+    const now = Date.now();
     const at = this.#marked.get(key);
-    return at !== undefined && now - at < this.intervalMs ? null : now - this.intervalMs;
-  }
-
-  mark(key: string, now: number): void {
+    if (at !== undefined && now - at < this.intervalMs) return true;
     this.#marked.delete(key);
+    if (!(await write(now - this.intervalMs))) return false;
     this.#marked.set(key, now);
     if (this.#marked.size > this.capacity) this.#marked.delete(this.#marked.keys().next().value!);
-  }
-
-  forget(key: string): void {
-    this.#marked.delete(key);
+    return true;
   }
 }
