@@ -12,7 +12,7 @@
  *   declared the length would have sent every byte of a blob that fails its digest).
  */
 import { RegistryError } from '../errors.ts';
-import type { FileWriter } from '../storage/driver.ts';
+import { StorageError, type FileWriter, type StorageDriver } from '../storage/driver.ts';
 
 export interface FetchThrough {
   /** the bytes for the client, as they arrive */
@@ -120,6 +120,18 @@ export function fetchThrough(upstream: ReadableStream<Uint8Array>, writer: FileW
   // a failed copy is reported through `stored`; no caller must be forced to await it
   stored.catch(() => {});
   return { client: clientStream, stored };
+}
+
+/**
+ * `fetchThrough` into a new writer for `key`. When storage cannot open one, the upstream body is
+ * cancelled (its connection let go) and the failure is STORAGE_FAILURE (503).
+ */
+export async function fetchThroughTo(storage: StorageDriver, key: string, upstream: ReadableStream<Uint8Array>, options: FetchThroughOptions): Promise<FetchThrough> {
+  const writer = await storage.writer(key).catch(async (e: unknown) => {
+    await upstream.cancel().catch(() => {});
+    throw e instanceof StorageError ? new RegistryError('STORAGE_FAILURE') : e;
+  });
+  return fetchThrough(upstream, writer, options);
 }
 
 /**

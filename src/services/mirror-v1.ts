@@ -19,9 +19,9 @@ import { PayloadHasher } from '../checksum/payload.ts';
 import { tarsum } from '../checksum/tarsum.ts';
 import type { ImageStore, RepoRef, RepositoryStore } from '../db/meta.ts';
 import { RegistryError } from '../errors.ts';
-import { StorageError, type StorageDriver } from '../storage/driver.ts';
+import type { StorageDriver } from '../storage/driver.ts';
 import { layerKey, newUploadId } from '../storage/paths.ts';
-import { fetchThrough, SingleFlight } from './fetch-through.ts';
+import { fetchThroughTo, SingleFlight } from './fetch-through.ts';
 import { leaseOrStored, type FetchLock } from './fetch-lock.ts';
 import type { UpstreamImage, V1Upstream } from './mirror-v1-upstream.ts';
 
@@ -169,12 +169,8 @@ export class MirrorV1Images {
       if (reply.size !== null && image.size !== null && reply.size !== image.size) throw await refuse('a layer whose length differs from its X-Docker-Size');
       if (expected !== null && expected > this.options.maxLayerSize) throw await refuse('a layer larger than max_body_size');
       const key = layerKey(id, newUploadId());
-      const writer = await this.storage.writer(key).catch(async (e: unknown) => {
-        await reply.body.cancel().catch(() => {});
-        throw e instanceof StorageError ? new RegistryError('STORAGE_FAILURE') : e;
-      });
       const check = layerCheck(image, expected);
-      const copy = fetchThrough(reply.body, writer, { hash: check.hash, verify: check.verify, limit: expected ?? this.options.maxLayerSize });
+      const copy = await fetchThroughTo(this.storage, key, reply.body, { hash: check.hash, verify: check.verify, limit: expected ?? this.options.maxLayerSize });
       // with nobody to read the client's copy, the copy stores on alone at once
       if (handOff) handOff({ kind: 'stream', stream: copy.client, size: expected, lastModified: new Date() });
       else void copy.client.cancel().catch(() => {});

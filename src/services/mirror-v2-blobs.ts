@@ -18,12 +18,12 @@ import type { BlobRecord, BlobStore, RepoRef } from '../db/meta.ts';
 import { fullName } from '../db/records.ts';
 import { digestAlgorithm, digestHasher } from '../domain/digest.ts';
 import { RegistryError } from '../errors.ts';
-import { StorageError, type StorageDriver } from '../storage/driver.ts';
+import type { StorageDriver } from '../storage/driver.ts';
 import { leaseOrStored, type FetchLock } from './fetch-lock.ts';
 import { newBlobKey } from '../storage/paths.ts';
 import type { Upstream, UpstreamRequest } from '../upstream/client.ts';
 import type { BlobMirror, UpstreamBlob } from './blobs.ts';
-import { fetchThrough, SingleFlight } from './fetch-through.ts';
+import { fetchThroughTo, SingleFlight } from './fetch-through.ts';
 
 export type MirrorLog = (message: string, fields: Record<string, unknown>) => void;
 
@@ -158,12 +158,8 @@ export class V2BlobMirror implements BlobMirror {
     }
     // a key of its own (as every blob write has): the collector never deletes where a copy writes
     const key = newBlobKey(digest);
-    const writer = await this.storage.writer(key).catch(async (e: unknown) => {
-      await reply.body?.cancel().catch(() => {});
-      throw e instanceof StorageError ? new RegistryError('STORAGE_FAILURE') : e;
-    });
     const hasher = digestHasher(digestAlgorithm(digest));
-    const copy = fetchThrough(reply.body, writer, {
+    const copy = await fetchThroughTo(this.storage, key, reply.body, {
       hash: (chunk) => hasher.update(chunk),
       limit: size ?? this.options.maxBlobSize,
       verify: (received) => {
