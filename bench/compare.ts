@@ -42,10 +42,9 @@ import { barChart, type Bar } from './lib/svg.ts';
 import { DOCKER_PULL_ACCEPT, hashFile, type Layer, MANIFEST_V2, v1Chain, v1Pull, v1Push, v2ChunkedUpload, v2Pull, v2Push } from './lib/clients.ts';
 import { curlGet, curlPut, v2CurlMonolithic } from './lib/curl.ts';
 import { loadVerdict, median, nsSince, run, snapshot, statusBytes, ticksSince } from './lib/procs.ts';
-import { skopeoCopy } from './lib/skopeo.ts';
-import { buildImageFixture } from '../dev/image-fixture.ts';
+import { checkPulled, freshSeed, skopeoCopy, writeDirImage } from './lib/skopeo.ts';
 import { type Server, startDistribution, startNginx, startOurs, which } from './lib/servers.ts';
-import { clockTicks, fmt, loadAvg, machineInfo, startSession } from './lib/session.ts';
+import { clockTicks, fmt, loadAvg, machineInfo, startSession, toolVersion } from './lib/session.ts';
 import { wrk, type WrkResult } from './lib/wrk.ts';
 import { envNumber, OUT_DIR } from './lib/env.ts';
 
@@ -69,9 +68,9 @@ const versions = {
   bun: Bun.version,
   nginx: bins.nginx ? firstLine((await run([bins.nginx, '-v'], 5000)).stderr).replace(/^nginx version: /, '') : null,
   wrk: bins.wrk ? (/wrk (\S+)/.exec((await run([bins.wrk, '-v'], 5000)).stdout)?.[1] ?? '?') : null,
-  distribution: bins.dist ? firstLine((await run([bins.dist, '--version'], 5000)).stdout) : null,
-  curl: firstLine((await run([bins.curl, '--version'], 5000)).stdout),
-  skopeo: bins.skopeo ? firstLine((await run([bins.skopeo, '--version'], 5000)).stdout) : null,
+  distribution: await toolVersion(bins.dist),
+  curl: (await toolVersion(bins.curl))!,
+  skopeo: await toolVersion(bins.skopeo),
   kernel: machine.kernel,
 };
 const loadAtStart = loadAvg();
@@ -287,15 +286,12 @@ try {
     const SK_LAYERS = 5;
     const SK_MIB = 20;
     const r = { oursPush: [] as number[], oursPull: [] as number[], distPush: [] as number[], distPull: [] as number[] };
-    // fresh layer contents per repetition and run: skopeo's blob info cache (as root
-    // /var/lib/containers/cache) remembers where a blob was pushed and would mount it from there
-    const seed0 = crypto.getRandomValues(new Uint32Array(1))[0]! % 1_000_000;
+    // fresh layer contents per repetition and run (skopeo's blob info cache would skip the uploads)
+    const seed0 = freshSeed();
     for (const s of [ours, dist]) if (s) await v2Push(s.url, 'bench/warm', [warm]);
     for (let rep = 0; rep < REPS; rep++) {
-      const fx = await buildImageFixture({ bulk: { layers: SK_LAYERS, mib: SK_MIB, seed: seed0 + rep } });
       const src = join(tmp, `skopeo-src-${rep}`);
-      fx.writeDir(src);
-      const sizes = new Map(fx.layers.map((l) => [l.digest.slice('sha256:'.length), l.gz.length]));
+      const sizes = await writeDirImage(src, SK_LAYERS, SK_MIB, seed0 + rep);
       const servers = [['ours', ours] as const, ...(dist ? [['distribution', dist] as const] : [])];
       for (const [who, server] of rep % 2 ? servers.reverse() : servers) {
         const ref = `docker://${server.url.replace(/^http:\/\//, '')}/bench/skopeo${rep}:r${rep}`;
@@ -306,8 +302,7 @@ try {
         before = snapshot(server.servingPids());
         const pull = await skopeoCopy(bins.skopeo, ref, `dir:${dst}`, tmp);
         genCheck('skopeo pull', who, 'skopeo copy', pull.elapsedS, pull.cpuS, ticksSince(before, server.servingPids()) / clk);
-        // every layer came back (skopeo checked each digest while writing)
-        for (const [hex, size] of sizes) if (Bun.file(join(dst, hex)).size !== size) throw new Error(`skopeo pull from ${who}: layer ${hex} missing or short`);
+        checkPulled(dst, sizes, who);
         rmSync(dst, { recursive: true, force: true });
         r[who === 'ours' ? 'oursPush' : 'distPush'].push(push.elapsedS);
         r[who === 'ours' ? 'oursPull' : 'distPull'].push(pull.elapsedS);

@@ -122,6 +122,12 @@ export async function clockTicks(): Promise<number> {
   return Number((await run(['getconf', 'CLK_TCK'], 5000)).stdout.trim()) || 100;
 }
 
+/** The first line of `bin --version` (or of `bin ...args`) on stdout; null when `bin` is null. */
+export async function toolVersion(bin: string | null, ...args: string[]): Promise<string | null> {
+  if (!bin) return null;
+  return (await run([bin, ...(args.length ? args : ['--version'])], 5000)).stdout.trim().split('\n')[0] ?? '';
+}
+
 /** A number for a results table: `–` when missing, no decimals from 1000 up. */
 export const fmt = (n: number | null | undefined, d = 2): string =>
   n === null || n === undefined || !Number.isFinite(n) ? '–' : n >= 1000 ? n.toFixed(0) : n.toFixed(d);
