@@ -6,7 +6,8 @@
  * committed file differs from what the server serves.
  *
  * The app is built in-process (in-memory database and storage) with every optional route module
- * on, and the document is fetched through the same fetch handler servers use.
+ * on (the token endpoint too: see DOCUMENT_OVERRIDES), and the document is fetched through the
+ * same fetch handler servers use.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -21,8 +22,12 @@ import { MemoryDriver } from '../src/storage/memory.ts';
 export const OPENAPI_FILE = join(import.meta.dir, '..', 'openapi.json');
 export const CLIENT_TYPES_FILE = join(import.meta.dir, '..', 'clients', 'typescript', 'v1.ts');
 
-/** The settings the document is generated with: defaults, index and search routes on. */
-export const DOCUMENT_OVERRIDES = { standalone: true, search: true } as const;
+/**
+ * The settings the document is generated with: defaults, with the index and search routes on and
+ * `auth: token`, whose only addition to the document is the V2 token endpoint (/v2/token), so that
+ * the generated client can fetch Bearer tokens too. A fixed secret: nothing is written to disk.
+ */
+export const DOCUMENT_OVERRIDES = { standalone: true, search: true, auth: 'token', token_secret: 'openapi-document' } as const;
 
 /** Builds the app, runs `use` on it and its fetch handler, then closes the database. */
 export async function withDocumentApp<T>(

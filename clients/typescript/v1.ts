@@ -427,6 +427,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * V2 Bearer token (Docker token flow; auth: token only)
+         * @description The realm of the `WWW-Authenticate: Bearer` challenges of /v2/. Basic credentials or none (anonymous); the token carries, for each scope, the requested actions the V1 rules allow: pull = read (public repositories, private ones to their owner and admins), push and delete = the own namespace (admins anywhere), the catalog to admins.
+         */
+        get: operations["getToken"];
+        put?: never;
+        /**
+         * V2 Bearer token, OAuth2 password grant (auth: token only)
+         * @description Form `grant_type=password&username=&password=&service=&scope=` (scopes space-separated), as in distribution's oauth.md; the same grants and reply as GET. `refresh_token` grants are not supported (400).
+         */
+        post: operations["postToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/": {
         parameters: {
             query?: never;
@@ -2765,6 +2789,142 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["V1Error"];
+                };
+            };
+        };
+    };
+    getToken: {
+        parameters: {
+            query?: {
+                /** @description The service of the challenge (token_service, or the registry host); a different one is 400 when token_service is set */
+                service?: string;
+                /** @description Repeatable: `repository:<name>:<actions>` (actions among pull, push, delete, `*`; a one-part name means library/<name>) or `registry:catalog:*`; several may be space-separated. Unknown types and actions are ignored. */
+                scope?: string[];
+                /** @description The account the client logs in as (informative; the credentials decide) */
+                account?: string;
+                /** @description Informative */
+                client_id?: string;
+                /** @description Ignored: no refresh tokens are issued */
+                offline_token?: string;
+            };
+            header?: {
+                /** @description `Basic <base64 user:password>`; none for an anonymous token (when anonymous_read is on) */
+                authorization?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The token */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A Bearer token (JWT, HS256) for `Authorization: Bearer <token>` on /v2/ */
+                        token: string;
+                        /** @description The same token, under its OAuth2 name */
+                        access_token: string;
+                        /** @description Seconds the token stays valid (token_ttl) */
+                        expires_in: number;
+                        /** @description When it was issued (RFC 3339, UTC) */
+                        issued_at: string;
+                    };
+                };
+            };
+            /** @description UNSUPPORTED: invalid token request (a scope outside the grammar (invalid_scope, RFC 6749 §5.2), a service this registry is not, or (POST) a bad form or grant) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
+            };
+            /** @description UNAUTHORIZED: authentication required (wrong credentials, or none while anonymous_read is off) */
+            401: {
+                headers: {
+                    /** @description `Basic realm="registry"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
+            };
+        };
+    };
+    postToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @enum {string} */
+                    grant_type: "password";
+                    username?: string;
+                    password?: string;
+                    service?: string;
+                    /** @description Space-separated scopes */
+                    scope?: string;
+                    client_id?: string;
+                    /** @description Ignored: no refresh tokens are issued */
+                    access_type?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The token */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A Bearer token (JWT, HS256) for `Authorization: Bearer <token>` on /v2/ */
+                        token: string;
+                        /** @description The same token, under its OAuth2 name */
+                        access_token: string;
+                        /** @description Seconds the token stays valid (token_ttl) */
+                        expires_in: number;
+                        /** @description When it was issued (RFC 3339, UTC) */
+                        issued_at: string;
+                    };
+                };
+            };
+            /** @description UNSUPPORTED: invalid token request; UNSUPPORTED: Upload interrupted: the request body ended early (a scope outside the grammar (invalid_scope, RFC 6749 §5.2), a service this registry is not, or (POST) a bad form or grant) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
+            };
+            /** @description UNAUTHORIZED: authentication required (wrong credentials, or none while anonymous_read is off) */
+            401: {
+                headers: {
+                    /** @description `Basic realm="registry"` */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
+                };
+            };
+            /** @description SIZE_INVALID: Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Errors"];
                 };
             };
         };

@@ -2,7 +2,8 @@
  * A client generated from the OpenAPI document (openapi-typescript types in
  * clients/typescript/v1.ts + openapi-fetch) pushes images and pulls them back from the real
  * server (`bun run start`), with no hand-written request code: a two-layer V1 image through
- * /v1/, and an OCI image through /v2/ (a monolithic and a chunked blob upload, a manifest by tag).
+ * /v1/, and an OCI image through /v2/ (a monolithic and a chunked blob upload, a manifest by tag);
+ * in token mode it signs up and gets its Bearer tokens from /v2/token (GET and POST) as well.
  * The calls are type-checked against the generated `paths` by `tsc` (this file is in tsconfig's
  * include), so a contract change that breaks them fails the build.
  */
@@ -209,5 +210,84 @@ describe('generated client against bun run start', () => {
     const missing = await client.GET('/v2/{name}/manifests/{reference}', { params: { path: { name, reference: 'v2' } } });
     expect(missing.response.status).toBe(404);
     expect(missing.error).toEqual({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown to registry', detail: null }] });
+  }, 60_000);
+});
+
+describe('generated client against bun run start in token mode', () => {
+  let reg: StartedRegistry;
+  beforeAll(async () => {
+    reg = await startRegistry({ REGISTRY_AUTH: 'token', REGISTRY_TOKEN_SECRET: 'client-test-secret', REGISTRY_ANONYMOUS_READ: 'false' });
+  }, 60_000);
+  afterAll(async () => {
+    await reg?.stop();
+  });
+
+  test('signs up, gets Bearer tokens from /v2/token (GET with Basic, POST with the password grant) and uses them on /v2/', async () => {
+    const client = createClient<paths>({ baseUrl: reg.url });
+    const username = `gen${hex(8)}`;
+    const password = `pw-${hex(12)}`;
+    const signup = await client.POST('/v1/users', { body: { username, password, email: `${username}@example.com` } });
+    expect(signup.response.status).toBe(201);
+    const name = `${username}/app`;
+    const service = new URL(reg.url).host;
+
+    // without a token: the Bearer challenge names the realm, the service and the scope
+    const denied = await client.GET('/v2/{name}/tags/list', { params: { path: { name } } });
+    expect(denied.response.status).toBe(401);
+    expect(denied.response.headers.get('www-authenticate')).toBe(`Bearer realm="${reg.url}/v2/token",service="${service}",scope="repository:${name}:pull"`);
+    expect(denied.error).toEqual({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required', detail: null }] });
+
+    // GET /v2/token with Basic credentials: pull and push on the own namespace
+    const basic = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+    const got = await client.GET('/v2/token', { params: { query: { service, scope: [`repository:${name}:pull,push`] }, header: { authorization: basic } } });
+    expect(got.response.status).toBe(200);
+    expect(got.data?.token).toBe(got.data?.access_token);
+    expect(got.data?.expires_in).toBeGreaterThan(0);
+    const bearer = { authorization: `Bearer ${got.data!.token}` };
+    const config = new TextEncoder().encode('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+    const configDigest = sha256(config);
+    const pushed = await client.POST('/v2/{name}/blobs/uploads/', {
+      params: { path: { name }, query: { digest: configDigest } },
+      body: new Blob([config]),
+      ...raw,
+      headers: { ...raw.headers, ...bearer },
+    });
+    expect(pushed.response.status).toBe(201);
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.byteLength },
+      layers: [],
+    };
+    const put = await client.PUT('/v2/{name}/manifests/{reference}', {
+      params: { path: { name, reference: 'v1' } },
+      body: manifest,
+      headers: { 'content-type': OCI_MANIFEST, ...bearer },
+    });
+    expect(put.response.status).toBe(201);
+
+    // wrong credentials: 401 with the Basic challenge, in the V2 error shape
+    const wrong = await client.GET('/v2/token', { params: { query: { service, scope: [`repository:${name}:pull`] }, header: { authorization: `Basic ${Buffer.from(`${username}:nope`).toString('base64')}` } } });
+    expect(wrong.response.status).toBe(401);
+    expect(wrong.response.headers.get('www-authenticate')).toBe('Basic realm="registry"');
+    expect(wrong.error?.errors[0]?.code).toBe('UNAUTHORIZED');
+
+    // POST /v2/token, the OAuth2 password grant (containerd's first try): a pull token
+    const form = await client.POST('/v2/token', {
+      body: { grant_type: 'password', username, password, service, scope: `repository:${name}:pull` },
+      bodySerializer: (body) => new URLSearchParams(body as Record<string, string>).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(form.response.status).toBe(200);
+    const tags = await client.GET('/v2/{name}/tags/list', { params: { path: { name } }, headers: { authorization: `Bearer ${form.data!.access_token}` } });
+    expect(tags.response.status).toBe(200);
+    expect(tags.data).toEqual({ name, tags: ['v1'] });
+    // a pull token does not push
+    const refused = await client.PUT('/v2/{name}/manifests/{reference}', {
+      params: { path: { name, reference: 'v2' } },
+      body: manifest,
+      headers: { 'content-type': OCI_MANIFEST, authorization: `Bearer ${form.data!.access_token}` },
+    });
+    expect(refused.response.status).toBe(401);
   }, 60_000);
 });

@@ -26,6 +26,8 @@ const V2_OPERATION_IDS = [
   'v2Base', 'v2Catalog', 'v2ListTags', 'v2Referrers', 'v2GetBlob', 'v2DeleteBlob', 'v2StartUpload', 'v2UploadStatus',
   'v2PatchUpload', 'v2PutUpload', 'v2CancelUpload', 'v2GetManifest', 'v2PutManifest', 'v2DeleteManifest',
 ];
+/** The token endpoint (auth: token only): under /v2/, tagged v2, but it challenges for Basic credentials, not a Bearer token. */
+const TOKEN_OPERATION_IDS = ['getToken', 'postToken'];
 const V1_ERROR_REF = '#/components/schemas/V1Error';
 const V2_ERRORS_REF = '#/components/schemas/V2Errors';
 /** The error codes of the OCI Distribution Specification v1.1, and the generic ones http/errors.ts adds by status. */
@@ -100,12 +102,12 @@ describe('the served document', () => {
     const ids = operations.map((o) => o.op.operationId as string);
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(/^[a-z][A-Za-z0-9]*$/);
-    expect([...ids].sort()).toEqual([...OPERATION_IDS, ...V2_OPERATION_IDS].sort());
+    expect([...ids].sort()).toEqual([...OPERATION_IDS, ...V2_OPERATION_IDS, ...TOKEN_OPERATION_IDS].sort());
   });
 
   test('the V2 operations are exactly the /v2/ paths, all tagged v2', () => {
     const v2 = operations.filter((o) => o.path.startsWith('/v2/'));
-    expect(v2.map((o) => o.op.operationId).sort()).toEqual([...V2_OPERATION_IDS].sort());
+    expect(v2.map((o) => o.op.operationId).sort()).toEqual([...V2_OPERATION_IDS, ...TOKEN_OPERATION_IDS].sort());
     for (const { op } of v2) expect(`${op.operationId}: ${op.tags}`).toBe(`${op.operationId}: v2`);
     for (const { op } of operations.filter((o) => !o.path.startsWith('/v2/'))) expect(op.tags).not.toContain('v2');
   });
@@ -223,6 +225,18 @@ describe('the served document', () => {
       expect(responses['401'].headers['WWW-Authenticate'].description).toContain(id === 'v2Catalog' ? 'scope="registry:catalog:*"' : 'scope="repository:<name>:');
       expect(Object.keys(responses['403'].content['application/json'].examples)).toEqual(['V2_DENIED']);
     }
+  });
+
+  test('the token endpoint documents its Basic challenge, its token reply and its V2 errors', () => {
+    for (const id of TOKEN_OPERATION_IDS) {
+      const { path, op } = byId(id);
+      expect(`${id} ${path}`).toBe(`${id} /v2/token`);
+      expect(op.responses['401'].headers['WWW-Authenticate'].description).toBe('`Basic realm="registry"`');
+      expect(Object.keys(op.responses['401'].content['application/json'].examples)).toEqual(['V2_UNAUTHORIZED']);
+      expect(Object.keys(op.responses['400'].content['application/json'].examples)).toContain('V2_TOKEN_REQUEST_INVALID');
+      expect(op.responses['200'].content['application/json'].schema.required).toEqual(['token', 'access_token', 'expires_in', 'issued_at']);
+    }
+    expect(Object.keys(byId('postToken').op.requestBody.content)).toEqual(['application/x-www-form-urlencoded']);
   });
 
   test('V2 replies: the catalogue codes each route can produce, under their statuses', () => {

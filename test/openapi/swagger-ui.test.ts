@@ -54,12 +54,12 @@ test('Swagger UI renders the V1 and V2 operations in headless Chromium, offline'
       expect(await page.locator('.info .title').first().innerText()).toContain('Docker Registry V1 and OCI Distribution');
       for (const tag of TAGS) expect(await page.locator(`h3.opblock-tag[data-tag="${tag}"]`).count()).toBe(1);
       // every operation is open by tag (docExpansion "list"); ids are operations-<tag>-<operationId>
-      // 31 V1 operations, 14 V2 ones
-      expect(await page.locator('.opblock').count()).toBe(45);
+      // 31 V1 operations, 14 V2 ones and the token endpoint's 2
+      expect(await page.locator('.opblock').count()).toBe(47);
       const layerPut = page.locator('#operations-images-putImageLayer');
       await expect(layerPut.locator('.opblock-summary-path').innerText()).resolves.toContain('/v1/images/{id}/layer');
       await expect(layerPut.locator('.opblock-summary-method').innerText()).resolves.toBe('PUT');
-      for (const id of ['#operations-images-getImageLayer', '#operations-repositories-listTags', '#operations-index-putRepository', '#operations-search-search', '#operations-ping-ping', '#operations-v2-v2GetBlob', '#operations-v2-v2PutManifest']) {
+      for (const id of ['#operations-images-getImageLayer', '#operations-repositories-listTags', '#operations-index-putRepository', '#operations-search-search', '#operations-ping-ping', '#operations-v2-v2GetBlob', '#operations-v2-v2PutManifest', '#operations-v2-getToken', '#operations-v2-postToken']) {
         expect(`${id}: ${await page.locator(id).count()}`).toBe(`${id}: 1`);
       }
 

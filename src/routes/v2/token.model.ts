@@ -53,7 +53,7 @@ export function tokenDocs() {
   return {
     getToken: operation({
       operationId: 'getToken',
-      tag: 'index',
+      tag: 'v2',
       summary: 'V2 Bearer token (Docker token flow; auth: token only)',
       description:
         'The realm of the `WWW-Authenticate: Bearer` challenges of /v2/. Basic credentials or none (anonymous); ' +
@@ -63,7 +63,7 @@ export function tokenDocs() {
     }),
     postToken: operation({
       operationId: 'postToken',
-      tag: 'index',
+      tag: 'v2',
       summary: 'V2 Bearer token, OAuth2 password grant (auth: token only)',
       description:
         'Form `grant_type=password&username=&password=&service=&scope=` (scopes space-separated), as in ' +
