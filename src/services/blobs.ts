@@ -394,12 +394,21 @@ export class BlobService {
     const linked = await this.meta.linkBlob(ref, digest);
     if (linked) return linked;
     const key = newBlobKey(digest);
+    let grown = false;
     try {
       const chunks = this.#chunkKeys(session);
       if (chunks.length === 1) await this.storage.move(chunks[0]!, key);
       else await this.#concatenate(chunks, key);
+      // A continued object is the one file every PATCH writes on: a PATCH that began before this
+      // PUT claimed the session and put the object back (longer) before the move above would have
+      // made it more than the digest's bytes. Once moved, no PATCH can reach it: check it here.
+      if (this.storage.canContinue) grown = (await this.storage.stat(key)).size !== session.offset;
     } catch (e) {
       storageFailure(e, 'V2_BLOB_UPLOAD_UNKNOWN');
+    }
+    if (grown) {
+      await this.storage.delete(key).catch(() => {});
+      throw new RegistryError('V2_BLOB_UPLOAD_INVALID', 'a PATCH changed the upload while it was being completed; start it again');
     }
     return this.#record(ref, { digest, size: session.offset, key });
   }

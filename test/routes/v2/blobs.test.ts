@@ -216,6 +216,54 @@ describe('V2 blobs', () => {
     }
   });
 
+  test('a PATCH that lands between the PUT\'s claim and its move cannot add bytes to the blob', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'v2-late-patch-'));
+    try {
+      const storage = new FsDriver(dir);
+      const app = makeApp({}, storage);
+      const bytes = randomBytes(100_000);
+      const location = await start(app);
+      expect((await patch(app, location, bytes, '0-99999')).status).toBe(202);
+      // a second PATCH (valid: it continues at the session's offset) holds the object while its body arrives
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const slow = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(randomBytes(30_000));
+          await gate;
+          controller.enqueue(randomBytes(20_000));
+          controller.close();
+        },
+      });
+      const late = app.req('PATCH', location, { body: slow, headers: { 'content-range': '100000-149999' } });
+      await Bun.sleep(50);
+      // the PUT claims the session; just before its move the late PATCH finishes and puts the object back, longer
+      const realMove = storage.move.bind(storage);
+      let lateStatus = 0;
+      const move = spyOn(storage, 'move').mockImplementation(async (from, to) => {
+        release();
+        lateStatus = (await late).status;
+        return realMove(from, to);
+      });
+      const put = await app.req('PUT', `${location}?digest=${sha256(bytes)}`);
+      move.mockRestore();
+      // the late PATCH is refused (its session was claimed); the PUT either completes with exactly the
+      // session's bytes or fails, and never publishes a blob with bytes that are not its digest's
+      expect(lateStatus).toBeGreaterThanOrEqual(400);
+      if (put.status === 201) {
+        const r = await app.req('GET', `/v2/${NAME}/blobs/${sha256(bytes)}`);
+        expect(r.headers.get('content-length')).toBe('100000');
+        expect(new Uint8Array(await r.arrayBuffer())).toEqual(bytes);
+      } else {
+        await expectV2Error(put, 400, 'BLOB_UPLOAD_INVALID');
+        expect((await app.req('HEAD', `/v2/${NAME}/blobs/${sha256(bytes)}`)).status).toBe(404);
+      }
+      app.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('the usual single PATCH completes through another process without reading the chunk back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'v2-session-'));
     try {
