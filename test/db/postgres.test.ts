@@ -469,6 +469,28 @@ describe('postgres V2 races (one step of a call held on a lock while another cal
       expect(await store.getTaggedManifest(ref, 'latest')).toBeNull();
       expect(await store.listTagNames(ref)).toEqual([]);
     }));
+
+  test('a manifest PUT racing the deletion of its repository: the manifest is refused or deleted with it, never stored without its blobs', () =>
+    withStore(async ({ url, store }) => {
+      const ref = { namespace: 'race', name: 'repodel' };
+      await store.putBlob(ref, { digest: 'sha256:x', size: 1, key: 'kx' });
+      // the PUT is held in its verification, at the lock on the blob row it checks is linked
+      const held = await holdLock(url, `SELECT 1 FROM blobs WHERE digest = 'sha256:x' FOR UPDATE`);
+      const put = store.putManifest(ref, v2('m', 'x'), 'latest', { verify: true });
+      await waitersOnLock(store, 1);
+      let removed: boolean | null = null;
+      const del = store.deleteRepository(ref).then((r) => (removed = r));
+      await waitersOnLock(store, 2, () => removed !== null);
+      await held.release();
+      const missing = await put;
+      await del;
+      expect(removed as boolean | null).toBe(true);
+      const stored = await store.getManifest(ref, 'sha256:m');
+      // stored: then its blob is linked in its repository; refused: nothing of it is left
+      if (stored) expect(await store.getLinkedBlob(ref, 'sha256:x')).not.toBeNull();
+      else expect(missing === 'sha256:x' || (await store.getRepository(ref)) === null).toBe(true);
+      expect(await danglingTags(store)).toEqual([]);
+    }));
 });
 
 describe('postgres connections', () => {

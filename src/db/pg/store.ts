@@ -443,13 +443,15 @@ export class PgMetaStore implements MetaStore {
 
   /**
    * In a transaction: what a new manifest references that the repository lacks (see putManifest),
-   * the blobs found locked (key share) against garbage collection until commit. A stored manifest
-   * of that digest is locked (key share) too: deleted by digest after it was found (its tags with
-   * it), it would leave this write's tag naming a manifest that is gone; locked, the delete waits
-   * for the commit and then takes the tag with it.
+   * the blobs found locked (key share) against garbage collection until commit. The repository
+   * row and a stored manifest of that digest are locked (key share) first: a repository deleted
+   * after the check (its links cascading away) or that manifest deleted by digest after it was
+   * found (its tags with it) would otherwise leave this write storing a manifest whose blobs are
+   * not linked, or a tag naming a manifest that is gone; locked, the delete waits for the commit
+   * and then takes what was written with it.
    */
   async #lockReferences(tx: Tx, name: string, manifest: NewManifest): Promise<string | null> {
-    const [repo] = await tx.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, name));
+    const [repo] = await tx.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, name)).for('key share');
     const repositoryId = repo?.id ?? -1;
     const inRepo = and(eq(manifests.repositoryId, repositoryId), eq(manifests.digest, manifest.digest));
     if ((await tx.select({ d: manifests.digest }).from(manifests).where(inRepo).for('key share')).length > 0) return null;
