@@ -491,6 +491,29 @@ describe('postgres V2 races (one step of a call held on a lock while another cal
       else expect(missing === 'sha256:x' || (await store.getRepository(ref)) === null).toBe(true);
       expect(await danglingTags(store)).toEqual([]);
     }));
+
+  test('a manifest PUT moving a tag off a V1 image racing the deletion of its repository: both complete, no deadlock', () =>
+    withStore(async ({ url, store }) => {
+      const ref = { namespace: 'race', name: 'deadlock' };
+      await store.putImageIfUploading({ id: 'i', parent: null, json: enc.encode('{}'), ancestry: ['i'] });
+      await store.markReady('i');
+      await store.putTag(ref, { name: 'latest', imageId: 'i', metadata: '{}' });
+      await store.putBlob(ref, { digest: 'sha256:x', size: 1, key: 'kx' });
+      // the PUT is held in its verification, once it holds what it locks first
+      const held = await holdLock(url, `SELECT 1 FROM blobs WHERE digest = 'sha256:x' FOR UPDATE`);
+      const put = store.putManifest(ref, v2('m', 'x'), 'latest', { verify: true });
+      await waitersOnLock(store, 1);
+      // the deletion touches the tag's image, then needs the repository row
+      let removed: boolean | null = null;
+      const del = store.deleteRepository(ref).then((r) => (removed = r));
+      await waitersOnLock(store, 2, () => removed !== null);
+      await held.release();
+      const [p, d] = await Promise.allSettled([put, del]);
+      expect(p.status).toBe('fulfilled');
+      expect(d.status).toBe('fulfilled');
+      expect(removed as boolean | null).toBe(true);
+      expect(await danglingTags(store)).toEqual([]);
+    }));
 });
 
 describe('postgres connections', () => {

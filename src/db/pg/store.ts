@@ -178,10 +178,17 @@ export class PgMetaStore implements MetaStore {
     throw new Error(`repository ${name} was deleted ${ENSURE_ATTEMPTS} times while being created`);
   }
 
-  /** What its tags and manifests pointed at is touched: a pull in flight keeps it for the grace period. */
+  /**
+   * What its tags and manifests pointed at is touched: a pull in flight keeps it for the grace period.
+   * The repository row is locked first: a write into the repository (putManifest, putTag) takes
+   * it (key share) before it updates any row, so taking it after updating some (a tag's image)
+   * would deadlock with such a write.
+   */
   async deleteRepository(ref: RepoRef): Promise<boolean> {
     const name = rec.fullName(ref);
     return this.#transaction(async (tx) => {
+      const [found] = await tx.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, name)).for('update');
+      if (!found) return false;
       const now = Date.now();
       await tx.update(images).set({ usedAt: now }).where(gc.namedByTags(images, tags, rule.inRepository(schema, tags, name)));
       await tx.update(blobs).set({ usedAt: now }).where(gc.referencedBy(blobs, manifestReferences, rule.inRepository(schema, manifestReferences, name)));
