@@ -223,4 +223,31 @@ describe('V1 ⇄ V2 bridge under concurrency', () => {
       expect(await (await app.req('GET', '/v2/team/both/tags/list')).json()).toEqual({ name: 'team/both', tags: ['other', 'same'] });
     });
   });
+  test('two V2 PUTs of one tag, the second landing while the first is bridged to V1: the second holds in both protocols', async () => {
+    await withApp(async (app) => {
+      const image = async (text: string) => {
+        const m = JSON.parse(await imageManifest(app, 'team/twoputs', [gzip(await layerTar('f', text))]));
+        m.layers = m.layers.map((l: object) => ({ ...l, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }));
+        return JSON.stringify(m);
+      };
+      const [first, second] = [await image('first'), await image('second')];
+      const bridgeTag = app.meta.bridgeTag.bind(app.meta);
+      let interfered = false;
+      app.meta.bridgeTag = async (...args) => {
+        if (!interfered) {
+          interfered = true;
+          expect((await putManifest(app, 'team/twoputs', 'same', second)).status).toBe(201);
+        }
+        return bridgeTag(...args);
+      };
+      expect((await putManifest(app, 'team/twoputs', 'same', first)).status).toBe(201);
+      expect(interfered).toBe(true);
+      app.meta.bridgeTag = bridgeTag;
+      expect(await (await app.req('GET', '/v2/team/twoputs/manifests/same')).text()).toBe(second);
+      expect(await (await app.req('GET', '/v2/team/twoputs/tags/list')).json()).toEqual({ name: 'team/twoputs', tags: ['same'] });
+      const top = ((await (await app.req('GET', '/v1/repositories/team/twoputs/tags')).json()) as Record<string, string>).same!;
+      const layer = new Uint8Array(await (await app.req('GET', `/v1/images/${top}/layer`)).arrayBuffer());
+      expect(sha256(layer)).toBe(JSON.parse(second).layers[0].digest);
+    });
+  });
 });
