@@ -19,7 +19,7 @@ import { newBlobKey } from '../storage/paths.ts';
 import type { ImageService } from './images.ts';
 import type { RepositoryService } from './repositories.ts';
 
-type Store = Pick<ImageStore, 'getImage' | 'getImageCache' | 'setImageCache' | 'putImageIfUploading' | 'setLayerIfUploading' | 'markReady'> &
+type Store = Pick<ImageStore, 'getImage' | 'touchImage' | 'getImageCache' | 'setImageCache' | 'putImageIfUploading' | 'setLayerIfUploading' | 'markReady'> &
   Pick<TagStore, 'getTag'> &
   Pick<BlobStore, 'getLinkedBlob' | 'putBlob' | 'putLayerBlob' | 'linkBlob'> &
   Pick<ManifestStore, 'getManifest' | 'putManifest' | 'bridgeTag'>;
@@ -131,8 +131,12 @@ export class BridgeService {
    */
   async #writeV1Image(image: NewImage, blob: { digest: string; key: string; size: number }): Promise<boolean> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      // an image another push derived already is complete: it stays as it is
-      if (!(await this.meta.putImageIfUploading(image))) return this.#isDerived(image, blob.key);
+      // an image another push derived already is complete: it stays as it is, relied on from here
+      // (touched, so garbage collection spares it until the tag names it); collected meanwhile, it is written anew
+      if (!(await this.meta.putImageIfUploading(image))) {
+        if (await this.meta.touchImage(image.id, Date.now())) return this.#isDerived(image, blob.key);
+        continue;
+      }
       // the blob's own bytes, recorded only while the blob still names them (not collected meanwhile)
       await this.meta.setLayerIfUploading(image.id, { key: blob.key, size: blob.size, checksums: [], json: image.json, blob: blob.digest });
       if (await this.meta.markReady(image.id, blob.key)) return true;

@@ -109,3 +109,30 @@ describe('BridgeService.bridgeToV1 against V1 images pushed under the derived id
     });
   });
 });
+
+describe('BridgeService.bridgeToV1 against garbage collection of V1 images it finds complete', () => {
+  test('a derived image found ready, then collected before the tag is bridged: written again, the tag bridged to it, every image V1 lists there', async () => {
+    await withApp(async (app) => {
+      const layers = [gzip(await buildTar([{ name: 'a', body: 'one' }])), gzip(await buildTar([{ name: 'b', body: 'two' }]))];
+      const { manifest, derived } = await bridgeableImage(app, 'team/swept', layers);
+      const top = derived[1]!.id;
+      // an earlier push derived the images; its tag is gone, so nothing holds the top image
+      expect((await putManifest(app, 'team/swept', 'old', manifest)).status).toBe(201);
+      expect((await app.req('DELETE', '/v2/team/swept/manifests/old')).status).toBe(202);
+      const meta = app.meta;
+      const putImage = meta.putImageIfUploading.bind(meta);
+      let swept = false;
+      // the collector deletes the top image right after this push found it complete
+      meta.putImageIfUploading = async (image) => {
+        const written = await putImage(image);
+        if (!written && image.id === top && !swept) swept = (await meta.deleteImageIfUnused(top, Date.now() + 60_000)) !== null;
+        return written;
+      };
+      expect((await putManifest(app, 'team/swept', 'new', manifest)).status).toBe(201);
+      expect(swept).toBe(true);
+      const list = (await (await app.req('GET', '/v1/repositories/team/swept/images')).json()) as { id: string }[];
+      for (const { id } of list) expect((await app.req('GET', `/v1/images/${id}/json`)).status).toBe(200);
+      expect(await v1Layers(app, 'team/swept', 'new')).toEqual(layers);
+    });
+  });
+});
