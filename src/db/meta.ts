@@ -372,7 +372,10 @@ export interface ManifestStore {
    * references is linked in `ref` and every child manifest is in `ref` (those rows locked against
    * garbage collection until commit); returns the first reference missing (nothing written), or
    * null when written. A manifest stored already needs no check: what a stored manifest
-   * references is never collected.
+   * references is never collected. A verified write also holds the repository and a stored
+   * manifest of that digest until it commits: a deleteRepository or a deleteManifest of that
+   * digest running meanwhile comes after it and removes what it wrote (never a tag left naming a
+   * manifest that is gone, nor a manifest left in a repository recreated without its blobs).
    */
   putManifest(ref: RepoRef, manifest: NewManifest, tag?: string, options?: VerifiedWrite): Promise<string | null>;
   /**

@@ -19,7 +19,7 @@ import { newBlobKey } from '../storage/paths.ts';
 import type { ImageService } from './images.ts';
 import type { RepositoryService } from './repositories.ts';
 
-type Store = Pick<ImageStore, 'getImageCache' | 'setImageCache' | 'putImageIfUploading' | 'setLayerIfUploading' | 'markReady'> &
+type Store = Pick<ImageStore, 'getImage' | 'touchImage' | 'getImageCache' | 'setImageCache' | 'putImageIfUploading' | 'setLayerIfUploading' | 'markReady'> &
   Pick<TagStore, 'getTag'> &
   Pick<BlobStore, 'getLinkedBlob' | 'putBlob' | 'putLayerBlob' | 'linkBlob'> &
   Pick<ManifestStore, 'getManifest' | 'putManifest' | 'bridgeTag'>;
@@ -111,7 +111,7 @@ export class BridgeService {
       if (!blob) return `layer ${image.layer.digest} is missing`;
       const json = new TextEncoder().encode(image.json);
       if (!(await this.#writeV1Image({ id: image.id, parent: image.parent, json, ancestry: [...ancestry] }, blob))) {
-        return `the V1 image ${image.id} is being written by concurrent pushes`;
+        return `the V1 image ${image.id} is being written by concurrent pushes, or exists with other content`;
       }
     }
     const list = derived.map((i) => ({ id: i.id }));
@@ -122,19 +122,32 @@ export class BridgeService {
 
   /**
    * Writes a derived V1 image (uploading → its layer → ready) unless it is ready already; true
-   * once it is ready. Another push of the same image may reset it to uploading between our steps
-   * (that clears the layer): it is marked ready only with its layer recorded, and the steps are
-   * taken again, until one of the pushes has completed it.
+   * once it is ready with this json and this blob's bytes. Another push of the same image may
+   * reset it to uploading between our steps (that clears the layer): it is marked ready only with
+   * its layer recorded, and the steps are taken again, until one of the pushes has completed it.
+   * A derived id is a function of the manifest, so a V1 client may also have pushed (or complete,
+   * between our steps) an image under it with other bytes: a ready image is taken only when it is
+   * this one, else false (the tag stays V2-only rather than naming those bytes).
    */
   async #writeV1Image(image: NewImage, blob: { digest: string; key: string; size: number }): Promise<boolean> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      // an image another push derived already is complete: it stays as it is
-      if (!(await this.meta.putImageIfUploading(image))) return true;
+      // an image another push derived already is complete: it stays as it is, relied on from here
+      // (touched, so garbage collection spares it until the tag names it); collected meanwhile, it is written anew
+      if (!(await this.meta.putImageIfUploading(image))) {
+        if (await this.meta.touchImage(image.id, Date.now())) return this.#isDerived(image, blob.key);
+        continue;
+      }
       // the blob's own bytes, recorded only while the blob still names them (not collected meanwhile)
       await this.meta.setLayerIfUploading(image.id, { key: blob.key, size: blob.size, checksums: [], json: image.json, blob: blob.digest });
       if (await this.meta.markReady(image.id, blob.key)) return true;
     }
     return false;
+  }
+
+  /** Whether the ready image `image.id` is the derived one: its json and the blob's bytes (by key). */
+  async #isDerived(image: NewImage, layerKey: string): Promise<boolean> {
+    const stored = await this.meta.getImage(image.id);
+    return stored !== null && stored.layerKey === layerKey && Buffer.from(stored.json).equals(Buffer.from(image.json));
   }
 
   /** A V1 image's layer as a blob of `ref` (analysed once, then kept); null for an empty layer. */

@@ -395,6 +395,127 @@ describe('postgres store specifics', () => {
     }));
 });
 
+/**
+ * A transaction of its own on `url` (one reserved connection) that has taken `lock` and holds it
+ * until `release()`: a store call meant to run "between" two steps of another is made to wait there.
+ */
+async function holdLock(url: string, lock: string) {
+  const sql = new SQL({ url, max: 1 });
+  const conn = await sql.reserve();
+  await conn.unsafe('BEGIN');
+  await conn.unsafe(lock);
+  return {
+    release: async () => {
+      await conn.unsafe('COMMIT');
+      conn.release();
+      await sql.close();
+    },
+  };
+}
+
+/**
+ * Resolves once `n` backends of the store's database wait on a lock (a call has reached the held
+ * one), or as soon as `done()` (the call it waits for has finished instead of waiting).
+ */
+async function waitersOnLock(store: PgMetaStore, n: number, done: () => boolean = () => false): Promise<void> {
+  for (let i = 0; i < 500 && !done(); i++) {
+    const [row] = await store.db.$client.unsafe(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    );
+    if ((row as { n: number }).n >= n) return;
+    await Bun.sleep(10);
+  }
+  if (!done()) throw new Error(`never ${n} backends waiting on a lock`);
+}
+
+/** Tags naming a V2 manifest their repository does not hold (a pull by that tag would 404). */
+async function danglingTags(store: PgMetaStore): Promise<string[]> {
+  const rows = await store.db.$client.unsafe(
+    `SELECT t.name FROM tags t WHERE t.manifest_digest IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = t.repository_id AND m.digest = t.manifest_digest)`,
+  );
+  return (rows as { name: string }[]).map((r) => r.name);
+}
+
+describe('postgres V2 races (one step of a call held on a lock while another call runs)', () => {
+  const v2 = (n: string, blob: string) => ({
+    digest: `sha256:${n}`,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    content: enc.encode(`{"n":"${n}"}`),
+    subject: null,
+    artifactType: null,
+    references: [{ digest: `sha256:${blob}`, kind: 'blob' as const }],
+  });
+
+  test('a tag PUT of a stored manifest racing its DELETE by digest: the tag never outlives the manifest', () =>
+    withStore(async ({ url, store }) => {
+      const ref = { namespace: 'race', name: 'tagdel' };
+      await store.putBlob(ref, { digest: 'sha256:x', size: 1, key: 'kx' });
+      await store.putManifest(ref, v2('old', 'x'), 'latest', { verify: true });
+      await store.putManifest(ref, v2('d', 'x'), undefined, { verify: true });
+      // the PUT (tag latest -> d, d stored already) is held at its tag write, after its manifest step
+      const held = await holdLock(url, `SELECT 1 FROM tags WHERE name = 'latest' FOR UPDATE`);
+      const put = store.putManifest(ref, v2('d', 'x'), 'latest', { verify: true });
+      await waitersOnLock(store, 1);
+      // the DELETE of d runs meanwhile (and must not finish before the PUT it races)
+      let deleted: boolean | null = null;
+      const del = store.deleteManifest(ref, 'sha256:d').then((d) => (deleted = d));
+      await waitersOnLock(store, 2, () => deleted !== null);
+      await held.release();
+      expect(await put).toBeNull();
+      await del;
+      expect(deleted as boolean | null).toBe(true);
+      expect(await danglingTags(store)).toEqual([]);
+      expect(await store.getTaggedManifest(ref, 'latest')).toBeNull();
+      expect(await store.listTagNames(ref)).toEqual([]);
+    }));
+
+  test('a manifest PUT racing the deletion of its repository: the manifest is refused or deleted with it, never stored without its blobs', () =>
+    withStore(async ({ url, store }) => {
+      const ref = { namespace: 'race', name: 'repodel' };
+      await store.putBlob(ref, { digest: 'sha256:x', size: 1, key: 'kx' });
+      // the PUT is held in its verification, at the lock on the blob row it checks is linked
+      const held = await holdLock(url, `SELECT 1 FROM blobs WHERE digest = 'sha256:x' FOR UPDATE`);
+      const put = store.putManifest(ref, v2('m', 'x'), 'latest', { verify: true });
+      await waitersOnLock(store, 1);
+      let removed: boolean | null = null;
+      const del = store.deleteRepository(ref).then((r) => (removed = r));
+      await waitersOnLock(store, 2, () => removed !== null);
+      await held.release();
+      const missing = await put;
+      await del;
+      expect(removed as boolean | null).toBe(true);
+      const stored = await store.getManifest(ref, 'sha256:m');
+      // stored: then its blob is linked in its repository; refused: nothing of it is left
+      if (stored) expect(await store.getLinkedBlob(ref, 'sha256:x')).not.toBeNull();
+      else expect(missing === 'sha256:x' || (await store.getRepository(ref)) === null).toBe(true);
+      expect(await danglingTags(store)).toEqual([]);
+    }));
+
+  test('a manifest PUT moving a tag off a V1 image racing the deletion of its repository: both complete, no deadlock', () =>
+    withStore(async ({ url, store }) => {
+      const ref = { namespace: 'race', name: 'deadlock' };
+      await store.putImageIfUploading({ id: 'i', parent: null, json: enc.encode('{}'), ancestry: ['i'] });
+      await store.markReady('i');
+      await store.putTag(ref, { name: 'latest', imageId: 'i', metadata: '{}' });
+      await store.putBlob(ref, { digest: 'sha256:x', size: 1, key: 'kx' });
+      // the PUT is held in its verification, once it holds what it locks first
+      const held = await holdLock(url, `SELECT 1 FROM blobs WHERE digest = 'sha256:x' FOR UPDATE`);
+      const put = store.putManifest(ref, v2('m', 'x'), 'latest', { verify: true });
+      await waitersOnLock(store, 1);
+      // the deletion touches the tag's image, then needs the repository row
+      let removed: boolean | null = null;
+      const del = store.deleteRepository(ref).then((r) => (removed = r));
+      await waitersOnLock(store, 2, () => removed !== null);
+      await held.release();
+      const [p, d] = await Promise.allSettled([put, del]);
+      expect(p.status).toBe('fulfilled');
+      expect(d.status).toBe('fulfilled');
+      expect(removed as boolean | null).toBe(true);
+      expect(await danglingTags(store)).toEqual([]);
+    }));
+});
+
 describe('postgres connections', () => {
   test('after pg_terminate_backend of every pooled connection, the next calls succeed', () =>
     withStore(

@@ -178,10 +178,17 @@ export class PgMetaStore implements MetaStore {
     throw new Error(`repository ${name} was deleted ${ENSURE_ATTEMPTS} times while being created`);
   }
 
-  /** What its tags and manifests pointed at is touched: a pull in flight keeps it for the grace period. */
+  /**
+   * What its tags and manifests pointed at is touched: a pull in flight keeps it for the grace period.
+   * The repository row is locked first: a write into the repository (putManifest, putTag) takes
+   * it (key share) before it updates any row, so taking it after updating some (a tag's image)
+   * would deadlock with such a write.
+   */
   async deleteRepository(ref: RepoRef): Promise<boolean> {
     const name = rec.fullName(ref);
     return this.#transaction(async (tx) => {
+      const [found] = await tx.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, name)).for('update');
+      if (!found) return false;
       const now = Date.now();
       await tx.update(images).set({ usedAt: now }).where(gc.namedByTags(images, tags, rule.inRepository(schema, tags, name)));
       await tx.update(blobs).set({ usedAt: now }).where(gc.referencedBy(blobs, manifestReferences, rule.inRepository(schema, manifestReferences, name)));
@@ -443,13 +450,18 @@ export class PgMetaStore implements MetaStore {
 
   /**
    * In a transaction: what a new manifest references that the repository lacks (see putManifest),
-   * the blobs found locked (key share) against garbage collection until commit.
+   * the blobs found locked (key share) against garbage collection until commit. The repository
+   * row and a stored manifest of that digest are locked (key share) first: a repository deleted
+   * after the check (its links cascading away) or that manifest deleted by digest after it was
+   * found (its tags with it) would otherwise leave this write storing a manifest whose blobs are
+   * not linked, or a tag naming a manifest that is gone; locked, the delete waits for the commit
+   * and then takes what was written with it.
    */
   async #lockReferences(tx: Tx, name: string, manifest: NewManifest): Promise<string | null> {
-    const [repo] = await tx.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, name));
+    const [repo] = await tx.select({ id: repositories.id }).from(repositories).where(eq(repositories.fullName, name)).for('key share');
     const repositoryId = repo?.id ?? -1;
     const inRepo = and(eq(manifests.repositoryId, repositoryId), eq(manifests.digest, manifest.digest));
-    if ((await tx.select({ d: manifests.digest }).from(manifests).where(inRepo)).length > 0) return null;
+    if ((await tx.select({ d: manifests.digest }).from(manifests).where(inRepo).for('key share')).length > 0) return null;
     const wanted = gc.referencesByKind(manifest.references);
     const linked: string[] = [];
     for (const digests of gc.slices(wanted.blobs)) {

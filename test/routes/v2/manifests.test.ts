@@ -169,3 +169,32 @@ describe('V2 manifests', () => {
     });
   });
 });
+
+describe('V2 manifests and tags under concurrent requests', () => {
+  test('a tag PUT of a stored manifest whose DELETE by digest lands after its checks: stored again with the tag, GET by tag and digest and the tag list agree', async () => {
+    await withApp(async (app) => {
+      const manifest = await imageManifest(app, NAME, [randomBytes(10)]);
+      const digest = sha256(manifest);
+      expect((await putManifest(app, NAME, 'old', manifest)).status).toBe(201);
+      const getLinkedBlob = app.meta.getLinkedBlob.bind(app.meta);
+      let deleted = false;
+      // the last check of the PUT's references, then the DELETE, then the PUT's write
+      app.meta.getLinkedBlob = async (ref, blob) => {
+        const found = await getLinkedBlob(ref, blob);
+        if (!deleted && blob === JSON.parse(manifest).layers[0].digest) {
+          deleted = true;
+          expect((await app.req('DELETE', `/v2/${NAME}/manifests/${digest}`)).status).toBe(202);
+        }
+        return found;
+      };
+      expect((await putManifest(app, NAME, 'new', manifest)).status).toBe(201);
+      expect(deleted).toBe(true);
+      app.meta.getLinkedBlob = getLinkedBlob;
+      expect(await (await app.req('GET', `/v2/${NAME}/manifests/new`)).text()).toBe(manifest);
+      expect((await app.req('GET', `/v2/${NAME}/manifests/${digest}`)).status).toBe(200);
+      // the DELETE took the old tag with the manifest; the PUT's tag is the only one
+      expect(await (await app.req('GET', `/v2/${NAME}/tags/list`)).json()).toEqual({ name: NAME, tags: ['new'] });
+      await expectV2Error(await app.req('GET', `/v2/${NAME}/manifests/old`), 404, 'MANIFEST_UNKNOWN');
+    });
+  });
+});
