@@ -314,10 +314,13 @@ export class BlobService {
 
   async #appendChunk(session: UploadRecord, body: RequestBody, expected: number | null): Promise<UploadRecord> {
     // the sha256 of every byte so far goes on only where it is known: in the process that has
-    // seen them all, or from the first byte (any process)
+    // seen them all, or from the first byte (any process). The live hasher is taken, not shared:
+    // a concurrent PATCH of the session in this process must not feed its bytes into it too (the
+    // winner would record a digest of both bodies over the bytes of one); it comes back when
+    // this chunk is recorded
     const live = this.#live.get(session.id);
+    this.#live.delete(session.id);
     const hasher = live && live.offset === session.offset ? live.hasher : session.offset === 0 ? digestHasher('sha256') : null;
-    if (!hasher) this.#live.delete(session.id);
     const continued = this.storage.canContinue;
     const key = uploadChunkKey(session.id, continued ? 0 : session.chunks);
     const writer = await (continued ? this.storage.writerAt(key, session.offset) : this.storage.writer(key)).catch((e) => {
@@ -331,12 +334,13 @@ export class BlobService {
       if (expected !== null && size !== expected) throw new RegistryError('V2_SIZE_INVALID', 'the body does not fill its Content-Range');
       if (size === 0) {
         await writer.cancel();
+        // nothing hashed: the hasher comes back unless a concurrent PATCH moved the session on
+        if (hasher && !this.#live.has(session.id)) this.#live.set(session.id, { offset: session.offset, hasher });
         return session;
       }
       await writer.commit();
     } catch (e) {
-      // the hasher has taken part of a chunk that did not land
-      this.#live.delete(session.id);
+      // the hasher (taken, so dropped here) has taken part of a chunk that did not land
       await writer.cancel().catch(() => {});
       if (e instanceof StorageError) storageFailure(e);
       throw e;
@@ -346,8 +350,8 @@ export class BlobService {
     const next = await this.meta.appendUpload(session.id, { offset: session.offset, chunks: session.chunks }, size, digest);
     if (!next) {
       // another request moved the session on (or ended it) meanwhile: this chunk is not part of it
-      // (a continued object is cut back to the session's offset by the next PATCH that takes it)
-      this.#live.delete(session.id);
+      // (a continued object is cut back to the session's offset by the next PATCH that takes it);
+      // its hasher, taken, goes with it
       if (!continued) await this.storage.delete(key).catch(() => {});
       const now = await this.meta.getUpload(session.id);
       if (!now) throw new RegistryError('V2_BLOB_UPLOAD_UNKNOWN');
