@@ -14,8 +14,9 @@
  * session survives a worker restart and may be continued through any worker of any node. Where
  * objects can grow (disk: `storage.canContinue`) its bytes are one object, `uploads/<session>/0`,
  * which each PATCH takes, writes on from the session's offset and puts back (the taking keeps
- * concurrent PATCHes apart); elsewhere (S3) each PATCH is one committed object
- * `uploads/<session>/<n>`. Completion:
+ * concurrent PATCHes apart); elsewhere (S3) each PATCH is one committed object of its own,
+ * `uploads/<session>/<n>-<random>`, and the session's row records the names of those that count
+ * (a PATCH that loses the race for the session's next chunk deletes only its own). Completion:
  * - monolithic (the first bytes arrive with the digest): streamed straight into the blob's key
  *   through an atomic writer, hashed on the way, committed only when the digest matches;
  * - chunked: the digest is the one recorded with the last chunk by the process that had hashed
@@ -34,7 +35,7 @@ import { fullName } from '../db/records.ts';
 import { digestAlgorithm, digestHasher, isDigest } from '../domain/digest.ts';
 import { RegistryError } from '../errors.ts';
 import { PathNotFoundError, StorageError, type StorageDriver } from '../storage/driver.ts';
-import { isSessionId, newBlobKey, newSessionId, uploadChunkKey, uploadPrefix } from '../storage/paths.ts';
+import { isSessionId, newBlobKey, newChunkName, newSessionId, uploadChunkKey, uploadObjectKey, uploadPrefix } from '../storage/paths.ts';
 import { pipeBody, type RequestBody } from './body.ts';
 import { RecentUse } from './recent-use.ts';
 
@@ -187,8 +188,11 @@ export class BlobService {
    * continued by every PATCH); elsewhere one per chunk.
    */
   #chunkKeys(session: UploadRecord): string[] {
-    const count = this.storage.canContinue ? Math.min(session.chunks, 1) : session.chunks;
-    return Array.from({ length: count }, (_, n) => uploadChunkKey(session.id, n));
+    if (this.storage.canContinue) return session.chunks > 0 ? [uploadChunkKey(session.id, 0)] : [];
+    // each chunk's object has a name of its own, recorded with it (rows from before: `0`, `1`, …)
+    const names = session.chunkNames === '' ? [] : session.chunkNames.split(' ');
+    const unnamed = Math.max(session.chunks - names.length, 0);
+    return [...Array.from({ length: unnamed }, (_, n) => uploadChunkKey(session.id, n)), ...names.map((name) => uploadObjectKey(session.id, name))];
   }
 
   /** A session of `ref`, or BLOB_UPLOAD_UNKNOWN. */
@@ -322,7 +326,10 @@ export class BlobService {
     this.#live.delete(session.id);
     const hasher = live && live.offset === session.offset ? live.hasher : session.offset === 0 ? digestHasher('sha256') : null;
     const continued = this.storage.canContinue;
-    const key = uploadChunkKey(session.id, continued ? 0 : session.chunks);
+    // elsewhere (S3) this PATCH's object has a name of its own: a concurrent PATCH from the same
+    // session snapshot (the same chunk number) can neither replace it nor, losing, delete it
+    const name = continued ? null : newChunkName(session.chunks);
+    const key = name === null ? uploadChunkKey(session.id, 0) : uploadObjectKey(session.id, name);
     const writer = await (continued ? this.storage.writerAt(key, session.offset) : this.storage.writer(key)).catch((e) => {
       // the data object is taken by a concurrent PATCH (or was lost): this one cannot go on
       if (continued && e instanceof PathNotFoundError) throw outOfOrder(session.offset);
@@ -347,7 +354,8 @@ export class BlobService {
     }
     // recorded, so that the completion needs no re-read wherever it lands (another worker, node)
     const digest = hasher ? recordedDigest(`sha256:${hasher.copy().digest('hex')}`, this.storage.volatileEpoch) : null;
-    const next = await this.meta.appendUpload(session.id, { offset: session.offset, chunks: session.chunks }, size, digest);
+    const names = name === null ? undefined : session.chunkNames === '' ? name : `${session.chunkNames} ${name}`;
+    const next = await this.meta.appendUpload(session.id, { offset: session.offset, chunks: session.chunks }, size, digest, names);
     if (!next) {
       // another request moved the session on (or ended it) meanwhile: this chunk is not part of it
       // (a continued object is cut back to the session's offset by the next PATCH that takes it);

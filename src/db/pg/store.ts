@@ -390,8 +390,8 @@ export class PgMetaStore implements MetaStore {
     return row ?? null;
   }
 
-  async appendUpload(id: string, expected: { offset: number; chunks: number }, size: number, digest: string | null = null): Promise<UploadRecord | null> {
-    const set = rec.appendedUploadValues(expected, size, digest, Date.now());
+  async appendUpload(id: string, expected: { offset: number; chunks: number }, size: number, digest: string | null = null, chunkNames?: string): Promise<UploadRecord | null> {
+    const set = rec.appendedUploadValues(expected, size, digest, Date.now(), chunkNames);
     const where = rule.uploadAt(uploadSessions, id, expected);
     const [row] = await this.#run(() => this.db.update(uploadSessions).set(set).where(where).returning());
     return row ?? null;

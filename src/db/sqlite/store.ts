@@ -370,8 +370,8 @@ export class SqliteMetaStore implements MetaStore {
     return guard(() => this.db.select().from(uploadSessions).where(eq(uploadSessions.id, id)).get() ?? null);
   }
 
-  async appendUpload(id: string, expected: { offset: number; chunks: number }, size: number, digest: string | null = null): Promise<UploadRecord | null> {
-    const set = rec.appendedUploadValues(expected, size, digest, Date.now());
+  async appendUpload(id: string, expected: { offset: number; chunks: number }, size: number, digest: string | null = null, chunkNames?: string): Promise<UploadRecord | null> {
+    const set = rec.appendedUploadValues(expected, size, digest, Date.now(), chunkNames);
     const where = rule.uploadAt(uploadSessions, id, expected);
     return this.#write((tx) => tx.update(uploadSessions).set(set).where(where).returning().get() ?? null);
   }

@@ -5,12 +5,12 @@
  * race cannot destroy or replace the chunk of the one that won, and the answers are 4xx, not 5xx.
  * The S3 cases run against fauxqs (on S3 each PATCH is an object of its own).
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test';
 import { S3Driver } from '../../../src/storage/s3/driver.ts';
 import { randomBytes } from '../../../dev/ids.ts';
 import { startFauxqs, type S3TestServer } from '../../../dev/s3.ts';
 import { makeApp, type TestApp } from '../../helpers/app.ts';
-import { sha256 } from '../../helpers/v2.ts';
+import { expectV2Error, sha256 } from '../../helpers/v2.ts';
 
 const NAME = 'acme/races';
 
@@ -38,7 +38,7 @@ function gatedBody(first: Uint8Array, rest: Uint8Array = new Uint8Array(0)) {
   return { stream, release };
 }
 
-const concat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts));
+const concat = (...parts: Uint8Array[]): Uint8Array<ArrayBuffer> => new Uint8Array(Buffer.concat(parts));
 
 /** The blob under `digest` is exactly `bytes`, or it is not there at all. */
 async function expectBlobIsItsDigest(app: TestApp, digest: string): Promise<void> {
@@ -62,6 +62,39 @@ async function s3App(): Promise<{ app: TestApp; storage: S3Driver }> {
 }
 
 describe('V2 upload races on S3 (fauxqs)', () => {
+  test('two PATCHes from one session snapshot: the loser neither replaces nor deletes the winner\'s chunk', async () => {
+    const { app, storage } = await s3App();
+    try {
+      const location = await start(app);
+      const a = randomBytes(20_000);
+      const b = randomBytes(20_000);
+      // A's body is held back; B, sent meanwhile from the same snapshot (offset 0, no chunk), wins
+      const slow = gatedBody(a.subarray(0, 10_000), a.subarray(10_000));
+      const first = patch(app, location, slow.stream, 0, a.byteLength);
+      await Bun.sleep(50);
+      expect((await patch(app, location, b, 0, b.byteLength)).status).toBe(202);
+      // when the loser cleans up after its refused chunk, the client completes with the winner's digest
+      const realDelete = storage.delete.bind(storage);
+      let put: Response | null = null;
+      const del = spyOn(storage, 'delete').mockImplementation(async (key) => {
+        if (put === null && !key.endsWith(location.split('/').pop()!)) put = await app.req('PUT', `${location}?digest=${sha256(b)}`);
+        return realDelete(key);
+      });
+      slow.release();
+      const loser = await first;
+      del.mockRestore();
+      await expectV2Error(loser, loser.status === 404 ? 404 : 416, loser.status === 404 ? 'BLOB_UPLOAD_UNKNOWN' : 'BLOB_UPLOAD_INVALID');
+      if (put === null) put = await app.req('PUT', `${location}?digest=${sha256(b)}`);
+      // the winner's chunk is the session's: the PUT publishes exactly it
+      expect(put!.status).toBe(201);
+      const r = await app.req('GET', `/v2/${NAME}/blobs/${sha256(b)}`);
+      expect(new Uint8Array(await r.arrayBuffer())).toEqual(b);
+      expect(await storage.list('uploads').catch(() => [])).toEqual([]);
+    } finally {
+      app.close();
+    }
+  }, 30_000);
+
   test('two PATCHes at once in one process do not share the session\'s running hash', async () => {
     const { app } = await s3App();
     try {
@@ -83,6 +116,52 @@ describe('V2 upload races on S3 (fauxqs)', () => {
       expect(put.status).toBeLessThan(500);
       expect(put.status).not.toBe(201);
       await expectBlobIsItsDigest(app, forged);
+    } finally {
+      app.close();
+    }
+  }, 30_000);
+
+  test('the winner of two same-offset PATCHes in one process completes with its own digest', async () => {
+    const { app } = await s3App();
+    try {
+      const location = await start(app);
+      const head = randomBytes(10_000);
+      expect((await patch(app, location, head, 0, head.byteLength)).status).toBe(202);
+      const a = randomBytes(10_000);
+      const b = randomBytes(10_000);
+      const slow = gatedBody(a);
+      const first = patch(app, location, slow.stream, head.byteLength, a.byteLength);
+      await Bun.sleep(50);
+      expect((await patch(app, location, b, head.byteLength, b.byteLength)).status).toBe(202);
+      slow.release();
+      expect((await first).status).toBeGreaterThanOrEqual(400);
+      const digest = sha256(concat(head, b));
+      expect((await app.req('PUT', `${location}?digest=${digest}`)).status).toBe(201);
+      const r = await app.req('GET', `/v2/${NAME}/blobs/${digest}`);
+      expect(new Uint8Array(await r.arrayBuffer())).toEqual(concat(head, b));
+    } finally {
+      app.close();
+    }
+  }, 30_000);
+
+  test('a session from before chunk names (objects `0`, `1`, …) continues and completes', async () => {
+    const { app, storage } = await s3App();
+    try {
+      const location = await start(app);
+      const id = location.split('/').pop()!;
+      const old = [randomBytes(3000), randomBytes(4000)];
+      // as the previous release left it: chunk objects named by their number, no names recorded
+      await storage.putContent(`uploads/${id}/0`, old[0]!);
+      await storage.putContent(`uploads/${id}/1`, old[1]!);
+      await app.meta.appendUpload(id, { offset: 0, chunks: 0 }, 3000);
+      await app.meta.appendUpload(id, { offset: 3000, chunks: 1 }, 4000);
+      const last = randomBytes(5000);
+      expect((await patch(app, location, last, 7000, last.byteLength)).status).toBe(202);
+      const bytes = concat(old[0]!, old[1]!, last);
+      expect((await app.req('PUT', `${location}?digest=${sha256(bytes)}`)).status).toBe(201);
+      const r = await app.req('GET', `/v2/${NAME}/blobs/${sha256(bytes)}`);
+      expect(new Uint8Array(await r.arrayBuffer())).toEqual(bytes);
+      expect(await storage.list('uploads').catch(() => [])).toEqual([]);
     } finally {
       app.close();
     }
