@@ -6,6 +6,10 @@
  * The S3 cases run against fauxqs (on S3 each PATCH is an object of its own).
  */
 import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FsDriver } from '../../../src/storage/fs.ts';
 import { S3Driver } from '../../../src/storage/s3/driver.ts';
 import { randomBytes } from '../../../dev/ids.ts';
 import { startFauxqs, type S3TestServer } from '../../../dev/s3.ts';
@@ -165,5 +169,49 @@ describe('V2 upload races on S3 (fauxqs)', () => {
     } finally {
       app.close();
     }
+  }, 30_000);
+});
+
+/** The app over the fs driver in a fresh directory, removed after `fn`. */
+async function withFsApp(fn: (app: TestApp, storage: FsDriver) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'v2-races-'));
+  const storage = new FsDriver(dir);
+  const app = makeApp({}, storage);
+  try {
+    await fn(app, storage);
+  } finally {
+    app.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('V2 upload races on disk (one object every PATCH continues)', () => {
+  test.each([0, 10_000])('a PATCH that read the session (at %d bytes) before another PATCH was recorded cannot overwrite that PATCH\'s bytes', async (at) => {
+    await withFsApp(async (app, storage) => {
+      const location = await start(app);
+      const head = randomBytes(at);
+      if (at > 0) expect((await patch(app, location, head, 0, head.byteLength)).status).toBe(202);
+      const a = randomBytes(10_000);
+      const b = randomBytes(10_000);
+      // A has read the session (offset 10 000); before it takes the object, B (same offset) is received and recorded
+      const realWriterAt = storage.writerAt.bind(storage);
+      let bStatus = 0;
+      const writerAt = spyOn(storage, 'writerAt').mockImplementation(async (key, offset) => {
+        if (bStatus === 0) {
+          bStatus = -1;
+          bStatus = (await patch(app, location, b, head.byteLength, b.byteLength)).status;
+        }
+        return realWriterAt(key, offset);
+      });
+      const stale = await patch(app, location, a, head.byteLength, a.byteLength);
+      writerAt.mockRestore();
+      expect(bStatus).toBe(202);
+      await expectV2Error(stale, 416, 'BLOB_UPLOAD_INVALID');
+      // the session is head + b: completing it publishes exactly those bytes
+      const digest = sha256(concat(head, b));
+      expect((await app.req('PUT', `${location}?digest=${digest}`)).status).toBe(201);
+      const r = await app.req('GET', `/v2/${NAME}/blobs/${digest}`);
+      expect(new Uint8Array(await r.arrayBuffer())).toEqual(concat(head, b));
+    });
   }, 30_000);
 });
