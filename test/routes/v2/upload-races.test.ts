@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hotRoutesOf } from '../../../src/app/app.ts';
+import type { StorageDriver } from '../../../src/storage/driver.ts';
 import { FsDriver } from '../../../src/storage/fs.ts';
 import { S3Driver } from '../../../src/storage/s3/driver.ts';
 import { randomBytes } from '../../../dev/ids.ts';
@@ -213,5 +215,93 @@ describe('V2 upload races on disk (one object every PATCH continues)', () => {
       const r = await app.req('GET', `/v2/${NAME}/blobs/${digest}`);
       expect(new Uint8Array(await r.arrayBuffer())).toEqual(concat(head, b));
     });
+  }, 30_000);
+});
+
+/** The app over each driver that stores uploads differently: one continued object (fs), an object per PATCH (S3). */
+const drivers: [string, () => Promise<{ app: TestApp; storage: StorageDriver; done: () => void }>][] = [
+  ['fs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'v2-races-'));
+    const storage = new FsDriver(dir);
+    const app = makeApp({}, storage);
+    return { app, storage, done: () => (app.close(), rmSync(dir, { recursive: true, force: true })) };
+  }],
+  ['s3', async () => {
+    const { app, storage } = await s3App();
+    return { app, storage, done: () => app.close() };
+  }],
+];
+
+describe.each(drivers)('V2 upload session ends racing (%s)', (_, open) => {
+  /** A session holding one chunk. */
+  async function oneChunk(app: TestApp) {
+    const location = await start(app);
+    const bytes = randomBytes(20_000);
+    expect((await patch(app, location, bytes, 0, bytes.byteLength)).status).toBe(202);
+    return { location, bytes, digest: sha256(bytes) };
+  }
+
+  test('PUT vs PUT and vs DELETE after its claim: the others are BLOB_UPLOAD_UNKNOWN, the first completes', async () => {
+    const { app, storage, done } = await open();
+    try {
+      const { location, bytes, digest } = await oneChunk(app);
+      // the first PUT has claimed the session and is putting its bytes in place
+      const realMove = storage.move.bind(storage);
+      const others: Response[] = [];
+      const move = spyOn(storage, 'move').mockImplementation(async (from, to) => {
+        if (others.length === 0) others.push(await app.req('PUT', `${location}?digest=${digest}`), await app.req('DELETE', location));
+        return realMove(from, to);
+      });
+      const put = await app.req('PUT', `${location}?digest=${digest}`);
+      move.mockRestore();
+      expect(put.status).toBe(201);
+      for (const r of others) await expectV2Error(r, 404, 'BLOB_UPLOAD_UNKNOWN');
+      expect(new Uint8Array(await (await app.req('GET', `/v2/${NAME}/blobs/${digest}`)).arrayBuffer())).toEqual(bytes);
+      expect(await storage.list('uploads').catch(() => [])).toEqual([]);
+    } finally {
+      done();
+    }
+  }, 30_000);
+
+  test('DELETE between a PUT\'s read of the session and its claim: the PUT is BLOB_UPLOAD_UNKNOWN, nothing published or left', async () => {
+    const { app, storage, done } = await open();
+    try {
+      const { location, digest } = await oneChunk(app);
+      const realDelete = app.meta.deleteUpload.bind(app.meta);
+      let cancelled: Response | null = null;
+      const claim = spyOn(app.meta, 'deleteUpload').mockImplementation(async (id) => {
+        if (cancelled === null) {
+          cancelled = new Response();
+          cancelled = await app.req('DELETE', location);
+        }
+        return realDelete(id);
+      });
+      const put = await app.req('PUT', `${location}?digest=${digest}`);
+      claim.mockRestore();
+      expect(cancelled!.status).toBe(204);
+      await expectV2Error(put, 404, 'BLOB_UPLOAD_UNKNOWN');
+      expect((await app.req('HEAD', `/v2/${NAME}/blobs/${digest}`)).status).toBe(404);
+      expect(await storage.list('uploads').catch(() => [])).toEqual([]);
+    } finally {
+      done();
+    }
+  }, 30_000);
+
+  test('DELETE while a PATCH body arrives: the PATCH is BLOB_UPLOAD_UNKNOWN, and what it left goes with the purge', async () => {
+    const { app, storage, done } = await open();
+    try {
+      const { location, bytes } = await oneChunk(app);
+      const slow = gatedBody(randomBytes(5000), randomBytes(5000));
+      const late = patch(app, location, slow.stream, bytes.byteLength, 10_000);
+      await Bun.sleep(50);
+      expect((await app.req('DELETE', location)).status).toBe(204);
+      slow.release();
+      await expectV2Error(await late, 404, 'BLOB_UPLOAD_UNKNOWN');
+      await expectV2Error(await app.req('PUT', `${location}?digest=${sha256(bytes)}`), 404, 'BLOB_UPLOAD_UNKNOWN');
+      await hotRoutesOf(app.app).purgeUploads(0);
+      expect(await storage.list('uploads').catch(() => [])).toEqual([]);
+    } finally {
+      done();
+    }
   }, 30_000);
 });
