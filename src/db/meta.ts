@@ -330,8 +330,12 @@ export interface UploadStore {
    * caller's record's, plus the new chunk's: the check above makes them current).
    */
   appendUpload(id: string, expected: { offset: number; chunks: number }, size: number, digest?: string | null, chunkNames?: string): Promise<UploadRecord | null>;
-  /** Ends a session (completed or cancelled); false when it did not exist (only one caller gets true). */
-  deleteUpload(id: string): Promise<boolean>;
+  /**
+   * Ends a session (completed or cancelled); false when it did not exist (only one caller gets
+   * true). With `idleBefore` (a purge of idle sessions), only while it was last touched before
+   * that time (epoch ms), atomically: a session a PATCH moved on since it was listed stays.
+   */
+  deleteUpload(id: string, idleBefore?: number): Promise<boolean>;
   /** Sessions last touched before `before` (epoch ms), oldest first, at most `limit`. */
   staleUploads(before: number, limit: number): Promise<UploadRecord[]>;
 }

@@ -255,7 +255,8 @@ export class BlobService {
     const before = Date.now() - maxAgeMs;
     let removed = 0;
     for (const stale of await this.meta.staleUploads(before, 1000)) {
-      if (await this.meta.deleteUpload(stale.id)) {
+      // still idle: a PATCH that moved it on since the listing keeps it
+      if (await this.meta.deleteUpload(stale.id, before)) {
         await this.#end(stale.id);
         removed++;
       }

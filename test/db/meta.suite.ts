@@ -503,6 +503,21 @@ export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHan
       expect(await s.appendUpload(id, { offset: 0, chunks: 0 }, 1)).toBeNull();
     });
 
+    test('deleteUpload with idleBefore: only a session last touched before that time', async () => {
+      const s = await open();
+      const id = 'f'.repeat(32);
+      const created = await s.createUpload(id, { namespace: 'ns', name: 'r' });
+      // touched at (not before) the time: kept
+      expect(await s.deleteUpload(id, created.updatedAt)).toBe(false);
+      await Bun.sleep(3);
+      const moved = await s.appendUpload(id, { offset: 0, chunks: 0 }, 1);
+      // listed as idle before the append, moved on since: kept
+      expect(await s.deleteUpload(id, moved!.updatedAt - 1)).toBe(false);
+      expect(await s.getUpload(id)).toEqual(moved);
+      expect(await s.deleteUpload(id, moved!.updatedAt + 1)).toBe(true);
+      expect(await s.deleteUpload(id, moved!.updatedAt + 1)).toBe(false);
+    });
+
     test('staleUploads: last touched before the time given, oldest first, at most limit', async () => {
       const s = await open();
       const ref = { namespace: 'ns', name: 'r' };

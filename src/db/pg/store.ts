@@ -397,8 +397,9 @@ export class PgMetaStore implements MetaStore {
     return row ?? null;
   }
 
-  async deleteUpload(id: string): Promise<boolean> {
-    return this.#changed(() => this.db.delete(uploadSessions).where(eq(uploadSessions.id, id)).returning({ id: uploadSessions.id }));
+  async deleteUpload(id: string, idleBefore?: number): Promise<boolean> {
+    const where = rule.uploadToEnd(uploadSessions, id, idleBefore);
+    return this.#changed(() => this.db.delete(uploadSessions).where(where).returning({ id: uploadSessions.id }));
   }
 
   async staleUploads(before: number, limit: number): Promise<UploadRecord[]> {

@@ -376,8 +376,9 @@ export class SqliteMetaStore implements MetaStore {
     return this.#write((tx) => tx.update(uploadSessions).set(set).where(where).returning().get() ?? null);
   }
 
-  async deleteUpload(id: string): Promise<boolean> {
-    return this.#changed((tx) => tx.delete(uploadSessions).where(eq(uploadSessions.id, id)).returning({ id: uploadSessions.id }).all());
+  async deleteUpload(id: string, idleBefore?: number): Promise<boolean> {
+    const where = rule.uploadToEnd(uploadSessions, id, idleBefore);
+    return this.#changed((tx) => tx.delete(uploadSessions).where(where).returning({ id: uploadSessions.id }).all());
   }
 
   async staleUploads(before: number, limit: number): Promise<UploadRecord[]> {

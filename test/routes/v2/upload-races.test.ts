@@ -218,6 +218,34 @@ describe('V2 upload races on disk (one object every PATCH continues)', () => {
   }, 30_000);
 });
 
+describe('V2 upload purge racing a PATCH (fs)', () => {
+  test('a session a PATCH moved on after the purge listed it as idle is kept, and completes', async () => {
+    await withFsApp(async (app) => {
+      const location = await start(app);
+      const head = randomBytes(5000);
+      expect((await patch(app, location, head, 0, head.byteLength)).status).toBe(202);
+      await Bun.sleep(20);
+      // the purge (age: 10 ms) lists the session as idle; a PATCH lands before it deletes the row
+      const tail = randomBytes(5000);
+      const realStale = app.meta.staleUploads.bind(app.meta);
+      let patched = 0;
+      const stale = spyOn(app.meta, 'staleUploads').mockImplementation(async (before, limit) => {
+        const found = await realStale(before, limit);
+        await Bun.sleep(5);
+        patched = (await patch(app, location, tail, head.byteLength, tail.byteLength)).status;
+        return found;
+      });
+      await hotRoutesOf(app.app).purgeUploads(10);
+      stale.mockRestore();
+      expect(patched).toBe(202);
+      // the client was told its chunk is in: the session must still complete
+      const digest = sha256(concat(head, tail));
+      expect((await app.req('PUT', `${location}?digest=${digest}`)).status).toBe(201);
+      expect(new Uint8Array(await (await app.req('GET', `/v2/${NAME}/blobs/${digest}`)).arrayBuffer())).toEqual(concat(head, tail));
+    });
+  }, 30_000);
+});
+
 /** The app over each driver that stores uploads differently: one continued object (fs), an object per PATCH (S3). */
 const drivers: [string, () => Promise<{ app: TestApp; storage: StorageDriver; done: () => void }>][] = [
   ['fs', async () => {
