@@ -246,6 +246,51 @@ describe('V2 upload purge racing a PATCH (fs)', () => {
   }, 30_000);
 });
 
+describe('V2 upload completion reading the bytes back (a new boot id) racing a late PATCH (fs)', () => {
+  /** The fs driver, its boot id settable. */
+  class RebootableFs extends FsDriver {
+    boot = 'boot-1';
+    override get volatileEpoch(): string {
+      return this.boot;
+    }
+  }
+
+  test.each(['holds the object while the PUT reads', 'puts the object back, longer, just before the PUT reads'])('a late PATCH that %s: a 4xx, nothing published', async (when) => {
+    const dir = mkdtempSync(join(tmpdir(), 'v2-races-reboot-'));
+    const storage = new RebootableFs(dir);
+    const app = makeApp({}, storage);
+    try {
+      const location = await start(app);
+      const bytes = randomBytes(20_000);
+      expect((await patch(app, location, bytes, 0, bytes.byteLength)).status).toBe(202);
+      storage.boot = 'boot-2';
+      const slow = gatedBody(randomBytes(5000), randomBytes(5000));
+      const late = patch(app, location, slow.stream, bytes.byteLength, 10_000);
+      await Bun.sleep(50);
+      const realRead = storage.read.bind(storage);
+      const read = spyOn(storage, 'read').mockImplementation(async (key, range) => {
+        if (when.startsWith('puts')) {
+          slow.release();
+          await late;
+        }
+        return realRead(key, range);
+      });
+      const put = await app.req('PUT', `${location}?digest=${sha256(bytes)}`);
+      read.mockRestore();
+      slow.release();
+      expect((await late).status).toBeGreaterThanOrEqual(400);
+      expect(put.status).toBeGreaterThanOrEqual(400);
+      expect(put.status).toBeLessThan(500);
+      if (when.startsWith('puts')) await expectV2Error(put, 400, 'BLOB_UPLOAD_INVALID');
+      else await expectV2Error(put, 404, 'BLOB_UPLOAD_UNKNOWN');
+      expect((await app.req('HEAD', `/v2/${NAME}/blobs/${sha256(bytes)}`)).status).toBe(404);
+    } finally {
+      app.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
 /** The app over each driver that stores uploads differently: one continued object (fs), an object per PATCH (S3). */
 const drivers: [string, () => Promise<{ app: TestApp; storage: StorageDriver; done: () => void }>][] = [
   ['fs', async () => {
