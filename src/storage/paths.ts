@@ -88,7 +88,7 @@ export function newBlobKey(digest: string): string {
  */
 export const CONTENT_FOLDERS = ['images', 'blobs'] as const;
 
-/** The folder of the V2 upload sessions' chunks (`uploads/<session>/<n>`). */
+/** The folder of the V2 upload sessions' chunks (`uploads/<session>/<name>`). */
 export const UPLOADS_FOLDER = 'uploads';
 
 /** The folder of a V2 upload session's chunks: `uploads/<session>`. */
@@ -97,7 +97,10 @@ export function uploadPrefix(session: string): string {
   return `${UPLOADS_FOLDER}/${session}`;
 }
 
-/** Key of chunk `n` (from 0) of a V2 upload session: `uploads/<session>/<n>`. */
+/**
+ * Key of chunk `n` (from 0) of a V2 upload session: `uploads/<session>/<n>` (on disk the one
+ * object every PATCH continues, `0`; on S3 the chunks of sessions from before chunk names).
+ */
 export function uploadChunkKey(session: string, n: number): string {
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidKeyError('paths', `uploads/${session}/${n}`);
   return `${uploadPrefix(session)}/${n}`;
