@@ -358,10 +358,10 @@ export class BlobService {
     const names = name === null ? undefined : session.chunkNames === '' ? name : `${session.chunkNames} ${name}`;
     const next = await this.meta.appendUpload(session.id, { offset: session.offset, chunks: session.chunks }, size, digest, names);
     if (!next) {
-      // another request ended the session meanwhile (a continued object can only have been
-      // continued from where the session stood, so that is the one way here for it; the object is
-      // then longer than the session and completing it fails, see #place): this chunk is not part
-      // of it; its hasher, taken, goes with it
+      // another request moved the session on or ended it meanwhile (for a continued object only
+      // an end can: it was taken at the session's end, so no other PATCH wrote meanwhile; it is
+      // then longer than the session, and completing it fails, see #place): this chunk is not
+      // part of it; its hasher, taken, goes with it; its own object (S3) goes
       if (!continued) await this.storage.delete(key).catch(() => {});
       const now = await this.meta.getUpload(session.id);
       if (!now) throw new RegistryError('V2_BLOB_UPLOAD_UNKNOWN');
