@@ -298,7 +298,7 @@ export interface UploadRecord {
   repository: string;
   /** bytes received so far (the sum of the chunks' sizes) */
   offset: number;
-  /** chunks received so far; chunk i (from 0) is stored under uploadChunkKey(id, i) */
+  /** chunks received so far (see `chunkNames` for the objects holding them) */
   chunks: number;
   /**
    * `sha256:<hex>` of the bytes received so far, recorded by the process that received all of
@@ -307,6 +307,14 @@ export interface UploadRecord {
    * while the storage's `volatileEpoch` is still that one). Stored and returned as given.
    */
   digest: string | null;
+  /**
+   * Where each PATCH stores an object of its own (S3): the names of the session's chunk objects
+   * under `uploads/<id>/`, in order, space-separated (services/blobs.ts names them; a PATCH that
+   * lost the race for the session's next chunk has a name of its own, so it can neither replace
+   * nor delete the winner's). '' otherwise, and in rows from before the column, whose chunks are
+   * named `0`, `1`, ….
+   */
+  chunkNames: string;
   createdAt: number;
   updatedAt: number;
 }
@@ -318,11 +326,16 @@ export interface UploadStore {
    * Records one more stored chunk of `size` bytes and the digest of all the session's bytes since
    * (null: unknown), only while the session still stands at `expected` (offset and chunk count),
    * atomically; returns the updated record, or null when the session is gone or has moved on (a
-   * concurrent PATCH won).
+   * concurrent PATCH won). `chunkNames`, when given, replaces the session's chunk names (the
+   * caller's record's, plus the new chunk's: the check above makes them current).
    */
-  appendUpload(id: string, expected: { offset: number; chunks: number }, size: number, digest?: string | null): Promise<UploadRecord | null>;
-  /** Ends a session (completed or cancelled); false when it did not exist (only one caller gets true). */
-  deleteUpload(id: string): Promise<boolean>;
+  appendUpload(id: string, expected: { offset: number; chunks: number }, size: number, digest?: string | null, chunkNames?: string): Promise<UploadRecord | null>;
+  /**
+   * Ends a session (completed or cancelled); false when it did not exist (only one caller gets
+   * true). With `idleBefore` (a purge of idle sessions), only while it was last touched before
+   * that time (epoch ms), atomically: a session a PATCH moved on since it was listed stays.
+   */
+  deleteUpload(id: string, idleBefore?: number): Promise<boolean>;
   /** Sessions last touched before `before` (epoch ms), oldest first, at most `limit`. */
   staleUploads(before: number, limit: number): Promise<UploadRecord[]>;
 }

@@ -78,12 +78,15 @@ export const newBlobValues = (blob: NewBlob, now: number) => ({ digest: blob.dig
 export const blobLinkValues = (repositoryId: number, digest: string, now: number) => ({ repositoryId, digest, createdAt: now });
 
 export function newUploadValues(id: string, ref: RepoRef, now: number) {
-  return { id, repository: fullName(ref), offset: 0, chunks: 0, digest: null, createdAt: now, updatedAt: now };
+  return { id, repository: fullName(ref), offset: 0, chunks: 0, digest: null, chunkNames: '', createdAt: now, updatedAt: now };
 }
 
-/** A session that was at `expected` after one more chunk of `size` bytes (`digest`: of all its bytes, or null). */
-export function appendedUploadValues(expected: { offset: number; chunks: number }, size: number, digest: string | null, now: number) {
-  return { offset: expected.offset + size, chunks: expected.chunks + 1, digest, updatedAt: now };
+/**
+ * A session that was at `expected` after one more chunk of `size` bytes (`digest`: of all its
+ * bytes, or null; `chunkNames`: the names of its chunk objects since, or undefined: unchanged).
+ */
+export function appendedUploadValues(expected: { offset: number; chunks: number }, size: number, digest: string | null, now: number, chunkNames?: string) {
+  return { offset: expected.offset + size, chunks: expected.chunks + 1, digest, updatedAt: now, ...(chunkNames !== undefined && { chunkNames }) };
 }
 
 export function newManifestValues(repositoryId: number, manifest: NewManifest, now: number) {

@@ -142,6 +142,10 @@ interface UploadColumns {
 export const uploadAt = (t: UploadColumns, id: string, expected: { offset: number; chunks: number }): SQL | undefined =>
   and(eq(t.id, id), eq(t.offset, expected.offset), eq(t.chunks, expected.chunks));
 
+/** deleteUpload's condition: the session, and (given `idleBefore`) only while last touched before it. */
+export const uploadToEnd = (t: UploadColumns, id: string, idleBefore?: number): SQL | undefined =>
+  idleBefore === undefined ? eq(t.id, id) : and(eq(t.id, id), lt(t.updatedAt, idleBefore));
+
 /** staleUploads: last touched before `before`, oldest first (then by id, so pages are stable). */
 export function staleUploadQuery(t: UploadColumns, before: number): { where: SQL; orderBy: SQL[] } {
   return { where: lt(t.updatedAt, before), orderBy: [asc(t.updatedAt), asc(t.id)] };

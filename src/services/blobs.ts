@@ -14,8 +14,9 @@
  * session survives a worker restart and may be continued through any worker of any node. Where
  * objects can grow (disk: `storage.canContinue`) its bytes are one object, `uploads/<session>/0`,
  * which each PATCH takes, writes on from the session's offset and puts back (the taking keeps
- * concurrent PATCHes apart); elsewhere (S3) each PATCH is one committed object
- * `uploads/<session>/<n>`. Completion:
+ * concurrent PATCHes apart); elsewhere (S3) each PATCH is one committed object of its own,
+ * `uploads/<session>/<n>-<random>`, and the session's row records the names of those that count
+ * (a PATCH that loses the race for the session's next chunk deletes only its own). Completion:
  * - monolithic (the first bytes arrive with the digest): streamed straight into the blob's key
  *   through an atomic writer, hashed on the way, committed only when the digest matches;
  * - chunked: the digest is the one recorded with the last chunk by the process that had hashed
@@ -34,7 +35,7 @@ import { fullName } from '../db/records.ts';
 import { digestAlgorithm, digestHasher, isDigest } from '../domain/digest.ts';
 import { RegistryError } from '../errors.ts';
 import { PathNotFoundError, StorageError, type StorageDriver } from '../storage/driver.ts';
-import { isSessionId, newBlobKey, newSessionId, uploadChunkKey, uploadPrefix } from '../storage/paths.ts';
+import { isSessionId, newBlobKey, newChunkName, newSessionId, uploadChunkKey, uploadObjectKey, uploadPrefix } from '../storage/paths.ts';
 import { pipeBody, type RequestBody } from './body.ts';
 import { RecentUse } from './recent-use.ts';
 
@@ -187,8 +188,11 @@ export class BlobService {
    * continued by every PATCH); elsewhere one per chunk.
    */
   #chunkKeys(session: UploadRecord): string[] {
-    const count = this.storage.canContinue ? Math.min(session.chunks, 1) : session.chunks;
-    return Array.from({ length: count }, (_, n) => uploadChunkKey(session.id, n));
+    if (this.storage.canContinue) return session.chunks > 0 ? [uploadChunkKey(session.id, 0)] : [];
+    // each chunk's object has a name of its own, recorded with it (rows from before: `0`, `1`, …)
+    const names = session.chunkNames === '' ? [] : session.chunkNames.split(' ');
+    const unnamed = Math.max(session.chunks - names.length, 0);
+    return [...Array.from({ length: unnamed }, (_, n) => uploadChunkKey(session.id, n)), ...names.map((name) => uploadObjectKey(session.id, name))];
   }
 
   /** A session of `ref`, or BLOB_UPLOAD_UNKNOWN. */
@@ -251,7 +255,8 @@ export class BlobService {
     const before = Date.now() - maxAgeMs;
     let removed = 0;
     for (const stale of await this.meta.staleUploads(before, 1000)) {
-      if (await this.meta.deleteUpload(stale.id)) {
+      // still idle: a PATCH that moved it on since the listing keeps it
+      if (await this.meta.deleteUpload(stale.id, before)) {
         await this.#end(stale.id);
         removed++;
       }
@@ -314,12 +319,18 @@ export class BlobService {
 
   async #appendChunk(session: UploadRecord, body: RequestBody, expected: number | null): Promise<UploadRecord> {
     // the sha256 of every byte so far goes on only where it is known: in the process that has
-    // seen them all, or from the first byte (any process)
+    // seen them all, or from the first byte (any process). The live hasher is taken, not shared:
+    // a concurrent PATCH of the session in this process must not feed its bytes into it too (the
+    // winner would record a digest of both bodies over the bytes of one); it comes back when
+    // this chunk is recorded
     const live = this.#live.get(session.id);
+    this.#live.delete(session.id);
     const hasher = live && live.offset === session.offset ? live.hasher : session.offset === 0 ? digestHasher('sha256') : null;
-    if (!hasher) this.#live.delete(session.id);
     const continued = this.storage.canContinue;
-    const key = uploadChunkKey(session.id, continued ? 0 : session.chunks);
+    // elsewhere (S3) this PATCH's object has a name of its own: a concurrent PATCH from the same
+    // session snapshot (the same chunk number) can neither replace it nor, losing, delete it
+    const name = continued ? null : newChunkName(session.chunks);
+    const key = name === null ? uploadChunkKey(session.id, 0) : uploadObjectKey(session.id, name);
     const writer = await (continued ? this.storage.writerAt(key, session.offset) : this.storage.writer(key)).catch((e) => {
       // the data object is taken by a concurrent PATCH (or was lost): this one cannot go on
       if (continued && e instanceof PathNotFoundError) throw outOfOrder(session.offset);
@@ -331,23 +342,26 @@ export class BlobService {
       if (expected !== null && size !== expected) throw new RegistryError('V2_SIZE_INVALID', 'the body does not fill its Content-Range');
       if (size === 0) {
         await writer.cancel();
+        // nothing hashed: the hasher comes back unless a concurrent PATCH moved the session on
+        if (hasher && !this.#live.has(session.id)) this.#live.set(session.id, { offset: session.offset, hasher });
         return session;
       }
       await writer.commit();
     } catch (e) {
-      // the hasher has taken part of a chunk that did not land
-      this.#live.delete(session.id);
+      // the hasher (taken, so dropped here) has taken part of a chunk that did not land
       await writer.cancel().catch(() => {});
       if (e instanceof StorageError) storageFailure(e);
       throw e;
     }
     // recorded, so that the completion needs no re-read wherever it lands (another worker, node)
     const digest = hasher ? recordedDigest(`sha256:${hasher.copy().digest('hex')}`, this.storage.volatileEpoch) : null;
-    const next = await this.meta.appendUpload(session.id, { offset: session.offset, chunks: session.chunks }, size, digest);
+    const names = name === null ? undefined : session.chunkNames === '' ? name : `${session.chunkNames} ${name}`;
+    const next = await this.meta.appendUpload(session.id, { offset: session.offset, chunks: session.chunks }, size, digest, names);
     if (!next) {
-      // another request moved the session on (or ended it) meanwhile: this chunk is not part of it
-      // (a continued object is cut back to the session's offset by the next PATCH that takes it)
-      this.#live.delete(session.id);
+      // another request moved the session on or ended it meanwhile (for a continued object only
+      // an end can: it was taken at the session's end, so no other PATCH wrote meanwhile; it is
+      // then longer than the session, and completing it fails, see #place): this chunk is not
+      // part of it; its hasher, taken, goes with it; its own object (S3) goes
       if (!continued) await this.storage.delete(key).catch(() => {});
       const now = await this.meta.getUpload(session.id);
       if (!now) throw new RegistryError('V2_BLOB_UPLOAD_UNKNOWN');

@@ -230,7 +230,8 @@ export class GarbageCollector {
   /** Upload sessions idle since the cut-off (row and chunks), and chunk folders no session owns. */
   async #sweepUploads(report: GcReport, cutoff: number, dryRun: boolean): Promise<void> {
     for (const session of await this.meta.staleUploads(cutoff, 10_000)) {
-      if (!dryRun && !(await this.meta.deleteUpload(session.id))) continue;
+      // still idle: a PATCH that moved it on since the listing keeps it
+      if (!dryRun && !(await this.meta.deleteUpload(session.id, cutoff))) continue;
       report.uploads.push(session.id);
       const key = uploadPrefix(session.id);
       // its chunks, when any were stored (S3 stores none before the first PATCH)

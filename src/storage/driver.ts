@@ -79,12 +79,13 @@ export interface StorageDriver {
   /** Whether `writerAt` works here (fs, memory: yes; s3: no, an object cannot grow in place). */
   readonly canContinue: boolean;
   /**
-   * Continues a committed object from byte `offset` (bytes after it are dropped). While the writer
-   * is open the object is taken out of its key — invisible, and a second `writerAt` of it fails
-   * with PathNotFoundError, as does a missing object or one shorter than `offset`: taking it is
-   * the claim that keeps two writers apart; commit puts it back with the new bytes, visible at
-   * once but not durable (see `volatileEpoch`; a V2 upload's PATCH: durability is paid once, by
-   * the `move` that completes it); cancel puts it back as it was up to `offset`.
+   * Continues a committed object at its end, which must be byte `offset`. While the writer is open
+   * the object is taken out of its key — invisible, and a second `writerAt` of it fails with
+   * PathNotFoundError, as does a missing object or one whose size is not `offset` (longer: another
+   * writer continued it since the caller looked, and its bytes are never cut): taking it is the
+   * claim that keeps two writers apart; commit puts it back with the new bytes, visible at once
+   * but not durable (see `volatileEpoch`; a V2 upload's PATCH: durability is paid once, by the
+   * `move` that completes it); cancel puts it back as it was.
    */
   writerAt(key: string, offset: number): Promise<FileWriter>;
   /**

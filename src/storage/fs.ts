@@ -133,7 +133,7 @@ export class FsDriver extends BaseDriver {
 
   /**
    * Takes the object out of its key by renaming it into `.tmp/` (the atomic claim: a second taker
-   * finds nothing), cuts it to `offset` bytes and writes on from there; commit renames it back,
+   * finds nothing), checks that it ends at `offset` and writes on from there; commit renames it back,
    * without fsyncs (not durable: see the top).
    */
   protected override async doWriterAt(key: string, offset: number): Promise<FileWriter> {
@@ -143,9 +143,10 @@ export class FsDriver extends BaseDriver {
     await rename(target, temp);
     const handle = await open(temp, 'r+');
     try {
+      // only at its end: bytes past `offset` may be a concurrent writer's, recorded since its
+      // caller looked (see the contract), and are never cut
       const { size } = await handle.stat();
-      if (size < offset) throw new PathNotFoundError(DRIVER, key);
-      if (size > offset) await handle.truncate(offset);
+      if (size !== offset) throw new PathNotFoundError(DRIVER, key);
     } catch (err) {
       await handle.close();
       await rename(temp, target).catch(() => undefined);

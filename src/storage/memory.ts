@@ -98,7 +98,7 @@ export class MemoryDriver extends BaseDriver {
   /** Takes the entry out of the map (the claim), and writes it back with the new bytes on commit. */
   protected override async doWriterAt(key: string, offset: number): Promise<FileWriter> {
     const entry = this.#get(key);
-    if (entry.data.byteLength < offset) throw new PathNotFoundError(DRIVER, key);
+    if (entry.data.byteLength !== offset) throw new PathNotFoundError(DRIVER, key);
     this.#objects.delete(key);
     const kept = entry.data.slice(0, offset);
     const restore = () => this.#store(key, kept);

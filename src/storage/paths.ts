@@ -13,8 +13,11 @@
  * │                            digits), written only after its digest is verified; the blob's
  * │                            row names the one that counts (`<alg>/<hex>`: before the suffix)
  * ├── uploads/
- * │   └── <session>/<n>        chunk n (from 0) of a V2 upload session (32 hex digits); the
- * │                            session's row says how many there are; gone at completion
+ * │   └── <session>/<n>[-<hex>]
+ * │                            chunk n (from 0) of a V2 upload session (32 hex digits): on disk
+ * │                            one object `0` every PATCH continues; elsewhere (S3) one object
+ * │                            per PATCH, named `<n>-<16 hex digits>`, the session's row listing
+ * │                            the names that count; gone at completion
  * ├── mirror/v2/<repository>/_tags/<hex of tag>
  * │                            pull-through mirror: a tag that came from upstream, the digest it
  * │                            had and when upstream was last asked (small JSON, services/
@@ -85,7 +88,7 @@ export function newBlobKey(digest: string): string {
  */
 export const CONTENT_FOLDERS = ['images', 'blobs'] as const;
 
-/** The folder of the V2 upload sessions' chunks (`uploads/<session>/<n>`). */
+/** The folder of the V2 upload sessions' chunks (`uploads/<session>/<name>`). */
 export const UPLOADS_FOLDER = 'uploads';
 
 /** The folder of a V2 upload session's chunks: `uploads/<session>`. */
@@ -94,10 +97,31 @@ export function uploadPrefix(session: string): string {
   return `${UPLOADS_FOLDER}/${session}`;
 }
 
-/** Key of chunk `n` (from 0) of a V2 upload session: `uploads/<session>/<n>`. */
+/**
+ * Key of chunk `n` (from 0) of a V2 upload session: `uploads/<session>/<n>` (on disk the one
+ * object every PATCH continues, `0`; on S3 the chunks of sessions from before chunk names).
+ */
 export function uploadChunkKey(session: string, n: number): string {
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidKeyError('paths', `uploads/${session}/${n}`);
   return `${uploadPrefix(session)}/${n}`;
+}
+
+const CHUNK_NAME_PATTERN = /^(?:0|[1-9][0-9]{0,15})(?:-[a-f0-9]{16})?$/;
+
+/**
+ * A fresh name for chunk `n` of a session whose PATCHes each store an object of their own (S3):
+ * `<n>-<16 random hex digits>`, so that two PATCHes racing for the same chunk never write (or
+ * delete) each other's object; the session's row records the names of the chunks that count.
+ */
+export function newChunkName(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidKeyError('paths', `uploads/…/${n}`);
+  return `${n}-${newUploadId()}`;
+}
+
+/** Key of a V2 upload session's chunk object by its name (`<n>` or `<n>-<hex>`): `uploads/<session>/<name>`. */
+export function uploadObjectKey(session: string, name: string): string {
+  if (!CHUNK_NAME_PATTERN.test(name)) throw new InvalidKeyError('paths', `uploads/${session}/${name}`);
+  return `${uploadPrefix(session)}/${name}`;
 }
 
 /** A V2 repository name: lowercase components of the OCI grammar (services/names.ts v2RepoRef). */

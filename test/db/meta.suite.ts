@@ -479,6 +479,19 @@ export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHan
       expect((await s.getUpload(id))?.digest).toBeNull();
     });
 
+    test('uploads: chunk names start empty, are replaced only by an append that wins, and kept by one that gives none', async () => {
+      const s = await open();
+      const id = 'e'.repeat(32);
+      expect((await s.createUpload(id, { namespace: 'ns', name: 'r' })).chunkNames).toBe('');
+      expect(await s.appendUpload(id, { offset: 0, chunks: 0 }, 3, null, '0-aa')).toMatchObject({ chunks: 1, chunkNames: '0-aa' });
+      // the loser of a race for the same chunk leaves the winner's names
+      expect(await s.appendUpload(id, { offset: 0, chunks: 0 }, 4, null, '0-bb')).toBeNull();
+      expect(await s.appendUpload(id, { offset: 3, chunks: 1 }, 4, null, '0-aa 1-cc')).toMatchObject({ offset: 7, chunks: 2, chunkNames: '0-aa 1-cc' });
+      expect(await s.appendUpload(id, { offset: 7, chunks: 2 }, 1)).toMatchObject({ chunks: 3, chunkNames: '0-aa 1-cc' });
+      expect((await s.getUpload(id))?.chunkNames).toBe('0-aa 1-cc');
+      expect((await s.staleUploads(Date.now() + 1000, 10)).find((u) => u.id === id)?.chunkNames).toBe('0-aa 1-cc');
+    });
+
     test('deleteUpload: true for exactly one caller', async () => {
       const s = await open();
       const id = 'c'.repeat(32);
@@ -488,6 +501,21 @@ export function runMetaStoreSuite(name: string, make: () => Promise<MetaStoreHan
       expect(await s.deleteUpload(id)).toBe(false);
       expect(await s.getUpload(id)).toBeNull();
       expect(await s.appendUpload(id, { offset: 0, chunks: 0 }, 1)).toBeNull();
+    });
+
+    test('deleteUpload with idleBefore: only a session last touched before that time', async () => {
+      const s = await open();
+      const id = 'f'.repeat(32);
+      const created = await s.createUpload(id, { namespace: 'ns', name: 'r' });
+      // touched at (not before) the time: kept
+      expect(await s.deleteUpload(id, created.updatedAt)).toBe(false);
+      await Bun.sleep(3);
+      const moved = await s.appendUpload(id, { offset: 0, chunks: 0 }, 1);
+      // listed as idle before the append, moved on since: kept
+      expect(await s.deleteUpload(id, moved!.updatedAt - 1)).toBe(false);
+      expect(await s.getUpload(id)).toEqual(moved);
+      expect(await s.deleteUpload(id, moved!.updatedAt + 1)).toBe(true);
+      expect(await s.deleteUpload(id, moved!.updatedAt + 1)).toBe(false);
     });
 
     test('staleUploads: last touched before the time given, oldest first, at most limit', async () => {

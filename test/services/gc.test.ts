@@ -182,6 +182,47 @@ describe('garbage collection', () => {
     expect(report.blobs).toEqual([young]);
   });
 
+  test('a monolithic push of stored bytes: spared by its touch while the body streams, or refused (never linked) when collected meanwhile', async () => {
+    const a = app(1);
+    const bytes = new TextEncoder().encode('stored, unreferenced, pushed again');
+    const digest = await pushBlob(a, 'g/r', bytes);
+    await Bun.sleep(1100);
+    /** POST ?digest= whose body waits for `during` to finish before its last byte. */
+    const pushDuring = async (during: () => Promise<unknown>) => {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const body = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(bytes.slice(0, 10));
+          await gate;
+          controller.enqueue(bytes.slice(10));
+          controller.close();
+        },
+      });
+      const push = a.req('POST', `/v2/g/r/blobs/uploads/?digest=${digest}`, { body, headers: { 'content-type': 'application/octet-stream' } });
+      await Bun.sleep(50);
+      await during();
+      release();
+      return push;
+    };
+    // a collection within the grace of the push's touch keeps the blob; the push links it
+    let r = await pushDuring(async () => expect((await run(a, 1)).blobs).toEqual([]));
+    expect(r.status).toBe(201);
+    expect(new Uint8Array(await (await a.req('GET', `/v2/g/r/blobs/${digest}`)).arrayBuffer())).toEqual(bytes);
+    // the body streamed for longer than the touch protects (a collection with no grace): the
+    // bytes are gone, so the push is refused with a 4xx, not linked to nothing
+    expect((await a.req('DELETE', `/v2/g/r/blobs/${digest}`)).status).toBe(202);
+    await Bun.sleep(1100);
+    r = await pushDuring(async () => expect((await run(a, 0)).blobs).toEqual([digest]));
+    const text = await r.text();
+    expect(`${r.status} ${text}`).toStartWith('400 ');
+    expect(text).toContain('BLOB_UPLOAD_INVALID');
+    expect((await a.req('HEAD', `/v2/g/r/blobs/${digest}`)).status).toBe(404);
+    // pushed again, it is stored anew
+    await pushBlob(a, 'g/r', bytes);
+    expect(new Uint8Array(await (await a.req('GET', `/v2/g/r/blobs/${digest}`)).arrayBuffer())).toEqual(bytes);
+  });
+
   test('a dry run deletes nothing and reports exactly what the run after it deletes', async () => {
     const a = app();
     const [x, y] = [hex(64), hex(64)];

@@ -597,35 +597,37 @@ export function runDriverSuite(
 
     // ---- writerAt (drivers that can continue an object) -----------------------------------------
 
-    it('writerAt continues an object from an offset, dropping what lay beyond it', async () => {
+    it('writerAt continues an object at its end', async () => {
       await d.putContent('cont/a', 'abcdef');
       let w = await d.writerAt('cont/a', 6);
       expect(w.size).toBe(6);
       await w.write(new TextEncoder().encode('ghi'));
       await w.commit();
       expect(new TextDecoder().decode(await d.getContent('cont/a'))).toBe('abcdefghi');
-      w = await d.writerAt('cont/a', 2);
+      w = await d.writerAt('cont/a', 9);
       await w.write(new TextEncoder().encode('X'));
       await w.commit();
-      expect(new TextDecoder().decode(await d.getContent('cont/a'))).toBe('abX');
+      expect(new TextDecoder().decode(await d.getContent('cont/a'))).toBe('abcdefghiX');
       await expectNoTemp();
     });
 
     it('writerAt takes the object while it writes: invisible, a second writerAt refused, cancel puts it back', async () => {
       await d.putContent('cont/b', 'hello');
-      const w = await d.writerAt('cont/b', 3);
-      await w.write(new TextEncoder().encode('p me'));
+      const w = await d.writerAt('cont/b', 5);
+      await w.write(new TextEncoder().encode(' world'));
       expect(await caught(() => d.stat('cont/b'))).toBeInstanceOf(PathNotFoundError);
-      expect(await caught(() => d.writerAt('cont/b', 3))).toBeInstanceOf(PathNotFoundError);
+      expect(await caught(() => d.writerAt('cont/b', 5))).toBeInstanceOf(PathNotFoundError);
       await w.cancel();
-      expect(new TextDecoder().decode(await d.getContent('cont/b'))).toBe('hel');
+      expect(new TextDecoder().decode(await d.getContent('cont/b'))).toBe('hello');
       await expectNoTemp();
     });
 
-    it('writerAt of a missing object, or past its end, is PathNotFoundError and changes nothing', async () => {
+    it('writerAt of a missing object, or anywhere but at its end, is PathNotFoundError and changes nothing', async () => {
       expect(await caught(() => d.writerAt('cont/none', 0))).toBeInstanceOf(PathNotFoundError);
       await d.putContent('cont/short', 'abc');
       expect(await caught(() => d.writerAt('cont/short', 4))).toBeInstanceOf(PathNotFoundError);
+      // short of its end: the bytes past the offset are never cut
+      expect(await caught(() => d.writerAt('cont/short', 1))).toBeInstanceOf(PathNotFoundError);
       expect(new TextDecoder().decode(await d.getContent('cont/short'))).toBe('abc');
       await expectNoTemp();
     });

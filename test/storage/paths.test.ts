@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { InvalidKeyError, isValidKey } from '../../src/storage/driver.ts';
 import { IMAGE_ID_PATTERN, isValidImageId } from '../../src/domain/image-id.ts';
-import { layerKey, mirrorTagKey, newUploadId } from '../../src/storage/paths.ts';
+import { layerKey, mirrorTagKey, newChunkName, newUploadId, uploadObjectKey } from '../../src/storage/paths.ts';
 
 const ID16 = '0123456789abcdef';
 const ID64 = 'a'.repeat(32) + '0123456789abcdef0123456789abcdef';
@@ -60,5 +60,24 @@ describe('mirrorTagKey', () => {
     for (const repo of ['', 'A/b', '../x', 'a//b', 'a/_tags', '.a/b', 'a/b/']) expect(() => mirrorTagKey(repo, 'latest')).toThrow(InvalidKeyError);
     expect(() => mirrorTagKey('a/b', '')).toThrow(InvalidKeyError);
     expect(() => mirrorTagKey('a/b', 'a'.repeat(129))).toThrow(InvalidKeyError);
+  });
+});
+
+describe('upload chunk names', () => {
+  const session = 'a'.repeat(32);
+  test('fresh per call (two PATCHes of one chunk never share an object), and valid keys', () => {
+    const [one, two] = [newChunkName(3), newChunkName(3)];
+    expect(one).toMatch(/^3-[0-9a-f]{16}$/);
+    expect(one).not.toBe(two);
+    expect(isValidKey(uploadObjectKey(session, one))).toBe(true);
+    // the names sessions from before recorded none for
+    expect(uploadObjectKey(session, '0')).toBe(`uploads/${session}/0`);
+  });
+
+  test('refuses anything else', () => {
+    for (const bad of ['', '01', '-1', '1-', '1-abc', `1-${'A'.repeat(16)}`, '1/2', '..', `1-${'a'.repeat(16)} 2`]) {
+      expect(() => uploadObjectKey(session, bad)).toThrow(InvalidKeyError);
+    }
+    expect(() => newChunkName(-1)).toThrow(InvalidKeyError);
   });
 });

@@ -60,9 +60,9 @@ group(title, () => {
     };
   }, {
     skip: {
-      'writerAt continues an object from an offset, dropping what lay beyond it': S3_CANNOT_CONTINUE,
+      'writerAt continues an object at its end': S3_CANNOT_CONTINUE,
       'writerAt takes the object while it writes: invisible, a second writerAt refused, cancel puts it back': S3_CANNOT_CONTINUE,
-      'writerAt of a missing object, or past its end, is PathNotFoundError and changes nothing': S3_CANNOT_CONTINUE,
+      'writerAt of a missing object, or anywhere but at its end, is PathNotFoundError and changes nothing': S3_CANNOT_CONTINUE,
       'non-durable writes (writerAt, putContent with durable: false) are visible at once, and move puts them in place whole': S3_CANNOT_CONTINUE,
     },
   });

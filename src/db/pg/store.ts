@@ -397,15 +397,16 @@ export class PgMetaStore implements MetaStore {
     return row ?? null;
   }
 
-  async appendUpload(id: string, expected: { offset: number; chunks: number }, size: number, digest: string | null = null): Promise<UploadRecord | null> {
-    const set = rec.appendedUploadValues(expected, size, digest, Date.now());
+  async appendUpload(id: string, expected: { offset: number; chunks: number }, size: number, digest: string | null = null, chunkNames?: string): Promise<UploadRecord | null> {
+    const set = rec.appendedUploadValues(expected, size, digest, Date.now(), chunkNames);
     const where = rule.uploadAt(uploadSessions, id, expected);
     const [row] = await this.#run(() => this.db.update(uploadSessions).set(set).where(where).returning());
     return row ?? null;
   }
 
-  async deleteUpload(id: string): Promise<boolean> {
-    return this.#changed(() => this.db.delete(uploadSessions).where(eq(uploadSessions.id, id)).returning({ id: uploadSessions.id }));
+  async deleteUpload(id: string, idleBefore?: number): Promise<boolean> {
+    const where = rule.uploadToEnd(uploadSessions, id, idleBefore);
+    return this.#changed(() => this.db.delete(uploadSessions).where(where).returning({ id: uploadSessions.id }));
   }
 
   async staleUploads(before: number, limit: number): Promise<UploadRecord[]> {

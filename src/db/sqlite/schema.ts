@@ -151,6 +151,12 @@ export const uploadSessions = sqliteTable(
     chunks: integer('chunks').notNull(),
     /** sha256 of the bytes received so far, when the process that received them all could say (null: read them back) */
     digest: text('digest'),
+    /**
+     * names of the session's chunk objects under `uploads/<id>/`, in order, space-separated, where
+     * each PATCH writes an object of its own (S3); '' where one object is continued (disk), and in
+     * rows from before (their chunks are `0`, `1`, …)
+     */
+    chunkNames: text('chunk_names').notNull().default(''),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },

@@ -370,14 +370,15 @@ export class SqliteMetaStore implements MetaStore {
     return guard(() => this.db.select().from(uploadSessions).where(eq(uploadSessions.id, id)).get() ?? null);
   }
 
-  async appendUpload(id: string, expected: { offset: number; chunks: number }, size: number, digest: string | null = null): Promise<UploadRecord | null> {
-    const set = rec.appendedUploadValues(expected, size, digest, Date.now());
+  async appendUpload(id: string, expected: { offset: number; chunks: number }, size: number, digest: string | null = null, chunkNames?: string): Promise<UploadRecord | null> {
+    const set = rec.appendedUploadValues(expected, size, digest, Date.now(), chunkNames);
     const where = rule.uploadAt(uploadSessions, id, expected);
     return this.#write((tx) => tx.update(uploadSessions).set(set).where(where).returning().get() ?? null);
   }
 
-  async deleteUpload(id: string): Promise<boolean> {
-    return this.#changed((tx) => tx.delete(uploadSessions).where(eq(uploadSessions.id, id)).returning({ id: uploadSessions.id }).all());
+  async deleteUpload(id: string, idleBefore?: number): Promise<boolean> {
+    const where = rule.uploadToEnd(uploadSessions, id, idleBefore);
+    return this.#changed((tx) => tx.delete(uploadSessions).where(where).returning({ id: uploadSessions.id }).all());
   }
 
   async staleUploads(before: number, limit: number): Promise<UploadRecord[]> {

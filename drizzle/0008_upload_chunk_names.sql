@@ -1,0 +1,1 @@
+ALTER TABLE `upload_sessions` ADD `chunk_names` text DEFAULT '' NOT NULL;
