@@ -389,8 +389,12 @@ test('the document does not change once apps have answered requests (Elysia muta
       ['GET', '/v1/repositories/ns/name/tags', null],
       ['GET', '/v1/search?q=x', null],
       ['PUT', '/v1/repositories/ns/name/', '[{"id":"0123456789abcdef"}]'],
+      // the token endpoint (the document's app is in token mode): an anonymous token and a refused grant
+      ['GET', '/v2/token?service=localhost&scope=repository:ns/name:pull', null],
+      ['POST', '/v2/token', 'grant_type=password&username=nobody&password=x'],
     ] as const) {
-      await (await fetch(new Request(`http://localhost${path}`, { method, body }))).text();
+      const headers = method === 'POST' && path === '/v2/token' ? { 'content-type': 'application/x-www-form-urlencoded' } : undefined;
+      await (await fetch(new Request(`http://localhost${path}`, { method, body, headers }))).text();
     }
   });
   expect(Bun.deepEquals(await servedDocument(), before)).toBe(true);

@@ -2,18 +2,24 @@
 import { t, type Static } from 'elysia';
 import { integer, operation, v2Error, type Reply } from '../../http/openapi.ts';
 
-const TokenReply = t.Object(
-  {
-    token: t.String({ description: 'A Bearer token (JWT, HS256) for `Authorization: Bearer <token>` on /v2/' }),
-    access_token: t.String({ description: 'The same token, under its OAuth2 name' }),
-    expires_in: integer('Seconds the token stays valid (token_ttl)'),
-    issued_at: t.String({ description: 'When it was issued (RFC 3339, UTC)' }),
-  },
-  { description: 'A token granting, of the requested scopes, the actions the caller is allowed (possibly none)' },
-);
+/**
+ * A fresh schema per call: the serving app compiles the operation's response schema and Elysia
+ * then adds `additionalProperties: false` to it, which must not reach the document's twin
+ * (app/documentation.ts).
+ */
+const tokenReplySchema = () =>
+  t.Object(
+    {
+      token: t.String({ description: 'A Bearer token (JWT, HS256) for `Authorization: Bearer <token>` on /v2/' }),
+      access_token: t.String({ description: 'The same token, under its OAuth2 name' }),
+      expires_in: integer('Seconds the token stays valid (token_ttl)'),
+      issued_at: t.String({ description: 'When it was issued (RFC 3339, UTC)' }),
+    },
+    { description: 'A token granting, of the requested scopes, the actions the caller is allowed (possibly none)' },
+  );
 
 /** The reply of GET and POST /v2/token. */
-export type TokenReply = Static<typeof TokenReply>;
+export type TokenReply = Static<ReturnType<typeof tokenReplySchema>>;
 
 // --- parameters ---------------------------------------------------------------------------------
 
@@ -38,7 +44,6 @@ export const tokenHeaders = t.Object({
 
 // --- replies ------------------------------------------------------------------------------------
 
-const tokenOk: Reply = { description: 'The token', body: TokenReply };
 const invalidRequest =
   'a scope outside the grammar (invalid_scope, RFC 6749 §5.2), a service this registry is not, or (POST) a bad form or grant';
 const unauthorized: Reply = {
@@ -50,6 +55,7 @@ const unauthorized: Reply = {
 
 /** The routes' OpenAPI operations, built afresh for each app, as for the twin that documents it (app/documentation.ts). */
 export function tokenDocs() {
+  const tokenOk: Reply = { description: 'The token', body: tokenReplySchema() };
   return {
     getToken: operation({
       operationId: 'getToken',
