@@ -8,9 +8,10 @@
 import { RegistryError } from '../errors.ts';
 
 /**
- * How a backend error counts: `retry` (the connection died before the statement ran: running the
- * whole operation once more may succeed), `unavailable` (the backend cannot serve now), or null
- * (an error of the operation itself).
+ * How a backend error counts: `retry` (the connection died before the statement ran, or the
+ * backend rolled the operation's transaction back for a conflict with another: running the whole
+ * operation once more may succeed), `unavailable` (the backend cannot serve now), or null (an
+ * error of the operation itself).
  */
 export type BackendFailure = 'retry' | 'unavailable' | null;
 

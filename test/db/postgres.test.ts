@@ -16,6 +16,7 @@ import type { RepoRef } from '../../src/db/meta.ts';
 import { PG_MIGRATIONS, migratePostgres } from '../../src/db/pg/migrate.ts';
 import { repositories } from '../../src/db/pg/schema.ts';
 import { PG_APPLICATION_NAME, PgMetaStore, connectionFailure } from '../../src/db/pg/store.ts';
+import { pgFailure } from '../../src/db/pg/client.ts';
 import { RegistryError } from '../../src/errors.ts';
 import { errorToResponse } from '../../src/http/errors.ts';
 import { startCluster, startPostgres, type TestPostgres } from '../../dev/postgres.ts';
@@ -514,6 +515,49 @@ describe('postgres V2 races (one step of a call held on a lock while another cal
       expect(removed as boolean | null).toBe(true);
       expect(await danglingTags(store)).toEqual([]);
     }));
+});
+
+describe('postgres conflicts the server breaks by rolling a transaction back', () => {
+  test('a store transaction chosen as the deadlock victim is run again and completes (no 500)', () =>
+    withStore(async ({ url, store }) => {
+      const ref = { namespace: 'race', name: 'victim' };
+      await store.putBlob(ref, { digest: 'sha256:x', size: 1, key: 'kx' });
+      await store.putManifest(ref, { digest: 'sha256:m', mediaType: 'application/vnd.oci.image.manifest.v1+json', content: enc.encode('{}'), subject: null, artifactType: null, references: [{ digest: 'sha256:x', kind: 'blob' }] }, 'latest', { verify: true });
+      // another session holds the manifest's blob row
+      const sql = new SQL({ url, max: 1 });
+      const other = await sql.reserve();
+      await other.unsafe('BEGIN');
+      await other.unsafe(`SELECT 1 FROM blobs WHERE digest = 'sha256:x' FOR UPDATE`);
+      try {
+        // deleteRepository locks the repository row, then waits for that blob row (it touches what the manifest references)
+        let outcome: unknown = null;
+        const del = store.deleteRepository(ref).then(
+          (r) => (outcome = r),
+          (e: unknown) => (outcome = e),
+        );
+        await waitersOnLock(store, 1);
+        // the other session now wants the repository row: a cycle; the store's transaction, waiting
+        // the longer, reaches deadlock_timeout first and is rolled back with 40P01
+        const cycle = other.unsafe(`SELECT 1 FROM repositories WHERE full_name = 'race/victim' FOR UPDATE`);
+        await cycle;
+        await other.unsafe('COMMIT');
+        await del;
+        expect(outcome).toBe(true);
+        expect(await store.getRepository(ref)).toBeNull();
+      } finally {
+        other.release();
+        await sql.close();
+      }
+    }));
+
+  test('a deadlock or serialization failure counts as a retry; other statement errors do not', () => {
+    const pgError = (errno: string) => Object.assign(new Error('from the server'), { errno });
+    const wrapped = (e: Error) => Object.assign(new Error('Failed query'), { cause: e });
+    expect(pgFailure(wrapped(pgError('40P01')))).toBe('retry');
+    expect(pgFailure(wrapped(pgError('40001')))).toBe('retry');
+    expect(pgFailure(wrapped(pgError('23505')))).toBeNull();
+    expect(pgFailure(wrapped(pgError('40002')))).toBeNull();
+  });
 });
 
 describe('postgres connections', () => {

@@ -51,11 +51,31 @@ export function connectionFailure(error: unknown): 'timeout' | 'lost' | null {
 }
 
 /**
+ * SQLSTATEs of a transaction the server rolled back whole to break a conflict with another one
+ * (class 40: `40001` serialization failure, `40P01` deadlock detected): running it again is safe
+ * and usually succeeds, the other transaction having gone on.
+ */
+const ROLLED_BACK_STATE = /^40(001|P01)$/;
+
+/** Whether `error` is the server rolling a transaction back for a conflict (see ROLLED_BACK_STATE). */
+function rolledBack(error: unknown): boolean {
+  for (const e of causes(error)) {
+    const { errno } = e as { errno?: unknown };
+    if (typeof errno === 'string' && ROLLED_BACK_STATE.test(errno)) return true;
+  }
+  return false;
+}
+
+/**
  * A lost connection is retried once: after a failover or `pg_terminate_backend` the pool's idle
- * connections are dead, and the first use of each fails without the statement having run. A
- * connect timeout is not (that would double the wait).
+ * connections are dead, and the first use of each fails without the statement having run. So is
+ * a transaction the server rolled back for a deadlock or a serialization conflict (a store
+ * operation is one statement or one whole transaction, so nothing of it was kept); when that
+ * happens again it is METADATA_UNAVAILABLE (503), not a 500. A connect timeout is not retried
+ * (that would double the wait).
  */
 export function pgFailure(error: unknown): BackendFailure {
+  if (rolledBack(error)) return 'retry';
   const kind = connectionFailure(error);
   return kind === 'lost' ? 'retry' : kind === 'timeout' ? 'unavailable' : null;
 }
