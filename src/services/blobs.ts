@@ -87,6 +87,14 @@ export interface BlobOptions {
 /** Live hashers of sessions this process is receiving (bounded: the oldest go first). */
 const LIVE_SESSIONS = 256;
 
+/**
+ * Chunks (PATCHes, and a PUT's last chunk) one upload session takes at most: S3's own limit on the
+ * parts of one object. Each chunk is an object on S3 and a name in the session's row, rewritten
+ * by every PATCH, so without a bound a client sending tiny chunks would make that work grow with
+ * the square of their number.
+ */
+export const MAX_UPLOAD_CHUNKS = 10_000;
+
 /** Maps storage failures at the service edge: a vanished object is unknown, the rest a 503. */
 function storageFailure(e: unknown, missing: 'V2_BLOB_UNKNOWN' | 'V2_BLOB_UPLOAD_UNKNOWN' = 'V2_BLOB_UNKNOWN'): never {
   if (e instanceof PathNotFoundError) throw new RegistryError(missing);
@@ -318,6 +326,9 @@ export class BlobService {
   }
 
   async #appendChunk(session: UploadRecord, body: RequestBody, expected: number | null): Promise<UploadRecord> {
+    if (session.chunks >= MAX_UPLOAD_CHUNKS) {
+      throw new RegistryError('V2_BLOB_UPLOAD_INVALID', `an upload takes at most ${MAX_UPLOAD_CHUNKS} chunks: send larger ones`);
+    }
     // the sha256 of every byte so far goes on only where it is known: in the process that has
     // seen them all, or from the first byte (any process). The live hasher is taken, not shared:
     // a concurrent PATCH of the session in this process must not feed its bytes into it too (the

@@ -9,6 +9,7 @@ import { createFetch } from '../../../src/app/fetch.ts';
 import { SqliteMetaStore } from '../../../src/db/sqlite/store.ts';
 import type { StorageDriver } from '../../../src/storage/driver.ts';
 import { FsDriver } from '../../../src/storage/fs.ts';
+import { MAX_UPLOAD_CHUNKS } from '../../../src/services/blobs.ts';
 import { FaultyDriver } from '../../helpers/faulty-driver.ts';
 import { randomBytes } from '../../../dev/ids.ts';
 import { makeApp, withApp, type TestApp } from '../../helpers/app.ts';
@@ -107,6 +108,25 @@ describe('V2 blobs', () => {
       expect((await app.req('GET', location)).headers.get('range')).toBe('0-0');
     });
   });
+
+  test(`an upload takes at most ${MAX_UPLOAD_CHUNKS} chunks: the next is refused, and the session still completes`, async () => {
+    await withApp(async (app) => {
+      const location = await start(app);
+      const bytes = randomBytes(MAX_UPLOAD_CHUNKS);
+      for (let i = 0; i < MAX_UPLOAD_CHUNKS; i++) {
+        const r = await patch(app, location, bytes.subarray(i, i + 1), `${i}-${i}`);
+        if (r.status !== 202) throw new Error(`chunk ${i}: ${r.status} ${await r.text()}`);
+      }
+      const extra = randomBytes(1);
+      await expectV2Error(await patch(app, location, extra, `${MAX_UPLOAD_CHUNKS}-${MAX_UPLOAD_CHUNKS}`), 400, 'BLOB_UPLOAD_INVALID');
+      // nor can a PUT bring one more
+      await expectV2Error(await app.req('PUT', `${location}?digest=${sha256(new Uint8Array([...bytes, ...extra]))}`, { body: extra }), 400, 'BLOB_UPLOAD_INVALID');
+      const status = await app.req('GET', location);
+      expect(status.headers.get('range')).toBe(`0-${MAX_UPLOAD_CHUNKS - 1}`);
+      expect((await app.req('PUT', `${location}?digest=${sha256(bytes)}`)).status).toBe(201);
+      expect(new Uint8Array(await (await app.req('GET', `/v2/${NAME}/blobs/${sha256(bytes)}`)).arrayBuffer())).toEqual(bytes);
+    });
+  }, 60_000);
 
   test('a wrong digest is refused and nothing becomes visible', async () => {
     await withApp(async (app) => {
