@@ -3708,7 +3708,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description NAME_INVALID: invalid repository name; SIZE_INVALID: provided length did not match content length; UNSUPPORTED: Upload interrupted: the request body ended early (the body does not fill its Content-Range or Content-Length) */
+            /** @description NAME_INVALID: invalid repository name; SIZE_INVALID: provided length did not match content length; UNSUPPORTED: Upload interrupted: the request body ended early; BLOB_UPLOAD_INVALID: blob upload invalid (the body does not fill its Content-Range or Content-Length; BLOB_UPLOAD_INVALID: the session has its 10 000 chunks already) */
             400: {
                 headers: {
                     [name: string]: unknown;

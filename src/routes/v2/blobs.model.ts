@@ -153,7 +153,7 @@ export function blobDocs() {
       requestBody: binaryBody('The chunk, streamed; chunked or with Content-Length'),
       responses: {
         202: { description: 'Stored: `Range` says what the session holds', headers: sessionHeaders },
-        400: v2Error([badName, 'V2_SIZE_INVALID', 'UPLOAD_ABORTED'], 'the body does not fill its Content-Range or Content-Length'),
+        400: v2Error([badName, 'V2_SIZE_INVALID', 'UPLOAD_ABORTED', 'V2_BLOB_UPLOAD_INVALID'], 'the body does not fill its Content-Range or Content-Length; BLOB_UPLOAD_INVALID: the session has its 10 000 chunks already'),
         ...push,
         404: sessionUnknown,
         413: tooLarge,
