@@ -23,11 +23,13 @@
  *   every byte so far (always the case for the usual single PATCH, and for chunks that all came
  *   through one process), or, when the chunks came through several processes, read back; then
  *   the one object is moved into place (a rename on disk, a server-side copy on S3), several (S3)
- *   are concatenated. On disk the PATCHes are not fsynced (distribution does not fsync at all):
- *   the move that completes the upload makes the bytes durable, once, before they are visible
- *   as a blob; a recorded digest carries the storage's `volatileEpoch` (the boot id) and is
- *   trusted only while that is unchanged, since an OS crash in between may have lost bytes it
- *   covers: then the bytes are read back and hashed, and their length checked.
+ *   are concatenated by the storage itself (`storage.concat`: S3's UploadPartCopy) or, where it
+ *   cannot (a chunk but the last under 5 MiB), through this process. On disk the PATCHes are not
+ *   fsynced (distribution does not fsync at all): the move that completes the upload makes the
+ *   bytes durable, once, before they are visible as a blob; a recorded digest carries the
+ *   storage's `volatileEpoch` (the boot id) and is trusted only while that is unchanged, since an
+ *   OS crash in between may have lost bytes it covers: then the bytes are read back and hashed,
+ *   and their length checked.
  * Abandoned sessions are purged by age (`purgeStaleUploads`), rows and chunks alike.
  */
 import type { BlobRecord, BlobStore, RepoRef, UploadRecord, UploadStore } from '../db/meta.ts';
@@ -438,7 +440,13 @@ export class BlobService {
     return this.#record(ref, { digest, size: session.offset, key });
   }
 
+  /**
+   * The chunks' bytes, in order, as one object under `key`: composed by the storage itself where
+   * it can (S3: a multipart upload of server-side part copies, nothing through this process),
+   * else streamed through a writer (chunks S3's part rules refuse, fs, memory).
+   */
   async #concatenate(chunks: string[], key: string): Promise<void> {
+    if (await this.storage.concat(chunks, key)) return;
     const writer = await this.storage.writer(key);
     try {
       for (const chunk of chunks) {

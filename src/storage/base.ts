@@ -19,6 +19,7 @@ export type StorageOp =
   | 'writer'
   | 'writerAt'
   | 'move'
+  | 'concat'
   | 'delete'
   | 'list'
   | 'redirectUrl'
@@ -122,6 +123,12 @@ export abstract class BaseDriver implements StorageDriver {
     }
     await this.doDelete(from);
   }
+
+  /** All keys are valid. The default composes nothing: the caller streams the bytes (false). */
+  protected async doConcat(_sources: string[], _target: string): Promise<boolean> {
+    return false;
+  }
+
   /** `prefix` is `''` (the root) or a valid key. */
   protected abstract doList(prefix: string): Promise<string[]>;
   protected abstract doRedirectUrl(key: string): Promise<string | null>;
@@ -166,6 +173,13 @@ export abstract class BaseDriver implements StorageDriver {
     return this.#call('move', from, true, () => {
       assertValidKey(this.name, to);
       return this.doMove(from, to);
+    });
+  }
+
+  concat(sources: string[], target: string): Promise<boolean> {
+    return this.#call('concat', target, true, () => {
+      for (const source of sources) assertValidKey(this.name, source);
+      return this.doConcat(sources, target);
     });
   }
 

@@ -99,6 +99,17 @@ export interface StorageDriver {
    */
   move(from: string, to: string): Promise<void>;
   /**
+   * Puts the concatenation of the committed objects `sources`, in order, under `target`, on the
+   * storage's own side (no byte passes through this process), replacing what is there
+   * atomically (the target holds either its old bytes or all of the concatenation, never a
+   * part), durably. The sources stay (the caller deletes them). Resolves false, having changed
+   * nothing, when the medium cannot compose these objects so (fs, memory: never; s3: no explicit
+   * credentials to sign with, or the sources break a multipart upload's rules: a part other than
+   * the last under 5 MiB, one over 5 GiB, over 10 000 parts): the caller then streams the bytes
+   * itself. A failure leaves the target as it was and throws.
+   */
+  concat(sources: string[], target: string): Promise<boolean>;
+  /**
    * What the bytes of a non-durable write (`writerAt`'s commit, `putContent(…, { durable: false })`)
    * survive. null: every write is durable (s3; memory, which lives no longer than its process).
    * Otherwise such bytes can be lost or torn only by an event that changes this value, and by

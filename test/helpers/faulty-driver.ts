@@ -11,7 +11,7 @@
  * - `writer`: opening a writer fails.
  * - `read`: `read()` rejects, or with `midStream` the returned stream errors after `afterBytes`.
  * - `blob`, `stat`, `delete`, `getContent`, `putContent`, `list`, `redirectUrl`,
- *   `purgeStaleUploads`: the call rejects.
+ *   `purgeStaleUploads`, `move`, `concat`: the call rejects.
  * Faults stay until `clear()` (or `clear(op)`); `times` limits how often one fires.
  */
 import { StorageError } from '../../src/storage/driver.ts';
@@ -23,6 +23,7 @@ export type FaultOp =
   | 'writer'
   | 'writerAt'
   | 'move'
+  | 'concat'
   | 'read'
   | 'blob'
   | 'stat'
@@ -169,6 +170,11 @@ export class FaultyDriver implements StorageDriver {
   async move(from: string, to: string): Promise<void> {
     this.#maybeFail('move', from);
     return this.inner.move(from, to);
+  }
+
+  async concat(sources: string[], target: string): Promise<boolean> {
+    this.#maybeFail('concat', target);
+    return this.inner.concat(sources, target);
   }
 
   async delete(key: string): Promise<void> {

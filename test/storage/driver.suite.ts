@@ -22,6 +22,11 @@ export interface DriverHarness {
 export interface DriverSuiteOptions {
   /** Case title -> reason the driver cannot honour it. */
   skip?: Record<string, string>;
+  /**
+   * Whether `concat` composes objects on the storage's side where S3's part rules allow (s3 with
+   * credentials); false (fs, memory): it always answers false and the caller streams.
+   */
+  composes?: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -108,6 +113,7 @@ export function runDriverSuite(
   opts: DriverSuiteOptions = {},
 ): void {
   const skip = opts.skip ?? {};
+  const composes = opts.composes ?? false;
   const titles = new Set<string>();
 
   describe(`${name} driver contract`, () => {
@@ -701,6 +707,55 @@ export function runDriverSuite(
       await d.putContent('mv/keep', 'x');
       expect(await caught(() => d.move('mv/keep', '../escape'))).toBeInstanceOf(InvalidKeyError);
       expect(new TextDecoder().decode(await d.getContent('mv/keep'))).toBe('x');
+    });
+
+    // ---- concat -------------------------------------------------------------------------------
+
+    const concatOf = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts));
+
+    it(`concat ${composes ? 'composes' : 'answers false for'} 5 MiB parts and a small last one: exactly their bytes in order, the target replaced whole, the sources kept`, async () => {
+      const parts = [patternBytes(5 * MiB, 41), patternBytes(5 * MiB, 42), patternBytes(5 * MiB, 43), patternBytes(1000, 44)];
+      const sources = parts.map((_, i) => `cat/up/${i}`);
+      for (const [i, part] of parts.entries()) await d.putContent(sources[i]!, part);
+      const old = patternBytes(3000, 45);
+      await d.putContent('cat/blob', old);
+      expect(await d.concat(sources, 'cat/blob')).toBe(composes);
+      if (composes) {
+        const expected = concatOf(...parts);
+        expect((await d.stat('cat/blob')).size).toBe(expected.byteLength);
+        expectBytes(await drain(await d.read('cat/blob')), expected);
+        // a range across the seam of the second and third parts
+        expectBytes(await drain(await d.read('cat/blob', { start: 10 * MiB - 7, end: 10 * MiB + 6 })), expected.subarray(10 * MiB - 7, 10 * MiB + 7));
+      } else {
+        expectBytes(await d.getContent('cat/blob'), old);
+      }
+      for (const [i, part] of parts.entries()) expectBytes(await d.getContent(sources[i]!), part);
+      await expectNoTemp();
+    }, 60_000);
+
+    it('concat answers false and changes nothing when a part other than the last is under 5 MiB', async () => {
+      const parts = [patternBytes(5 * MiB, 51), patternBytes(5 * MiB - 1, 52), patternBytes(5 * MiB, 53)];
+      const sources = parts.map((_, i) => `cat/up/${i}`);
+      for (const [i, part] of parts.entries()) await d.putContent(sources[i]!, part);
+      expect(await d.concat(sources, 'cat/blob')).toBe(false);
+      expect(await caught(() => d.stat('cat/blob'))).toBeInstanceOf(PathNotFoundError);
+      expect(await d.list('cat')).toEqual(['cat/up']);
+      await expectNoTemp();
+    }, 60_000);
+
+    it(`concat of a missing source ${composes ? 'throws PathNotFoundError' : 'answers false'} and creates nothing`, async () => {
+      await d.putContent('cat/up/0', patternBytes(5 * MiB, 61));
+      const outcome = await d.concat(['cat/up/0', 'cat/up/none'], 'cat/blob').catch((e: unknown) => e);
+      if (composes) expect(outcome).toBeInstanceOf(PathNotFoundError);
+      else expect(outcome).toBe(false);
+      expect(await caught(() => d.stat('cat/blob'))).toBeInstanceOf(PathNotFoundError);
+      await expectNoTemp();
+    });
+
+    it('concat with an invalid key throws InvalidKeyError', async () => {
+      await d.putContent('cat/up/0', 'x');
+      expect(await caught(() => d.concat(['cat/up/0', '../x'], 'cat/blob'))).toBeInstanceOf(InvalidKeyError);
+      expect(await caught(() => d.concat(['cat/up/0'], '../blob'))).toBeInstanceOf(InvalidKeyError);
     });
 
     // Guard against stale skip lists: every skipped title must name a real case.

@@ -65,6 +65,7 @@ group(title, () => {
       'writerAt of a missing object, or anywhere but at its end, is PathNotFoundError and changes nothing': S3_CANNOT_CONTINUE,
       'non-durable writes (writerAt, putContent with durable: false) are visible at once, and move puts them in place whole': S3_CANNOT_CONTINUE,
     },
+    composes: true,
   });
 
   describe('s3 driver on RGW', () => {

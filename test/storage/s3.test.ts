@@ -31,6 +31,7 @@ runDriverSuite('s3 (fauxqs)', async () => {
     'writerAt of a missing object, or anywhere but at its end, is PathNotFoundError and changes nothing': S3_CANNOT_CONTINUE,
     'non-durable writes (writerAt, putContent with durable: false) are visible at once, and move puts them in place whole': S3_CANNOT_CONTINUE,
   },
+  composes: true,
 });
 
 /** A Bun client on the same bucket, to look at the server without the driver in between. */
@@ -119,6 +120,65 @@ describe('s3 driver on fauxqs', () => {
     } finally {
       proxy.stop();
     }
+  });
+
+  test('concat is a multipart upload of server-side part copies, in order: no byte passes through the driver', async () => {
+    const bucket = await server.newBucket();
+    const proxy = recordingProxy(server.endpoint);
+    try {
+      const d = new S3Driver(server.driverOptions({ bucket, endpoint: proxy.endpoint }));
+      const parts = [patternBytes(5 * MiB, 71), patternBytes(6 * MiB + 1, 72), patternBytes(5 * MiB, 73), patternBytes(0, 74), patternBytes(77, 75)];
+      const sources = parts.map((_, i) => `uploads/s/${i}-c`);
+      for (const [i, part] of parts.entries()) await d.putContent(sources[i]!, part);
+      const before = proxy.requests.length;
+      expect(await d.concat(sources, 'blobs/sha256/cd')).toBe(true);
+      const during = proxy.requests.slice(before);
+      expect(during.reduce((sum, r) => sum + r.bytes, 0)).toBeLessThan(1000); // the Complete's XML only
+      // HEADs size the sources; no GET reads one
+      expect(during.filter((r) => r.method === 'GET' && r.path.startsWith(`/${bucket}/uploads/`))).toEqual([]);
+      const ofTarget = during.filter((r) => r.path === `/${bucket}/blobs/sha256/cd`);
+      expect(ofTarget.filter((r) => r.method === 'POST' && r.query.has('uploads')).map((r) => r.status)).toEqual([200]);
+      // the empty source adds nothing and is left out: four parts
+      const copies = ofTarget.filter((r) => r.method === 'PUT' && r.query.has('partNumber'));
+      expect(copies.map((r) => r.query.get('partNumber')).sort()).toEqual(['1', '2', '3', '4']);
+      expect(copies.every((r) => r.status === 200 && r.bytes === 0)).toBe(true);
+      expect(ofTarget.filter((r) => r.method === 'POST' && r.query.has('uploadId')).map((r) => r.status)).toEqual([200]);
+      expect(ofTarget.filter((r) => r.method === 'DELETE')).toEqual([]);
+      expect(sameBytes(await d.getContent('blobs/sha256/cd'), new Uint8Array(Buffer.concat(parts)))).toBe(true);
+    } finally {
+      proxy.stop();
+    }
+  }, 30_000);
+
+  test('a failing part copy aborts the multipart upload: a StorageError, and nothing under the target', async () => {
+    const bucket = await server.newBucket();
+    const proxy = recordingProxy(server.endpoint);
+    try {
+      const d = new S3Driver(server.driverOptions({ bucket, endpoint: proxy.endpoint }));
+      const sources = ['uploads/s/0-a', 'uploads/s/1-b', 'uploads/s/2-c'];
+      for (const [i, key] of sources.entries()) await d.putContent(key, patternBytes(5 * MiB, 80 + i));
+      await d.putContent('blobs/sha256/ef', 'old');
+      // the second part's copy waits until its source is gone, then fails (NoSuchKey)
+      const held = proxy.hold((method, url) => method === 'PUT' && url.searchParams.get('partNumber') === '2');
+      const outcome = d.concat(sources, 'blobs/sha256/ef').catch((e: unknown) => e);
+      await until('the second part copy', () => held.held() === 1);
+      await rawClient(bucket).delete('uploads/s/1-b');
+      held.release();
+      expect(await outcome).toBeInstanceOf(StorageError);
+      const ofTarget = proxy.requests.filter((r) => r.path === `/${bucket}/blobs/sha256/ef`);
+      expect(ofTarget.filter((r) => r.method === 'DELETE' && r.query.has('uploadId')).map((r) => r.status)).toEqual([204]);
+      expect(ofTarget.filter((r) => r.method === 'POST' && r.query.has('uploadId'))).toEqual([]);
+      expect(new TextDecoder().decode(await d.getContent('blobs/sha256/ef'))).toBe('old');
+    } finally {
+      proxy.stop();
+    }
+  }, 30_000);
+
+  test('concat answers false without explicit credentials (nothing to sign the copies with)', async () => {
+    const bucket = await server.newBucket();
+    const { accessKeyId: _id, secretAccessKey: _secret, ...anonymous } = server.driverOptions({ bucket });
+    const d = new S3Driver(anonymous);
+    expect(await d.concat(['uploads/s/0-a', 'uploads/s/1-b'], 'blobs/sha256/ab')).toBe(false);
   });
 
   test('uploaded parts stay invisible on the server until commit', async () => {

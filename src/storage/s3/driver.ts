@@ -27,6 +27,9 @@
  *   (oven-sh/bun#10507); `storage_redirect` lets S3 itself answer, with a length.
  * - **Missing bucket.** A HEAD on a missing bucket looks like a missing key (no body, 404), so
  *   every "not found" from a HEAD is confirmed by a LIST, which names the bucket error.
+ * - **move and concat** copy on the server (./copy.ts): `move` by CopyObject, `concat` by a
+ *   multipart upload of UploadPartCopy parts, so no byte passes through this process; `move`
+ *   streams, and `concat` answers false, where S3's copy rules or missing credentials forbid it.
  * - **delete** lists and removes object by object (Bun has no multi-object delete).
  *
  * Failures: S3's `NoSuchKey` becomes PathNotFoundError, everything else (wrong credentials,
@@ -41,12 +44,12 @@ import { DRIVER, isNoSuchKey, s3Error } from './errors.ts';
 import { S3ObjectBlob } from './object-blob.ts';
 import { s3Settings } from './options.ts';
 import type { S3DriverOptions } from './options.ts';
-import { MAX_COPY_SIZE, type Copier } from './copy.ts';
+import { MAX_COPY_SIZE, MAX_PARTS, MIN_PART_SIZE, type Composer, type Copier } from './copy.ts';
 import { S3FileWriter } from './writer.ts';
 
 export { type S3DriverOptions } from './options.ts';
 
-/** Objects deleted in parallel by `delete(prefix)`. */
+/** Objects deleted in parallel by `delete(prefix)`, and sources sized in parallel by `concat`. */
 const DELETE_CONCURRENCY = 8;
 
 export class S3Driver extends BaseDriver {
@@ -57,6 +60,7 @@ export class S3Driver extends BaseDriver {
   readonly #queueSize: number;
   readonly #pageSize: number;
   readonly #copy: Copier | null;
+  readonly #compose: Composer | null;
 
   constructor(options: S3DriverOptions, hooks?: DriverHooks) {
     super(DRIVER, hooks);
@@ -68,6 +72,7 @@ export class S3Driver extends BaseDriver {
     this.#queueSize = settings.queueSize;
     this.#pageSize = settings.pageSize;
     this.#copy = settings.copy;
+    this.#compose = settings.compose;
   }
 
   protected isNotFound(err: unknown): boolean {
@@ -155,6 +160,32 @@ export class S3Driver extends BaseDriver {
     await this.#assertPlaceable(to);
     await this.#copy(this.#objectKey(from), this.#objectKey(to));
     await this.doDelete(from);
+  }
+
+  /**
+   * A multipart upload of server-side part copies, one part per source (./copy.ts), where S3's
+   * part rules allow: every part but the last at least 5 MiB, none over 5 GiB, at most 10 000.
+   * Empty sources add nothing and are left out. One HEAD per source first, for the sizes.
+   */
+  protected override async doConcat(sources: string[], target: string): Promise<boolean> {
+    if (!this.#compose || sources.length === 0 || sources.length > MAX_PARTS) return false;
+    const sizes: number[] = new Array(sources.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < sources.length) {
+        const i = next++;
+        sizes[i] = await this.#objectSize(sources[i]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, sources.length) }, worker));
+    const parts = sources.filter((_, i) => sizes[i]! > 0);
+    const partSizes = sizes.filter((size) => size > 0);
+    if (parts.length === 0) return false;
+    const fits = (size: number, i: number) => size <= MAX_COPY_SIZE && (i === partSizes.length - 1 || size >= MIN_PART_SIZE);
+    if (!partSizes.every(fits)) return false;
+    await this.#assertPlaceable(target);
+    await this.#compose(parts.map((k) => this.#objectKey(k)), this.#objectKey(target));
+    return true;
   }
 
   protected async doDelete(key: string): Promise<void> {

@@ -1,12 +1,10 @@
 /** The S3 driver's settings, checked and defaulted in one place, and the client they describe. */
-import { copier, type Copier } from './copy.ts';
+import { composer, copier, MIN_PART_SIZE, type Composer, type Copier } from './copy.ts';
 import type { S3Client } from 'bun';
 import { StorageError } from '../driver.ts';
 import { DRIVER } from './errors.ts';
 
 const MiB = 1024 * 1024;
-/** S3's smallest part (all but the last); Bun refuses a smaller `partSize`. */
-const MIN_PART_SIZE = 5 * MiB;
 /** S3's largest presigned-URL lifetime: 7 days. */
 const MAX_PRESIGN_EXPIRY = 7 * 24 * 3600;
 
@@ -52,6 +50,8 @@ function normalizePrefix(prefix: string): string {
 export interface S3Settings {
   /** server-side copy (./copy.ts), null when it cannot be signed */
   copy: Copier | null;
+  /** server-side concatenation (./copy.ts), null when it cannot be signed */
+  compose: Composer | null;
   client: S3Client;
   /** `''` or `'a/b/'` */
   prefix: string;
@@ -90,5 +90,5 @@ export function s3Settings(options: S3DriverOptions): S3Settings {
     ...(options.secretAccessKey && { secretAccessKey: options.secretAccessKey }),
     ...(options.sessionToken && { sessionToken: options.sessionToken }),
   });
-  return { client, prefix, presignExpiry, partSize, queueSize, pageSize, copy: copier(options, pathStyle) };
+  return { client, prefix, presignExpiry, partSize, queueSize, pageSize, copy: copier(options, pathStyle), compose: composer(options, pathStyle) };
 }
