@@ -4,28 +4,17 @@
  * least 5 MiB) the storage composes them itself (a multipart upload of UploadPartCopy parts) and
  * no byte of the layer passes through the registry; otherwise they are streamed through it.
  */
-import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test';
-import { S3Driver } from '../../../src/storage/s3/driver.ts';
+import { describe, expect, spyOn, test } from 'bun:test';
+import type { S3Driver } from '../../../src/storage/s3/driver.ts';
 import { randomBytes } from '../../../dev/ids.ts';
-import { startFauxqs, type S3TestServer } from '../../../dev/s3.ts';
-import { makeApp, type TestApp } from '../../helpers/app.ts';
+import type { TestApp } from '../../helpers/app.ts';
+import { s3AppsPerFile } from '../../helpers/s3-app.ts';
 import { sha256 } from '../../helpers/v2.ts';
 
 const NAME = 'acme/chunked';
 const MiB = 1024 * 1024;
 
-let server: S3TestServer;
-beforeAll(async () => {
-  server = await startFauxqs();
-});
-afterAll(async () => {
-  await server?.stop();
-});
-
-async function s3App(): Promise<{ app: TestApp; storage: S3Driver }> {
-  const storage = new S3Driver(server.driverOptions({ bucket: await server.newBucket() }));
-  return { app: makeApp({}, storage), storage };
-}
+const s3App = s3AppsPerFile();
 
 /** POSTs a session and PATCHes `chunks` into it, in order; returns its location. */
 async function chunkedSession(app: TestApp, chunks: Uint8Array[]): Promise<string> {

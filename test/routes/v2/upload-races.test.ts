@@ -5,17 +5,16 @@
  * race cannot destroy or replace the chunk of the one that won, and the answers are 4xx, not 5xx.
  * The S3 cases run against fauxqs (on S3 each PATCH is an object of its own).
  */
-import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test';
+import { describe, expect, spyOn, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hotRoutesOf } from '../../../src/app/app.ts';
 import type { StorageDriver } from '../../../src/storage/driver.ts';
 import { FsDriver } from '../../../src/storage/fs.ts';
-import { S3Driver } from '../../../src/storage/s3/driver.ts';
 import { randomBytes } from '../../../dev/ids.ts';
-import { startFauxqs, type S3TestServer } from '../../../dev/s3.ts';
 import { makeApp, type TestApp } from '../../helpers/app.ts';
+import { s3AppsPerFile } from '../../helpers/s3-app.ts';
 import { expectV2Error, sha256 } from '../../helpers/v2.ts';
 
 const NAME = 'acme/races';
@@ -54,18 +53,7 @@ async function expectBlobIsItsDigest(app: TestApp, digest: string): Promise<void
   expect(sha256(new Uint8Array(await r.arrayBuffer()))).toBe(digest);
 }
 
-let server: S3TestServer;
-beforeAll(async () => {
-  server = await startFauxqs();
-});
-afterAll(async () => {
-  await server?.stop();
-});
-
-async function s3App(): Promise<{ app: TestApp; storage: S3Driver }> {
-  const storage = new S3Driver(server.driverOptions({ bucket: await server.newBucket() }));
-  return { app: makeApp({}, storage), storage };
-}
+const s3App = s3AppsPerFile();
 
 describe('V2 upload races on S3 (fauxqs)', () => {
   test('two PATCHes from one session snapshot: the loser neither replaces nor deletes the winner\'s chunk', async () => {
