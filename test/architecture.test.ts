@@ -13,8 +13,9 @@ const SRC = join(import.meta.dir, '..', 'src');
 
 const LAYERS: readonly (readonly string[])[] = [
   // domain: the rules of what an image id is, pure, below every layer that applies them;
-  // os: the libc calls Bun has no API for (bun:ffi), for storage and db
-  ['errors.ts', 'domain', 'os'],
+  // os: the libc calls Bun has no API for (bun:ffi), for storage and db;
+  // each-limited.ts: bounded concurrency, for the I/O layers and services
+  ['errors.ts', 'each-limited.ts', 'domain', 'os'],
   // ipc: the worker–supervisor protocol, imported by both
   ['config', 'log', 'ipc'],
   ['checksum', 'layers'],

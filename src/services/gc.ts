@@ -39,6 +39,7 @@ import type { CollectorStore, UploadStore } from '../db/meta.ts';
 import { PathNotFoundError, type StorageDriver } from '../storage/driver.ts';
 import { CONTENT_FOLDERS, UPLOADS_FOLDER, isSessionId, uploadPrefix } from '../storage/paths.ts';
 import { planCollection, type GcPlan, type KeyToFree } from './gc-plan.ts';
+import { eachLimited } from '../each-limited.ts';
 
 const GC_LEASE = 'gc';
 
@@ -259,11 +260,3 @@ export class GarbageCollector {
 /** How many folder listings the orphan scan keeps in flight (S3: one request each). */
 const LISTINGS_AT_ONCE = 16;
 
-/** Runs `fn` over `items`, at most `limit` at a time; rejects with the first failure. */
-async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}

@@ -46,6 +46,7 @@ import { s3Settings } from './options.ts';
 import type { S3DriverOptions } from './options.ts';
 import { MAX_COPY_SIZE, MAX_PARTS, MIN_PART_SIZE, type Composer, type Copier } from './copy.ts';
 import { S3FileWriter } from './writer.ts';
+import { eachLimited } from '../../each-limited.ts';
 
 export { type S3DriverOptions } from './options.ts';
 
@@ -170,14 +171,9 @@ export class S3Driver extends BaseDriver {
   protected override async doConcat(sources: string[], target: string): Promise<boolean> {
     if (!this.#compose || sources.length === 0 || sources.length > MAX_PARTS) return false;
     const sizes: number[] = new Array(sources.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < sources.length) {
-        const i = next++;
-        sizes[i] = await this.#objectSize(sources[i]!);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, sources.length) }, worker));
+    await eachLimited(sources, DELETE_CONCURRENCY, async (source, i) => {
+      sizes[i] = await this.#objectSize(source);
+    });
     const parts = sources.filter((_, i) => sizes[i]! > 0);
     const partSizes = sizes.filter((size) => size > 0);
     if (parts.length === 0) return false;
@@ -282,18 +278,13 @@ export class S3Driver extends BaseDriver {
   }
 
   async #deleteAll(objectKeys: string[], key: string): Promise<void> {
-    let next = 0;
-    const worker = async () => {
-      while (next < objectKeys.length) {
-        const objectKey = objectKeys[next++]!;
-        try {
-          await this.#client.delete(objectKey);
-        } catch (err) {
-          throw storageError(DRIVER, err, key, 'delete');
-        }
+    await eachLimited(objectKeys, DELETE_CONCURRENCY, async (objectKey) => {
+      try {
+        await this.#client.delete(objectKey);
+      } catch (err) {
+        throw storageError(DRIVER, err, key, 'delete');
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, objectKeys.length) }, worker));
+    });
   }
 
   /**
